@@ -1,0 +1,542 @@
+package engine
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/haywireowin/haywire/http1"
+)
+
+const (
+	readBufSize    = 4 << 10  // initial read buffer per connection
+	maxIdleBufSize = 64 << 10 // a larger buffer is dropped when the connection idles
+	flushThreshold = 64 << 10 // write early when this much output has queued up
+	lingerTime     = 500 * time.Millisecond
+)
+
+var errConnClosed = errors.New("engine: connection closed")
+
+// conn serves one client connection.
+//
+// The serve goroutine owns the read side (buf, r, w, parser, chunk) alone.
+// Responses are produced by the serve goroutine (handlers that return) and
+// by any goroutine calling Exchange.Done; both append under mu, and whoever
+// writes takes writeMu first so output leaves in the order it was appended.
+type conn struct {
+	srv  *Server
+	rwc  net.Conn
+	id   uint64
+	idle atomic.Bool // blocked reading with no request begun: Stop may wake it
+
+	// Read side, owned by the serve goroutine.
+	buf      []byte
+	r, w     int // unparsed input is buf[r:w]
+	parser   http1.Parser
+	chunk    http1.ChunkedDecoder
+	nextID   uint64
+	reqStart time.Time // first byte of the request being read; zero when none
+	linger   bool      // close gracefully: the client may still be sending
+
+	writeMu sync.Mutex // held while writing to rwc; taken before mu
+
+	mu        sync.Mutex
+	drained   sync.Cond   // signalled (with mu) when the queue empties or the conn closes
+	out       []byte      // serialized responses not yet written (mu)
+	spareOut  []byte      // the other output buffer, while one is written (mu)
+	sent      []*Exchange // exchanges whose responses are in out (mu)
+	spareSent []*Exchange // (mu)
+	queue     []*Exchange // exchanges behind a held one, in request order (mu)
+	qhead     int         // queue[qhead:] is pending (mu)
+	free      []*Exchange // reusable exchanges (mu)
+	closing   bool        // close after the next write: nothing more is sent (mu)
+	closed    bool        // rwc is closed or closing (mu)
+}
+
+func newConn(s *Server, rwc net.Conn, id uint64) *conn {
+	c := &conn{srv: s, rwc: rwc, id: id, buf: make([]byte, readBufSize)}
+	c.drained.L = &c.mu
+	return c
+}
+
+// serve reads requests until the connection ends.
+func (c *conn) serve() {
+	defer c.finish()
+	lim := &c.srv.cfg.Limits
+	for {
+		for c.r < c.w {
+			x := c.get()
+			n, err := c.parser.Parse(c.buf[c.r:c.w], &x.reqs[0], lim)
+			if n == 0 && err == nil {
+				c.put(x)
+				break
+			}
+			if err != nil {
+				c.put(x)
+				c.refuse(err)
+				return
+			}
+			if !c.readBody(x, n) {
+				c.put(x)
+				return
+			}
+			if closeNow := c.dispatch(x); closeNow {
+				c.waitDrained()
+				c.flush()
+				return
+			}
+			if c.pendingOutput() >= flushThreshold && !c.flush() {
+				return
+			}
+		}
+		if c.r == c.w {
+			c.r, c.w = 0, 0
+		}
+		if !c.flush() || !c.fill() {
+			return
+		}
+	}
+}
+
+// fill reads more input, applying the idle or header timeout.
+func (c *conn) fill() bool {
+	cfg := &c.srv.cfg
+	idle := c.r == c.w
+	if idle && len(c.buf) > maxIdleBufSize {
+		c.buf, c.r, c.w = make([]byte, readBufSize), 0, 0
+	}
+	if c.w == len(c.buf) {
+		if c.r > 0 {
+			c.compact()
+		} else { // a head bigger than the buffer; the parser bounds it
+			c.regrow(0, 0)
+		}
+	}
+	now := time.Now()
+	if idle {
+		c.rwc.SetReadDeadline(now.Add(cfg.IdleTimeout))
+		// Dekker with Server.Stop: publish idle, then look at stopping.
+		c.idle.Store(true)
+		if c.srv.stopping.Load() {
+			c.idle.Store(false)
+			return false
+		}
+	} else {
+		if c.reqStart.IsZero() {
+			c.reqStart = now
+		}
+		c.rwc.SetReadDeadline(c.reqStart.Add(cfg.HeaderTimeout))
+	}
+	n, err := c.rwc.Read(c.buf[c.w:])
+	c.idle.Store(false)
+	c.w += n
+	c.srv.stats.bytesRead.Add(uint64(n))
+	if n > 0 && c.reqStart.IsZero() {
+		c.reqStart = time.Now()
+	}
+	if err != nil && n == 0 {
+		c.readFailed(err, !idle)
+		return false
+	}
+	return true
+}
+
+// readFailed ends the connection after a failed read: 408 to a client that
+// stalled mid-request, responses still owed to one that half-closed.
+func (c *conn) readFailed(err error, midRequest bool) {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		if midRequest && !c.srv.stopping.Load() {
+			c.srv.stats.timeouts.Add(1)
+			c.refuse(errTimeout)
+		}
+		return
+	}
+	if err == io.EOF { // half-close: the client still reads what it asked for
+		c.waitDrained()
+		c.flush()
+	}
+}
+
+var errTimeout = &http1.Error{Status: 408, Reason: "request timeout"}
+
+// readMore reads body bytes with the body timeout into the room the
+// caller made at buf[w:].
+func (c *conn) readMore() bool {
+	c.rwc.SetReadDeadline(time.Now().Add(c.srv.cfg.BodyTimeout))
+	n, err := c.rwc.Read(c.buf[c.w:])
+	c.w += n
+	c.srv.stats.bytesRead.Add(uint64(n))
+	if err != nil && n == 0 {
+		c.readFailed(err, true)
+		return false
+	}
+	return true
+}
+
+// compact moves unparsed input to the front of buf. Only fill calls it:
+// by then no view into buf outlives the flush that preceded it.
+func (c *conn) compact() {
+	copy(c.buf, c.buf[c.r:c.w])
+	c.w -= c.r
+	c.r = 0
+}
+
+// regrow replaces buf by a larger one holding buf[keep:w], at least need
+// bytes long. It allocates rather than moving in place, so views into the
+// old buffer (the head of the request being read) stay intact. Offsets into
+// buf shift down by keep, which it returns.
+func (c *conn) regrow(keep, need int) int {
+	nb := make([]byte, max(2*len(c.buf), need))
+	copy(nb, c.buf[keep:c.w])
+	c.buf = nb
+	c.r -= keep
+	c.w -= keep
+	return keep
+}
+
+// readBody reads the body of the request whose head is buf[r:r+headLen]
+// and advances r past it. It answers and returns false when the
+// connection must end.
+func (c *conn) readBody(x *Exchange, headLen int) bool {
+	req := x.req
+	start := c.r
+	x.head = c.buf[start : start+headLen]
+	c.reqStart = time.Time{}
+	bodyStart := start + headLen
+	switch {
+	case req.Chunked:
+		return c.readChunked(x, start, bodyStart)
+	case req.ContentLength > 0:
+		if req.ContentLength > c.srv.cfg.MaxRequestSize {
+			c.r = bodyStart
+			c.refuse(http1.ErrBodyTooLarge)
+			return false
+		}
+		end := bodyStart + int(req.ContentLength)
+		if end > c.w {
+			if end > len(c.buf) {
+				shift := c.regrow(start, end-start)
+				bodyStart, end = bodyStart-shift, end-shift
+			}
+			if req.ExpectContinue && c.w == bodyStart && !c.continue100() {
+				return false
+			}
+			for c.w < end {
+				if !c.readMore() {
+					return false
+				}
+			}
+		}
+		x.body, c.r = c.buf[bodyStart:end], end
+	default:
+		x.body, c.r = nil, bodyStart
+	}
+	return true
+}
+
+// readChunked de-chunks a body in place: decoded data never outruns the
+// encoded bytes, so it is copied down over them as it is decoded.
+func (c *conn) readChunked(x *Exchange, start, bodyStart int) bool {
+	c.chunk.Reset()
+	max := c.srv.cfg.MaxRequestSize
+	rp, bw := bodyStart, bodyStart // read and write positions
+	asked := false
+	for {
+		for rp < c.w && !c.chunk.Done() {
+			n, data, err := c.chunk.Decode(c.buf[rp:c.w])
+			if err == nil && int64(bw-bodyStart+len(data)) > max {
+				err = http1.ErrBodyTooLarge
+			}
+			if err != nil {
+				c.r = rp
+				c.refuse(err)
+				return false
+			}
+			bw += copy(c.buf[bw:], data)
+			rp += n
+		}
+		if c.chunk.Done() {
+			break
+		}
+		c.w = bw // everything read was decoded; drop the encoded copy
+		rp = bw
+		if c.w == len(c.buf) {
+			shift := c.regrow(start, 0)
+			bodyStart, rp, bw, start = bodyStart-shift, rp-shift, bw-shift, 0
+		}
+		if x.req.ExpectContinue && !asked {
+			asked = true
+			if bw == bodyStart && !c.continue100() {
+				return false
+			}
+		}
+		c.r = rp
+		if !c.readMore() {
+			return false
+		}
+	}
+	x.body, c.r = c.buf[bodyStart:bw], rp
+	return true
+}
+
+// continue100 sends "100 Continue" unless earlier responses are still
+// pending (it must not overtake them; the client then sends the body after
+// its own wait, as RFC 9110 §10.1.1 allows).
+func (c *conn) continue100() bool {
+	c.mu.Lock()
+	if c.qhead < len(c.queue) {
+		c.mu.Unlock()
+		return true
+	}
+	c.out = append(c.out, "HTTP/1.1 100 Continue\r\n\r\n"...)
+	c.mu.Unlock()
+	return c.flush()
+}
+
+// dispatch runs the handler for x and queues its response. It reports
+// whether the connection must close after this request.
+func (c *conn) dispatch(x *Exchange) bool {
+	s := c.srv
+	c.nextID++
+	x.id = c.nextID
+	req := x.req
+	x.isHead = req.MethodID == http1.MethodHead
+	x.close = !req.KeepAlive || s.stopping.Load()
+	s.stats.requests.Add(1)
+	h := s.routes.Lookup(req.Path)
+	if h == nil {
+		h = s.fallback()
+		if req.MethodID == http1.MethodOptions && len(req.Path) == 1 && req.Path[0] == '*' {
+			h = optionsStar
+		}
+	}
+	c.call(h, x)
+	c.mu.Lock()
+	if x.held {
+		c.queue = append(c.queue, x)
+		if x.done { // Done already ran on another goroutine
+			c.drainLocked()
+		}
+	} else {
+		x.done = true
+		if c.qhead == len(c.queue) {
+			c.out = x.appendResponse(c.out, s)
+			c.sent = append(c.sent, x)
+		} else {
+			x.out = x.appendResponse(x.out[:0], s)
+			c.queue = append(c.queue, x)
+		}
+	}
+	closeNow := x.close && !x.held
+	c.mu.Unlock()
+	return closeNow || (x.held && !req.KeepAlive)
+}
+
+// call runs the handler, turning a panic into a 500 that closes the
+// connection: the handler's state can no longer be trusted.
+func (c *conn) call(h Handler, x *Exchange) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.srv.stats.panics.Add(1)
+			c.srv.logf("engine: handler panic serving %q: %v", x.req.Path, p)
+			x.held = false
+			x.SetStatus(500, "")
+			x.headers, x.connHdr, x.resBody = x.headers[:0], x.connHdr[:0], x.resBody[:0]
+			x.close = true
+		}
+	}()
+	h.ServeExchange(x)
+}
+
+// completeHeld finishes a held exchange: serialize, then release every
+// response that was waiting for it, and write them.
+func (c *conn) completeHeld(x *Exchange) {
+	c.mu.Lock()
+	if x.done {
+		c.mu.Unlock()
+		return
+	}
+	if c.srv.stopping.Load() {
+		x.close = true
+	}
+	x.out = x.appendResponse(x.out[:0], c.srv)
+	x.done = true
+	queued := false
+	for _, q := range c.queue[c.qhead:] {
+		queued = queued || q == x
+	}
+	if !queued {
+		c.mu.Unlock() // dispatch queues and drains it when the handler returns
+		return
+	}
+	c.drainLocked()
+	c.mu.Unlock()
+	c.flush()
+}
+
+// drainLocked moves completed responses at the head of the queue to out.
+func (c *conn) drainLocked() {
+	for c.qhead < len(c.queue) && c.queue[c.qhead].done {
+		x := c.queue[c.qhead]
+		c.queue[c.qhead] = nil
+		c.qhead++
+		if !c.closing {
+			c.out = append(c.out, x.out...)
+		}
+		c.sent = append(c.sent, x)
+		if x.close {
+			c.closing = true // later responses are dropped with the connection
+		}
+	}
+	if c.qhead == len(c.queue) {
+		c.queue, c.qhead = c.queue[:0], 0
+		c.drained.Broadcast()
+	}
+}
+
+// waitDrained blocks until no response is pending behind a held one.
+func (c *conn) waitDrained() {
+	c.mu.Lock()
+	for c.qhead < len(c.queue) && !c.closed {
+		c.drained.Wait()
+	}
+	c.mu.Unlock()
+}
+
+func (c *conn) pendingOutput() int {
+	c.mu.Lock()
+	n := len(c.out)
+	c.mu.Unlock()
+	return n
+}
+
+// flush writes the queued output and reports whether the connection is
+// still usable.
+func (c *conn) flush() bool {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return false
+	}
+	out, sent, closing := c.out, c.sent, c.closing
+	c.out, c.sent = c.spareOut[:0], c.spareSent[:0]
+	c.mu.Unlock()
+
+	var err error
+	if len(out) > 0 {
+		c.rwc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
+		var n int
+		n, err = c.rwc.Write(out)
+		c.srv.stats.bytesWritten.Add(uint64(n))
+	}
+	for _, x := range sent {
+		if x.Written != nil {
+			x.Written(x, err)
+		}
+	}
+	c.mu.Lock()
+	for i, x := range sent {
+		sent[i] = nil
+		c.free = append(c.free, x)
+	}
+	c.spareOut, c.spareSent = out[:0], sent[:0]
+	end := err != nil || closing
+	if end {
+		c.closed = true
+		c.drained.Broadcast()
+	}
+	c.mu.Unlock()
+	if end {
+		c.rwc.SetReadDeadline(aLongTimeAgo) // wake the reader
+	}
+	return !end
+}
+
+var aLongTimeAgo = time.Unix(1, 0)
+
+// refuse answers a request the engine will not serve and marks the
+// connection for closing. Earlier responses go first.
+func (c *conn) refuse(err error) {
+	e, ok := err.(*http1.Error)
+	if !ok {
+		e = &http1.Error{Status: 500, Reason: "internal error"}
+	}
+	c.srv.stats.refused.Add(1)
+	c.waitDrained()
+	c.mu.Lock()
+	if !c.closing {
+		text := http1.StatusText(e.Status)
+		c.out = http1.AppendStatusLine(c.out, 1, e.Status, text)
+		c.out = append(c.out, c.srv.serverHeader...)
+		c.out = http1.AppendDate(c.out)
+		c.out = append(c.out, "Connection: close\r\nContent-Type: text/plain; charset=utf-8\r\n"...)
+		body := len("000 ") + len(text) + len(": ") + len(e.Reason) + len("\n")
+		c.out = http1.AppendContentLength(c.out, int64(body))
+		c.out = append(c.out, "\r\n"...)
+		c.out = strconv.AppendInt(c.out, int64(e.Status), 10)
+		c.out = append(c.out, ' ')
+		c.out = append(c.out, text...)
+		c.out = append(c.out, ": "...)
+		c.out = append(c.out, e.Reason...)
+		c.out = append(c.out, '\n')
+		c.closing = true
+	}
+	c.mu.Unlock()
+	c.linger = true
+	c.flush()
+}
+
+// finish closes the connection and lets go of exchanges still held by
+// handlers: their Done calls will find the connection closed.
+func (c *conn) finish() {
+	c.mu.Lock()
+	c.closed = true
+	c.drained.Broadcast()
+	c.mu.Unlock()
+	if c.linger {
+		// Send FIN and read what the client is still sending for a moment,
+		// so our final response is not destroyed by a reset.
+		if cw, ok := c.rwc.(interface{ CloseWrite() error }); ok {
+			cw.CloseWrite()
+			c.rwc.SetReadDeadline(time.Now().Add(lingerTime))
+			io.CopyN(io.Discard, c.rwc, 256<<10)
+		}
+	}
+	c.rwc.Close()
+	c.srv.forget(c)
+}
+
+// get returns a reset exchange for this connection.
+func (c *conn) get() *Exchange {
+	c.mu.Lock()
+	var x *Exchange
+	if n := len(c.free); n > 0 {
+		x = c.free[n-1]
+		c.free[n-1] = nil
+		c.free = c.free[:n-1]
+	}
+	c.mu.Unlock()
+	if x == nil {
+		x = &Exchange{}
+	}
+	x.reset(c)
+	return x
+}
+
+func (c *conn) put(x *Exchange) {
+	c.mu.Lock()
+	c.free = append(c.free, x)
+	c.mu.Unlock()
+}
+
+// optionsStar answers "OPTIONS *" when no route claims "*".
+var optionsStar = HandlerFunc(func(x *Exchange) {
+	x.AddHeader([]byte("Allow"), []byte("GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH"))
+})

@@ -1,0 +1,214 @@
+package engine
+
+import (
+	"net"
+	"strconv"
+
+	"github.com/haywireowin/haywire/http1"
+)
+
+// Exchange is one request and the response being built for it.
+//
+// The request views ([Exchange.Request], [Exchange.Body]) are valid while
+// ServeExchange runs; after Hold they stay valid until Done. The response
+// setters may be called from the handler, or after Hold from any single
+// goroutine at a time, until Done. After Done (or after ServeExchange
+// returns without Hold) the Exchange belongs to the engine again and must
+// not be touched.
+type Exchange struct {
+	// UserData is free for the handler's use; the engine never reads it.
+	UserData any
+	// Written, if set by the handler, is called once the response has been
+	// written to the socket (err nil) or could not be (err set: connection
+	// lost), from the goroutine that wrote it. The exchange is still valid
+	// during the call.
+	Written func(x *Exchange, err error)
+
+	conn   *conn
+	req    *http1.Request
+	reqs   [2]http1.Request // req points at one; Hold clones into the other
+	head   []byte           // the request head in the read buffer
+	body   []byte
+	store  []byte // owned copy of head and body after Hold
+	id     uint64
+	isHead bool // HEAD request: send no body
+
+	// response
+	status  int
+	minor   int // response HTTP minor version
+	reason  []byte
+	headers []byte // serialized "Name: value\r\n" lines set by the handler
+	connHdr []byte // the handler's Connection header value, if any
+	resBody []byte
+	close   bool // close the connection after this response
+	held    bool
+	done    bool   // response complete (guarded by conn.mu once held)
+	out     []byte // serialized response waiting for earlier ones (conn.mu)
+	err     *http1.Error
+}
+
+// reset readies x for a new request.
+func (x *Exchange) reset(c *conn) {
+	x.UserData, x.Written = nil, nil
+	x.conn, x.req = c, &x.reqs[0]
+	x.head, x.body, x.store = nil, nil, x.store[:0]
+	x.status, x.minor, x.reason = 200, 1, x.reason[:0]
+	x.headers, x.connHdr, x.resBody = x.headers[:0], x.connHdr[:0], x.resBody[:0]
+	x.close, x.held, x.done, x.out, x.err = false, false, false, x.out[:0], nil
+}
+
+// Request returns the parsed request head.
+func (x *Exchange) Request() *http1.Request { return x.req }
+
+// Body returns the whole request body (de-chunked), or an empty slice.
+func (x *Exchange) Body() []byte { return x.body }
+
+// ID returns the request's sequence number on its connection, from 1.
+func (x *Exchange) ID() uint64 { return x.id }
+
+// ConnID returns a number identifying the connection, unique per Server.
+func (x *Exchange) ConnID() uint64 { return x.conn.id }
+
+// RemoteAddr returns the client's address.
+func (x *Exchange) RemoteAddr() net.Addr { return x.conn.rwc.RemoteAddr() }
+
+// LocalAddr returns the address the request arrived on.
+func (x *Exchange) LocalAddr() net.Addr { return x.conn.rwc.LocalAddr() }
+
+// SetStatus sets the response status code (default 200) and reason phrase
+// ("" for the standard one). A code outside 200–999 is answered as 500:
+// 1xx are interim responses the engine sends itself.
+func (x *Exchange) SetStatus(code int, reason string) {
+	x.status = code
+	x.reason = append(x.reason[:0], reason...)
+}
+
+// SetStatusLine sets the status from Haywire's form, "200 OK": a three-digit
+// code, then optionally a space and the reason phrase. A malformed line is
+// answered as 500.
+func (x *Exchange) SetStatusLine(line []byte) {
+	code := 0
+	if len(line) >= 3 {
+		code, _ = strconv.Atoi(string(line[:3]))
+	}
+	reason := line[min(len(line), 3):]
+	if code == 0 || (len(reason) > 0 && reason[0] != ' ') || !http1.SafeFieldValue(reason) {
+		x.status, x.reason = 500, x.reason[:0]
+		return
+	}
+	x.status = code
+	if len(reason) > 0 {
+		reason = reason[1:]
+	}
+	x.reason = append(x.reason[:0], reason...)
+}
+
+// SetHTTPVersion sets the response's HTTP minor version (0 or 1; default 1).
+func (x *Exchange) SetHTTPVersion(minor int) {
+	if minor == 0 {
+		x.minor = 0
+	} else {
+		x.minor = 1
+	}
+}
+
+// AddHeader adds a response header field. The engine writes Date, Server
+// and Content-Length itself: Content-Length and Transfer-Encoding given
+// here are ignored, as are fields with a name that is not a token or a value
+// with CR, LF or NUL in it (they could split the response). A Connection
+// field is honoured: "close" closes the connection after the response.
+// It reports whether the field was kept.
+func (x *Exchange) AddHeader(name, value []byte) bool {
+	if !http1.ValidToken(name) || !http1.SafeFieldValue(value) {
+		return false
+	}
+	switch {
+	case http1.EqualFold(name, []byte("content-length")), http1.EqualFold(name, []byte("transfer-encoding")):
+		return false
+	case http1.EqualFold(name, []byte("connection")):
+		x.connHdr = append(x.connHdr[:0], value...)
+		if http1.HasToken(value, "close") {
+			x.close = true
+		}
+		return true
+	}
+	x.headers = append(x.headers, name...)
+	x.headers = append(x.headers, ": "...)
+	x.headers = append(x.headers, value...)
+	x.headers = append(x.headers, "\r\n"...)
+	return true
+}
+
+// SetBody replaces the response body with a copy of b.
+func (x *Exchange) SetBody(b []byte) { x.resBody = append(x.resBody[:0], b...) }
+
+// Write appends b to the response body. It never fails.
+func (x *Exchange) Write(b []byte) (int, error) {
+	x.resBody = append(x.resBody, b...)
+	return len(b), nil
+}
+
+// WriteString appends s to the response body.
+func (x *Exchange) WriteString(s string) (int, error) {
+	x.resBody = append(x.resBody, s...)
+	return len(s), nil
+}
+
+// Hold tells the engine that the response will be completed later, by a
+// call to Done from any goroutine. It must be called before ServeExchange
+// returns. Hold copies the request head and body out of the connection's
+// buffer so they stay valid until Done. Responses to later requests on the
+// same connection wait for this one.
+func (x *Exchange) Hold() {
+	if x.held {
+		return
+	}
+	x.held = true
+	other := &x.reqs[1]
+	if x.req == other {
+		other = &x.reqs[0]
+	}
+	x.store = x.req.Clone(x.head, other, x.store[:0])
+	x.req = other
+	start := len(x.store)
+	x.store = append(x.store, x.body...)
+	x.body = x.store[start:]
+}
+
+// Done completes a held response and lets the engine send it. It may be
+// called from any goroutine, once. Calling it on an exchange that was not
+// held does nothing.
+func (x *Exchange) Done() {
+	if x.held {
+		x.conn.completeHeld(x)
+	}
+}
+
+// appendResponse serializes the response onto dst.
+func (x *Exchange) appendResponse(dst []byte, srv *Server) []byte {
+	status, reason := x.status, string(x.reason)
+	if status < 200 || status > 999 {
+		status, reason = 500, ""
+	}
+	dst = http1.AppendStatusLine(dst, x.minor, status, reason)
+	dst = append(dst, srv.serverHeader...)
+	dst = http1.AppendDate(dst)
+	dst = append(dst, x.headers...)
+	switch {
+	case x.close:
+		dst = append(dst, "Connection: close\r\n"...)
+	case len(x.connHdr) > 0:
+		dst = http1.AppendHeader(dst, "Connection", string(x.connHdr))
+	case x.minor == 0 || x.req.Minor == 0:
+		dst = append(dst, "Connection: keep-alive\r\n"...)
+	}
+	bodyless := status == 204 || status == 304
+	if !bodyless {
+		dst = http1.AppendContentLength(dst, int64(len(x.resBody)))
+	}
+	dst = append(dst, "\r\n"...)
+	if !bodyless && !x.isHead {
+		dst = append(dst, x.resBody...)
+	}
+	return dst
+}

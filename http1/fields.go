@@ -1,0 +1,34 @@
+package http1
+
+// ValidToken reports whether b is a non-empty token (RFC 9110 §5.6.2), as
+// field names and methods must be.
+func ValidToken(b []byte) bool {
+	for _, c := range b {
+		if !isTchar[c] {
+			return false
+		}
+	}
+	return len(b) > 0
+}
+
+// SafeFieldValue reports whether b can be written as a field value without
+// splitting the message: no CR, LF or NUL.
+func SafeFieldValue(b []byte) bool {
+	for _, c := range b {
+		if c == '\r' || c == '\n' || c == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// HasToken reports whether the comma-separated list v contains tok, which
+// must be lower case, ignoring ASCII case and surrounding whitespace.
+func HasToken(v []byte, tok string) bool {
+	for item, rest := nextListItem(v); item != nil; item, rest = nextListItem(rest) {
+		if equalFold(item, tok) {
+			return true
+		}
+	}
+	return false
+}

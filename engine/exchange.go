@@ -60,6 +60,10 @@ func (x *Exchange) reset(c *conn) {
 // Request returns the parsed request head.
 func (x *Exchange) Request() *http1.Request { return x.req }
 
+// Head returns the raw bytes of the request head, which the Request's
+// views point into; valid as long as they are.
+func (x *Exchange) Head() []byte { return x.head }
+
 // Body returns the whole request body (de-chunked), or an empty slice.
 func (x *Exchange) Body() []byte { return x.body }
 

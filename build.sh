@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# haywire build script (Linux, macOS). Windows: build.bat.
+#
+#   ./build.sh [build]   build the library, samples and tools into build/
+#   ./build.sh test      install what the tests need, build, run every test
+#   ./build.sh run       build, then serve the hello world sample on port 8000
+#   ./build.sh bench     build, then print benchmark ratios (see bench/README.md)
+#   ./build.sh clean     remove build/
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$PWD
+BUILD=$ROOT/build
+
+case "$(uname -s)" in
+  Darwin) LIB=libhaywire.dylib; RPATH='-Wl,-rpath,@loader_path' ;;
+  *)      LIB=libhaywire.so;    RPATH='-Wl,-rpath,$ORIGIN' ;;
+esac
+
+log() { printf '==> %s\n' "$*"; }
+
+# need CMD PKG: make sure a command exists, installing its Debian package
+# when running as root; otherwise say what is missing.
+need() {
+  command -v "$1" >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    log "installing $2"
+    if [ -z "${APT_UPDATED:-}" ]; then apt-get update -qq; APT_UPDATED=1; fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+  fi
+  command -v "$1" >/dev/null 2>&1 || { echo "build.sh: '$1' is required (Debian package $2)" >&2; exit 1; }
+}
+
+build() {
+  need go golang
+  need gcc gcc
+  mkdir -p "$BUILD"
+  log "go build -buildmode=c-shared -> build/$LIB"
+  go build -trimpath -buildmode=c-shared -o "$BUILD/$LIB" ./cmd/libhaywire
+  rm -f "$BUILD/${LIB%.*}.h" # cgo's generated header; include/haywire.h is the API
+  log "cc examples/hello_world -> build/hello_world"
+  gcc -std=c99 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Iinclude \
+    examples/hello_world/hello_world.c -L"$BUILD" -lhaywire "$RPATH" -o "$BUILD/hello_world"
+}
+
+test_all() {
+  need curl curl
+  build
+  log "gofmt / go vet"
+  unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+  if [ -n "$unformatted" ]; then echo "gofmt needed: $unformatted" >&2; exit 1; fi
+  go vet ./...
+  log "go test -race ./..."
+  HAYWIRE_BUILD_DIR="$BUILD" go test -race -count=1 -timeout 20m ./...
+  log "fuzz the parser briefly (longer: go test -fuzz FuzzParse ./http1)"
+  go test -run '^$' -fuzz '^FuzzParse$' -fuzztime "${FUZZTIME:-15s}" ./http1
+  go test -run '^$' -fuzz '^FuzzChunked$' -fuzztime "${FUZZTIME:-15s}" ./http1
+}
+
+cmd=${1:-build}
+[ $# -gt 0 ] && shift
+case "$cmd" in
+  build) build ;;
+  test)  test_all ;;
+  run)   build; log "serving hello world on http://localhost:${PORT:-8000}/ (Ctrl-C stops)"
+         exec "$BUILD/hello_world" --port "${PORT:-8000}" "$@" ;;
+  bench) build; exec bench/run.sh "$@" ;;
+  clean) rm -rf "$BUILD" ;;
+  *) echo "usage: $0 [build|test|run|bench|clean]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,75 @@
+package main
+
+/*
+#include <stdlib.h>
+#include "capi.h"
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"syscall"
+	"unsafe"
+
+	"github.com/haywireowin/haywire/engine"
+	"github.com/haywireowin/haywire/lifecycle"
+)
+
+var errInvalid = errors.New("invalid argument")
+
+func errNil(fn, arg string) error { return fmt.Errorf("%w: %s: %s is NULL", errInvalid, fn, arg) }
+
+// codes maps errors to HW_E* codes, first match wins; unknown errors are
+// HW_EINTERNAL.
+var codes = []struct {
+	err  error
+	code C.int
+}{
+	{errInvalid, C.HW_EINVAL},
+	{os.ErrNotExist, C.HW_ENOENT},
+	{lifecycle.ErrState, C.HW_ESTATE},
+	{engine.ErrRunning, C.HW_ESTATE},
+	{engine.ErrNotRunning, C.HW_ESTATE},
+	{engine.ErrConfig, C.HW_ECONFIG},
+	{engine.ErrStopTimeout, C.HW_ETIMEDOUT},
+	{syscall.EADDRINUSE, C.HW_EADDRINUSE},
+}
+
+// status maps err to its code and, on failure, records the message for
+// hw_last_error on the calling thread (Go exports run on the caller's
+// thread, so C thread-local storage is the caller's).
+func status(err error) C.int {
+	if err == nil {
+		return C.HW_OK
+	}
+	return fail(err)
+}
+
+func fail(err error) C.int {
+	code := C.int(C.HW_EINTERNAL)
+	var opErr *net.OpError
+	for _, c := range codes {
+		if errors.Is(err, c.err) {
+			code = c.code
+			break
+		}
+	}
+	if code == C.HW_EINTERNAL && errors.As(err, &opErr) {
+		code = C.HW_ELISTEN
+	}
+	msg := C.CString(err.Error())
+	C.hw__set_error(msg)
+	C.free(unsafe.Pointer(msg))
+	return code
+}
+
+// guard turns a panic in an export into HW_EINTERNAL: a Go panic must never
+// unwind into C.
+func guard(rc *C.int) {
+	if p := recover(); p != nil {
+		*rc = fail(fmt.Errorf("internal error: panic: %v", p))
+	}
+}

@@ -1,0 +1,28 @@
+// Package config reads haywire's configuration: the INI file of
+// hw_init_from_config and the key/value pairs of hw_config_set, both
+// applied onto an engine.Config. Every key Haywire's configuration struct
+// has can be set, plus the engine's own limits and timeouts.
+//
+// Keys (section [http] in a file):
+//
+//	listen_address    string   0.0.0.0
+//	listen_port       int      8000
+//	thread_count      int      listeners with balancer=reuseport; 0 or 1 also
+//	                           serialises C callbacks as Haywire's single loop did
+//	balancer          string   ipc | reuseport
+//	parser            string   accepted for compatibility ("http_parser"); ignored
+//	tcp_nodelay       bool     accepted for compatibility; TCP_NODELAY is always set
+//	listen_backlog    int      0 = system default
+//	max_request_size  bytes    largest request body; default 1048576
+//	max_target_bytes  bytes    longest request-target; default 8192
+//	max_header_bytes  bytes    largest request head; default 32768
+//	max_header_count  int      most header fields; default 100
+//	header_timeout_ms int      default 10000
+//	body_timeout_ms   int      default 30000
+//	idle_timeout_ms   int      default 60000
+//	write_timeout_ms  int      default 30000
+//	server_name       string   Server header; "-" omits it; default haywire
+//
+// Unknown sections and keys are errors, so a typo is never silently
+// ignored. Functions in this package are safe for concurrent use.
+package config

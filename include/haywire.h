@@ -1,0 +1,534 @@
+/*
+** haywire.h — the C API of libhaywire (haywire.dll on Windows).
+**
+** This header is the specification of the C API: what is not declared here
+** is not published API. It keeps the API of the original Haywire
+** (github.com/kellabyte/Haywire) name for name, type for type, so that a
+** Haywire program compiles against it unchanged, and adds calls in the
+** same style (hw_ prefix, object then verb).
+**
+** CONVENTIONS
+**   - Functions added by haywire return an int: HW_OK (0) on success, a
+**     negative HW_E* code on failure (see HW_ERRNO_MAP). After a failure,
+**     hw_last_error() describes it.
+**   - A sentence marked ^ is a promise the tests check.
+**   - The original Haywire calls keep their original return conventions
+**     (0 for success, non-zero for failure).
+**
+** LIFECYCLE
+**   1. Configure: hw_init_with_config() or hw_init_from_config(), optionally
+**      hw_config_set() for settings the configuration struct lacks.
+**   2. Route: hw_http_add_route() for each path (also allowed later).
+**   3. Serve: hw_http_open() (blocks, like Haywire) or hw_start() (returns
+**      once listening).
+**   4. Stop: hw_stop() from any thread; then back to 1 or 3 if wanted.
+**
+** THREADS
+**   Request callbacks run on threads the library owns. ^With thread_count
+**   0 or 1 no two callbacks run at the same time, as with Haywire's single
+**   event loop; with thread_count > 1 they run concurrently. A callback
+**   must not block for long: it holds up its connection (and, when
+**   callbacks are serialized, every connection). Configuration and
+**   lifecycle calls may be made from any thread.
+*/
+#ifndef HAYWIRE_H
+#define HAYWIRE_H
+#pragma once
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#include <stdio.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef _WIN32
+    /* Windows - set up dll import/export decorators. */
+    #ifdef BUILDING_HAYWIRE_SHARED
+        /* Building shared library. */
+        #define HAYWIRE_EXTERN __declspec(dllexport)
+    #else
+        #ifdef USING_HAYWIRE_SHARED
+            /* Using shared library. */
+            #define HAYWIRE_EXTERN __declspec(dllimport)
+        #else
+            /* Building static library. */
+            #define HAYWIRE_EXTERN /* nothing */
+        #endif
+    #endif
+
+    #define HAYWIRE_CALLING_CONVENTION __cdecl
+#else
+    #define HAYWIRE_EXTERN /* nothing */
+    #define HAYWIRE_CALLING_CONVENTION /* nothing */
+#endif
+
+/*
+** VERSION
+** HW_VERSION_NUMBER is MAJOR*1000000 + MINOR*1000 + PATCH. ^hw_version_number()
+** returns the library's number, so a program can check that the header it
+** was compiled with matches the library it runs with: same major = same ABI.
+*/
+#define HW_VERSION_MAJOR 0
+#define HW_VERSION_MINOR 1
+#define HW_VERSION_PATCH 0
+#define HW_VERSION_STRING "0.1.0"
+#define HW_VERSION_NUMBER (HW_VERSION_MAJOR * 1000000 + HW_VERSION_MINOR * 1000 + HW_VERSION_PATCH)
+
+/*
+** ERROR CODES
+** One list gives each code its name, value and message; it generates the
+** enum below and hw_strerror(). New codes may be added in later versions.
+*/
+/* beginning-of-error-codes */
+#define HW_ERRNO_MAP(XX)                                                      \
+    XX(OK,         0, "success")                                              \
+    XX(EINVAL,    -1, "invalid argument")                                     \
+    XX(ESTATE,    -2, "not allowed in the engine's current state")            \
+    XX(ECONFIG,   -3, "invalid configuration")                                \
+    XX(ENOENT,    -4, "no such file")                                         \
+    XX(EADDRINUSE,-5, "address already in use")                               \
+    XX(ELISTEN,   -6, "cannot listen on the configured address")              \
+    XX(ETIMEDOUT, -7, "timed out")                                            \
+    XX(ENOMEM,    -8, "out of memory")                                        \
+    XX(EINTERNAL, -9, "internal error")
+/* end-of-error-codes */
+
+typedef enum hw_status
+{
+#define XX(name, value, message) HW_##name = value,
+    HW_ERRNO_MAP(XX)
+#undef XX
+} hw_status;
+
+/* Informational 1xx */
+#define HTTP_STATUS_100 "100 Continue"
+#define HTTP_STATUS_101 "101 Switching Protocols"
+#define HTTP_STATUS_102 "102 Processing"
+/* Successful 2xx */
+#define HTTP_STATUS_200 "200 OK"
+#define HTTP_STATUS_201 "201 Created"
+#define HTTP_STATUS_202 "202 Accepted"
+#define HTTP_STATUS_203 "203 Non-Authoritative Information"
+#define HTTP_STATUS_204 "204 No Content"
+#define HTTP_STATUS_205 "205 Reset Content"
+#define HTTP_STATUS_206 "206 Partial Content"
+#define HTTP_STATUS_207 "207 Multi-Status"
+/* Redirection 3xx */
+#define HTTP_STATUS_300 "300 Multiple Choices"
+#define HTTP_STATUS_301 "301 Moved Permanently"
+#define HTTP_STATUS_302 "302 Moved Temporarily"
+#define HTTP_STATUS_303 "303 See Other"
+#define HTTP_STATUS_304 "304 Not Modified"
+#define HTTP_STATUS_305 "305 Use Proxy"
+#define HTTP_STATUS_307 "307 Temporary Redirect"
+/* Client Error 4xx */
+#define HTTP_STATUS_400 "400 Bad Request"
+#define HTTP_STATUS_401 "401 Unauthorized"
+#define HTTP_STATUS_402 "402 Payment Required"
+#define HTTP_STATUS_403 "403 Forbidden"
+#define HTTP_STATUS_404 "404 Not Found"
+#define HTTP_STATUS_405 "405 Method Not Allowed"
+#define HTTP_STATUS_406 "406 Not Acceptable"
+#define HTTP_STATUS_407 "407 Proxy Authentication Required"
+#define HTTP_STATUS_408 "408 Request Time-out"
+#define HTTP_STATUS_409 "409 Conflict"
+#define HTTP_STATUS_410 "410 Gone"
+#define HTTP_STATUS_411 "411 Length Required"
+#define HTTP_STATUS_412 "412 Precondition Failed"
+#define HTTP_STATUS_413 "413 Request Entity Too Large"
+#define HTTP_STATUS_414 "414 Request-URI Too Large"
+#define HTTP_STATUS_415 "415 Unsupported Media Type"
+#define HTTP_STATUS_416 "416 Requested Range Not Satisfiable"
+#define HTTP_STATUS_417 "417 Expectation Failed"
+#define HTTP_STATUS_418 "418 I'm a teapot"
+#define HTTP_STATUS_422 "422 Unprocessable Entity"
+#define HTTP_STATUS_423 "423 Locked"
+#define HTTP_STATUS_424 "424 Failed Dependency"
+#define HTTP_STATUS_425 "425 Unordered Collection"
+#define HTTP_STATUS_426 "426 Upgrade Required"
+#define HTTP_STATUS_428 "428 Precondition Required"
+#define HTTP_STATUS_429 "429 Too Many Requests"
+#define HTTP_STATUS_431 "431 Request Header Fields Too Large"
+/* Server Error 5xx */
+#define HTTP_STATUS_500 "500 Internal Server Error"
+#define HTTP_STATUS_501 "501 Not Implemented"
+#define HTTP_STATUS_502 "502 Bad Gateway"
+#define HTTP_STATUS_503 "503 Service Unavailable"
+#define HTTP_STATUS_504 "504 Gateway Time-out"
+#define HTTP_STATUS_505 "505 HTTP Version Not Supported"
+#define HTTP_STATUS_506 "506 Variant Also Negotiates"
+#define HTTP_STATUS_507 "507 Insufficient Storage"
+#define HTTP_STATUS_509 "509 Bandwidth Limit Exceeded"
+#define HTTP_STATUS_510 "510 Not Extended"
+#define HTTP_STATUS_511 "511 Network Authentication Required"
+
+/* Request Methods */
+#define HW_HTTP_METHOD_MAP(XX)       \
+XX(0,  DELETE,      DELETE)       \
+XX(1,  GET,         GET)          \
+XX(2,  HEAD,        HEAD)         \
+XX(3,  POST,        POST)         \
+XX(4,  PUT,         PUT)          \
+/* pathological */                \
+XX(5,  CONNECT,     CONNECT)      \
+XX(6,  OPTIONS,     OPTIONS)      \
+XX(7,  TRACE,       TRACE)        \
+/* webdav */                      \
+XX(8,  COPY,        COPY)         \
+XX(9,  LOCK,        LOCK)         \
+XX(10, MKCOL,       MKCOL)        \
+XX(11, MOVE,        MOVE)         \
+XX(12, PROPFIND,    PROPFIND)     \
+XX(13, PROPPATCH,   PROPPATCH)    \
+XX(14, SEARCH,      SEARCH)       \
+XX(15, UNLOCK,      UNLOCK)       \
+/* subversion */                  \
+XX(16, REPORT,      REPORT)       \
+XX(17, MKACTIVITY,  MKACTIVITY)   \
+XX(18, CHECKOUT,    CHECKOUT)     \
+XX(19, MERGE,       MERGE)        \
+/* upnp */                        \
+XX(20, MSEARCH,     M-SEARCH)     \
+XX(21, NOTIFY,      NOTIFY)       \
+XX(22, SUBSCRIBE,   SUBSCRIBE)    \
+XX(23, UNSUBSCRIBE, UNSUBSCRIBE)  \
+/* RFC-5789 */                    \
+XX(24, PATCH,       PATCH)        \
+XX(25, PURGE,       PURGE)        \
+
+enum hw_http_method
+{
+#define XX(num, name, string) HW_HTTP_##name = num,
+    HW_HTTP_METHOD_MAP(XX)
+#undef XX
+};
+
+/* http_request.method for a valid method not in HW_HTTP_METHOD_MAP. */
+#define HW_HTTP_METHOD_OTHER 255
+
+#define STRLENOF(s) sizeof(s)-1
+#define SETSTRING(s,val) s.value=val; s.length=STRLENOF(val)
+#define APPENDSTRING(s,val) memcpy((char*)s->value + s->length, val, STRLENOF(val)); s->length+=STRLENOF(val)
+
+/*
+** A response being built. Opaque: pass it to the hw_set_* functions and
+** hw_http_response_send().
+*/
+typedef void* hw_http_response;
+
+/*
+** A string that is not NUL-terminated: length bytes at value.
+*/
+typedef struct
+{
+    char* value;
+    size_t length;
+} hw_string;
+
+/*
+** Haywire's configuration, for hw_init_with_config().
+**
+**   http_listen_address  IPv4/IPv6 literal or "localhost"; NULL = "0.0.0.0"
+**   http_listen_port     0 picks a free port
+**   thread_count         listeners under the "reuseport" balancer; 0 or 1
+**                        also serializes request callbacks
+**   balancer             "ipc" (default; NULL allowed) or "reuseport"
+**   parser               ignored (Haywire chose between parsers); may be NULL
+**   tcp_nodelay          ignored: TCP_NODELAY is set on every accepted socket,
+**                        because the engine batches its own writes
+**   listen_backlog       0 = the system's SOMAXCONN
+**   max_request_size     largest request body in bytes; 0 = 1 MiB; larger → 413
+**
+** Settings this struct lacks (timeouts, header limits, the Server header)
+** are set with hw_config_set() or in the INI file.
+*/
+typedef struct
+{
+    char* http_listen_address;
+    unsigned int http_listen_port;
+    unsigned int thread_count;
+    char* balancer;
+    char* parser;
+    bool tcp_nodelay;
+    unsigned int listen_backlog;
+    unsigned int max_request_size;
+} configuration;
+
+/*
+** A request, as given to a request callback.
+**
+**   http_major, http_minor  the request's HTTP version (1.0 or 1.1)
+**   method                  an hw_http_method, or HW_HTTP_METHOD_OTHER
+**   keep_alive              non-zero if the connection stays open after the
+**                           response (HTTP/1.1 without "Connection: close",
+**                           or HTTP/1.0 with "Connection: keep-alive")
+**   url                     the request-target as received, query included
+**   headers                 opaque; read with hw_get_header() or
+**                           hw_request_header_at()
+**   body                    the whole body, de-chunked (length 0 if none)
+**   body_length             body->length
+**   state                   always OK: the engine answers bad requests itself
+**                           (400, 413, 414, 431, 501, 505) without calling back
+**
+** OWNERSHIP: ^the request and every string it points to stay valid until
+** the response is sent with hw_http_response_send() (or abandoned with
+** hw_free_http_response()), even if that happens after the callback has
+** returned. The strings are not NUL-terminated.
+*/
+typedef struct
+{
+    unsigned short http_major;
+    unsigned short http_minor;
+    unsigned char method;
+    int keep_alive;
+    hw_string* url;
+    void* headers;
+    hw_string* body;
+    size_t body_length;
+    enum {OK, SIZE_EXCEEDED, BAD_REQUEST, INTERNAL_ERROR} state;
+} http_request;
+
+/*
+** A request callback: serve request by building and sending response.
+** user_data is the pointer given to hw_http_add_route().
+**
+** ^The callback may send the response before it returns, or keep the
+** response and send it later from any thread; responses on one connection
+** still leave in request order. A response never sent keeps its connection
+** waiting (and, after the request, later pipelined requests) until the
+** client gives up or hw_stop() cuts it.
+*/
+typedef void (HAYWIRE_CALLING_CONVENTION *http_request_callback)(http_request* request, hw_http_response* response, void* user_data);
+
+/*
+** Called once a response's bytes have been handed to the socket (or the
+** connection failed), with the user_data given to hw_http_response_send().
+*/
+typedef void (HAYWIRE_CALLING_CONVENTION *http_response_complete_callback)(void* user_data);
+
+/*
+** Load the configuration from an INI file.
+** Section [http]; keys: listen_address, listen_port, thread_count, balancer,
+** parser, tcp_nodelay, listen_backlog, max_request_size (Haywire's), and
+** max_target_bytes, max_header_bytes, max_header_count, header_timeout_ms,
+** body_timeout_ms, idle_timeout_ms, write_timeout_ms, server_name. Keys not
+** in the file keep their defaults (listen_port 8000).
+** RETURNS: HW_OK; HW_ENOENT (no such file), HW_ECONFIG (unknown section or
+**   key, bad value: hw_last_error() names the file, key and value),
+**   HW_ESTATE (the server is running), HW_EINVAL (NULL name).
+** SINCE: Haywire; ^every key, unlike the original, which read two.
+*/
+HAYWIRE_EXTERN int hw_init_from_config(char* configuration_filename);
+
+/*
+** Set the configuration from a Haywire configuration struct.
+** OWNERSHIP: the struct and its strings are copied; the caller keeps them.
+** RETURNS: HW_OK, HW_ECONFIG (bad address, balancer or value), HW_ESTATE
+**   (the server is running), HW_EINVAL (NULL config).
+** SINCE: Haywire
+*/
+HAYWIRE_EXTERN int hw_init_with_config(configuration* config);
+
+/*
+** Start serving and block until hw_stop() is called from another thread.
+** RETURNS: 0 after a stop; HW_EADDRINUSE, HW_ELISTEN, HW_ECONFIG, HW_ESTATE
+**   (already running) when it could not start.
+** SINCE: Haywire
+*/
+HAYWIRE_EXTERN int hw_http_open(void);
+
+/*
+** Route requests whose path matches route to callback.
+** Patterns are paths whose '/'-separated segments must match one for one;
+** a segment "*" matches any one segment; empty segments are ignored ("/ping/"
+** matches "/ping"); the query string never takes part. ^A path equal to a
+** pattern wins; otherwise patterns are tried in the order added. Adding a
+** pattern again replaces its callback. Requests no route matches get 404.
+** OWNERSHIP: route is copied; user_data is passed back untouched.
+** THREADS: any thread, also while serving.
+** ERRORS: an invalid route (NULL, empty, not starting with '/' or "*") is
+**   ignored; hw_last_error() says why.
+** SINCE: Haywire
+*/
+HAYWIRE_EXTERN void hw_http_add_route(char* route, http_request_callback callback, void* user_data);
+
+/*
+** Find a request header. ^Names compare without regard to case (Haywire
+** compared bytes against lower-cased names). Returns the first field's
+** value, or NULL. The returned string lives as long as the request.
+** SINCE: Haywire
+*/
+HAYWIRE_EXTERN hw_string* hw_get_header(http_request* request, hw_string* key);
+
+/*
+** Abandon a response that will not be sent: ^the engine answers 500 in its
+** place. After hw_http_response_send() it is a harmless no-op (Haywire
+** freed the response in send already).
+** SINCE: Haywire
+*/
+HAYWIRE_EXTERN void hw_free_http_response(hw_http_response* response);
+
+/*
+** Set the response's HTTP version (1.0 or 1.1; default 1.1).
+** SINCE: Haywire
+*/
+HAYWIRE_EXTERN void hw_set_http_version(hw_http_response* response, unsigned short major, unsigned short minor);
+
+/*
+** Set the status line, "200 OK" style (use the HTTP_STATUS_* macros). A
+** status that does not start with a three-digit code, or a 1xx code, is
+** answered as 500. Default: 200 OK.
+** OWNERSHIP: the bytes are read at hw_http_response_send(); keep them valid
+**   until then.
+** SINCE: Haywire
+*/
+HAYWIRE_EXTERN void hw_set_response_status_code(hw_http_response* response, hw_string* status_code);
+
+/*
+** Add a response header field. ^The engine writes Server, Date and
+** Content-Length itself: Content-Length and Transfer-Encoding given here are
+** dropped, as is a field whose name is not a token or whose value holds CR,
+** LF or NUL. ^"Connection: close" closes the connection after the response.
+** There is no fixed limit on the number of fields (Haywire overflowed a
+** fixed array).
+** OWNERSHIP: name and value are read at hw_http_response_send(); keep them
+**   valid until then.
+** SINCE: Haywire
+*/
+HAYWIRE_EXTERN void hw_set_response_header(hw_http_response* response, hw_string* name, hw_string* value);
+
+/*
+** Set the response body. The response carries Content-Length; ^a HEAD
+** request gets the headers without the body.
+** OWNERSHIP: the bytes are read at hw_http_response_send().
+** SINCE: Haywire
+*/
+HAYWIRE_EXTERN void hw_set_body(hw_http_response* response, hw_string* body);
+
+/*
+** Send the response. ^Everything set on the response is copied here, so
+** stack buffers the callback used may go away afterwards. ^callback (may be
+** NULL) is called with user_data once the bytes were written or the
+** connection failed, on a library thread. Call once per response; later
+** calls are ignored.
+** THREADS: ^from the request callback or, later, from any thread.
+** SINCE: Haywire
+*/
+HAYWIRE_EXTERN void hw_http_response_send(hw_http_response* response, void* user_data, http_response_complete_callback callback);
+
+/*
+** Print the request's header fields to stdout, "KEY: name VALUE: value".
+** SINCE: Haywire
+*/
+HAYWIRE_EXTERN void hw_print_request_headers(http_request* request);
+
+/*
+** Print the request body to stdout, "BODY: ..." or "BODY is empty!".
+** SINCE: Haywire (exported there without a declaration)
+*/
+HAYWIRE_EXTERN void hw_print_body(http_request* request);
+
+/* ------------------------------------------------------------------------
+** Additions. Everything below returns HW_OK or a negative HW_E* code.
+*/
+
+/*
+** Read the index-th request header field (0-based, in the order received).
+** OUT: *name and *value point into the request (see http_request OWNERSHIP).
+** RETURNS: HW_OK, or HW_EINVAL when index is past the last field or an
+**   argument is NULL.
+** SINCE: 0.1
+*/
+HAYWIRE_EXTERN int hw_request_header_at(http_request* request, size_t index, hw_string* name /* OUT */, hw_string* value /* OUT */);
+
+/*
+** Set one configuration key, with the names and value syntax of the INI
+** file (see hw_init_from_config), e.g. hw_config_set("idle_timeout_ms", "5000").
+** Keys not yet set keep their defaults; calling hw_init_with_config() or
+** hw_init_from_config() afterwards replaces the whole configuration.
+** RETURNS: HW_OK, HW_ECONFIG (unknown key or bad value), HW_ESTATE (the
+**   server is running), HW_EINVAL (NULL argument).
+** SINCE: 0.1
+*/
+HAYWIRE_EXTERN int hw_config_set(const char* key, const char* value);
+
+/*
+** Start serving without blocking. ^Returns once the listeners accept
+** connections.
+** RETURNS: HW_OK, HW_EADDRINUSE, HW_ELISTEN, HW_ECONFIG, HW_ESTATE (running).
+** SINCE: 0.1
+*/
+HAYWIRE_EXTERN int hw_start(void);
+
+/*
+** Stop serving gracefully: stop accepting, close idle connections, let
+** requests in progress finish (their responses carry "Connection: close"),
+** and wait for them up to timeout_ms (negative: without limit). ^Connections
+** still open after that are closed. ^An hw_http_open() blocked in another
+** thread returns. ^The engine can be started again with the same routes.
+** RETURNS: HW_OK; HW_ETIMEDOUT (connections had to be cut; the engine is
+**   stopped all the same); HW_ESTATE (not running).
+** THREADS: any thread, but not from a request callback (it would wait for
+**   itself).
+** SINCE: 0.1
+*/
+HAYWIRE_EXTERN int hw_stop(int timeout_ms);
+
+/*
+** The library's version as "MAJOR.MINOR.PATCH", and as HW_VERSION_NUMBER.
+** OWNERSHIP: a static string; do not free.
+** SINCE: 0.1
+*/
+HAYWIRE_EXTERN const char* hw_version(void);
+HAYWIRE_EXTERN int hw_version_number(void);
+
+/*
+** The message for an HW_E* code ("unknown error" for others).
+** OWNERSHIP: a static string; do not free.
+** SINCE: 0.1
+*/
+HAYWIRE_EXTERN const char* hw_strerror(int code);
+
+/*
+** A description of the last failure of a haywire call on this thread.
+** OWNERSHIP: ^the string belongs to the library and stays valid until the
+**   next failing haywire call on the same thread; do not free. "" when no
+**   call has failed on this thread.
+** THREADS: per thread.
+** SINCE: 0.1
+*/
+HAYWIRE_EXTERN const char* hw_last_error(void);
+
+/*
+** Engine counters, cumulative since the configuration was last set, except
+** connections_open.
+*/
+typedef struct hw_stats_t
+{
+    uint64_t connections_accepted;
+    uint64_t connections_open;
+    uint64_t requests;          /* requests parsed and routed */
+    uint64_t refused;           /* answered by the engine with 4xx/5xx: 400, 408, 413, 414, 431, 501, 505 */
+    uint64_t timeouts;          /* clients that stalled mid-request (408) */
+    uint64_t handler_errors;    /* callbacks that failed (answered 500) */
+    uint64_t bytes_read;
+    uint64_t bytes_written;
+} hw_stats_t;
+
+/*
+** Copy the counters into *out. size is sizeof(hw_stats_t) as the caller
+** knows it; ^the library writes at most size bytes, so a program compiled
+** against an older header, with a smaller struct, keeps working.
+** RETURNS: HW_OK, HW_EINVAL (NULL out).
+** SINCE: 0.1
+*/
+HAYWIRE_EXTERN int hw_stats(hw_stats_t* out /* OUT */, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HAYWIRE_H */

@@ -41,6 +41,7 @@ type conn struct {
 	chunk    http1.ChunkedDecoder
 	nextID   uint64
 	reqStart time.Time // first byte of the request being read; zero when none
+	cache    []*Exchange // reusable exchanges taken from free without locking
 	linger   bool      // close gracefully: the client may still be sending
 
 	writeMu sync.Mutex // held while writing to rwc; taken before mu
@@ -513,28 +514,29 @@ func (c *conn) finish() {
 	c.srv.forget(c)
 }
 
-// get returns a reset exchange for this connection.
+// get returns a reset exchange for this connection. Only the serve
+// goroutine calls it; it refills its private cache from free (which
+// flushers fill) one lock per batch rather than one per request.
 func (c *conn) get() *Exchange {
-	c.mu.Lock()
-	var x *Exchange
-	if n := len(c.free); n > 0 {
-		x = c.free[n-1]
-		c.free[n-1] = nil
-		c.free = c.free[:n-1]
+	if len(c.cache) == 0 {
+		c.mu.Lock()
+		c.cache, c.free = append(c.cache, c.free...), c.free[:0]
+		c.mu.Unlock()
 	}
-	c.mu.Unlock()
-	if x == nil {
+	var x *Exchange
+	if n := len(c.cache); n > 0 {
+		x = c.cache[n-1]
+		c.cache[n-1] = nil
+		c.cache = c.cache[:n-1]
+	} else {
 		x = &Exchange{}
 	}
 	x.reset(c)
 	return x
 }
 
-func (c *conn) put(x *Exchange) {
-	c.mu.Lock()
-	c.free = append(c.free, x)
-	c.mu.Unlock()
-}
+// put returns an unused exchange; serve goroutine only.
+func (c *conn) put(x *Exchange) { c.cache = append(c.cache, x) }
 
 // optionsStar answers "OPTIONS *" when no route claims "*".
 var optionsStar = HandlerFunc(func(x *Exchange) {

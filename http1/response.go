@@ -2,6 +2,7 @@ package http1
 
 import (
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -38,27 +39,43 @@ func AppendContentLength(dst []byte, n int64) []byte {
 	return append(dst, "\r\n"...)
 }
 
-// dateValue is one second's IMF-fixdate, shared read-only once published.
+// dateValue is one second's Date header field, shared read-only.
 type dateValue struct {
 	unix int64
 	text []byte // "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
 }
 
-var currentDate atomic.Pointer[dateValue]
+var (
+	currentDate atomic.Pointer[dateValue]
+	dateOnce    sync.Once
+)
 
-// AppendDate appends the Date header field for the current second in
-// IMF-fixdate (RFC 9110 §5.6.7). The text is formatted at most about once a
-// second and shared by all goroutines; a call does not allocate.
+// AppendDate appends the Date header field (RFC 9110 §6.6.1) in
+// IMF-fixdate. One goroutine, started on first use, formats it at each
+// second boundary, so a call is an atomic load and a copy: no clock read,
+// no allocation. The value can trail the clock by the scheduling delay of
+// that goroutine, which RFC 9110 allows ("the best available approximation").
 func AppendDate(dst []byte) []byte {
-	now := time.Now()
-	d := currentDate.Load()
-	if d == nil || d.unix != now.Unix() {
-		d = &dateValue{unix: now.Unix()}
-		d.text = now.UTC().AppendFormat([]byte("Date: "), "Mon, 02 Jan 2006 15:04:05 GMT")
-		d.text = append(d.text, "\r\n"...)
-		currentDate.Store(d) // racing formatters store equal values
-	}
-	return append(dst, d.text...)
+	dateOnce.Do(startDateClock)
+	return append(dst, currentDate.Load().text...)
+}
+
+func startDateClock() {
+	refreshDate(time.Now())
+	go func() {
+		for {
+			now := time.Now()
+			time.Sleep(now.Truncate(time.Second).Add(time.Second).Sub(now))
+			refreshDate(time.Now())
+		}
+	}()
+}
+
+func refreshDate(now time.Time) {
+	d := &dateValue{unix: now.Unix()}
+	d.text = now.UTC().AppendFormat([]byte("Date: "), "Mon, 02 Jan 2006 15:04:05 GMT")
+	d.text = append(d.text, "\r\n"...)
+	currentDate.Store(d)
 }
 
 // StatusText returns the reason phrase for a status code, or "Unknown".

@@ -79,8 +79,10 @@ int hw__exchange_reserve(hw__exchange* ex, size_t datalen, size_t nfields)
     return HW_OK;
 }
 
-unsigned int hw__invoke(http_request_callback cb, hw__exchange* ex, void* user_data)
+unsigned int hw__invoke(uintptr_t cbp, uintptr_t exp, uintptr_t user_data)
 {
+    http_request_callback cb = (http_request_callback)cbp;
+    hw__exchange* ex = (hw__exchange*)exp;
     hw__response* r = &ex->response;
     r->major = 1;
     r->minor = 1;
@@ -93,11 +95,14 @@ unsigned int hw__invoke(http_request_callback cb, hw__exchange* ex, void* user_d
     r->done = NULL;
     r->done_data = NULL;
     __atomic_store_n(&r->flags, 0u, __ATOMIC_RELEASE);
-    cb(&ex->request, (hw_http_response*)r, user_data);
+    cb(&ex->request, (hw_http_response*)r, (void*)user_data);
     return __atomic_fetch_or(&r->flags, HW__RETURNED, __ATOMIC_ACQ_REL);
 }
 
-void hw__call_done(http_response_complete_callback cb, void* user_data) { cb(user_data); }
+void hw__call_done(uintptr_t cb, uintptr_t user_data)
+{
+    ((http_response_complete_callback)cb)((void*)user_data);
+}
 
 static hw__response* hw__response_of(hw_http_response* response)
 {

@@ -7,6 +7,7 @@ import "C"
 
 import (
 	"log"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -21,9 +22,10 @@ type slot struct {
 	idx int32
 	ex  *C.hw__exchange
 	x   *engine.Exchange
-	// mu is held from before the callback runs until the exchange is held,
-	// so a response sent early from another thread waits for Hold.
-	mu sync.Mutex
+	// held is set once ServeExchange has held an exchange whose response
+	// is still to come; a response sent from another thread in the instant
+	// before waits for it.
+	held atomic.Bool
 }
 
 var slots struct {
@@ -93,22 +95,21 @@ func (r *cRoute) ServeExchange(x *engine.Exchange) {
 		return
 	}
 	s.x = x
-	s.mu.Lock()
+	s.held.Store(false)
 	serial := serializeCallbacks.Load()
 	if serial {
 		callbackMu.Lock()
 	}
-	flags := C.hw__invoke(r.cb, s.ex, r.userData)
+	flags := C.hw__invoke(C.uintptr_t(uintptr(unsafe.Pointer(r.cb))), C.uintptr_t(uintptr(unsafe.Pointer(s.ex))), C.uintptr_t(uintptr(r.userData)))
 	if serial {
 		callbackMu.Unlock()
 	}
 	if flags&C.HW__RESPONDED != 0 {
-		s.mu.Unlock()
 		finish(s)
 		return
 	}
 	x.Hold()
-	s.mu.Unlock()
+	s.held.Store(true)
 }
 
 // hw__go_response_ready is called by hw_http_response_send on the thread
@@ -125,8 +126,9 @@ func hw__go_response_ready(ex *C.hw__exchange) {
 	if s == nil || s.ex != ex {
 		return
 	}
-	s.mu.Lock() // wait until ServeExchange has held the exchange
-	s.mu.Unlock()
+	for !s.held.Load() { // ServeExchange is between the callback and Hold
+		runtime.Gosched()
+	}
 	x := s.x
 	finish(s)
 	x.Done()
@@ -208,7 +210,8 @@ func finish(s *slot) {
 // written runs a response's completion callback, then frees its slot.
 func written(x *engine.Exchange, _ error) {
 	s := x.UserData.(*slot)
-	C.hw__call_done(s.ex.response.done, s.ex.response.done_data)
+	r := &s.ex.response
+	C.hw__call_done(C.uintptr_t(uintptr(unsafe.Pointer(r.done))), C.uintptr_t(uintptr(r.done_data)))
 	releaseSlot(s)
 }
 

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# bench/run.sh — HTTP benchmark, run by `./build.sh bench` after a build.
+#
+# Each round starts every server pinned to CPU 1 and drives it with
+# `wrk -t1` pinned to CPU 0, plain (-c32) and pipelined (16 requests per
+# write); rounds interleave the servers (A B A B …) so ratios come from one
+# run on one machine. Prints the median rps per server and the ratios.
+#
+#   ROUNDS=3 DURATION=5s CONNS=32 DEPTH=16 ./build.sh bench
+#   HAYWIRE_C_BIN=/path/to/haywire/hello_world ./build.sh bench   # add Haywire C
+#
+# HAYWIRE_C_BIN is Haywire's own hello_world, built outside this repo; it
+# gets --tcp_nodelay (its reuseport path never sets it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=$PWD/build
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-5s}
+CONNS=${CONNS:-32}
+DEPTH=${DEPTH:-16}
+PORT=${BENCH_PORT:-18700}
+
+for c in wrk taskset; do
+  if ! command -v $c >/dev/null; then
+    if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk util-linux >/dev/null; fi
+    command -v $c >/dev/null || { echo "bench: $c is required" >&2; exit 1; }
+  fi
+done
+[ "$(nproc)" -ge 2 ] || echo "bench: fewer than 2 CPUs; client and server share one" >&2
+
+go build -o "$BUILD/bench-nethttp" ./bench/nethttp
+
+servers=(haywire nethttp)
+[ -n "${HAYWIRE_C_BIN:-}" ] && servers+=(haywire_c)
+
+start_server() { # name port
+  case $1 in
+    haywire)   taskset -c 1 "$BUILD/hello_world" --port "$2" >/dev/null 2>&1 & ;;
+    nethttp)   taskset -c 1 "$BUILD/bench-nethttp" -port "$2" >/dev/null 2>&1 & ;;
+    haywire_c) (cd "$(mktemp -d)" && exec taskset -c 1 "$HAYWIRE_C_BIN" --port "$2" --threads 1 --tcp_nodelay) >/dev/null 2>&1 & ;;
+  esac
+  SERVER_PID=$!
+  for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$2") 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "bench: $1 did not start on port $2" >&2
+  exit 1
+}
+
+rps() { # url [wrk args...]: prints requests/sec; warns on errors
+  local out
+  out=$(taskset -c 0 wrk -t1 -c"$CONNS" -d"$DURATION" "$@")
+  if grep -qE 'Socket errors|Non-2xx' <<<"$out"; then
+    grep -E 'Socket errors|Non-2xx' <<<"$out" | sed 's/^/bench: warning: /' >&2
+  fi
+  awk '/^Requests\/sec:/ {printf "%d", $2}' <<<"$out"
+}
+
+results=$(mktemp)
+trap 'kill $SERVER_PID 2>/dev/null || true; rm -f "$results"' EXIT
+for round in $(seq "$ROUNDS"); do
+  for s in "${servers[@]}"; do
+    PORT=$((PORT + 1))
+    start_server "$s" "$PORT"
+    url="http://127.0.0.1:$PORT/"
+    taskset -c 0 wrk -t1 -c"$CONNS" -d1s "$url" >/dev/null # warm-up
+    plain=$(rps "$url")
+    piped=$(rps "$url" -s bench/pipeline.lua -- "$DEPTH")
+    kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
+    echo "$s $plain $piped" >>"$results"
+    printf 'round %d  %-10s plain %8d rps   pipelined(%d) %9d rps\n' "$round" "$s" "$plain" "$DEPTH" "$piped"
+  done
+done
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2)}'; }
+declare -A P Q
+for s in "${servers[@]}"; do
+  P[$s]=$(awk -v s="$s" '$1==s {print $2}' "$results" | median)
+  Q[$s]=$(awk -v s="$s" '$1==s {print $3}' "$results" | median)
+done
+echo
+echo "median of $ROUNDS rounds, wrk -t1 -c$CONNS -d$DURATION, server on CPU 1, wrk on CPU 0"
+printf '%-10s %12s %16s\n' server plain "pipelined($DEPTH)"
+for s in "${servers[@]}"; do printf '%-10s %12d %16d\n' "$s" "${P[$s]}" "${Q[$s]}"; done
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}'; }
+echo
+echo "haywire / net/http, plain:            $(ratio "${P[haywire]}" "${P[nethttp]}")x   (target >= 2x)"
+echo "haywire / net/http, pipelined:        $(ratio "${Q[haywire]}" "${Q[nethttp]}")x"
+echo "haywire pipelined / haywire plain:    $(ratio "${Q[haywire]}" "${P[haywire]}")x   (target >= 6x)"
+if [ -n "${HAYWIRE_C_BIN:-}" ]; then
+  echo "haywire / Haywire C, plain:           $(ratio "${P[haywire]}" "${P[haywire_c]}")x   (target >= 1.3x)"
+  echo "haywire / Haywire C, pipelined:       $(ratio "${Q[haywire]}" "${Q[haywire_c]}")x   (target >= 6x)"
+fi
+echo
+echo "allocations per request (go test -bench -benchmem):"
+go test -run '^$' -bench 'BenchmarkParse|BenchmarkServe' -benchmem ./http1 ./engine 2>/dev/null |
+  awk '/^Benchmark/ {print "  " $0}'

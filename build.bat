@@ -1,0 +1,20 @@
+@echo off
+rem haywire build script for Windows (Go and MinGW-w64 gcc on PATH).
+rem   build.bat          builds build\haywire.dll and build\hello_world.exe
+rem   build.bat test     builds, then runs go vet and go test
+setlocal
+cd /d "%~dp0"
+where go >nul 2>nul || (echo build.bat: go is required & exit /b 1)
+where gcc >nul 2>nul || (echo build.bat: MinGW-w64 gcc is required for cgo & exit /b 1)
+if not exist build mkdir build
+set CGO_ENABLED=1
+echo ==^> go build -buildmode=c-shared -^> build\haywire.dll
+go build -trimpath -buildmode=c-shared -o build\haywire.dll .\cmd\libhaywire || exit /b 1
+if exist build\haywire.h del build\haywire.h
+echo ==^> gcc examples\hello_world -^> build\hello_world.exe
+gcc -std=c99 -O2 -Wall -Iinclude -DUSING_HAYWIRE_SHARED examples\hello_world\hello_world.c -Lbuild -lhaywire -o build\hello_world.exe || exit /b 1
+if /i "%1"=="test" (
+  go vet ./... || exit /b 1
+  go test ./... || exit /b 1
+)
+endlocal

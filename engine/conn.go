@@ -40,9 +40,9 @@ type conn struct {
 	parser   http1.Parser
 	chunk    http1.ChunkedDecoder
 	nextID   uint64
-	reqStart time.Time // first byte of the request being read; zero when none
+	reqStart time.Time   // first byte of the request being read; zero when none
 	cache    []*Exchange // reusable exchanges taken from free without locking
-	linger   bool      // close gracefully: the client may still be sending
+	linger   bool        // close gracefully: the client may still be sending
 
 	writeMu sync.Mutex // held while writing to rwc; taken before mu
 

@@ -41,7 +41,9 @@ type Request struct {
 }
 
 // Limits bound what a request head may contain. Zero fields take the
-// defaults given in [DefaultLimits].
+// defaults given in [DefaultLimits]. MaxTargetBytes is lowered, if need be,
+// to leave room in MaxHeaderBytes for the rest of the longest request line
+// (MaxHeaderBytes is raised only when too small for a one-byte target).
 type Limits struct {
 	MaxTargetBytes int // longest request-target accepted; longer → 414
 	MaxHeaderBytes int // longest head (request line + fields); longer → 431
@@ -55,6 +57,10 @@ var DefaultLimits = Limits{MaxTargetBytes: 8 << 10, MaxHeaderBytes: 32 << 10, Ma
 // bound lets garbage (a TLS handshake, say) be refused before a full head.
 const maxMethodLen = 32
 
+// requestLineOverhead is what a request line holds besides its target, at
+// most: the longest method, two spaces, the version and CRLF.
+const requestLineOverhead = maxMethodLen + len("  HTTP/1.1\r\n")
+
 func (l *Limits) norm() Limits {
 	n := *l
 	if n.MaxTargetBytes <= 0 {
@@ -65,6 +71,13 @@ func (l *Limits) norm() Limits {
 	}
 	if n.MaxHeaderCount <= 0 {
 		n.MaxHeaderCount = DefaultLimits.MaxHeaderCount
+	}
+	// The head must have room for a request line with the longest target
+	// allowed; otherwise a long target would be refused with 414 or 431
+	// depending on where the reads happened to split it.
+	if n.MaxTargetBytes > n.MaxHeaderBytes-requestLineOverhead {
+		n.MaxTargetBytes = max(n.MaxHeaderBytes-requestLineOverhead, 1)
+		n.MaxHeaderBytes = n.MaxTargetBytes + requestLineOverhead
 	}
 	return n
 }
@@ -98,6 +111,16 @@ func (p *Parser) Parse(buf []byte, req *Request, lim *Limits) (int, error) {
 			return 0, p.checkPartial(buf, &l)
 		}
 		nl := p.scan + i
+		// First judge the bytes before '\n' as an incomplete head would be
+		// judged, so the verdict does not depend on how reads split the head
+		// (for a field line that is checkPartial's size check, inlined).
+		if p.started {
+			if nl-p.headStart >= l.MaxHeaderBytes {
+				return 0, p.fail(ErrHeaderTooLarge)
+			}
+		} else if err := p.checkPartial(buf[:nl], &l); err != nil {
+			return 0, err
+		}
 		if nl == p.lineStart || buf[nl-1] != '\r' {
 			return 0, p.fail(ErrBareLF)
 		}
@@ -133,9 +156,6 @@ func (p *Parser) Parse(buf []byte, req *Request, lim *Limits) (int, error) {
 			req.HeadLen = end
 			return end, nil
 		}
-		if p.lineStart-p.headStart > l.MaxHeaderBytes {
-			return 0, p.fail(ErrHeaderTooLarge)
-		}
 	}
 }
 
@@ -146,9 +166,12 @@ func (p *Parser) fail(err error) error {
 
 // checkPartial refuses an incomplete head that can already be seen to be
 // bad or too big, so a slow or hostile client cannot hold a buffer forever.
+// Parse also applies it to the bytes before each '\n', so whatever refuses
+// a prefix of a head refuses the head, however it was split across reads.
+// A head that has reached MaxHeaderBytes without its final LF is too large.
 func (p *Parser) checkPartial(buf []byte, l *Limits) error {
 	if p.started {
-		if len(buf)-p.headStart > l.MaxHeaderBytes {
+		if len(buf)-p.headStart >= l.MaxHeaderBytes {
 			return p.fail(ErrHeaderTooLarge)
 		}
 		return nil
@@ -165,11 +188,11 @@ func (p *Parser) checkPartial(buf []byte, l *Limits) error {
 		}
 	}
 	switch {
-	case sp < 0 && len(line) > maxMethodLen, sp == 0:
+	case len(method) > maxMethodLen, sp == 0:
 		return p.fail(ErrBadMethod)
 	case sp > 0 && len(line)-sp-1 > l.MaxTargetBytes+len(" HTTP/1.1\r"):
 		return p.fail(ErrTargetTooLong)
-	case len(buf)-p.headStart > l.MaxHeaderBytes:
+	case len(buf)-p.headStart >= l.MaxHeaderBytes:
 		return p.fail(ErrHeaderTooLarge)
 	}
 	return nil
@@ -379,14 +402,18 @@ func (st *fieldsState) apply(name, value []byte, req *Request) error {
 }
 
 // contentLength accepts 1*DIGIT, or a list of identical such values
-// (RFC 9110 §8.6), across any number of fields.
+// (RFC 9110 §8.6), across any number of fields. Content-Length is not a
+// list field, so an empty element ("5," or ",5") is invalid, not skipped.
 func (st *fieldsState) contentLength(value []byte, req *Request) error {
-	item, rest := nextListItem(value)
-	if item == nil {
-		return ErrBadContentLength
-	}
-	for ; item != nil; item, rest = nextListItem(rest) {
-		if len(item) > 18 { // keeps the sum below 2^63
+	for more := true; more; {
+		item := value
+		if i := bytes.IndexByte(value, ','); i >= 0 {
+			item, value = value[:i], value[i+1:]
+		} else {
+			more = false
+		}
+		item = trimOWS(item)
+		if len(item) == 0 || len(item) > 18 { // 18 digits keep n below 2^63
 			return ErrBadContentLength
 		}
 		var n int64

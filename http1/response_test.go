@@ -1,0 +1,133 @@
+package http1
+
+import (
+	"net/http"
+	"regexp"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestAppendStatusLine(t *testing.T) {
+	for _, tc := range []struct {
+		minor, code int
+		reason      string
+		want        string
+	}{
+		{1, 200, "", "HTTP/1.1 200 OK\r\n"},
+		{0, 200, "", "HTTP/1.0 200 OK\r\n"},
+		{1, 100, "", "HTTP/1.1 100 Continue\r\n"},
+		{0, 404, "", "HTTP/1.0 404 Not Found\r\n"},
+		{1, 413, "", "HTTP/1.1 413 Content Too Large\r\n"},
+		{1, 431, "", "HTTP/1.1 431 Request Header Fields Too Large\r\n"},
+		{1, 505, "", "HTTP/1.1 505 HTTP Version Not Supported\r\n"},
+		{1, 299, "", "HTTP/1.1 299 Unknown\r\n"},
+		{1, 200, "Fine", "HTTP/1.1 200 Fine\r\n"},
+		{9, 204, "", "HTTP/1.1 204 No Content\r\n"}, // any minor but 0 answers as 1.1
+	} {
+		got := string(AppendStatusLine([]byte("x"), tc.minor, tc.code, tc.reason))
+		if got != "x"+tc.want {
+			t.Errorf("AppendStatusLine(%d, %d, %q) = %q; want %q", tc.minor, tc.code, tc.reason, got, "x"+tc.want)
+		}
+	}
+}
+
+// Every status the parser can ask for has its reason phrase from RFC 9110
+// §15 (net/http still uses some of RFC 7231's, such as "URI" for 414).
+var rfc9110Reason = map[int]string{
+	400: "Bad Request", 413: "Content Too Large", 414: "URI Too Long", 417: "Expectation Failed",
+	431: "Request Header Fields Too Large", 501: "Not Implemented", 505: "HTTP Version Not Supported",
+}
+
+func TestErrorStatusText(t *testing.T) {
+	for _, e := range []*Error{
+		ErrBadRequestLine, ErrBadMethod, ErrBadTarget, ErrBadVersion, ErrBareLF, ErrObsFold,
+		ErrSpaceBeforeColon, ErrBadFieldName, ErrBadFieldValue, ErrMissingHost, ErrDuplicateHost,
+		ErrBadHost, ErrBadContentLength, ErrConflictingCL, ErrCLWithTE, ErrChunkedNotFinal,
+		ErrTEInHTTP10, ErrBadChunk, ErrUnsupportedTE, ErrNotImplemented, ErrExpectation,
+		ErrVersion, ErrTargetTooLong, ErrHeaderTooLarge, ErrTooManyHeaders, ErrBodyTooLarge,
+	} {
+		if got, want := StatusText(e.Status), rfc9110Reason[e.Status]; got != want {
+			t.Errorf("StatusText(%d) = %q; want %q (for %v)", e.Status, got, want, e)
+		}
+	}
+}
+
+func TestAppendHeader(t *testing.T) {
+	for _, tc := range []struct{ name, value, want string }{
+		{"Server", "haywire", "Server: haywire\r\n"},
+		{"Content-Type", "text/plain; charset=utf-8", "Content-Type: text/plain; charset=utf-8\r\n"},
+		{"X-Empty", "", "X-Empty: \r\n"},
+	} {
+		if got := string(AppendHeader([]byte("x"), tc.name, tc.value)); got != "x"+tc.want {
+			t.Errorf("AppendHeader(%q, %q) = %q; want %q", tc.name, tc.value, got, "x"+tc.want)
+		}
+	}
+}
+
+func TestAppendContentLength(t *testing.T) {
+	for _, tc := range []struct {
+		n    int64
+		want string
+	}{
+		{0, "Content-Length: 0\r\n"},
+		{11, "Content-Length: 11\r\n"},
+		{1 << 40, "Content-Length: 1099511627776\r\n"},
+	} {
+		if got := string(AppendContentLength([]byte("x"), tc.n)); got != "x"+tc.want {
+			t.Errorf("AppendContentLength(%d) = %q; want %q", tc.n, got, "x"+tc.want)
+		}
+	}
+}
+
+var dateRe = regexp.MustCompile(`^Date: (Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-9]{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT\r\n$`)
+
+// checkDate parses an appended Date field back and checks it lies in
+// [from, to], to the second.
+func checkDate(t *testing.T, field []byte, from, to time.Time) time.Time {
+	t.Helper()
+	if !dateRe.Match(field) {
+		t.Fatalf("AppendDate = %q; want \"Date: Sun, 06 Nov 1994 08:49:37 GMT\\r\\n\" form", field)
+	}
+	d, err := time.Parse(http.TimeFormat, string(field[len("Date: "):len(field)-2]))
+	if err != nil {
+		t.Fatalf("AppendDate = %q: time.Parse(http.TimeFormat) = %v", field, err)
+	}
+	if d.Before(from.Truncate(time.Second)) || d.After(to) {
+		t.Fatalf("AppendDate = %q (%v); want a time in [%v, %v]", field, d, from, to)
+	}
+	return d
+}
+
+func TestAppendDate(t *testing.T) {
+	from := time.Now()
+	got := AppendDate([]byte("x"))
+	checkDate(t, got[1:], from, time.Now())
+	if got[0] != 'x' {
+		t.Errorf("AppendDate overwrote the destination: %q", got)
+	}
+
+	// The cached text follows the clock to the next second.
+	first := checkDate(t, AppendDate(nil), from, time.Now())
+	time.Sleep(time.Until(first.Add(time.Second)) + 20*time.Millisecond)
+	if next := checkDate(t, AppendDate(nil), from, time.Now()); !next.After(first) {
+		t.Errorf("AppendDate after a second = %v; want later than %v", next, first)
+	}
+
+	// Concurrent callers (the engine's event loops) all get a valid date;
+	// -race checks the cache's publication.
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			var buf []byte
+			for range 2000 {
+				buf = AppendDate(buf[:0])
+				if !dateRe.Match(buf) {
+					t.Errorf("concurrent AppendDate = %q", buf)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}

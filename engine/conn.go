@@ -120,18 +120,24 @@ func (c *conn) fill() bool {
 	}
 	now := time.Now()
 	if idle {
-		c.rwc.SetReadDeadline(now.Add(cfg.IdleTimeout))
+		if !c.setReadDeadline(now.Add(cfg.IdleTimeout)) {
+			return false
+		}
 		// Dekker with Server.Stop: publish idle, then look at stopping.
 		c.idle.Store(true)
 		if c.srv.stopping.Load() {
 			c.idle.Store(false)
+			c.waitDrained() // held responses are still owed
+			c.flush()
 			return false
 		}
 	} else {
 		if c.reqStart.IsZero() {
 			c.reqStart = now
 		}
-		c.rwc.SetReadDeadline(c.reqStart.Add(cfg.HeaderTimeout))
+		if !c.setReadDeadline(c.reqStart.Add(cfg.HeaderTimeout)) {
+			return false
+		}
 	}
 	n, err := c.rwc.Read(c.buf[c.w:])
 	c.idle.Store(false)
@@ -147,17 +153,35 @@ func (c *conn) fill() bool {
 	return true
 }
 
+// setReadDeadline sets the read deadline and reports whether the
+// connection is still open. A flush on another goroutine that closes the
+// connection wakes the reader with a deadline in the past; looking at
+// closed after setting ours means one of the two always sees the other.
+func (c *conn) setReadDeadline(t time.Time) bool {
+	c.rwc.SetReadDeadline(t)
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
+	return !closed
+}
+
 // readFailed ends the connection after a failed read: 408 to a client that
-// stalled mid-request, responses still owed to one that half-closed.
+// stalled mid-request; otherwise (half-close, idle timeout, Stop) the
+// responses still owed, those of held exchanges, are sent first.
 func (c *conn) readFailed(err error, midRequest bool) {
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		if midRequest && !c.srv.stopping.Load() {
-			c.srv.stats.timeouts.Add(1)
-			c.refuse(errTimeout)
-		}
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
+	if closed { // a flush closed it and woke us: not a client timeout
 		return
 	}
-	if err == io.EOF { // half-close: the client still reads what it asked for
+	timeout := errors.Is(err, os.ErrDeadlineExceeded)
+	if timeout && midRequest && !c.srv.stopping.Load() {
+		c.srv.stats.timeouts.Add(1)
+		c.refuse(errTimeout)
+		return
+	}
+	if err == io.EOF || timeout {
 		c.waitDrained()
 		c.flush()
 	}
@@ -168,7 +192,14 @@ var errTimeout = &http1.Error{Status: 408, Reason: "request timeout"}
 // readMore reads body bytes with the body timeout into the room the
 // caller made at buf[w:].
 func (c *conn) readMore() bool {
-	c.rwc.SetReadDeadline(time.Now().Add(c.srv.cfg.BodyTimeout))
+	// Send what earlier requests in the batch produced before waiting: the
+	// client may wait for those responses before sending the rest.
+	if c.pendingOutput() > 0 && !c.flush() {
+		return false
+	}
+	if !c.setReadDeadline(time.Now().Add(c.srv.cfg.BodyTimeout)) {
+		return false
+	}
 	n, err := c.rwc.Read(c.buf[c.w:])
 	c.w += n
 	c.srv.stats.bytesRead.Add(uint64(n))
@@ -325,15 +356,23 @@ func (c *conn) dispatch(x *Exchange) bool {
 		}
 	} else {
 		x.done = true
+		if s.stopping.Load() { // Stop began while the handler ran
+			x.close = true
+		}
 		if c.qhead == len(c.queue) {
-			c.out = x.appendResponse(c.out, s)
+			if !c.closing {
+				c.out = x.appendResponse(c.out, s)
+			} else { // a held response closed the connection
+				x.dropped = true
+			}
 			c.sent = append(c.sent, x)
 		} else {
 			x.out = x.appendResponse(x.out[:0], s)
 			c.queue = append(c.queue, x)
 		}
 	}
-	closeNow := x.close && !x.held
+	// Once held, x.close belongs to the goroutine that will call Done.
+	closeNow := (!x.held && x.close) || c.closing
 	c.mu.Unlock()
 	return closeNow || (x.held && !req.KeepAlive)
 }
@@ -388,6 +427,8 @@ func (c *conn) drainLocked() {
 		c.qhead++
 		if !c.closing {
 			c.out = append(c.out, x.out...)
+		} else {
+			x.dropped = true
 		}
 		c.sent = append(c.sent, x)
 		if x.close {
@@ -423,7 +464,14 @@ func (c *conn) flush() bool {
 	defer c.writeMu.Unlock()
 	c.mu.Lock()
 	if c.closed {
+		sent := c.sent
+		c.out, c.sent = nil, nil
 		c.mu.Unlock()
+		for _, x := range sent { // completed after the connection ended
+			if x.Written != nil {
+				x.Written(x, errConnClosed)
+			}
+		}
 		return false
 	}
 	out, sent, closing := c.out, c.sent, c.closing
@@ -439,7 +487,11 @@ func (c *conn) flush() bool {
 	}
 	for _, x := range sent {
 		if x.Written != nil {
-			x.Written(x, err)
+			if x.dropped {
+				x.Written(x, errConnClosed)
+			} else {
+				x.Written(x, err)
+			}
 		}
 	}
 	c.mu.Lock()
@@ -512,6 +564,16 @@ func (c *conn) finish() {
 	}
 	c.rwc.Close()
 	c.srv.forget(c)
+}
+
+// abort closes the connection now, waking its goroutine wherever it
+// waits: reading, writing, or for a held exchange (waitDrained).
+func (c *conn) abort() {
+	c.mu.Lock()
+	c.closed = true
+	c.drained.Broadcast()
+	c.mu.Unlock()
+	c.rwc.Close()
 }
 
 // get returns a reset exchange for this connection. Only the serve

@@ -41,6 +41,7 @@ type Exchange struct {
 	connHdr []byte // the handler's Connection header value, if any
 	resBody []byte
 	close   bool // close the connection after this response
+	dropped bool // not sent: an earlier response closed the connection (conn.mu)
 	held    bool
 	done    bool   // response complete (guarded by conn.mu once held)
 	out     []byte // serialized response waiting for earlier ones (conn.mu)
@@ -55,6 +56,7 @@ func (x *Exchange) reset(c *conn) {
 	x.status, x.minor, x.reason = 200, 1, x.reason[:0]
 	x.headers, x.connHdr, x.resBody = x.headers[:0], x.connHdr[:0], x.resBody[:0]
 	x.close, x.held, x.done, x.out, x.err = false, false, false, x.out[:0], nil
+	x.dropped = false
 }
 
 // Request returns the parsed request head.
@@ -80,11 +82,15 @@ func (x *Exchange) RemoteAddr() net.Addr { return x.conn.rwc.RemoteAddr() }
 func (x *Exchange) LocalAddr() net.Addr { return x.conn.rwc.LocalAddr() }
 
 // SetStatus sets the response status code (default 200) and reason phrase
-// ("" for the standard one). A code outside 200–999 is answered as 500:
-// 1xx are interim responses the engine sends itself.
+// ("" for the standard one; so is a reason with CR, LF or NUL, which could
+// split the response). A code outside 200–999 is answered as 500: 1xx are
+// interim responses the engine sends itself.
 func (x *Exchange) SetStatus(code int, reason string) {
 	x.status = code
 	x.reason = append(x.reason[:0], reason...)
+	if !http1.SafeFieldValue(x.reason) {
+		x.reason = x.reason[:0]
+	}
 }
 
 // SetStatusLine sets the status from Haywire's form, "200 OK": a three-digit

@@ -78,6 +78,9 @@ func (rs *Routes) Lookup(path []byte) Handler {
 	if h, ok := t.exact[string(path)]; ok {
 		return h
 	}
+	if len(path) == 1 && path[0] == '*' {
+		return nil // OPTIONS' "*" is no path: only the pattern "*" takes it
+	}
 	for i := range t.ordered {
 		if matchSegments(t.ordered[i].segments, path) {
 			return t.ordered[i].handler

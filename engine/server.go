@@ -197,7 +197,7 @@ func (s *Server) Stop(ctx context.Context) error {
 		err = ErrStopTimeout
 		s.mu.Lock()
 		for c := range s.conns {
-			c.rwc.Close()
+			c.abort()
 		}
 		s.mu.Unlock()
 		<-done

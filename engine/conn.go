@@ -57,6 +57,7 @@ type conn struct {
 	free      []*Exchange // reusable exchanges (mu)
 	closing   bool        // close after the next write: nothing more is sent (mu)
 	closed    bool        // rwc is closed or closing (mu)
+	broken    bool        // a write failed: reset rather than linger (mu)
 }
 
 func newConn(s *Server, rwc net.Conn, id uint64) *conn {
@@ -87,6 +88,7 @@ func (c *conn) serve() {
 				return
 			}
 			if closeNow := c.dispatch(x); closeNow {
+				c.linger = true // pipelined requests may still be arriving
 				c.waitDrained()
 				c.flush()
 				return
@@ -501,6 +503,7 @@ func (c *conn) flush() bool {
 	}
 	c.spareOut, c.spareSent = out[:0], sent[:0]
 	end := err != nil || closing
+	c.broken = c.broken || err != nil
 	if end {
 		c.closed = true
 		c.drained.Broadcast()
@@ -552,8 +555,13 @@ func (c *conn) finish() {
 	c.mu.Lock()
 	c.closed = true
 	c.drained.Broadcast()
+	broken := c.broken
 	c.mu.Unlock()
-	if c.linger {
+	if tc, ok := c.rwc.(*net.TCPConn); ok && broken {
+		// The peer stopped reading (write timeout) or is gone: a reset
+		// frees the unsent data now instead of keeping it in the kernel.
+		tc.SetLinger(0)
+	} else if c.linger {
 		// Send FIN and read what the client is still sending for a moment,
 		// so our final response is not destroyed by a reset.
 		if cw, ok := c.rwc.(interface{ CloseWrite() error }); ok {

@@ -122,7 +122,7 @@ func LoadFile(cfg *engine.Config, path string) error {
 	}
 	for _, sec := range f.Sections() {
 		name := sec.Name()
-		if name != ini.DefaultSection && name != "http" {
+		if !strings.EqualFold(name, ini.DefaultSection) && name != "http" {
 			if len(sec.Keys()) == 0 {
 				continue
 			}

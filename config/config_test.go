@@ -1,0 +1,126 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/haywireowin/haywire/engine"
+	"github.com/haywireowin/haywire/http1"
+)
+
+// allKeys sets every key; want is the Config it must produce.
+const allKeys = `; every key haywire reads
+[http]
+listen_address = 127.0.0.1
+listen_port = 8123
+thread_count = 4
+balancer = reuseport
+parser = http_parser
+tcp_nodelay = yes
+listen_backlog = 511
+max_request_size = 2048
+max_target_bytes = 1000
+max_header_bytes = 4000
+max_header_count = 20
+header_timeout_ms = 1500
+body_timeout_ms = 2500
+idle_timeout_ms = 3500
+write_timeout_ms = 4500
+server_name = test server
+`
+
+var want = engine.Config{
+	Address: "127.0.0.1", Port: 8123, Listeners: 4, Balancer: engine.BalancerReusePort,
+	Backlog: 511, MaxRequestSize: 2048,
+	Limits:        http1.Limits{MaxTargetBytes: 1000, MaxHeaderBytes: 4000, MaxHeaderCount: 20},
+	HeaderTimeout: 1500 * time.Millisecond, BodyTimeout: 2500 * time.Millisecond,
+	IdleTimeout: 3500 * time.Millisecond, WriteTimeout: 4500 * time.Millisecond,
+	ServerName: "test server",
+}
+
+func TestLoadFileEveryKey(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "haywire.conf")
+	os.WriteFile(path, []byte(allKeys), 0o600)
+	var cfg engine.Config
+	if err := LoadFile(&cfg, path); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(cfg, want) {
+		t.Fatalf("LoadFile = %+v\nwant %+v", cfg, want)
+	}
+	if _, err := engine.New(cfg); err != nil {
+		t.Fatalf("engine.New refused the loaded configuration: %v", err)
+	}
+}
+
+func TestSetEveryKeyMatchesFile(t *testing.T) {
+	var cfg engine.Config
+	for _, line := range strings.Split(allKeys, "\n") {
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			continue
+		}
+		if err := Set(&cfg, k, v); err != nil {
+			t.Fatalf("Set(%q, %q) = %v", k, v, err)
+		}
+	}
+	if !reflect.DeepEqual(cfg, want) {
+		t.Fatalf("Set of every key = %+v\nwant %+v", cfg, want)
+	}
+}
+
+func TestSetRejects(t *testing.T) {
+	for _, tc := range []struct{ key, value, inMsg string }{
+		{"listen_port", "70000", "0 to 65535"},
+		{"listen_port", "-1", "non-negative"},
+		{"thread_count", "many", "non-negative"},
+		{"balancer", "roundrobin", `"ipc" or "reuseport"`},
+		{"tcp_nodelay", "maybe", "boolean"},
+		{"max_request_size", "1MB", "non-negative"},
+		{"idle_timeout_ms", "5s", "non-negative"},
+		{"no_such_key", "1", "unknown key"},
+	} {
+		var cfg engine.Config
+		err := Set(&cfg, tc.key, tc.value)
+		if err == nil || !errors.Is(err, engine.ErrConfig) || !strings.Contains(err.Error(), tc.inMsg) ||
+			!strings.Contains(err.Error(), tc.key) {
+			t.Errorf("Set(%q, %q) = %v; want an engine.ErrConfig naming the key and %q", tc.key, tc.value, err, tc.inMsg)
+		}
+	}
+	var cfg engine.Config
+	if err := Set(&cfg, "no_such_key", "1"); !errors.Is(err, ErrUnknownKey) {
+		t.Errorf("Set(unknown) = %v; want ErrUnknownKey", err)
+	}
+}
+
+func TestLoadFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	var cfg engine.Config
+	if err := LoadFile(&cfg, filepath.Join(dir, "missing.conf")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("LoadFile(missing) = %v; want os.ErrNotExist", err)
+	}
+	for name, text := range map[string]string{
+		"section": "[server]\nport = 1\n",
+		"key":     "[http]\nlisten_prot = 1\n",
+		"value":   "[http]\nlisten_port = eighty\n",
+	} {
+		path := filepath.Join(dir, name+".conf")
+		os.WriteFile(path, []byte(text), 0o600)
+		err := LoadFile(&cfg, path)
+		if err == nil || !errors.Is(err, engine.ErrConfig) || !strings.Contains(err.Error(), path) {
+			t.Errorf("LoadFile(bad %s) = %v; want an engine.ErrConfig naming %s", name, err, path)
+		}
+	}
+	// Keys before any section count as [http], as in Haywire's sample file.
+	path := filepath.Join(dir, "nosection.conf")
+	os.WriteFile(path, []byte("listen_port = 9\n"), 0o600)
+	cfg = engine.Config{}
+	if err := LoadFile(&cfg, path); err != nil || cfg.Port != 9 {
+		t.Errorf("LoadFile(no section) = %v, port %d; want port 9", err, cfg.Port)
+	}
+}

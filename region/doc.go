@@ -1,0 +1,40 @@
+// Package region is the shared-memory transport between the engine and an
+// application host: a named, memory-mapped region holding four SPSC rings
+// of 32-byte descriptors and two arenas of chunks, plus a header with the
+// layout, liveness state, doorbells and counters. Any process that follows
+// include/haywire_shm.h can attach; the Go side of that contract is here.
+//
+// Lifecycle:
+//
+//  1. The engine calls Create: a new file haywire-<uuid> under /dev/shm
+//     (mode 0600, O_EXCL), formatted, with the engine holding side 0.
+//  2. A host calls Open(name) from another process: the header, every
+//     table entry and every ring control block are validated, then it
+//     claims side 1 and gets a fresh epoch.
+//  3. Each side sends with its Sender (descriptors naming chunks of its own
+//     arena) and receives with its Receiver (descriptors naming chunks of
+//     the peer's arena, read in place and released when done).
+//  4. A monitor goroutine per attachment beats its heartbeat and judges the
+//     peer; a peer whose process exits, or that stops beating for
+//     PeerTimeout (default 1 s), is declared dead and fenced. The survivor
+//     calls ReclaimPeer, which discards what was in flight, takes back
+//     every chunk and frees the side; a new peer then attaches with a new
+//     epoch, and descriptors of the old one are refused as stale.
+//  5. Close detaches; the creator's Close also removes the name. Regions
+//     left by crashed processes are found by List and removed by
+//     RemoveStale.
+//
+// Trust: the peer is another program, possibly buggy. Every index, offset,
+// length, kind and epoch read from the region is checked before use, and a
+// violation is an error (counted in the header's counters), never a panic
+// or an access outside the mapping. Out of scope: a peer that shrinks the
+// file under the mapping (SIGBUS) — the file is private to one user, who
+// could equally ptrace either process.
+//
+// Concurrency: see Region. The race detector cannot see the mapped memory:
+// the cross-process stress, kill and lost-wake-up tests are what prove the
+// protocol, and the fuzz targets cover the decoders.
+//
+// Imports: no HTTP. Windows support (named sections, polling doorbell)
+// compiles and shares the protocol; named events will replace polling.
+package region

@@ -1,0 +1,520 @@
+package region
+
+import (
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/haywireowin/haywire/region/arena"
+	"github.com/haywireowin/haywire/ringbuf"
+)
+
+// Defaults applied to zero Options fields.
+const (
+	DefaultDataSlots   = 4096
+	DefaultChunkSize   = 4096
+	DefaultChunks      = 1024
+	DefaultPeerTimeout = time.Second
+	DefaultSpin        = 20 * time.Microsecond
+)
+
+// Options configure Create and Open. Zero fields take the defaults above.
+type Options struct {
+	// Dir is the directory holding region files (Unix). Default: /dev/shm
+	// if it exists and is writable, else os.TempDir(); Open searches both.
+	Dir string
+
+	// DataSlots is the number of descriptors each data ring holds, a power
+	// of two. Create only.
+	DataSlots int
+	// ChunkSize and Chunks give each arena's geometry: ChunkSize a power of
+	// two in [64, 1 MiB]. Create only.
+	ChunkSize int
+	Chunks    int
+	// PeerTimeout bounds how long a dead or stalled peer goes unnoticed;
+	// both sides use the creator's value, recorded in the header. Create
+	// only; at least 10 ms.
+	PeerTimeout time.Duration
+
+	// Spin is how long a Wait polls before it sleeps on the futex
+	// (default 20 µs). Spinning much longer than a futex round trip (tens
+	// of µs) rarely pays, and on a machine with fewer free cores than
+	// spinners it steals the peer's CPU. Negative: sleep at once.
+	Spin time.Duration
+	// AttachTimeout is how long Open waits for its side to become free,
+	// e.g. while the peer reclaims a dead predecessor. Zero: do not wait.
+	AttachTimeout time.Duration
+}
+
+func (o *Options) setDefaults() {
+	if o.DataSlots == 0 {
+		o.DataSlots = DefaultDataSlots
+	}
+	if o.ChunkSize == 0 {
+		o.ChunkSize = DefaultChunkSize
+	}
+	if o.Chunks == 0 {
+		o.Chunks = DefaultChunks
+	}
+	if o.PeerTimeout == 0 {
+		o.PeerTimeout = DefaultPeerTimeout
+	}
+	if o.Spin == 0 {
+		o.Spin = DefaultSpin
+	}
+}
+
+// Region is one process's attachment to a shared region, as one of its two
+// sides. Its Sender and Receiver move descriptors; a monitor goroutine
+// beats this side's heartbeat and watches the peer's.
+//
+// Concurrency: the Sender and the Receiver may each be driven by its own
+// goroutine. Peer, PeerTimeout, Counter, PeerCounter and Wake are safe from
+// any goroutine at any time. ReclaimPeer must not run concurrently with any
+// Sender or Receiver call; Close may only overlap their Wait methods (see
+// Close).
+type Region struct {
+	// Immutable after Open/Create.
+	name     string
+	m        *mapping
+	layout   Layout
+	side     int  // 0 or 1
+	creator  bool // this attachment created the file and removes it on Close
+	opts     Options
+	pid      int
+	epoch    uint32        // this attachment's incarnation
+	interval time.Duration // heartbeat period and longest sleep slice: PeerTimeout/10
+
+	// Views of the shared header, valid while mem is mapped. own is
+	// written by this process (claim by CAS, the peer may CAS it too when
+	// fencing us); peer is read here and CASed only to fence or free it.
+	mem       []byte // the whole mapping; nil after Close (under mu)
+	own, peer sideWords
+	ctlFlags  *atomic.Uint32
+	counters  *[16]atomic.Uint64 // own counter block: atomic adds from any goroutine of ours
+
+	send *Sender   // used by the sending goroutine
+	recv *Receiver // used by the receiving goroutine
+
+	// mu guards obs and the unmapping of mem; the monitor holds it while
+	// judging the peer. The flags are atomics so hot paths and waits read
+	// them without the lock.
+	mu        sync.Mutex
+	obs       peerObservation
+	verdict   atomic.Int32 // PeerState; written under mu, read anywhere
+	fenced    atomic.Bool  // set by the monitor when our claim was revoked
+	closed    atomic.Bool  // set first thing in Close
+	waiters   atomic.Int32 // goroutines inside wait; Close lets them leave before unmapping
+	stopMon   chan struct{}
+	monDone   chan struct{}
+	closeOnce sync.Once
+	stopOnce  sync.Once
+}
+
+// sideWords are the atomics of one side block.
+type sideWords struct {
+	claim     *atomic.Uint64
+	epoch     *atomic.Uint32
+	beatMS    *atomic.Uint32
+	heartbeat *atomic.Uint64
+	token     *atomic.Uint64
+	attached  *atomic.Uint64
+}
+
+func u64(mem []byte, off int) *atomic.Uint64 { return (*atomic.Uint64)(unsafe.Pointer(&mem[off])) }
+func u32(mem []byte, off int) *atomic.Uint32 { return (*atomic.Uint32)(unsafe.Pointer(&mem[off])) }
+
+func sideAt(mem []byte, s int) sideWords {
+	o := sideOffset(s)
+	return sideWords{
+		claim:     u64(mem, o+SideClaimOffset),
+		epoch:     u32(mem, o+SideEpochOffset),
+		beatMS:    u32(mem, o+SideBeatOffset),
+		heartbeat: u64(mem, o+SideHeartbeatOffset),
+		token:     u64(mem, o+SideTokenOffset),
+		attached:  u64(mem, o+SideAttachedOffset),
+	}
+}
+
+func claimWord(pid int, state uint32) uint64 { return uint64(uint32(pid))<<32 | uint64(state) }
+func claimPID(c uint64) int                  { return int(c >> 32) }
+func claimState(c uint64) uint32             { return uint32(c) }
+
+// Create creates a new region with a fresh name, formats it and attaches
+// to it as side 0. The file (Unix) is created exclusively with mode 0600
+// and removed by Close.
+func Create(opts Options) (*Region, error) {
+	opts.setDefaults()
+	l, err := plan(opts.DataSlots, arena.Geometry{ChunkSize: opts.ChunkSize, Chunks: opts.Chunks}, opts.PeerTimeout)
+	if err != nil {
+		return nil, err
+	}
+	name := NewName()
+	id, _ := ParseName(name)
+	m, err := createMapping(opts.Dir, name, int64(l.TotalSize))
+	if err != nil {
+		return nil, err
+	}
+	mem := m.bytes()
+	l.UUID = id
+	l.CreatorPID = os.Getpid()
+	_, l.CreatorToken = processStatus(l.CreatorPID)
+	l.Created = time.Now()
+	hdr := mem[:HeaderSize]
+	clear(hdr) // tmpfs pages start zeroed; other backings might not
+	l.encode(hdr)
+	for _, ri := range l.Rings {
+		if err := ringbuf.Init(mem[ri.Offset:ri.Offset+ri.Size], ri.Geometry); err != nil {
+			m.close()
+			m.remove()
+			return nil, fmt.Errorf("region: format ring: %w", err)
+		}
+	}
+	// The magic goes last, with an atomic store: an opener that sees it
+	// also sees everything written above.
+	u64(mem, MagicOffset).Store(Magic)
+	r := newRegion(name, m, l, 0, true, opts)
+	if err := r.claim(0); err != nil {
+		m.close()
+		m.remove()
+		return nil, err
+	}
+	if err := r.attach(); err != nil {
+		r.release()
+		m.close()
+		m.remove()
+		return nil, err
+	}
+	return r, nil
+}
+
+// Open attaches to an existing region as side 1 (the host side).
+func Open(name string, opts Options) (*Region, error) { return OpenSide(name, 1, opts) }
+
+// OpenSide attaches to an existing region as the given side. Side 0 is
+// normally held by the creator; a restarted engine can take it over once
+// the peer has reclaimed the previous one. Open validates the whole header
+// and every ring before claiming anything, and fails with an error carrying
+// the offending values.
+func OpenSide(name string, side int, opts Options) (*Region, error) {
+	if side != 0 && side != 1 {
+		return nil, fmt.Errorf("%w: side %d", ErrConfig, side)
+	}
+	opts.setDefaults()
+	id, err := ParseName(name)
+	if err != nil {
+		return nil, err
+	}
+	m, size, err := openMapping(opts.Dir, name)
+	if err != nil {
+		return nil, err
+	}
+	mem := m.bytes()
+	l, err := ParseHeader(mem, min(size, int64(len(mem))))
+	if err == nil && l.UUID != id {
+		err = fmt.Errorf("%w: %s holds region %s", ErrLayout, name, l.UUID)
+	}
+	if err == nil {
+		err = checkRings(mem, &l)
+	}
+	if err != nil {
+		m.close()
+		return nil, fmt.Errorf("%w (%s)", err, m.path)
+	}
+	opts.PeerTimeout = l.PeerTimeout
+	r := newRegion(name, m, l, side, false, opts)
+	if err := r.claim(opts.AttachTimeout); err != nil {
+		m.close()
+		return nil, err
+	}
+	if err := r.attach(); err != nil {
+		r.release()
+		m.close()
+		return nil, err
+	}
+	return r, nil
+}
+
+func newRegion(name string, m *mapping, l Layout, side int, creator bool, opts Options) *Region {
+	mem := m.bytes()
+	r := &Region{
+		name:     name,
+		m:        m,
+		mem:      mem,
+		layout:   l,
+		side:     side,
+		creator:  creator,
+		opts:     opts,
+		pid:      os.Getpid(),
+		own:      sideAt(mem, side),
+		peer:     sideAt(mem, 1-side),
+		ctlFlags: u32(mem, FlagsOffset),
+		counters: (*[16]atomic.Uint64)(unsafe.Pointer(&mem[counterOffset(side, 0)])),
+		interval: max(l.PeerTimeout/10, time.Millisecond),
+	}
+	return r
+}
+
+// claim takes this side: FREE -> ATTACHING(pid) by compare-and-swap, then
+// epoch, token and heartbeat, then ACTIVE. It waits up to wait for the side
+// to be free.
+func (r *Region) claim(wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	mine := claimWord(r.pid, StateAttaching)
+	for !r.own.claim.CompareAndSwap(0, mine) {
+		if time.Now().After(deadline) {
+			c := r.own.claim.Load()
+			alive, _ := processStatus(claimPID(c))
+			return fmt.Errorf("%w: side %d is %s by pid %d (alive: %v)",
+				ErrSideBusy, r.side, stateName(claimState(c)), claimPID(c), alive)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	src := u32(r.mem, EpochSourceOffset)
+	epoch := src.Add(1)
+	for epoch == 0 { // 0 means "no epoch" in descriptors
+		epoch = src.Add(1)
+	}
+	r.epoch = epoch
+	_, token := processStatus(r.pid)
+	r.own.epoch.Store(epoch)
+	r.own.beatMS.Store(uint32(r.interval / time.Millisecond))
+	r.own.token.Store(token)
+	r.own.attached.Store(uint64(time.Now().UnixNano()))
+	r.own.heartbeat.Add(1)
+	if !r.own.claim.CompareAndSwap(mine, claimWord(r.pid, StateActive)) {
+		return fmt.Errorf("%w: claim of side %d revoked while attaching", ErrFenced, r.side)
+	}
+	r.count(CounterAttaches, 1)
+	return nil
+}
+
+// release gives up a claim taken by claim when attach fails.
+func (r *Region) release() {
+	r.own.claim.CompareAndSwap(claimWord(r.pid, StateActive), 0)
+}
+
+// attach builds the Sender and Receiver over the rings and arenas and
+// starts the monitor.
+func (r *Region) attach() error {
+	s, p := r.side, 1-r.side
+	ring := func(i int) []byte {
+		ri := r.layout.Rings[i]
+		return r.mem[ri.Offset : ri.Offset+ri.Size]
+	}
+	arenaMem := func(i int) []byte {
+		ai := r.layout.Arenas[i]
+		return r.mem[ai.Offset : ai.Offset+ai.Size]
+	}
+	out, err := ringbuf.NewProducer(ring(dataRing(s)))
+	if err != nil {
+		return fmt.Errorf("%w: ring %d: %w", ErrLayout, dataRing(s), err)
+	}
+	relIn, err := ringbuf.NewConsumer(ring(releaseRing(s)))
+	if err != nil {
+		return fmt.Errorf("%w: ring %d: %w", ErrLayout, releaseRing(s), err)
+	}
+	in, err := ringbuf.NewConsumer(ring(dataRing(p)))
+	if err != nil {
+		return fmt.Errorf("%w: ring %d: %w", ErrLayout, dataRing(p), err)
+	}
+	relOut, err := ringbuf.NewProducer(ring(releaseRing(p)))
+	if err != nil {
+		return fmt.Errorf("%w: ring %d: %w", ErrLayout, releaseRing(p), err)
+	}
+	alloc, err := arena.NewAllocator(arenaMem(s), r.layout.Arenas[s].Geometry)
+	if err != nil {
+		return fmt.Errorf("%w: arena %d: %w", ErrLayout, s, err)
+	}
+	view, err := arena.NewView(arenaMem(p), r.layout.Arenas[p].Geometry)
+	if err != nil {
+		return fmt.Errorf("%w: arena %d: %w", ErrLayout, p, err)
+	}
+	r.send = &Sender{
+		r: r, out: out, relIn: relIn, alloc: alloc, epoch: r.epoch,
+		outData:  r.bellAt(dataBellOffset(dataRing(s))),
+		outSpace: r.bellAt(spaceBellOffset(dataRing(s))),
+		relData:  r.bellAt(dataBellOffset(releaseRing(s))),
+		relSpace: r.bellAt(spaceBellOffset(releaseRing(s))),
+	}
+	r.recv = &Receiver{
+		r: r, in: in, relOut: relOut, view: view,
+		inData:   r.bellAt(dataBellOffset(dataRing(p))),
+		inSpace:  r.bellAt(spaceBellOffset(dataRing(p))),
+		relData:  r.bellAt(dataBellOffset(releaseRing(p))),
+		relSpace: r.bellAt(spaceBellOffset(releaseRing(p))),
+	}
+	r.recv.minEpoch = 1
+	r.observePeer(time.Now())
+	r.stopMon = make(chan struct{})
+	r.monDone = make(chan struct{})
+	go r.monitor()
+	return nil
+}
+
+// halted reports ErrClosed or ErrFenced, the states in which no ring may be
+// touched. Two plain loads on the hot path; a best effort against misuse
+// after Close, a guarantee against publishing once fenced is noticed.
+func (r *Region) halted() error {
+	if r.fenced.Load() {
+		return ErrFenced
+	}
+	if r.closed.Load() {
+		return ErrClosed
+	}
+	return nil
+}
+
+// stopMonitor stops the monitor goroutine and waits for it.
+func (r *Region) stopMonitor() {
+	r.stopOnce.Do(func() {
+		close(r.stopMon)
+		<-r.monDone
+	})
+}
+
+func (r *Region) bellAt(off int) bell {
+	return bell{seq: u32(r.mem, off+BellSeqOffset), sleeping: u32(r.mem, off+BellSleepingOffset)}
+}
+
+// Name returns the region's name, haywire-<uuid>.
+func (r *Region) Name() string { return r.name }
+
+// Path returns the file path (Unix) or the mapping's object name (Windows).
+func (r *Region) Path() string { return r.m.path }
+
+// Side returns the side this attachment holds, 0 or 1.
+func (r *Region) Side() int { return r.side }
+
+// Epoch returns this attachment's incarnation number, unique in the region.
+func (r *Region) Epoch() uint32 { return r.epoch }
+
+// Layout returns the validated header layout.
+func (r *Region) Layout() Layout { return r.layout }
+
+// CreatorClosed reports whether the creator closed the region: its name is
+// gone and no engine will attach to it again, so a host that finds its
+// peer gone should detach rather than wait for a successor.
+func (r *Region) CreatorClosed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.mem == nil || r.ctlFlags.Load()&FlagClosed != 0
+}
+
+// Sender returns this side's sending half.
+func (r *Region) Sender() *Sender { return r.send }
+
+// Receiver returns this side's receiving half.
+func (r *Region) Receiver() *Receiver { return r.recv }
+
+// Counter returns one of this side's counters (Counter* constants), or 0
+// after Close.
+func (r *Region) Counter(c int) uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.mem == nil {
+		return 0
+	}
+	return r.counters[c].Load()
+}
+
+// PeerCounter returns one of the peer side's counters, as the peer wrote
+// it, or 0 after Close.
+func (r *Region) PeerCounter(c int) uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.mem == nil {
+		return 0
+	}
+	return u64(r.mem, counterOffset(1-r.side, c)).Load()
+}
+
+func (r *Region) count(c int, n uint64) { r.counters[c].Add(n) }
+
+// Close detaches from the region and unmaps it. If the peer is attached it
+// finds this side detached and reclaims it; if not, this side's rings are
+// reset here. The creator also marks the region closed and removes its
+// name.
+//
+// Goroutines blocked in Wait, WaitSpace or WaitChunks are woken and return
+// ErrClosed before the memory is unmapped, so Close may be called from
+// another goroutine to stop a worker sleeping on a doorbell. Any other
+// Sender or Receiver call must not run concurrently with Close, and none
+// may be made after it (their memory is gone): the worker must stop on
+// ErrClosed. Payload slices obtained from the Receiver become invalid.
+// Peer, Counter, PeerCounter and Wake are safe at any time.
+func (r *Region) Close() error {
+	err := ErrClosed
+	r.closeOnce.Do(func() {
+		err = nil
+		r.closed.Store(true)
+		r.stopMonitor()
+		// Waiters re-check closed after every wake (and at most every
+		// interval): let them leave. Store closed, then load waiters;
+		// a waiter adds itself, then loads closed: one sees the other.
+		r.wakeOwn()
+		for deadline := time.Now().Add(5 * time.Second); r.waiters.Load() > 0 && time.Now().Before(deadline); {
+			time.Sleep(50 * time.Microsecond)
+		}
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.recv.Flush()
+		mine := claimWord(r.pid, StateActive)
+		if r.creator {
+			r.ctlFlags.Or(FlagClosed)
+		}
+		peerState := claimState(r.peer.claim.Load())
+		if peerState == StateFree {
+			// Nobody will reclaim for us: leave the rings as a fresh
+			// occupant of this side will expect them (nothing lent,
+			// nothing pending) and free the side.
+			r.send.out.Reclaim()
+			r.send.relIn.Reclaim()
+			r.recv.relOut.Reclaim()
+			r.recv.in.Reclaim()
+			r.own.token.Store(0)
+			r.own.claim.CompareAndSwap(mine, 0)
+		} else {
+			r.own.claim.CompareAndSwap(mine, claimWord(r.pid, StateDetached))
+		}
+		r.wakePeer()
+		if r.creator {
+			if rerr := r.m.remove(); rerr != nil {
+				err = fmt.Errorf("region: remove %s: %w", r.m.path, rerr)
+			}
+		}
+		if cerr := r.m.close(); cerr != nil && err == nil {
+			err = fmt.Errorf("region: unmap %s: %w", r.m.path, cerr)
+		}
+		r.mem = nil
+	})
+	return err
+}
+
+// Remove deletes the region named name from opts.Dir (or the default
+// directories) whatever its state. Processes that mapped it keep their
+// mapping. On Windows it does nothing: a section disappears with its last
+// handle.
+func Remove(name string, opts Options) error {
+	if _, err := ParseName(name); err != nil {
+		return err
+	}
+	return removeName(opts.Dir, name)
+}
+
+func stateName(s uint32) string {
+	switch s {
+	case StateFree:
+		return "free"
+	case StateAttaching:
+		return "attaching"
+	case StateActive:
+		return "active"
+	case StateDetached:
+		return "detached"
+	}
+	return fmt.Sprintf("state(%d)", s)
+}

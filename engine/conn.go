@@ -41,10 +41,15 @@ type conn struct {
 	chunk    http1.ChunkedDecoder
 	nextID   uint64
 	reqStart time.Time   // first byte of the request being read; zero when none
+	readDL   time.Time   // read deadline last set by this goroutine
 	cache    []*Exchange // reusable exchanges taken from free without locking
 	linger   bool        // close gracefully: the client may still be sending
 
 	writeMu sync.Mutex // held while writing to rwc; taken before mu
+	writeDL time.Time  // write deadline last set (writeMu)
+	// isClosed mirrors closed for the reader's check after each deadline
+	// change, which must not cost a lock per request.
+	isClosed atomic.Bool
 
 	mu        sync.Mutex
 	drained   sync.Cond   // signalled (with mu) when the queue empties or the conn closes
@@ -87,13 +92,14 @@ func (c *conn) serve() {
 				c.put(x)
 				return
 			}
-			if closeNow := c.dispatch(x); closeNow {
+			closeNow, pending := c.dispatch(x)
+			if closeNow {
 				c.linger = true // pipelined requests may still be arriving
 				c.waitDrained()
 				c.flush()
 				return
 			}
-			if c.pendingOutput() >= flushThreshold && !c.flush() {
+			if pending >= flushThreshold && !c.flush() {
 				return
 			}
 		}
@@ -160,11 +166,25 @@ func (c *conn) fill() bool {
 // connection wakes the reader with a deadline in the past; looking at
 // closed after setting ours means one of the two always sees the other.
 func (c *conn) setReadDeadline(t time.Time) bool {
-	c.rwc.SetReadDeadline(t)
-	c.mu.Lock()
-	closed := c.closed
-	c.mu.Unlock()
-	return !closed
+	if moveDeadline(c.readDL, t) {
+		c.rwc.SetReadDeadline(t)
+		c.readDL = t
+	}
+	return !c.isClosed.Load()
+}
+
+// moveDeadline reports whether a deadline set at cur must be re-armed for
+// next: always when next is earlier, otherwise only when it moves by more
+// than 1/16 of the remaining time (at most a second). Re-arming a runtime
+// timer twice per request is a measurable share of a small request; a
+// timeout that fires up to 6% late is not. Deadlines set by others (Stop,
+// a closing flush) always end the connection, so the cache needs no update.
+func moveDeadline(cur, next time.Time) bool {
+	if next.Before(cur) || cur.IsZero() {
+		return true
+	}
+	slack := min(time.Until(next)/16, time.Second)
+	return next.Sub(cur) > slack
 }
 
 // readFailed ends the connection after a failed read: 408 to a client that
@@ -333,8 +353,9 @@ func (c *conn) continue100() bool {
 }
 
 // dispatch runs the handler for x and queues its response. It reports
-// whether the connection must close after this request.
-func (c *conn) dispatch(x *Exchange) bool {
+// whether the connection must close after this request, and how much
+// output is waiting to be written.
+func (c *conn) dispatch(x *Exchange) (closeNow bool, pending int) {
 	s := c.srv
 	c.nextID++
 	x.id = c.nextID
@@ -374,9 +395,10 @@ func (c *conn) dispatch(x *Exchange) bool {
 		}
 	}
 	// Once held, x.close belongs to the goroutine that will call Done.
-	closeNow := (!x.held && x.close) || c.closing
+	closeNow = (!x.held && x.close) || c.closing || (x.held && !req.KeepAlive)
+	pending = len(c.out)
 	c.mu.Unlock()
-	return closeNow || (x.held && !req.KeepAlive)
+	return closeNow, pending
 }
 
 // call runs the handler, turning a panic into a 500 that closes the
@@ -482,7 +504,10 @@ func (c *conn) flush() bool {
 
 	var err error
 	if len(out) > 0 {
-		c.rwc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
+		if dl := time.Now().Add(c.srv.cfg.WriteTimeout); moveDeadline(c.writeDL, dl) {
+			c.rwc.SetWriteDeadline(dl)
+			c.writeDL = dl
+		}
 		var n int
 		n, err = c.rwc.Write(out)
 		c.srv.stats.bytesWritten.Add(uint64(n))
@@ -506,6 +531,7 @@ func (c *conn) flush() bool {
 	c.broken = c.broken || err != nil
 	if end {
 		c.closed = true
+		c.isClosed.Store(true)
 		c.drained.Broadcast()
 	}
 	c.mu.Unlock()
@@ -554,6 +580,7 @@ func (c *conn) refuse(err error) {
 func (c *conn) finish() {
 	c.mu.Lock()
 	c.closed = true
+	c.isClosed.Store(true)
 	c.drained.Broadcast()
 	broken := c.broken
 	c.mu.Unlock()
@@ -579,6 +606,7 @@ func (c *conn) finish() {
 func (c *conn) abort() {
 	c.mu.Lock()
 	c.closed = true
+	c.isClosed.Store(true)
 	c.drained.Broadcast()
 	c.mu.Unlock()
 	c.rwc.Close()

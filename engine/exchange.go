@@ -180,6 +180,7 @@ func (x *Exchange) Hold() {
 	}
 	x.store = x.req.Clone(x.head, other, x.store[:0])
 	x.req = other
+	x.head = x.store[:len(x.head):len(x.head)] // Head and the views agree
 	start := len(x.store)
 	x.store = append(x.store, x.body...)
 	x.body = x.store[start:]

@@ -1,5 +1,7 @@
 package http1
 
+import "unsafe"
+
 // ValidToken reports whether b is a non-empty token (RFC 9110 §5.6.2), as
 // field names and methods must be.
 func ValidToken(b []byte) bool {
@@ -31,4 +33,19 @@ func HasToken(v []byte, tok string) bool {
 		}
 	}
 	return false
+}
+
+// Offset reports where sub, a view returned by the parser, starts within
+// base, the bytes it was parsed from: 0 <= off and off+len(sub) <= len(base).
+// ok is false for a sub that does not lie in base (an empty view, or the
+// "/" path given to absolute-form targets without one).
+func Offset(base, sub []byte) (off int, ok bool) {
+	if len(sub) == 0 {
+		return 0, false
+	}
+	d := uintptr(unsafe.Pointer(unsafe.SliceData(sub))) - uintptr(unsafe.Pointer(unsafe.SliceData(base)))
+	if d > uintptr(len(base)) || d+uintptr(len(sub)) > uintptr(len(base)) {
+		return 0, false
+	}
+	return int(d), true
 }

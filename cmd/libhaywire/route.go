@@ -13,6 +13,7 @@ import (
 	"unsafe"
 
 	"github.com/haywireowin/haywire/engine"
+	"github.com/haywireowin/haywire/http1"
 )
 
 // A slot pairs a C exchange (request and response in C memory, see
@@ -147,10 +148,9 @@ func fillRequest(ex *C.hw__exchange, x *engine.Exchange) bool {
 	data := unsafe.Slice((*byte)(unsafe.Pointer(ex.data)), max(n, 1))
 	copy(data, head)
 	copy(data[len(head):], body)
-	headAt := uintptr(unsafe.Pointer(unsafe.SliceData(head)))
 	at := func(b []byte) (*C.char, C.size_t) {
-		off := uintptr(unsafe.Pointer(unsafe.SliceData(b))) - headAt
-		if len(b) == 0 || off+uintptr(len(b)) > uintptr(len(head)) {
+		off, ok := http1.Offset(head, b)
+		if !ok {
 			return ex.data, 0
 		}
 		return (*C.char)(unsafe.Add(unsafe.Pointer(ex.data), off)), C.size_t(len(b))

@@ -1,0 +1,363 @@
+package bridge
+
+import (
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/haywireowin/haywire/engine"
+	"github.com/haywireowin/haywire/http1"
+	"github.com/haywireowin/haywire/region"
+)
+
+// Options configures a Bridge. Zero fields take the defaults given.
+type Options struct {
+	// Region configures each lane's region (directory, ring and arena
+	// sizes, liveness bound).
+	Region region.Options
+	// SendTimeout bounds how long a request waits for room in a host's
+	// ring and arena before it is answered 503. Default 5 s.
+	SendTimeout time.Duration
+}
+
+// Bridge is the engine side: it owns the region and serves requests by
+// forwarding them to the attached host. Use it as an engine.Handler (the
+// server's NotFound handler routes every request without a native route).
+type Bridge struct {
+	opts   Options
+	lane   *lane
+	nextID atomic.Uint64
+	stop   chan struct{}
+	wg     sync.WaitGroup
+	stats  counters
+}
+
+type counters struct {
+	forwarded, completed, noHost, failed, invalid atomic.Uint64
+}
+
+// lane is one region and the streams in flight on it.
+type lane struct {
+	b *Bridge
+	r *region.Region
+
+	// sendMu serialises the region's Sender (single producer) and guards
+	// scratch.
+	sendMu  sync.Mutex
+	scratch []byte
+
+	mu      sync.Mutex // guards the fields below
+	streams map[uint64]*stream
+	epoch   uint32 // the attached host's epoch; 0 when none
+}
+
+// stream is one request in flight: the held exchange and the response
+// parts received so far.
+type stream struct {
+	x    *engine.Exchange
+	conn uint32
+	resp []byte
+}
+
+// New creates the region and starts serving its lane.
+func New(opts Options) (*Bridge, error) {
+	if opts.SendTimeout == 0 {
+		opts.SendTimeout = 5 * time.Second
+	}
+	r, err := region.Create(opts.Region)
+	if err != nil {
+		return nil, err
+	}
+	b := &Bridge{opts: opts, stop: make(chan struct{})}
+	b.lane = &lane{b: b, r: r, streams: map[uint64]*stream{}}
+	b.wg.Add(1)
+	go b.lane.receive()
+	return b, nil
+}
+
+// Name returns the region's name, which hosts attach to.
+func (b *Bridge) Name() string { return b.lane.r.Name() }
+
+// Close stops serving, fails requests in flight with 502 and removes the
+// region.
+func (b *Bridge) Close() error {
+	close(b.stop)
+	b.wg.Wait()
+	b.lane.failAll(502)
+	return b.lane.r.Close()
+}
+
+// Stats are the bridge's counters.
+type Stats struct {
+	Forwarded uint64 // requests published to a host
+	Completed uint64 // responses received and handed to the engine
+	NoHost    uint64 // requests answered 503: no host, or no room in time
+	Failed    uint64 // requests answered 502: host died, detached or answered garbage
+	Invalid   uint64 // descriptors or messages from a host that failed validation
+	InFlight  uint64 // requests waiting for their response now
+	HostPID   int    // the attached host's pid, 0 when none
+}
+
+// Stats returns a snapshot of the counters.
+func (b *Bridge) Stats() Stats {
+	l := b.lane
+	l.mu.Lock()
+	inflight := len(l.streams)
+	l.mu.Unlock()
+	p := l.r.Peer()
+	pid := 0
+	if p.State == region.PeerAlive {
+		pid = p.PID
+	}
+	return Stats{
+		Forwarded: b.stats.forwarded.Load(), Completed: b.stats.completed.Load(),
+		NoHost: b.stats.noHost.Load(), Failed: b.stats.failed.Load(), Invalid: b.stats.invalid.Load(),
+		InFlight: uint64(inflight), HostPID: pid,
+	}
+}
+
+// ServeExchange forwards x to the host, or answers 503 when none is
+// attached or it has no room within SendTimeout.
+func (b *Bridge) ServeExchange(x *engine.Exchange) {
+	l := b.lane
+	if l.r.Peer().State != region.PeerAlive {
+		b.stats.noHost.Add(1)
+		respondError(x, 503, "no application host attached")
+		return
+	}
+	id := b.nextID.Add(1)
+	x.Hold() // copies the request out of the connection's buffer
+	s := &stream{x: x, conn: uint32(x.ConnID())}
+	l.mu.Lock()
+	l.streams[id] = s
+	l.mu.Unlock()
+	if err := l.send(id, x); err != nil {
+		if l.take(id) != nil { // not already failed by the receiver
+			b.stats.noHost.Add(1)
+			respondError(x, 503, "application host busy: "+err.Error())
+			x.Done()
+		}
+		return
+	}
+	b.stats.forwarded.Add(1)
+}
+
+// send encodes x's request view and publishes it, waiting for room up to
+// SendTimeout.
+func (l *lane) send(id uint64, x *engine.Exchange) error {
+	l.sendMu.Lock()
+	defer l.sendMu.Unlock()
+	l.scratch = EncodeView(l.scratch[:0], viewOf(id, x))
+	d := region.Descriptor{Kind: region.KindRequest, Flags: region.FlagEnd, Stream: id, Conn: uint32(x.ConnID())}
+	deadline := time.Now().Add(l.b.opts.SendTimeout)
+	snd := l.r.Sender()
+	for {
+		err := snd.SendBytes(d, l.scratch)
+		if err == nil {
+			return nil
+		}
+		left := time.Until(deadline)
+		if left <= 0 || !(errors.Is(err, region.ErrRingFull) || errors.Is(err, region.ErrArenaFull)) {
+			return err
+		}
+		if errors.Is(err, region.ErrRingFull) {
+			snd.WaitSpace(left, l.b.stop)
+		} else {
+			snd.WaitChunks(left, l.b.stop)
+		}
+	}
+}
+
+// viewOf describes x's request for EncodeView.
+func viewOf(id uint64, x *engine.Exchange) *ViewRequest {
+	req, head := x.Request(), x.Head()
+	span := func(b []byte) Span {
+		off, ok := http1.Offset(head, b)
+		if !ok {
+			return Span{}
+		}
+		return Span{uint32(off), uint32(len(b))}
+	}
+	v := &ViewRequest{
+		MethodID: uint8(req.MethodID), Minor: uint8(req.Minor), RequestID: id, ConnID: x.ConnID(),
+		ContentLength: req.ContentLength, Head: head, Body: x.Body(),
+		MethodSpan: span(req.Method), TargetSpan: span(req.Target), PathSpan: span(req.Path),
+		QuerySpan: Span{Len: NoQuery}, AuthoritySpan: span(req.Authority), HostSpan: span(req.Host),
+		Remote: addrPort(x.RemoteAddr()), Local: addrPort(x.LocalAddr()),
+	}
+	if req.Query != nil {
+		v.QuerySpan = span(req.Query)
+	}
+	if len(req.Path) == 1 && req.Path[0] == '/' && v.PathSpan.Len == 0 {
+		v.PathSpan = Span{} // absolute-form without a path: the host reads "" as "/"
+	}
+	if req.KeepAlive {
+		v.Flags |= ViewKeepAlive
+	}
+	if req.MethodID == http1.MethodHead {
+		v.Flags |= ViewHead
+	}
+	if req.ExpectContinue {
+		v.Flags |= ViewExpectContinue
+	}
+	if req.Chunked {
+		v.Flags |= ViewChunked
+	}
+	v.Fields = make([]FieldSpan, len(req.Headers))
+	for i, h := range req.Headers {
+		v.Fields[i] = FieldSpan{span(h.Name), span(h.Value)}
+	}
+	return v
+}
+
+func addrPort(a net.Addr) netip.AddrPort {
+	if t, ok := a.(*net.TCPAddr); ok {
+		return t.AddrPort()
+	}
+	return netip.AddrPort{}
+}
+
+// take removes and returns the stream id, or nil if it is gone.
+func (l *lane) take(id uint64) *stream {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := l.streams[id]
+	delete(l.streams, id)
+	return s
+}
+
+// receive runs the lane: it watches the host's liveness and turns the
+// host's messages into responses.
+func (l *lane) receive() {
+	defer l.b.wg.Done()
+	rc := l.r.Receiver()
+	for {
+		select {
+		case <-l.b.stop:
+			return
+		default:
+		}
+		l.watchHost()
+		if err := rc.Wait(50*time.Millisecond, l.b.stop); err != nil && !errors.Is(err, region.ErrTimeout) {
+			if errors.Is(err, region.ErrClosed) {
+				return
+			}
+		}
+		n, err := rc.Poll(64)
+		if err != nil {
+			l.b.stats.invalid.Add(1)
+			continue
+		}
+		for i := 0; i < n; i++ {
+			d, err := rc.Get(i)
+			if err != nil {
+				if !errors.Is(err, region.ErrStale) {
+					l.b.stats.invalid.Add(1)
+				}
+				continue
+			}
+			l.handle(&d, rc.Payload(&d))
+			rc.Release(&d)
+		}
+		rc.Consume(n)
+	}
+}
+
+// handle applies one descriptor from the host.
+func (l *lane) handle(d *region.Descriptor, payload []byte) {
+	if d.Kind != region.KindResponse {
+		l.b.stats.invalid.Add(1)
+		return
+	}
+	l.mu.Lock()
+	s := l.streams[d.Stream]
+	if s == nil {
+		l.mu.Unlock()
+		return // cancelled or failed meanwhile
+	}
+	s.resp = append(s.resp, payload...)
+	if d.Flags&region.FlagEnd == 0 {
+		l.mu.Unlock()
+		return
+	}
+	delete(l.streams, d.Stream)
+	l.mu.Unlock()
+	if err := complete(s.x, s.resp); err != nil {
+		l.b.stats.invalid.Add(1)
+		l.b.stats.failed.Add(1)
+		log.Printf("bridge: stream %d: %v", d.Stream, err)
+		respondError(s.x, 502, "application host sent an invalid response")
+	} else {
+		l.b.stats.completed.Add(1)
+	}
+	s.x.Done()
+}
+
+// complete decodes a response message into x.
+func complete(x *engine.Exchange, msg []byte) error {
+	h, body, err := DecodeResponse(msg)
+	if err != nil {
+		return err
+	}
+	if h.ContentLength >= 0 && h.ContentLength != int64(len(body)) {
+		return fmt.Errorf("%w: Content-Length %d, body %d bytes", ErrResponse, h.ContentLength, len(body))
+	}
+	x.SetStatus(h.Status, string(h.Reason))
+	for f := h.Fields; len(f) > 0; {
+		name, value, rest, ok := NextField(f)
+		if !ok {
+			return fmt.Errorf("%w: header block %q", ErrResponse, f)
+		}
+		x.AddHeader(name, value)
+		f = rest
+	}
+	x.SetBody(body)
+	return nil
+}
+
+// watchHost notices a host that attached, died or detached. A host that
+// is gone fails its requests with 502 and its lane is reclaimed for the
+// next one.
+func (l *lane) watchHost() {
+	p := l.r.Peer()
+	switch p.State {
+	case region.PeerAlive:
+		l.mu.Lock()
+		l.epoch = p.Epoch
+		l.mu.Unlock()
+	case region.PeerDead, region.PeerGone:
+		if n := l.failAll(502); n > 0 {
+			log.Printf("bridge: host pid %d %s: %d requests failed with 502", p.PID, p.State, n)
+		}
+		l.sendMu.Lock()
+		l.r.ReclaimPeer()
+		l.sendMu.Unlock()
+	}
+}
+
+// failAll answers every stream in flight with status and returns how many.
+func (l *lane) failAll(status int) int {
+	l.mu.Lock()
+	streams := l.streams
+	l.streams = map[uint64]*stream{}
+	l.epoch = 0
+	l.mu.Unlock()
+	for _, s := range streams {
+		l.b.stats.failed.Add(1)
+		respondError(s.x, status, "application host went away")
+		s.x.Done()
+	}
+	return len(streams)
+}
+
+// respondError replaces x's response by a plain-text error.
+func respondError(x *engine.Exchange, status int, msg string) {
+	x.SetStatus(status, "")
+	x.AddHeader([]byte("Content-Type"), []byte("text/plain; charset=utf-8"))
+	x.SetBody([]byte(http1.StatusText(status) + ": " + msg + "\n"))
+}

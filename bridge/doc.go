@@ -1,0 +1,26 @@
+// Package bridge serves HTTP requests through a shared region to
+// application hosts in other processes, and is the Go side of such hosts.
+//
+// Engine side: [Bridge] creates the region's lanes and is an
+// engine.Handler. For each request it writes a request view (see
+// [EncodeView]) into its arena, publishes it on the lane of the newest
+// attached host, holds the exchange, and completes it when that host's
+// response arrives. Host side: [Host] attaches to a lane by name, reads
+// each view in place and answers through its own arena.
+//
+// Messages, per stream (one request; Descriptor.Stream is the request id):
+//
+//	engine → host  KindRequest   the request view, whole body inline (FlagEnd)
+//	host → engine  KindResponse  response head and body (FlagEnd on the last part)
+//	engine → host  KindCancel    the client went away; drop the stream
+//
+// A payload larger than a chunk comes as consecutive parts flagged
+// FlagMore (region.Sender.SendBytes).
+//
+// Trust: everything read from the peer is validated — a view or response
+// that does not decode fails that stream (502 on the engine side) and is
+// counted; it never crashes the reader.
+//
+// Imports: engine for the handler side, region for the transport; no
+// sockets. Bridge and Host are safe for concurrent use.
+package bridge

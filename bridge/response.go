@@ -1,0 +1,73 @@
+package bridge
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+)
+
+// A response message is a fixed head, the reason phrase, the header block
+// ("Name: value\r\n" lines), then body bytes. Little-endian.
+//
+//	0  u16 status            2  u16 reason length
+//	4  u32 header block length
+//	8  i64 content length (-1: not announced)
+//	16 reason, header block, body
+const responseHeadLen = 16
+
+// ResponseHead is a response's status line and fields.
+type ResponseHead struct {
+	Status        int
+	Reason        []byte // "" for the standard phrase
+	Fields        []byte // "Name: value\r\n" lines
+	ContentLength int64  // -1 when not announced
+}
+
+// EncodeResponse appends a response message carrying head and body to dst.
+func EncodeResponse(dst []byte, h *ResponseHead, body []byte) []byte {
+	var fixed [responseHeadLen]byte
+	le := binary.LittleEndian
+	le.PutUint16(fixed[0:], uint16(h.Status))
+	le.PutUint16(fixed[2:], uint16(len(h.Reason)))
+	le.PutUint32(fixed[4:], uint32(len(h.Fields)))
+	le.PutUint64(fixed[8:], uint64(h.ContentLength))
+	dst = append(dst, fixed[:]...)
+	dst = append(dst, h.Reason...)
+	dst = append(dst, h.Fields...)
+	return append(dst, body...)
+}
+
+// DecodeResponse validates a response message and returns its head and
+// body, both aliasing b.
+func DecodeResponse(b []byte) (ResponseHead, []byte, error) {
+	if len(b) < responseHeadLen {
+		return ResponseHead{}, nil, fmt.Errorf("%w: %d bytes, the head alone is %d", ErrResponse, len(b), responseHeadLen)
+	}
+	le := binary.LittleEndian
+	h := ResponseHead{Status: int(le.Uint16(b[0:])), ContentLength: int64(le.Uint64(b[8:]))}
+	rl, fl := uint64(le.Uint16(b[2:])), uint64(le.Uint32(b[4:]))
+	if responseHeadLen+rl+fl > uint64(len(b)) {
+		return ResponseHead{}, nil, fmt.Errorf("%w: reason %d and fields %d bytes overrun %d", ErrResponse, rl, fl, len(b))
+	}
+	if h.Status < 100 || h.Status > 999 {
+		return ResponseHead{}, nil, fmt.Errorf("%w: status %d", ErrResponse, h.Status)
+	}
+	h.Reason = b[responseHeadLen : responseHeadLen+rl]
+	h.Fields = b[responseHeadLen+rl : responseHeadLen+rl+fl]
+	return h, b[responseHeadLen+rl+fl:], nil
+}
+
+// NextField splits the first "Name: value\r\n" line off a header block.
+// ok is false at the end of the block or on a line without ':' or CRLF.
+func NextField(block []byte) (name, value, rest []byte, ok bool) {
+	end := bytes.Index(block, []byte("\r\n"))
+	if end < 0 {
+		return nil, nil, nil, false
+	}
+	line := block[:end]
+	colon := bytes.IndexByte(line, ':')
+	if colon <= 0 {
+		return nil, nil, nil, false
+	}
+	return line[:colon], bytes.TrimLeft(line[colon+1:], " \t"), block[end+2:], true
+}

@@ -1,0 +1,251 @@
+package bridge
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+)
+
+// A request view is the request as the host reads it, in place: a fixed
+// header of ViewHeaderLen bytes, a table of header-field spans, the raw
+// request head, then the body. Every offset is from the start of the view;
+// spans (offset, length: two uint32) point into the raw head. Little-endian.
+//
+//	 0  u16 version (ViewVersion)      2  u16 flags (View*)
+//	 4  u8  method (http1.Method)      5  u8  HTTP minor version
+//	 6  u16 header field count         8  u64 request id
+//	16  u64 connection id             24  i64 content length (-1: chunked)
+//	32  u32 head offset               36  u32 head length
+//	40  u32 body offset               44  u32 body length
+//	48  span method                   56  span target
+//	64  span path                     72  span query (length NoQuery: none)
+//	80  span authority (absolute-form targets)
+//	88  span host                     96  16-byte remote IP (IPv4-mapped)
+//	112 16-byte local IP             128  u16 remote port, 130 u16 local port
+//	132 u32 field table offset       136  field table: count × (name span, value span)
+const (
+	ViewVersion   = 1
+	ViewHeaderLen = 136
+	fieldEntryLen = 16
+	// NoQuery is the query span length of a target without '?'.
+	NoQuery = 0xFFFFFFFF
+)
+
+// View flags.
+const (
+	ViewKeepAlive      = 1 << 0 // the client keeps the connection open
+	ViewHead           = 1 << 1 // HEAD: the response body is not sent
+	ViewExpectContinue = 1 << 2 // the client waited for 100 Continue
+	ViewChunked        = 1 << 3 // the body arrived chunked (now de-chunked)
+)
+
+// Errors decoding a view or a response head: the peer is faulty.
+var (
+	ErrView     = errors.New("bridge: malformed request view")
+	ErrResponse = errors.New("bridge: malformed response head")
+)
+
+// Span is a byte range of the raw request head.
+type Span struct{ Off, Len uint32 }
+
+// ViewRequest is what EncodeView writes: the request and its context.
+type ViewRequest struct {
+	Flags         uint16
+	MethodID      uint8
+	Minor         uint8
+	RequestID     uint64
+	ConnID        uint64
+	ContentLength int64
+	Head          []byte // the raw head; every span below points into it
+	Body          []byte
+	// Spans of the request line's parts and of Host; QuerySpan.Len is
+	// NoQuery when the target has no '?'.
+	MethodSpan, TargetSpan, PathSpan, QuerySpan, AuthoritySpan, HostSpan Span
+	Fields                                                               []FieldSpan
+	Remote, Local                                                        netip.AddrPort
+}
+
+// FieldSpan locates one header field in the raw head.
+type FieldSpan struct{ Name, Value Span }
+
+// ViewLen returns the encoded length of v.
+func ViewLen(v *ViewRequest) int {
+	return ViewHeaderLen + len(v.Fields)*fieldEntryLen + len(v.Head) + len(v.Body)
+}
+
+// EncodeView appends v's view to dst.
+func EncodeView(dst []byte, v *ViewRequest) []byte {
+	le := binary.LittleEndian
+	start := len(dst)
+	dst = append(dst, make([]byte, ViewHeaderLen)...)
+	h := dst[start:]
+	tableOff := ViewHeaderLen
+	headOff := tableOff + len(v.Fields)*fieldEntryLen
+	bodyOff := headOff + len(v.Head)
+	le.PutUint16(h[0:], ViewVersion)
+	le.PutUint16(h[2:], v.Flags)
+	h[4], h[5] = v.MethodID, v.Minor
+	le.PutUint16(h[6:], uint16(len(v.Fields)))
+	le.PutUint64(h[8:], v.RequestID)
+	le.PutUint64(h[16:], v.ConnID)
+	le.PutUint64(h[24:], uint64(v.ContentLength))
+	le.PutUint32(h[32:], uint32(headOff))
+	le.PutUint32(h[36:], uint32(len(v.Head)))
+	le.PutUint32(h[40:], uint32(bodyOff))
+	le.PutUint32(h[44:], uint32(len(v.Body)))
+	for i, s := range []Span{v.MethodSpan, v.TargetSpan, v.PathSpan, v.QuerySpan, v.AuthoritySpan, v.HostSpan} {
+		le.PutUint32(h[48+8*i:], s.Off)
+		le.PutUint32(h[52+8*i:], s.Len)
+	}
+	ip := v.Remote.Addr().As16()
+	copy(h[96:112], ip[:])
+	ip = v.Local.Addr().As16()
+	copy(h[112:128], ip[:])
+	le.PutUint16(h[128:], v.Remote.Port())
+	le.PutUint16(h[130:], v.Local.Port())
+	le.PutUint32(h[132:], uint32(tableOff))
+	for _, f := range v.Fields {
+		var e [fieldEntryLen]byte
+		le.PutUint32(e[0:], f.Name.Off)
+		le.PutUint32(e[4:], f.Name.Len)
+		le.PutUint32(e[8:], f.Value.Off)
+		le.PutUint32(e[12:], f.Value.Len)
+		dst = append(dst, e[:]...)
+	}
+	dst = append(dst, v.Head...)
+	return append(dst, v.Body...)
+}
+
+// View is a decoded request view: accessors read the bytes in place.
+type View struct {
+	b    []byte
+	head []byte
+	body []byte
+	n    int // field count
+	tab  []byte
+}
+
+// DecodeView validates b as a request view and returns it. Every offset,
+// length and span is checked against b; the view aliases b.
+func DecodeView(b []byte) (View, error) {
+	le := binary.LittleEndian
+	if len(b) < ViewHeaderLen {
+		return View{}, fmt.Errorf("%w: %d bytes, the header alone is %d", ErrView, len(b), ViewHeaderLen)
+	}
+	if v := le.Uint16(b[0:]); v != ViewVersion {
+		return View{}, fmt.Errorf("%w: version %d, want %d", ErrView, v, ViewVersion)
+	}
+	n := int(le.Uint16(b[6:]))
+	headOff, headLen := uint64(le.Uint32(b[32:])), uint64(le.Uint32(b[36:]))
+	bodyOff, bodyLen := uint64(le.Uint32(b[40:])), uint64(le.Uint32(b[44:]))
+	tabOff := uint64(le.Uint32(b[132:]))
+	size := uint64(len(b))
+	if tabOff < ViewHeaderLen || tabOff+uint64(n)*fieldEntryLen > size ||
+		headOff < ViewHeaderLen || headOff+headLen > size || bodyOff+bodyLen > size {
+		return View{}, fmt.Errorf("%w: table %d+%d×%d, head %d+%d, body %d+%d outside %d bytes",
+			ErrView, tabOff, n, fieldEntryLen, headOff, headLen, bodyOff, bodyLen, size)
+	}
+	v := View{b: b, head: b[headOff : headOff+headLen], body: b[bodyOff : bodyOff+bodyLen], n: n,
+		tab: b[tabOff : tabOff+uint64(n)*fieldEntryLen]}
+	for i := 0; i < 6; i++ {
+		s := Span{le.Uint32(b[48+8*i:]), le.Uint32(b[52+8*i:])}
+		if i == 3 && s.Len == NoQuery {
+			continue
+		}
+		if !v.valid(s) {
+			return View{}, fmt.Errorf("%w: span %d (%d+%d) outside the %d-byte head", ErrView, i, s.Off, s.Len, headLen)
+		}
+	}
+	for i := 0; i < n; i++ {
+		name, value := v.field(i)
+		if !v.valid(name) || !v.valid(value) || name.Len == 0 {
+			return View{}, fmt.Errorf("%w: header field %d outside the head", ErrView, i)
+		}
+	}
+	return v, nil
+}
+
+func (v View) valid(s Span) bool { return uint64(s.Off)+uint64(s.Len) <= uint64(len(v.head)) }
+
+func (v View) span(i int) Span {
+	le := binary.LittleEndian
+	return Span{le.Uint32(v.b[48+8*i:]), le.Uint32(v.b[52+8*i:])}
+}
+
+func (v View) bytes(s Span) []byte { return v.head[s.Off : s.Off+s.Len] }
+
+func (v View) field(i int) (Span, Span) {
+	le := binary.LittleEndian
+	e := v.tab[i*fieldEntryLen:]
+	return Span{le.Uint32(e[0:]), le.Uint32(e[4:])}, Span{le.Uint32(e[8:]), le.Uint32(e[12:])}
+}
+
+// Flags returns the View* flags.
+func (v View) Flags() uint16 { return binary.LittleEndian.Uint16(v.b[2:]) }
+
+// MethodID returns the method number (http1.Method values).
+func (v View) MethodID() uint8 { return v.b[4] }
+
+// Minor returns the request's HTTP minor version.
+func (v View) Minor() int { return int(v.b[5]) }
+
+// RequestID returns the engine's id for the request (the stream id).
+func (v View) RequestID() uint64 { return binary.LittleEndian.Uint64(v.b[8:]) }
+
+// ConnID returns the engine's id for the client connection.
+func (v View) ConnID() uint64 { return binary.LittleEndian.Uint64(v.b[16:]) }
+
+// ContentLength returns the body length announced, or -1 for chunked.
+func (v View) ContentLength() int64 { return int64(binary.LittleEndian.Uint64(v.b[24:])) }
+
+// Method returns the method token.
+func (v View) Method() []byte { return v.bytes(v.span(0)) }
+
+// Target returns the request-target as received.
+func (v View) Target() []byte { return v.bytes(v.span(1)) }
+
+// Path returns the target's path, still percent-encoded.
+func (v View) Path() []byte { return v.bytes(v.span(2)) }
+
+// Query returns the query without '?', and whether the target had one.
+func (v View) Query() ([]byte, bool) {
+	s := v.span(3)
+	if s.Len == NoQuery {
+		return nil, false
+	}
+	return v.bytes(s), true
+}
+
+// Authority returns the authority of an absolute-form target, or nil.
+func (v View) Authority() []byte { return v.bytes(v.span(4)) }
+
+// Host returns the Host header's value.
+func (v View) Host() []byte { return v.bytes(v.span(5)) }
+
+// Head returns the raw request head.
+func (v View) Head() []byte { return v.head }
+
+// Body returns the request body.
+func (v View) Body() []byte { return v.body }
+
+// NumFields returns the number of header fields.
+func (v View) NumFields() int { return v.n }
+
+// Field returns header field i's name and value.
+func (v View) Field(i int) (name, value []byte) {
+	n, val := v.field(i)
+	return v.bytes(n), v.bytes(val)
+}
+
+// Remote returns the client's address.
+func (v View) Remote() netip.AddrPort { return v.addr(96, 128) }
+
+// Local returns the address the request arrived on.
+func (v View) Local() netip.AddrPort { return v.addr(112, 130) }
+
+func (v View) addr(ipOff, portOff int) netip.AddrPort {
+	var ip [16]byte
+	copy(ip[:], v.b[ipOff:ipOff+16])
+	return netip.AddrPortFrom(netip.AddrFrom16(ip).Unmap(), binary.LittleEndian.Uint16(v.b[portOff:]))
+}

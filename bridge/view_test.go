@@ -1,0 +1,154 @@
+package bridge
+
+import (
+	"bytes"
+	"net/netip"
+	"testing"
+)
+
+func sampleView() *ViewRequest {
+	head := []byte("POST /a/b?x=1 HTTP/1.1\r\nHost: example.com\r\nX-Y: z\r\n\r\n")
+	return &ViewRequest{
+		Flags: ViewKeepAlive, MethodID: 3, Minor: 1, RequestID: 42, ConnID: 7, ContentLength: 4,
+		Head: head, Body: []byte("body"),
+		MethodSpan: Span{0, 4}, TargetSpan: Span{5, 8}, PathSpan: Span{5, 4}, QuerySpan: Span{10, 3},
+		AuthoritySpan: Span{}, HostSpan: Span{30, 11},
+		Fields: []FieldSpan{{Span{24, 4}, Span{30, 11}}, {Span{43, 3}, Span{48, 1}}},
+		Remote: netip.MustParseAddrPort("10.1.2.3:5555"), Local: netip.MustParseAddrPort("[::1]:80"),
+	}
+}
+
+func TestViewRoundTrip(t *testing.T) {
+	b := EncodeView(nil, sampleView())
+	if len(b) != ViewLen(sampleView()) {
+		t.Fatalf("len = %d; want ViewLen %d", len(b), ViewLen(sampleView()))
+	}
+	v, err := DecodeView(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, hasQ := v.Query()
+	name, value := v.Field(1)
+	for _, c := range []struct{ what, got, want string }{
+		{"method", string(v.Method()), "POST"},
+		{"target", string(v.Target()), "/a/b?x=1"},
+		{"path", string(v.Path()), "/a/b"},
+		{"query", string(q), "x=1"},
+		{"host", string(v.Host()), "example.com"},
+		{"field 1", string(name) + "=" + string(value), "X-Y=z"},
+		{"body", string(v.Body()), "body"},
+		{"remote", v.Remote().String(), "10.1.2.3:5555"},
+		{"local", v.Local().String(), "[::1]:80"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %q; want %q", c.what, c.got, c.want)
+		}
+	}
+	if !hasQ || v.RequestID() != 42 || v.ConnID() != 7 || v.ContentLength() != 4 || v.NumFields() != 2 ||
+		v.MethodID() != 3 || v.Minor() != 1 || v.Flags() != ViewKeepAlive {
+		t.Errorf("fixed fields = %v %d %d %d %d %d %d %d", hasQ, v.RequestID(), v.ConnID(), v.ContentLength(),
+			v.NumFields(), v.MethodID(), v.Minor(), v.Flags())
+	}
+	noQ := sampleView()
+	noQ.QuerySpan = Span{Len: NoQuery}
+	v, _ = DecodeView(EncodeView(nil, noQ))
+	if q, ok := v.Query(); ok || q != nil {
+		t.Errorf("Query() without '?' = %q, %v; want nil, false", q, ok)
+	}
+}
+
+func TestDecodeViewRejects(t *testing.T) {
+	good := EncodeView(nil, sampleView())
+	for _, tc := range []struct {
+		name string
+		mut  func(b []byte) []byte
+	}{
+		{"short", func(b []byte) []byte { return b[:ViewHeaderLen-1] }},
+		{"version", func(b []byte) []byte { b[0] = 9; return b }},
+		{"truncated body", func(b []byte) []byte { return b[:len(b)-1] }},
+		{"span past head", func(b []byte) []byte { b[60] = 0xff; return b }},
+		{"field count", func(b []byte) []byte { b[6] = 200; return b }},
+		{"table offset", func(b []byte) []byte { b[132] = 3; return b }},
+		{"field span", func(b []byte) []byte { b[ViewHeaderLen+4] = 0xff; return b }},
+		{"empty field name", func(b []byte) []byte { copy(b[ViewHeaderLen+4:], []byte{0, 0, 0, 0}); return b }},
+	} {
+		b := tc.mut(bytes.Clone(good))
+		if _, err := DecodeView(b); err == nil {
+			t.Errorf("DecodeView(%s) accepted a corrupt view", tc.name)
+		}
+	}
+}
+
+func TestResponseRoundTrip(t *testing.T) {
+	h := &ResponseHead{Status: 201, Reason: []byte("Made"), Fields: []byte("A: 1\r\nB-C: two\r\n"), ContentLength: 3}
+	got, body, err := DecodeResponse(EncodeResponse(nil, h, []byte("abc")))
+	if err != nil || got.Status != 201 || string(got.Reason) != "Made" || string(body) != "abc" || got.ContentLength != 3 {
+		t.Fatalf("DecodeResponse = %+v %q %v", got, body, err)
+	}
+	var names []string
+	for f := got.Fields; len(f) > 0; {
+		n, v, rest, ok := NextField(f)
+		if !ok {
+			t.Fatalf("NextField(%q) failed", f)
+		}
+		names = append(names, string(n)+"="+string(v))
+		f = rest
+	}
+	if len(names) != 2 || names[1] != "B-C=two" {
+		t.Fatalf("fields = %q", names)
+	}
+	for _, bad := range [][]byte{nil, make([]byte, 15), EncodeResponse(nil, &ResponseHead{Status: 99}, nil),
+		EncodeResponse(nil, &ResponseHead{Status: 200, Fields: []byte("x")}, nil)[:16]} { // fields overrun
+		if _, _, err := DecodeResponse(bad); err == nil {
+			t.Errorf("DecodeResponse(%x) accepted it", bad)
+		}
+	}
+}
+
+// FuzzDecodeView: any bytes either fail to decode or yield a view whose
+// every accessor stays in bounds. Seeds: a real view and its corruptions.
+func FuzzDecodeView(f *testing.F) {
+	f.Add(EncodeView(nil, sampleView()))
+	f.Add(make([]byte, ViewHeaderLen))
+	f.Add([]byte{1, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		v, err := DecodeView(b)
+		if err != nil {
+			return
+		}
+		_ = v.Method()
+		_ = v.Target()
+		_ = v.Path()
+		v.Query()
+		_ = v.Authority()
+		_ = v.Host()
+		_ = v.Body()
+		for i := 0; i < v.NumFields(); i++ {
+			v.Field(i)
+		}
+		v.Remote()
+		v.Local()
+	})
+}
+
+// FuzzDecodeResponse: no panic; accepted heads lie within the input.
+func FuzzDecodeResponse(f *testing.F) {
+	f.Add(EncodeResponse(nil, &ResponseHead{Status: 200, Fields: []byte("A: b\r\n"), ContentLength: 2}, []byte("hi")))
+	f.Add(make([]byte, 16))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, body, err := DecodeResponse(b)
+		if err != nil {
+			return
+		}
+		if len(h.Reason)+len(h.Fields)+len(body)+responseHeadLen != len(b) {
+			t.Fatalf("parts do not add up to the input")
+		}
+		for f := h.Fields; len(f) > 0; {
+			_, _, rest, ok := NextField(f)
+			if !ok {
+				break
+			}
+			f = rest
+		}
+	})
+}

@@ -64,6 +64,8 @@ test_all() {
   fuzz FuzzDecodeDescriptor ./region
   fuzz FuzzAttach ./ringbuf
   fuzz FuzzAllocator ./region/arena
+  fuzz FuzzDecodeView ./bridge
+  fuzz FuzzDecodeResponse ./bridge
 }
 
 cmd=${1:-build}

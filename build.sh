@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # haywire build script (Linux, macOS). Windows: build.bat.
 #
-#   ./build.sh [build]   build the library, samples and tools into build/
+#   ./build.sh [build]   build the library, the launcher and the samples into build/
 #   ./build.sh test      install what the tests need, build, run every test
 #   ./build.sh run       build, then serve the hello world sample on port 8000
 #   ./build.sh bench     build, then print benchmark ratios (see bench/README.md)
@@ -37,6 +37,8 @@ build() {
   log "go build -buildmode=c-shared -> build/$LIB"
   go build -trimpath -buildmode=c-shared -o "$BUILD/$LIB" ./cmd/libhaywire
   rm -f "$BUILD/${LIB%.*}.h" # cgo's generated header; include/haywire.h is the API
+  log "go build ./cmd/haywire -> build/haywire"
+  go build -trimpath -o "$BUILD/haywire" ./cmd/haywire
   log "cc examples/hello_world -> build/hello_world"
   gcc -std=c99 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Iinclude \
     examples/hello_world/hello_world.c -L"$BUILD" -lhaywire "$RPATH" -o "$BUILD/hello_world"

@@ -8,23 +8,44 @@ import (
 	"strings"
 	"time"
 
+	"github.com/haywireowin/haywire/bridge"
 	"github.com/haywireowin/haywire/engine"
 	"gopkg.in/ini.v1"
 )
+
+// Settings is everything the configuration sets: the engine, and the
+// bridge that forwards requests without a native route to host processes.
+type Settings struct {
+	Engine engine.Config
+	// Bridge enables the bridge (key "bridge"); BridgeOptions configures it.
+	Bridge        bool
+	BridgeOptions bridge.Options
+}
+
+// section names the INI section a key belongs in.
+func section(key string) string {
+	switch key {
+	case "bridge", "region_dir", "region_chunk_size", "region_chunks", "region_slots",
+		"host_timeout_ms", "host_send_timeout_ms":
+		return "bridge"
+	}
+	return "http"
+}
 
 // ErrUnknownKey is wrapped by errors about keys this package does not know.
 // Every error about the configuration's content also wraps engine.ErrConfig.
 var ErrUnknownKey = errors.New("unknown key")
 
-// Set applies one key=value pair to cfg. The value is trimmed of spaces.
-func Set(cfg *engine.Config, key, value string) error {
-	if err := set(cfg, key, value); err != nil {
+// Set applies one key=value pair to s. The value is trimmed of spaces.
+func Set(s *Settings, key, value string) error {
+	if err := set(s, key, value); err != nil {
 		return fmt.Errorf("config: %w: %w", engine.ErrConfig, err)
 	}
 	return nil
 }
 
-func set(cfg *engine.Config, key, value string) error {
+func set(s *Settings, key, value string) error {
+	cfg, bo := &s.Engine, &s.BridgeOptions
 	value = strings.TrimSpace(value)
 	key = strings.ToLower(strings.TrimSpace(key))
 	bad := func(err error) error {
@@ -69,6 +90,24 @@ func set(cfg *engine.Config, key, value string) error {
 		if _, err := parseBool(value); err != nil {
 			return bad(err)
 		}
+	case "bridge":
+		on, err := parseBool(value)
+		if err != nil {
+			return bad(err)
+		}
+		s.Bridge = on
+	case "region_dir":
+		bo.Region.Dir = value
+	case "region_chunk_size":
+		return num(&bo.Region.ChunkSize)
+	case "region_chunks":
+		return num(&bo.Region.Chunks)
+	case "region_slots":
+		return num(&bo.Region.DataSlots)
+	case "host_timeout_ms":
+		return ms(&bo.Region.PeerTimeout)
+	case "host_send_timeout_ms":
+		return ms(&bo.SendTimeout)
 	case "listen_backlog":
 		return num(&cfg.Backlog)
 	case "max_request_size":
@@ -109,9 +148,10 @@ func parseBool(v string) (bool, error) {
 	return false, errors.New("want a boolean (1/0, true/false, yes/no, on/off)")
 }
 
-// LoadFile applies the INI file at path onto cfg. Keys belong in section
-// [http]; keys before any section are taken as [http] too.
-func LoadFile(cfg *engine.Config, path string) error {
+// LoadFile applies the INI file at path onto s. Engine keys belong in
+// section [http] (keys before any section count as [http]), bridge keys in
+// [bridge].
+func LoadFile(s *Settings, path string) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
@@ -122,17 +162,46 @@ func LoadFile(cfg *engine.Config, path string) error {
 	}
 	for _, sec := range f.Sections() {
 		name := sec.Name()
-		if !strings.EqualFold(name, ini.DefaultSection) && name != "http" {
+		if strings.EqualFold(name, ini.DefaultSection) {
+			name = "http"
+		}
+		if name != "http" && name != "bridge" {
 			if len(sec.Keys()) == 0 {
 				continue
 			}
 			return fmt.Errorf("config: %w: %s: unknown section [%s]", engine.ErrConfig, path, name)
 		}
 		for _, k := range sec.Keys() {
-			if err := set(cfg, k.Name(), k.Value()); err != nil {
-				return fmt.Errorf("config: %w: %s: [http] %w", engine.ErrConfig, path, err)
+			key := strings.ToLower(k.Name())
+			if want := section(key); want != name {
+				if _, known := keyDocs[key]; known {
+					return fmt.Errorf("config: %w: %s: key %q belongs in [%s], not [%s]", engine.ErrConfig, path, key, want, name)
+				}
+			}
+			if err := set(s, key, k.Value()); err != nil {
+				return fmt.Errorf("config: %w: %s: [%s] %w", engine.ErrConfig, path, name, err)
 			}
 		}
 	}
 	return nil
 }
+
+// keyDocs lists every key with a one-line description, for usage texts.
+var keyDocs = map[string]string{
+	"listen_address": "IP literal or localhost to listen on", "listen_port": "port to listen on",
+	"thread_count": "listeners (reuseport) and C callback concurrency", "balancer": "ipc or reuseport",
+	"parser": "ignored (Haywire)", "tcp_nodelay": "ignored: always on", "listen_backlog": "accept queue length",
+	"max_request_size": "largest request body in bytes", "max_target_bytes": "longest request-target",
+	"max_header_bytes": "largest request head", "max_header_count": "most header fields",
+	"header_timeout_ms": "time allowed for a request head", "body_timeout_ms": "longest wait for more body",
+	"idle_timeout_ms": "keep-alive idle limit", "write_timeout_ms": "longest blocked write",
+	"server_name":       "Server header; - omits it",
+	"bridge":            "forward requests without a native route to host processes",
+	"region_dir":        "directory of the region files (default /dev/shm)",
+	"region_chunk_size": "arena chunk size in bytes (power of two)", "region_chunks": "chunks per arena",
+	"region_slots": "descriptors per ring (power of two)", "host_timeout_ms": "a silent host is declared dead after this",
+	"host_send_timeout_ms": "a request waits this long for room at the host, then 503",
+}
+
+// Keys returns every configuration key with its description.
+func Keys() map[string]string { return keyDocs }

@@ -9,8 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/haywireowin/haywire/bridge"
 	"github.com/haywireowin/haywire/engine"
 	"github.com/haywireowin/haywire/http1"
+	"github.com/haywireowin/haywire/region"
 )
 
 // allKeys sets every key; want is the Config it must produce.
@@ -32,9 +34,23 @@ body_timeout_ms = 2500
 idle_timeout_ms = 3500
 write_timeout_ms = 4500
 server_name = test server
+
+[bridge]
+bridge = on
+region_dir = /tmp/regions
+region_chunk_size = 8192
+region_chunks = 64
+region_slots = 256
+host_timeout_ms = 700
+host_send_timeout_ms = 900
 `
 
-var want = engine.Config{
+var want = Settings{Engine: wantEngine, Bridge: true, BridgeOptions: bridge.Options{
+	Region:      region.Options{Dir: "/tmp/regions", ChunkSize: 8192, Chunks: 64, DataSlots: 256, PeerTimeout: 700 * time.Millisecond},
+	SendTimeout: 900 * time.Millisecond,
+}}
+
+var wantEngine = engine.Config{
 	Address: "127.0.0.1", Port: 8123, Listeners: 4, Balancer: engine.BalancerReusePort,
 	Backlog: 511, MaxRequestSize: 2048,
 	Limits:        http1.Limits{MaxTargetBytes: 1000, MaxHeaderBytes: 4000, MaxHeaderCount: 20},
@@ -46,20 +62,20 @@ var want = engine.Config{
 func TestLoadFileEveryKey(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "haywire.conf")
 	os.WriteFile(path, []byte(allKeys), 0o600)
-	var cfg engine.Config
+	var cfg Settings
 	if err := LoadFile(&cfg, path); err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("LoadFile = %+v\nwant %+v", cfg, want)
 	}
-	if _, err := engine.New(cfg); err != nil {
+	if _, err := engine.New(cfg.Engine); err != nil {
 		t.Fatalf("engine.New refused the loaded configuration: %v", err)
 	}
 }
 
 func TestSetEveryKeyMatchesFile(t *testing.T) {
-	var cfg engine.Config
+	var cfg Settings
 	for _, line := range strings.Split(allKeys, "\n") {
 		k, v, ok := strings.Cut(line, "=")
 		if !ok {
@@ -84,15 +100,17 @@ func TestSetRejects(t *testing.T) {
 		{"max_request_size", "1MB", "non-negative"},
 		{"idle_timeout_ms", "5s", "non-negative"},
 		{"no_such_key", "1", "unknown key"},
+		{"bridge", "perhaps", "boolean"},
+		{"region_chunks", "-4", "non-negative"},
 	} {
-		var cfg engine.Config
+		var cfg Settings
 		err := Set(&cfg, tc.key, tc.value)
 		if err == nil || !errors.Is(err, engine.ErrConfig) || !strings.Contains(err.Error(), tc.inMsg) ||
 			!strings.Contains(err.Error(), tc.key) {
 			t.Errorf("Set(%q, %q) = %v; want an engine.ErrConfig naming the key and %q", tc.key, tc.value, err, tc.inMsg)
 		}
 	}
-	var cfg engine.Config
+	var cfg Settings
 	if err := Set(&cfg, "no_such_key", "1"); !errors.Is(err, ErrUnknownKey) {
 		t.Errorf("Set(unknown) = %v; want ErrUnknownKey", err)
 	}
@@ -100,14 +118,15 @@ func TestSetRejects(t *testing.T) {
 
 func TestLoadFileErrors(t *testing.T) {
 	dir := t.TempDir()
-	var cfg engine.Config
+	var cfg Settings
 	if err := LoadFile(&cfg, filepath.Join(dir, "missing.conf")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("LoadFile(missing) = %v; want os.ErrNotExist", err)
 	}
 	for name, text := range map[string]string{
-		"section": "[server]\nport = 1\n",
-		"key":     "[http]\nlisten_prot = 1\n",
-		"value":   "[http]\nlisten_port = eighty\n",
+		"section":       "[server]\nport = 1\n",
+		"key":           "[http]\nlisten_prot = 1\n",
+		"value":         "[http]\nlisten_port = eighty\n",
+		"wrong section": "[http]\nregion_dir = /x\n",
 	} {
 		path := filepath.Join(dir, name+".conf")
 		os.WriteFile(path, []byte(text), 0o600)
@@ -119,8 +138,21 @@ func TestLoadFileErrors(t *testing.T) {
 	// Keys before any section count as [http], as in Haywire's sample file.
 	path := filepath.Join(dir, "nosection.conf")
 	os.WriteFile(path, []byte("listen_port = 9\n"), 0o600)
-	cfg = engine.Config{}
-	if err := LoadFile(&cfg, path); err != nil || cfg.Port != 9 {
-		t.Errorf("LoadFile(no section) = %v, port %d; want port 9", err, cfg.Port)
+	cfg = Settings{}
+	if err := LoadFile(&cfg, path); err != nil || cfg.Engine.Port != 9 {
+		t.Errorf("LoadFile(no section) = %v, port %d; want port 9", err, cfg.Engine.Port)
+	}
+}
+
+func TestEveryKeyDocumented(t *testing.T) {
+	for _, line := range strings.Split(allKeys, "\n") {
+		if k, _, ok := strings.Cut(line, "="); ok {
+			if _, documented := Keys()[strings.TrimSpace(k)]; !documented {
+				t.Errorf("key %q has no description in Keys()", strings.TrimSpace(k))
+			}
+		}
+	}
+	if len(Keys()) != strings.Count(allKeys, "=") {
+		t.Errorf("Keys() has %d entries, the every-key file sets %d", len(Keys()), strings.Count(allKeys, "="))
 	}
 }

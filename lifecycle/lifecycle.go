@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/haywireowin/haywire/bridge"
 	"github.com/haywireowin/haywire/config"
 	"github.com/haywireowin/haywire/engine"
 )
@@ -25,10 +26,11 @@ var ErrState = errors.New("lifecycle: not allowed in the current state")
 // The zero value is ready: unconfigured, it serves Haywire's defaults.
 type Engine struct {
 	mu      sync.Mutex
-	cfg     engine.Config
-	cfgSet  bool // cfg was given; otherwise Haywire's defaults apply
+	set     config.Settings
+	cfgSet  bool // set was given; otherwise Haywire's defaults apply
 	routes  []route
-	srv     *engine.Server // built at Start from cfg; kept while cfg is unchanged
+	srv     *engine.Server // built at Start from set; kept while set is unchanged
+	bridge  *bridge.Bridge // while running with the bridge enabled
 	running bool
 	stopped chan struct{} // closed when the running server has stopped
 }
@@ -41,10 +43,16 @@ type route struct {
 // DefaultPort is Haywire's listen port when none is configured.
 const DefaultPort = 8000
 
-// Configure replaces the configuration. It fails with ErrState while the
-// server runs, and with an error wrapping engine.ErrConfig when cfg is bad.
+// Configure replaces the engine's configuration and turns the bridge off.
+// It fails with ErrState while the server runs, and with an error wrapping
+// engine.ErrConfig when cfg is bad.
 func (e *Engine) Configure(cfg engine.Config) error {
-	if _, err := engine.New(cfg); err != nil {
+	return e.ConfigureSettings(config.Settings{Engine: cfg})
+}
+
+// ConfigureSettings replaces the whole configuration, bridge included.
+func (e *Engine) ConfigureSettings(s config.Settings) error {
+	if _, err := engine.New(s.Engine); err != nil {
 		return err
 	}
 	e.mu.Lock()
@@ -52,42 +60,45 @@ func (e *Engine) Configure(cfg engine.Config) error {
 	if e.running {
 		return fmt.Errorf("%w: stop the server before reconfiguring", ErrState)
 	}
-	e.cfg, e.cfgSet, e.srv = cfg, true, nil
+	e.set, e.cfgSet, e.srv = s, true, nil
 	return nil
 }
 
 // ConfigureFile replaces the configuration by Haywire's defaults updated
 // with the INI file at path (see package config).
 func (e *Engine) ConfigureFile(path string) error {
-	cfg := engine.Config{Port: DefaultPort}
-	if err := config.LoadFile(&cfg, path); err != nil {
+	s := config.Settings{Engine: engine.Config{Port: DefaultPort}}
+	if err := config.LoadFile(&s, path); err != nil {
 		return err
 	}
-	return e.Configure(cfg)
+	return e.ConfigureSettings(s)
 }
 
 // Set changes one configuration key (see package config).
 func (e *Engine) Set(key, value string) error {
-	cfg := e.Config()
-	if err := config.Set(&cfg, key, value); err != nil {
+	s := e.Settings()
+	if err := config.Set(&s, key, value); err != nil {
 		return err
 	}
-	return e.Configure(cfg)
+	return e.ConfigureSettings(s)
 }
 
 // Config returns the configuration as given, or Haywire's defaults (port
 // 8000) when none was; the engine fills in the other defaults.
-func (e *Engine) Config() engine.Config {
+func (e *Engine) Config() engine.Config { return e.Settings().Engine }
+
+// Settings returns the whole configuration (see Config).
+func (e *Engine) Settings() config.Settings {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.configLocked()
+	return e.settingsLocked()
 }
 
-func (e *Engine) configLocked() engine.Config {
+func (e *Engine) settingsLocked() config.Settings {
 	if !e.cfgSet {
-		return engine.Config{Port: DefaultPort}
+		return config.Settings{Engine: engine.Config{Port: DefaultPort}}
 	}
-	return e.cfg
+	return e.set
 }
 
 // AddRoute routes pattern to h, now and across restarts.
@@ -113,7 +124,7 @@ func (e *Engine) Start() error {
 		return fmt.Errorf("%w: already running", ErrState)
 	}
 	if e.srv == nil {
-		srv, err := engine.New(e.configLocked())
+		srv, err := engine.New(e.settingsLocked().Engine)
 		if err != nil {
 			return err
 		}
@@ -122,11 +133,42 @@ func (e *Engine) Start() error {
 		}
 		e.srv = srv
 	}
+	if set := e.settingsLocked(); set.Bridge {
+		b, err := bridge.New(set.BridgeOptions)
+		if err != nil {
+			return err
+		}
+		e.bridge = b
+		e.srv.SetNotFound(b) // every request without a native route
+	} else {
+		e.srv.SetNotFound(nil)
+	}
 	if err := e.srv.Start(); err != nil {
+		if e.bridge != nil {
+			e.bridge.Close()
+			e.bridge = nil
+		}
 		return err
 	}
 	e.running, e.stopped = true, make(chan struct{})
 	return nil
+}
+
+// RegionName returns the name hosts attach to while the bridge runs, or "".
+func (e *Engine) RegionName() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.bridge == nil {
+		return ""
+	}
+	return e.bridge.Name()
+}
+
+// Bridge returns the running bridge, or nil.
+func (e *Engine) Bridge() *bridge.Bridge {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.bridge
 }
 
 // Run starts serving and blocks until Stop is called, like hw_http_open.
@@ -160,6 +202,10 @@ func (e *Engine) Stop(timeout time.Duration) error {
 	}
 	err := srv.Stop(ctx)
 	e.mu.Lock()
+	if e.bridge != nil {
+		e.bridge.Close() // after the server: no request can reach it now
+		e.bridge = nil
+	}
 	e.running = false
 	close(e.stopped)
 	e.mu.Unlock()

@@ -54,12 +54,18 @@ func libName() string {
 	return "libhaywire.so"
 }
 
-// buildAll builds the library and the hello_world sample as build.sh does.
+// buildAll builds the library, the launcher and the hello_world sample as
+// build.sh does.
 func buildAll() error {
 	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", filepath.Join(buildDir, libName()), "./cmd/libhaywire")
 	cmd.Dir = repoRoot
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("building libhaywire: %v\n%s", err, out)
+	}
+	cmd = exec.Command("go", "build", "-o", filepath.Join(buildDir, "haywire"), "./cmd/haywire")
+	cmd.Dir = repoRoot
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("building the launcher: %v\n%s", err, out)
 	}
 	_, err := compileC(filepath.Join(repoRoot, "examples/hello_world/hello_world.c"), "hello_world")
 	return err

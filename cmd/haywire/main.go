@@ -1,0 +1,111 @@
+// Command haywire is the standalone engine: it serves HTTP and forwards
+// every request to the application host attached to its shared region.
+//
+//	haywire --port 8080 [--threads N] [--config FILE] [--region-dir DIR] ...
+//
+// The first line on stdout is "region: NAME", the name hosts attach to
+// (build/c_host --region NAME, Sample.exe --region NAME). SIGTERM or
+// SIGINT stops it gracefully: it stops accepting, lets requests in flight
+// finish (up to --shutdown-timeout), and removes the region.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+	"time"
+
+	"github.com/haywireowin/haywire/config"
+	"github.com/haywireowin/haywire/engine"
+	"github.com/haywireowin/haywire/lifecycle"
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// flags maps each flag to the configuration key it sets.
+var flags = []struct{ flag, key string }{
+	{"address", "listen_address"}, {"port", "listen_port"}, {"threads", "thread_count"},
+	{"balancer", "balancer"}, {"backlog", "listen_backlog"}, {"max-request-size", "max_request_size"},
+	{"header-timeout-ms", "header_timeout_ms"}, {"idle-timeout-ms", "idle_timeout_ms"},
+	{"region-dir", "region_dir"}, {"chunk-size", "region_chunk_size"}, {"chunks", "region_chunks"},
+	{"slots", "region_slots"}, {"host-timeout-ms", "host_timeout_ms"}, {"send-timeout-ms", "host_send_timeout_ms"},
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("haywire", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configFile := fs.String("config", "", "INI `file` to read first; flags override it")
+	shutdown := fs.Duration("shutdown-timeout", 10*time.Second, "how long a stop waits for requests in flight")
+	values := map[string]*string{}
+	for _, f := range flags {
+		values[f.flag] = fs.String(f.flag, "", config.Keys()[f.key]+" (key "+f.key+")")
+	}
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: haywire [flags]\n\nServes HTTP on --port and forwards requests to the host attached to\nthe region whose name it prints first (\"region: NAME\").\n\nflags:")
+		fs.PrintDefaults()
+		keys := make([]string, 0, len(config.Keys()))
+		for k := range config.Keys() {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		fmt.Fprintln(stderr, "\nconfiguration keys (INI sections [http] and [bridge]):")
+		for _, k := range keys {
+			fmt.Fprintf(stderr, "  %-22s %s\n", k, config.Keys()[k])
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "haywire: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+
+	set := config.Settings{Engine: engine.Config{Port: lifecycle.DefaultPort}, Bridge: true}
+	if *configFile != "" {
+		if err := config.LoadFile(&set, *configFile); err != nil {
+			fmt.Fprintln(stderr, "haywire:", err)
+			return 1
+		}
+		set.Bridge = true // the launcher exists to bridge
+	}
+	for _, f := range flags {
+		if v := *values[f.flag]; v != "" {
+			if err := config.Set(&set, f.key, v); err != nil {
+				fmt.Fprintf(stderr, "haywire: --%s: %v\n", f.flag, err)
+				return 2
+			}
+		}
+	}
+
+	var eng lifecycle.Engine
+	if err := eng.ConfigureSettings(set); err != nil {
+		fmt.Fprintln(stderr, "haywire:", err)
+		return 1
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	if err := eng.Start(); err != nil {
+		fmt.Fprintln(stderr, "haywire:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "region: %s\n", eng.RegionName())
+	fmt.Fprintf(stdout, "listening: %s\n", eng.Server().Addr())
+	if f, ok := stdout.(*os.File); ok {
+		f.Sync()
+	}
+	sig := <-sigs
+	fmt.Fprintf(stderr, "haywire: %v: stopping (up to %v)\n", sig, *shutdown)
+	if err := eng.Stop(*shutdown); err != nil {
+		fmt.Fprintln(stderr, "haywire:", err)
+		return 1
+	}
+	return 0
+}

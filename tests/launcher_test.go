@@ -1,0 +1,121 @@
+package tests
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/haywireowin/haywire/bridge"
+	"github.com/haywireowin/haywire/region"
+)
+
+// startLauncher runs build/haywire with args and returns it with the
+// region name it printed first.
+func startLauncher(t *testing.T, args ...string) (*exec.Cmd, string) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(buildDir, "haywire"), args...)
+	out, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	first, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || !strings.HasPrefix(first, "region: haywire-") {
+		t.Fatalf("first line = %q, %v; want \"region: haywire-<uuid>\"", first, err)
+	}
+	return cmd, strings.TrimSpace(strings.TrimPrefix(first, "region: "))
+}
+
+func TestLauncherServesThroughAHost(t *testing.T) {
+	dir, port := t.TempDir(), freePort(t)
+	cmd, name := startLauncher(t, "--address", "127.0.0.1", "--port", strconv.Itoa(port), "--region-dir", dir,
+		"--host-timeout-ms", "500")
+	url := "http://127.0.0.1:" + strconv.Itoa(port) + "/hello?who=you"
+
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 503 {
+		t.Fatalf("GET without a host = %d; want 503", resp.StatusCode)
+	}
+
+	h, err := bridge.Attach(name, region.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		h.Serve(ctx, func(v bridge.View, w *bridge.ResponseWriter) {
+			q, _ := v.Query()
+			w.AddHeader("Content-Type", "text/plain")
+			w.WriteString("hello from the host: " + string(v.Path()) + "?" + string(q))
+		})
+		close(done)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err = http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == 200 {
+			if string(body) != "hello from the host: /hello?who=you" {
+				t.Fatalf("body = %q", body)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still %d after the host attached", resp.StatusCode)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	h.Close()
+
+	// SIGTERM: a graceful stop that removes the region.
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("launcher after SIGTERM: %v; want exit 0", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, name)); !os.IsNotExist(err) {
+		t.Fatalf("region file after a clean stop: %v; want it removed", err)
+	}
+}
+
+func TestLauncherFlagsAndErrors(t *testing.T) {
+	bin := filepath.Join(buildDir, "haywire")
+	out, err := exec.Command(bin, "--help").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--port") || !strings.Contains(string(out), "region_chunk_size") {
+		t.Fatalf("haywire --help = %v\n%s", err, out)
+	}
+	for _, args := range [][]string{{"--no-such-flag"}, {"--port", "eighty"}, {"stray"}} {
+		err := exec.Command(bin, args...).Run()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+			t.Errorf("haywire %v = %v; want exit status 2", args, err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ini := filepath.Join(t.TempDir(), "bad.conf")
+	os.WriteFile(ini, []byte("[bridge]\nregion_chunks = many\n"), 0o600)
+	out, err = exec.CommandContext(ctx, bin, "--config", ini).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "region_chunks") {
+		t.Fatalf("haywire with a bad INI = %v\n%s; want an error naming the key", err, out)
+	}
+}

@@ -15,7 +15,7 @@
 ** lock-free 32- and 64-bit atomics (x86-64, arm64).
 **
 ** CONTENTS
-**   1. Overview and lifecycle
+**   1. Overview, lanes and lifecycle
 **   2. Constants, error codes
 **   3. Region header            (struct hw_shm_header)
 **   4. Rings                    (struct hw_shm_ring_ctrl)
@@ -27,7 +27,7 @@
 **  10. Helpers
 **
 ** ======================================================================
-** 1. OVERVIEW AND LIFECYCLE
+** 1. OVERVIEW, LANES AND LIFECYCLE
 ** ======================================================================
 **
 ** A region is one shared mapping of total_size bytes holding a 4096-byte
@@ -50,12 +50,42 @@
 ** mmap(PROT_READ|PROT_WRITE, MAP_SHARED). Windows: the named section
 ** "Local\NAME" (OpenFileMappingW + MapViewOfFile).
 **
+** Lanes. A region has one side 1, so one host at a time. To have two
+** hosts attached at once (hot swap: a new host takes new requests while
+** the old one drains), an engine serves LANES: `lanes` independent
+** regions (1 <= lanes <= HW_SHM_MAX_LANES), each with the layout of this
+** header, all under one UUID:
+**   lane 0      "haywire-UUID"       the name the engine prints
+**   lane k      "haywire-UUID.K"     1 <= K < lanes, decimal, no leading
+**                                    zero (never ".0", never "07")
+** ^Every lane's header holds the UUID of the name, its own lane number
+** (header.lane, 0 for a name without suffix) and the lane count
+** (header.lanes), the same in every lane; 0 <= lane < lanes. The engine
+** creates lane 0 last, so every lane exists once lane 0 does. How the
+** engine spreads streams over lanes is its business; each lane is a
+** complete region with its own epochs, liveness and reclamation, and a
+** host attached to one lane never touches another. hw_shm_name_parse()
+** and hw_shm_lane_name() (section 10) read and build names.
+**
+** Choosing a lane (a host given the printed name, lane 0):
+**   a. Open lane 0 (steps 1-2 below); lanes = header.lanes.
+**   b. For k = 0, 1, ..., lanes - 1: open lane k (steps 1-2), check that
+**      its header.lanes equals lane 0's, and try hw_shm_side_claim() on
+**      side 1. HW_SHM_EBUSY: the lane serves another host, or a dead
+**      one the engine has not reclaimed yet -- unmap it and try the next
+**      lane. HW_SHM_OK: this is your lane; unmap the others.
+**   c. If every lane was busy, all lanes are taken: fail, or scan again
+**      after a pause (a dead host's lane is freed by the engine within
+**      about liveness_ms).
+** A host that must have one particular lane opens it by its name instead.
+**
 ** Lifecycle of a host (side 1):
 **   1. Open the file read-write with O_NOFOLLOW (/dev/shm is world-
 **      writable); fstat it and refuse anything but a regular file of your
 **      own user whose mode grants nothing to group or others. Map it.
 **   2. Validate the header: hw_shm_header_check() (section 3), then check
-**      that header.uuid is the UUID in the name.
+**      that header.uuid is the UUID in the name and header.lane the lane
+**      in the name: hw_shm_name_parse() then hw_shm_lane_check().
 **   3. Claim side 1: hw_shm_side_claim() (section 9); keep the epoch.
 **   4. Beat: increment sides[1].heartbeat every beat_ms (liveness_ms/10)
 **      from a thread that never blocks for long.
@@ -92,7 +122,9 @@
 #define HW_SHM_LAYOUT_VERSION 1
 #define HW_SHM_MAGIC UINT64_C(0x314D485357594148) /* "HAYWSHM1" in memory order */
 #define HW_SHM_NAME_PREFIX "haywire-"
-#define HW_SHM_NAME_LEN 44 /* prefix + 36-char UUID, without the NUL */
+#define HW_SHM_NAME_LEN 44 /* lane 0: prefix + 36-char UUID, without the NUL */
+#define HW_SHM_NAME_MAX 47 /* longest lane name, "haywire-UUID.63", without the NUL */
+#define HW_SHM_MAX_LANES 64 /* lanes of one engine: 0 .. HW_SHM_MAX_LANES-1 */
 
 #define HW_SHM_HEADER_SIZE 4096
 #define HW_SHM_BLOCK 128 /* two cache lines: unit of every shared mutable block */
@@ -163,7 +195,8 @@
   XX(EDESC, -7, "invalid descriptor")                                               \
   XX(ESTALE, -8, "descriptor from an earlier incarnation of the peer")              \
   XX(ECORRUPT, -9, "ring index breaks the protocol")                                \
-  XX(ETIMEDOUT, -10, "wait timed out")
+  XX(ETIMEDOUT, -10, "wait timed out")                                              \
+  XX(ENAME, -11, "not a region name (haywire-UUID or haywire-UUID.LANE)")
 /* end-of-error-codes */
 
 enum hw_shm_errno {
@@ -221,16 +254,21 @@ static inline const char *hw_shm_strerror(int code) {
 **   +-------+--------+----------+-----------+-----------+-----------+
 **   | magic |version |hdr_size  |total_size |creator_pid|liveness_ms|
 **   +-------+--------+----------+-----------+-----------+-----------+
-**   32             40              48          64          68          72 .. 128
-**   +--------------+---------------+-----------+-----------+-----------+------
-**   |creator_token |created_unix_ns| uuid (16) |ring_count |arena_count| zero
-**   +--------------+---------------+-----------+-----------+-----------+------
+**   32             40              48          64          68          72     76      80 .. 128
+**   +--------------+---------------+-----------+-----------+-----------+------+-------+------
+**   |creator_token |created_unix_ns| uuid (16) |ring_count |arena_count| lane | lanes | zero
+**   +--------------+---------------+-----------+-----------+-----------+------+-------+------
 **
 ** ^The creator stores magic last, with a seq_cst store: a reader that
 ** loads the magic (acquire) sees a complete header. liveness_ms is the
 ** liveness bound both sides use (section 9). creator_token identifies the
 ** creator beyond its pid (Linux: field 22 of /proc/PID/stat; 0 = unknown).
-** uuid is the 16 bytes of the UUID in the name.
+** uuid is the 16 bytes of the UUID in the name. lane is this region's
+** lane and lanes the engine's lane count (section 1). ^A reader refuses
+** (HW_SHM_ELAYOUT) lane >= lanes or lanes > HW_SHM_MAX_LANES. lane and
+** lanes took bytes that were zero in the first version-1 regions, hence
+** no new version: lanes == 0 with lane == 0 is such a region, one lane,
+** and reads as lanes == 1.
 */
 #define HW_SHM_MAGIC_OFFSET 0
 #define HW_SHM_VERSION_OFFSET 8
@@ -243,6 +281,8 @@ static inline const char *hw_shm_strerror(int code) {
 #define HW_SHM_UUID_OFFSET 48
 #define HW_SHM_RING_COUNT_OFFSET 64
 #define HW_SHM_ARENA_COUNT_OFFSET 68
+#define HW_SHM_LANE_OFFSET 72
+#define HW_SHM_LANES_OFFSET 76
 #define HW_SHM_RING_TABLE_OFFSET 128
 #define HW_SHM_ARENA_TABLE_OFFSET 256
 #define HW_SHM_CONTROL_OFFSET 384
@@ -359,7 +399,9 @@ typedef struct hw_shm_header {
   uint8_t uuid[16];
   uint32_t ring_count;
   uint32_t arena_count;
-  uint8_t reserved0[56];
+  uint32_t lane;  /* this region's lane, < lanes */
+  uint32_t lanes; /* the engine's lane count, <= HW_SHM_MAX_LANES (0: 1, see above) */
+  uint8_t reserved0[48];
   hw_shm_ring_entry rings[HW_SHM_RING_COUNT];
   hw_shm_arena_entry arenas[HW_SHM_ARENA_COUNT];
   uint8_t reserved1[64];
@@ -677,6 +719,10 @@ HW_SHM__CHECK(offsetof(hw_shm_header, created_unix_ns) == HW_SHM_CREATED_OFFSET)
 HW_SHM__CHECK(offsetof(hw_shm_header, uuid) == HW_SHM_UUID_OFFSET);
 HW_SHM__CHECK(offsetof(hw_shm_header, ring_count) == HW_SHM_RING_COUNT_OFFSET);
 HW_SHM__CHECK(offsetof(hw_shm_header, arena_count) == HW_SHM_ARENA_COUNT_OFFSET);
+HW_SHM__CHECK(offsetof(hw_shm_header, lane) == HW_SHM_LANE_OFFSET);
+HW_SHM__CHECK(offsetof(hw_shm_header, lanes) == HW_SHM_LANES_OFFSET);
+HW_SHM__CHECK(sizeof(HW_SHM_NAME_PREFIX) - 1 + 36 == HW_SHM_NAME_LEN);
+HW_SHM__CHECK(HW_SHM_NAME_MAX == HW_SHM_NAME_LEN + 3 && HW_SHM_MAX_LANES <= 100);
 HW_SHM__CHECK(offsetof(hw_shm_header, rings) == HW_SHM_RING_TABLE_OFFSET);
 HW_SHM__CHECK(offsetof(hw_shm_header, arenas) == HW_SHM_ARENA_TABLE_OFFSET);
 HW_SHM__CHECK(offsetof(hw_shm_header, epoch_source) == HW_SHM_EPOCH_SOURCE_OFFSET);
@@ -729,16 +775,16 @@ HW_SHM__CHECK(offsetof(hw_shm_desc, gen) == HW_SHM_DESC_GEN_OFFSET);
 ** 10. HELPERS
 ** ======================================================================
 **
-** A reference implementation of sections 3-9. THREADS: a producer or
-** consumer object belongs to one thread at a time; the header and bell
-** functions are safe from any thread.
+** A reference implementation of sections 1 (names) and 3-9. THREADS: a
+** producer or consumer object belongs to one thread at a time; the
+** header, name and bell functions are safe from any thread.
 */
 
 static inline int hw_shm__pow2(uint64_t n) { return n != 0 && (n & (n - 1)) == 0; }
 
 /*
 ** Validate a mapped region of file_size bytes (section 3): magic, version,
-** sizes, every table entry (fixed roles, geometry, alignment, bounds, no
+** sizes, the lane fields, every table entry (fixed roles, geometry, alignment, bounds, no
 ** overlap, release rings large enough), the ring control blocks, and the
 ** side claims. On error, if why is not NULL, a message with the values is
 ** written into why (at most why_len bytes, NUL-terminated).
@@ -783,6 +829,8 @@ static inline int hw_shm_header_check(const void *base, uint64_t file_size, char
     HW_SHM__FAIL(HW_SHM_ELAYOUT, "liveness %u ms", h->liveness_ms);
   if (h->ring_count != HW_SHM_RING_COUNT || h->arena_count != HW_SHM_ARENA_COUNT)
     HW_SHM__FAIL(HW_SHM_ELAYOUT, "%u rings and %u arenas", h->ring_count, h->arena_count);
+  if (h->lanes > HW_SHM_MAX_LANES || h->lane >= (h->lanes != 0 ? h->lanes : 1))
+    HW_SHM__FAIL(HW_SHM_ELAYOUT, "lane %u of %u lanes", h->lane, h->lanes);
   for (i = 0; i < HW_SHM_RING_COUNT; i++) {
     const hw_shm_ring_entry *r = &h->rings[i];
     const hw_shm_ring_ctrl *c;
@@ -830,6 +878,100 @@ static inline int hw_shm_header_check(const void *base, uint64_t file_size, char
   }
   return HW_SHM_OK;
 #undef HW_SHM__FAIL
+}
+
+/* --- Names and lanes (section 1) --- */
+
+static inline int hw_shm__hex(int c) {
+  return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/*
+** Parse a region name: "haywire-" + lowercase canonical UUID, optionally
+** "." + a lane in [1, HW_SHM_MAX_LANES) in decimal without leading zeros.
+** On HW_SHM_OK, uuid (if not NULL) gets the UUID's 16 bytes and *lane (if
+** not NULL) the lane, 0 without a suffix. Reads no further than the first
+** character that breaks the form.
+** RETURNS: HW_SHM_OK, HW_SHM_ENAME.
+*/
+static inline int hw_shm_name_parse(const char *name, uint8_t uuid[16], uint32_t *lane) {
+  uint8_t id[16];
+  uint32_t l = 0;
+  int i, k = 0, v;
+  if (name == NULL || strncmp(name, HW_SHM_NAME_PREFIX, sizeof(HW_SHM_NAME_PREFIX) - 1) != 0)
+    return HW_SHM_ENAME;
+  name += sizeof(HW_SHM_NAME_PREFIX) - 1;
+  for (i = 0; i < 36; i++, name++) {
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (*name != '-')
+        return HW_SHM_ENAME;
+      continue;
+    }
+    if ((v = hw_shm__hex(*name)) < 0)
+      return HW_SHM_ENAME;
+    if (k % 2 == 0)
+      id[k / 2] = (uint8_t)(v << 4);
+    else
+      id[k / 2] |= (uint8_t)v;
+    k++;
+  }
+  if (*name == '.') {
+    name++;
+    if (*name < '1' || *name > '9') /* no ".", ".0", ".07", ".x" */
+      return HW_SHM_ENAME;
+    l = (uint32_t)(*name++ - '0');
+    if (*name >= '0' && *name <= '9')
+      l = 10 * l + (uint32_t)(*name++ - '0');
+    if (l >= HW_SHM_MAX_LANES)
+      return HW_SHM_ENAME;
+  }
+  if (*name != '\0')
+    return HW_SHM_ENAME;
+  if (uuid != NULL)
+    memcpy(uuid, id, 16);
+  if (lane != NULL)
+    *lane = l;
+  return HW_SHM_OK;
+}
+
+/*
+** Write the name of lane k of the engine whose lane-0 name is base into
+** buf (len >= HW_SHM_NAME_MAX + 1 bytes): base itself for k == 0,
+** "base.k" otherwise.
+** RETURNS: HW_SHM_OK, HW_SHM_ENAME (base is not a lane-0 name, k >=
+** HW_SHM_MAX_LANES, or buf is too short).
+*/
+static inline int hw_shm_lane_name(char *buf, size_t len, const char *base, uint32_t k) {
+  uint32_t lane;
+  if (buf == NULL || len < HW_SHM_NAME_MAX + 1 || hw_shm_name_parse(base, NULL, &lane) != HW_SHM_OK || lane != 0 ||
+      k >= HW_SHM_MAX_LANES)
+    return HW_SHM_ENAME;
+  if (k == 0)
+    snprintf(buf, len, "%s", base);
+  else
+    snprintf(buf, len, "%s.%u", base, (unsigned)k);
+  return HW_SHM_OK;
+}
+
+/*
+** After hw_shm_header_check: check that the region holds the UUID and the
+** lane of its name, as returned by hw_shm_name_parse (lifecycle step 2).
+** RETURNS: HW_SHM_OK, HW_SHM_ELAYOUT.
+*/
+static inline int hw_shm_lane_check(const void *base, const uint8_t uuid[16], uint32_t lane, char *why,
+                                    size_t why_len) {
+  const hw_shm_header *h = (const hw_shm_header *)base;
+  if (memcmp(h->uuid, uuid, 16) != 0) {
+    if (why != NULL && why_len > 0)
+      snprintf(why, why_len, "the header's uuid is not the one in the name");
+    return HW_SHM_ELAYOUT;
+  }
+  if (h->lane != lane) {
+    if (why != NULL && why_len > 0)
+      snprintf(why, why_len, "the name says lane %u, the header lane %u of %u", (unsigned)lane, h->lane, h->lanes);
+    return HW_SHM_ELAYOUT;
+  }
+  return HW_SHM_OK;
 }
 
 /* Pointers into a validated region. */

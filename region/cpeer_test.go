@@ -342,6 +342,12 @@ func TestCHeaderAgreement(t *testing.T) {
 	}
 	valid, l := validImage(t, 64, 8)
 	check("valid", valid, int64(len(valid)))
+	legacy := append([]byte(nil), valid...)
+	binary.LittleEndian.PutUint64(legacy[LaneOffset:], 0) // lane 0, lanes 0: before lanes
+	check("lanes 0", legacy, int64(len(legacy)))
+	lane := append([]byte(nil), valid...)
+	binary.LittleEndian.PutUint64(lane[LaneOffset:], 64<<32|63)
+	check("lane 63 of 64", lane, int64(len(lane)))
 	rng := rand.New(rand.NewPCG(5, 6))
 	ringOffs := []int{int(l.Rings[0].Offset), int(l.Rings[1].Offset), int(l.Rings[2].Offset), int(l.Rings[3].Offset)}
 	for i := range 300 {

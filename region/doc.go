@@ -7,7 +7,8 @@
 // Lifecycle:
 //
 //  1. The engine calls Create: a new file haywire-<uuid> under /dev/shm
-//     (mode 0600, O_EXCL), formatted, with the engine holding side 0.
+//     (mode 0600, O_EXCL), formatted, with the engine holding side 0
+//     (or CreateLanes: one such file per lane, see below).
 //  2. A host calls Open(name) from another process: the header, every
 //     table entry and every ring control block are validated, then it
 //     claims side 1 and gets a fresh epoch.
@@ -23,6 +24,21 @@
 //  5. Close detaches; the creator's Close also removes the name. Regions
 //     left by crashed processes are found by List and removed by
 //     RemoveStale.
+//
+// Lanes: a region has one host side, so for two hosts at once (hot swap:
+// a new host takes new requests while the old one drains) an engine calls
+// CreateLanes and serves L lanes, L independent regions with the layout
+// above. Lane 0 is haywire-<uuid>, the name the engine prints; lane k is
+// haywire-<uuid>.<k> (LaneName, ParseLaneName), and every lane's header
+// records that uuid, its lane and L, which Open checks against the name.
+// A host calls OpenAnyLane with the printed name: it reads L from lane 0
+// and claims side 1 of the first lane not taken by another host (or by a
+// dead one the engine has not reclaimed yet), failing with ErrSideBusy
+// when all are taken, or waiting up to AttachTimeout for one. Open takes
+// one particular lane by its name. Which streams go to which lane is the
+// engine's choice; each lane has its own epochs, liveness and
+// reclamation. List reports each lane file and treats the lanes of one
+// uuid as a unit: they are stale together.
 //
 // Trust: the peer is another program, possibly buggy. Every index, offset,
 // length, kind and epoch read from the region is checked before use, and a

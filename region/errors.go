@@ -6,7 +6,8 @@ import "errors"
 // caused them (fmt.Errorf("%w: ...")); test with errors.Is. A full ring or an
 // exhausted arena on a single attempt is a false/zero return, not an error.
 var (
-	// ErrName means a region name is not of the form haywire-<uuid>.
+	// ErrName means a region name is not of the form haywire-<uuid> or
+	// haywire-<uuid>.<lane> (see ParseLaneName).
 	ErrName = errors.New("region: invalid region name")
 	// ErrExists means Create found a region with that name already.
 	ErrExists = errors.New("region: region already exists")

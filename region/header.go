@@ -44,6 +44,8 @@ type Layout struct {
 	Created      time.Time
 	PeerTimeout  time.Duration // liveness bound both sides use
 	UUID         uuid.UUID
+	Lane         int // this region's lane, in [0, Lanes)
+	Lanes        int // the engine's lane count, in [1, MaxLanes]
 	Rings        [RingCount]RingInfo
 	Arenas       [ArenaCount]ArenaInfo
 }
@@ -69,6 +71,7 @@ func plan(dataSlots int, ag arena.Geometry, timeout time.Duration) (Layout, erro
 	}
 	var l Layout
 	l.PeerTimeout = timeout
+	l.Lanes = 1
 	off := uint64(HeaderSize)
 	for r := range RingCount {
 		g := dg
@@ -107,6 +110,8 @@ func (l *Layout) encode(hdr []byte) {
 	copy(hdr[UUIDOffset:UUIDOffset+16], l.UUID[:])
 	le.PutUint32(hdr[RingCountOffset:], RingCount)
 	le.PutUint32(hdr[ArenaCountOffset:], ArenaCount)
+	le.PutUint32(hdr[LaneOffset:], uint32(l.Lane))
+	le.PutUint32(hdr[LanesOffset:], uint32(l.Lanes))
 	for r, ri := range l.Rings {
 		e := hdr[ringEntryOffset(r):]
 		le.PutUint64(e[RingEntryOffsetOffset:], ri.Offset)
@@ -129,9 +134,11 @@ func (l *Layout) encode(hdr []byte) {
 // ParseHeader validates the header at the start of b, the first bytes of a
 // region file of fileSize bytes, and returns its layout. It checks the
 // magic, version and header size; that the file is as long as the recorded
-// total size; every table entry (role, geometry, alignment, bounds, no
+// total size; the lane fields (lane < lanes <= MaxLanes; both 0 reads as
+// lane 0 of 1); every table entry (role, geometry, alignment, bounds, no
 // overlap, release rings big enough); and the side claims. It does not
-// look beyond the header: see checkRings for the ring control blocks.
+// look beyond the header: see checkRings for the ring control blocks, and
+// Open for the checks against the name.
 // Errors wrap ErrTruncated, ErrMagic, ErrVersion or ErrLayout and carry the
 // offending values.
 func ParseHeader(b []byte, fileSize int64) (Layout, error) {
@@ -173,6 +180,14 @@ func ParseHeader(b []byte, fileSize int64) (Layout, error) {
 	if rc, ac := le.Uint32(b[RingCountOffset:]), le.Uint32(b[ArenaCountOffset:]); rc != RingCount || ac != ArenaCount {
 		return Layout{}, fmt.Errorf("%w: %d rings and %d arenas, want %d and %d", ErrLayout, rc, ac, RingCount, ArenaCount)
 	}
+	lane, lanes := le.Uint32(b[LaneOffset:]), le.Uint32(b[LanesOffset:])
+	if lanes == 0 && lane == 0 {
+		lanes = 1 // written before lanes existed: a single lane
+	}
+	if lane >= lanes || lanes > MaxLanes {
+		return Layout{}, fmt.Errorf("%w: lane %d of %d lanes, want lane < lanes <= %d", ErrLayout, lane, lanes, MaxLanes)
+	}
+	l.Lane, l.Lanes = int(lane), int(lanes)
 	type section struct {
 		name      string
 		off, size uint64

@@ -44,10 +44,15 @@ import (
 //	+-------+--------+----------+-----------+-----------+-----------+
 //	| magic |version |hdr_size  |total_size |creator_pid|liveness_ms|
 //	+-------+--------+----------+-----------+-----------+-----------+
-//	32             40              48          64          68          72 .. 128
-//	+--------------+---------------+-----------+-----------+-----------+------
-//	|creator_token |created_unix_ns| uuid (16) |ring_count |arena_count| zero
-//	+--------------+---------------+-----------+-----------+-----------+------
+//	32             40              48          64          68          72     76      80 .. 128
+//	+--------------+---------------+-----------+-----------+-----------+------+-------+------
+//	|creator_token |created_unix_ns| uuid (16) |ring_count |arena_count| lane | lanes | zero
+//	+--------------+---------------+-----------+-----------+-----------+------+-------+------
+//
+// lane is the region's lane number and lanes the engine's lane count, 0 <=
+// lane < lanes <= MaxLanes (see LaneName). They took bytes that were zero
+// in the first version-1 regions, so lanes == 0 (with lane == 0) reads as
+// a single lane: a region written before lanes existed.
 //
 // All integers are little-endian; every field is naturally aligned.
 const (
@@ -79,7 +84,9 @@ const (
 	UUIDOffset         = CreatedOffset + 8
 	RingCountOffset    = UUIDOffset + 16
 	ArenaCountOffset   = RingCountOffset + 4
-	identityEnd        = ArenaCountOffset + 4
+	LaneOffset         = ArenaCountOffset + 4
+	LanesOffset        = LaneOffset + 4
+	identityEnd        = LanesOffset + 4
 
 	// Ring table: RingCount entries of RingEntrySize bytes.
 	RingTableOffset = IdentityOffset + BlockLength
@@ -240,6 +247,8 @@ type headerBlocks struct {
 	uuid         [16]byte
 	ringCount    uint32
 	arenaCount   uint32
+	lane         uint32
+	lanes        uint32
 	_            [BlockLength - identityEnd]byte
 	rings        [RingCount][RingEntrySize]byte
 	arenas       [ArenaCount][ArenaEntrySize]byte
@@ -280,6 +289,8 @@ var (
 	_ = [1]struct{}{}[unsafe.Offsetof(headerBlocks{}.uuid)-UUIDOffset]
 	_ = [1]struct{}{}[unsafe.Offsetof(headerBlocks{}.ringCount)-RingCountOffset]
 	_ = [1]struct{}{}[unsafe.Offsetof(headerBlocks{}.arenaCount)-ArenaCountOffset]
+	_ = [1]struct{}{}[unsafe.Offsetof(headerBlocks{}.lane)-LaneOffset]
+	_ = [1]struct{}{}[unsafe.Offsetof(headerBlocks{}.lanes)-LanesOffset]
 	_ = [1]struct{}{}[unsafe.Offsetof(headerBlocks{}.rings)-RingTableOffset]
 	_ = [1]struct{}{}[unsafe.Offsetof(headerBlocks{}.arenas)-ArenaTableOffset]
 	_ = [1]struct{}{}[unsafe.Offsetof(headerBlocks{}.epochSource)-EpochSourceOffset]

@@ -21,11 +21,16 @@ const (
 	DefaultSpin        = 20 * time.Microsecond
 )
 
-// Options configure Create and Open. Zero fields take the defaults above.
+// Options configure Create, CreateLanes, Open and OpenAnyLane. Zero fields
+// take the defaults above.
 type Options struct {
 	// Dir is the directory holding region files (Unix). Default: /dev/shm
 	// if it exists and is writable, else os.TempDir(); Open searches both.
 	Dir string
+	// Name is the name Create gives the region, or CreateLanes gives lane
+	// 0, instead of a fresh one: a lane-0 name, haywire-<uuid> (see
+	// ParseLaneName). Create and CreateLanes only; empty: NewName().
+	Name string
 
 	// DataSlots is the number of descriptors each data ring holds, a power
 	// of two. Create only.
@@ -143,23 +148,53 @@ func claimWord(pid int, state uint32) uint64 { return uint64(uint32(pid))<<32 | 
 func claimPID(c uint64) int                  { return int(c >> 32) }
 func claimState(c uint64) uint32             { return uint32(c) }
 
-// Create creates a new region with a fresh name, formats it and attaches
-// to it as side 0. The file (Unix) is created exclusively with mode 0600
-// and removed by Close.
+// Create creates a new region with a fresh name (or opts.Name), formats it
+// and attaches to it as side 0. The file (Unix) is created exclusively
+// with mode 0600 and removed by Close. The region is lane 0 of 1; see
+// CreateLanes for more.
 func Create(opts Options) (*Region, error) {
+	name, err := baseName(opts.Name)
+	if err != nil {
+		return nil, err
+	}
+	return create(opts, name, 0, 1)
+}
+
+// baseName returns name, or a fresh name if it is empty, after checking
+// that it is a lane-0 name.
+func baseName(name string) (string, error) {
+	if name == "" {
+		return NewName(), nil
+	}
+	_, lane, err := ParseLaneName(name)
+	if err != nil {
+		return "", err
+	}
+	if lane != 0 {
+		return "", fmt.Errorf("%w: Options.Name %q is lane %d; give the lane-0 name, %s", ErrConfig, name, lane, LaneName(name, 0))
+	}
+	return name, nil
+}
+
+// create creates region name as lane lane of lanes.
+func create(opts Options, name string, lane, lanes int) (*Region, error) {
 	opts.setDefaults()
+	opts.Name = name
 	l, err := plan(opts.DataSlots, arena.Geometry{ChunkSize: opts.ChunkSize, Chunks: opts.Chunks}, opts.PeerTimeout)
 	if err != nil {
 		return nil, err
 	}
-	name := NewName()
-	id, _ := ParseName(name)
+	id, err := ParseName(name)
+	if err != nil {
+		return nil, err
+	}
 	m, err := createMapping(opts.Dir, name, int64(l.TotalSize))
 	if err != nil {
 		return nil, err
 	}
 	mem := m.bytes()
 	l.UUID = id
+	l.Lane, l.Lanes = lane, lanes
 	l.CreatorPID = os.Getpid()
 	_, l.CreatorToken = processStatus(l.CreatorPID)
 	l.Created = time.Now()
@@ -198,35 +233,55 @@ func Open(name string, opts Options) (*Region, error) { return OpenSide(name, 1,
 // normally held by the creator; a restarted engine can take it over once
 // the peer has reclaimed the previous one. Open validates the whole header
 // and every ring before claiming anything, and fails with an error carrying
-// the offending values.
+// the offending values. The name may be any lane's: the header must hold
+// the name's uuid and lane.
 func OpenSide(name string, side int, opts Options) (*Region, error) {
 	if side != 0 && side != 1 {
 		return nil, fmt.Errorf("%w: side %d", ErrConfig, side)
 	}
 	opts.setDefaults()
-	id, err := ParseName(name)
+	m, l, err := openValidated(opts.Dir, name)
 	if err != nil {
 		return nil, err
 	}
-	m, size, err := openMapping(opts.Dir, name)
+	return attachSide(name, m, l, side, opts, opts.AttachTimeout)
+}
+
+// openValidated maps region name and validates it: the header, every ring
+// control block, and that the header's uuid and lane are the name's.
+func openValidated(dir, name string) (*mapping, Layout, error) {
+	id, lane, err := ParseLaneName(name)
 	if err != nil {
-		return nil, err
+		return nil, Layout{}, err
+	}
+	m, size, err := openMapping(dir, name)
+	if err != nil {
+		return nil, Layout{}, err
 	}
 	mem := m.bytes()
 	l, err := ParseHeader(mem, min(size, int64(len(mem))))
-	if err == nil && l.UUID != id {
+	switch {
+	case err != nil:
+	case l.UUID != id:
 		err = fmt.Errorf("%w: %s holds region %s", ErrLayout, name, l.UUID)
-	}
-	if err == nil {
+	case l.Lane != lane:
+		err = fmt.Errorf("%w: %s is named lane %d but its header says lane %d of %d", ErrLayout, name, lane, l.Lane, l.Lanes)
+	default:
 		err = checkRings(mem, &l)
 	}
 	if err != nil {
 		m.close()
-		return nil, fmt.Errorf("%w (%s)", err, m.path)
+		return nil, Layout{}, fmt.Errorf("%w (%s)", err, m.path)
 	}
+	return m, l, nil
+}
+
+// attachSide claims side of the validated mapping m, waiting up to wait
+// for it to be free, and attaches. m is unmapped if it fails.
+func attachSide(name string, m *mapping, l Layout, side int, opts Options, wait time.Duration) (*Region, error) {
 	opts.PeerTimeout = l.PeerTimeout
 	r := newRegion(name, m, l, side, false, opts)
-	if err := r.claim(opts.AttachTimeout); err != nil {
+	if err := r.claim(wait); err != nil {
 		m.close()
 		return nil, err
 	}
@@ -380,8 +435,15 @@ func (r *Region) bellAt(off int) bell {
 	return bell{seq: u32(r.mem, off+BellSeqOffset), sleeping: u32(r.mem, off+BellSleepingOffset)}
 }
 
-// Name returns the region's name, haywire-<uuid>.
+// Name returns the region's name, haywire-<uuid> (lane 0) or
+// haywire-<uuid>.<lane>.
 func (r *Region) Name() string { return r.name }
+
+// Lane returns the region's lane number, in [0, Lanes()).
+func (r *Region) Lane() int { return r.layout.Lane }
+
+// Lanes returns the number of lanes of the engine this region belongs to.
+func (r *Region) Lanes() int { return r.layout.Lanes }
 
 // Path returns the file path (Unix) or the mapping's object name (Windows).
 func (r *Region) Path() string { return r.m.path }

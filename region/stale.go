@@ -4,16 +4,21 @@ import (
 	"encoding/binary"
 	"fmt"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // StaleGrace is how old a region file with an unreadable header must be
 // before List calls it stale: younger, its creator may still be writing it.
 const StaleGrace = 10 * time.Second
 
-// Info describes a region found by List.
+// Info describes a region found by List: one file, which is one lane of
+// an engine.
 type Info struct {
 	Name       string
 	Path       string
+	Lane       int // from the name
+	Lanes      int // from the header; 0 if the header is unreadable
 	Size       int64
 	Modified   time.Time
 	CreatorPID int // 0 if the header is unreadable
@@ -63,6 +68,7 @@ func judge(info *Info, hdr []byte, size int64, now time.Time) {
 		return
 	}
 	info.CreatorPID = l.CreatorPID
+	info.Lanes = l.Lanes
 	creatorAlive, tok := processStatus(l.CreatorPID)
 	if creatorAlive && l.CreatorToken != 0 && tok != 0 && tok != l.CreatorToken {
 		creatorAlive = false // the pid was reused
@@ -93,8 +99,31 @@ func judge(info *Info, hdr []byte, size int64, now time.Time) {
 	}
 }
 
+// keepLanes applies the lane rule of List: the lanes of one engine (one
+// uuid) are stale together or not at all, so a lane in use keeps every
+// lane of its engine, for an engine that restarts and takes them over.
+func keepLanes(infos []Info) {
+	inUse := map[uuid.UUID]string{} // uuid -> a lane that is not stale
+	for _, in := range infos {
+		if id, err := ParseName(in.Name); err == nil && !in.Stale {
+			if _, ok := inUse[id]; !ok {
+				inUse[id] = in.Name
+			}
+		}
+	}
+	for i := range infos {
+		in := &infos[i]
+		id, err := ParseName(in.Name)
+		if other, ok := inUse[id]; ok && err == nil && in.Stale {
+			in.Stale = false
+			in.Reason = fmt.Sprintf("%s, but %s, a lane of the same engine, is not stale", in.Reason, other)
+		}
+	}
+}
+
 // RemoveStale removes every stale region List finds in dir and returns
-// what it removed.
+// what it removed: all the lanes of an engine that is gone, with its
+// hosts.
 func RemoveStale(dir string) ([]Info, error) {
 	infos, err := List(dir)
 	if err != nil {

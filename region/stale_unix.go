@@ -15,14 +15,17 @@ import (
 )
 
 // List returns the regions in dir, or in the default directories when dir
-// is empty, with a verdict on whether each is stale. Files whose names are
-// not region names are ignored. It only reads headers; it never maps. A
-// region whose processes all look gone is read again after two heartbeat
-// periods (at most 2 s): if any heartbeat moved, a live process holds it
-// (in another pid namespace, say) and it is not stale.
+// is empty, with a verdict on whether each is stale. Each lane file is a
+// region of its own. Files whose names are not region names (of any lane)
+// are ignored. It only reads headers; it never maps. A region whose
+// processes all look gone is read again after two heartbeat periods (at
+// most 2 s): if any heartbeat moved, a live process holds it (in another
+// pid namespace, say) and it is not stale. Finally the lanes of one engine
+// are stale together: while any lane of a uuid is not stale, none is.
 func List(dir string) ([]Info, error) {
 	infos, suspects, err := scan(dir)
 	if err != nil || len(suspects) == 0 {
+		keepLanes(infos)
 		return infos, err
 	}
 	wait := time.Duration(0)
@@ -40,6 +43,7 @@ func List(dir string) ([]Info, error) {
 			infos[sp.index].Reason = "its pids look gone but a heartbeat is moving (another pid namespace?)"
 		}
 	}
+	keepLanes(infos)
 	return infos, nil
 }
 
@@ -91,10 +95,11 @@ func scan(dir string) (infos []Info, suspects []suspect, err error) {
 			if !strings.HasPrefix(e.Name(), NamePrefix) || !e.Type().IsRegular() {
 				continue
 			}
-			if _, err := ParseName(e.Name()); err != nil {
+			_, lane, err := ParseLaneName(e.Name())
+			if err != nil {
 				continue
 			}
-			info := Info{Name: e.Name(), Path: filepath.Join(d, e.Name())}
+			info := Info{Name: e.Name(), Path: filepath.Join(d, e.Name()), Lane: lane}
 			f, err := openRegular(info.Path)
 			if err != nil {
 				if errors.Is(err, fs.ErrNotExist) {

@@ -4,7 +4,7 @@
 ** Usage: shm_peer PATH|NAME
 **
 ** Attaches to the region file PATH (or /dev/shm/NAME for a bare region
-** name) as side 1 and echoes: every data
+** name, of any lane) as side 1 and echoes: every data
 ** descriptor it receives on ring 0 is validated, its payload checked
 ** against the FNV-1a checksum the sender put in `conn`, copied into a chunk
 ** of arena 1 and sent back on ring 1 with the same kind, flags, stream and
@@ -211,7 +211,7 @@ int main(int argc, char **argv) {
   memset(&p, 0, sizeof p);
   p.pid = (uint32_t)getpid();
   if (strchr(argv[1], '/') == NULL) {
-    if (strlen(argv[1]) != HW_SHM_NAME_LEN || strncmp(argv[1], HW_SHM_NAME_PREFIX, strlen(HW_SHM_NAME_PREFIX)) != 0)
+    if (hw_shm_name_parse(argv[1], NULL, NULL) != HW_SHM_OK)
       return die(1, "not a region name");
     snprintf(path, sizeof path, "/dev/shm/%s", argv[1]);
   } else if (snprintf(path, sizeof path, "%s", argv[1]) >= (int)sizeof path) {
@@ -236,25 +236,16 @@ int main(int argc, char **argv) {
     return 1;
   }
   p.h = (hw_shm_header *)base;
-  /* The uuid in the header must be the one in the name. */
+  /* The uuid and lane in the header must be the ones in the name. */
   {
-    const char *name = strrchr(path, '/') + 1, *hex = name + strlen(HW_SHM_NAME_PREFIX);
-    unsigned char id[16];
-    int k = 0;
-    for (; *hex != '\0' && k < 32; hex++) {
-      unsigned v;
-      if (*hex == '-')
-        continue;
-      if (sscanf(hex, "%1x", &v) != 1)
-        return die(1, "bad uuid in the region name");
-      if (k % 2 == 0)
-        id[k / 2] = (unsigned char)(v << 4);
-      else
-        id[k / 2] |= (unsigned char)v;
-      k++;
+    uint8_t id[16];
+    uint32_t lane;
+    if (hw_shm_name_parse(strrchr(path, '/') + 1, id, &lane) != HW_SHM_OK)
+      return die(1, "the file name is not a region name");
+    if ((rc = hw_shm_lane_check(base, id, lane, why, sizeof why)) != HW_SHM_OK) {
+      fprintf(stderr, "shm_peer: %s: %s\n", hw_shm_strerror(rc), why);
+      return 1;
     }
-    if (k != 32 || memcmp(id, p.h->uuid, 16) != 0)
-      return die(1, "the header's uuid is not the one in the name");
   }
 
   /* 3. Claim side 1 (the engine may still be reclaiming a predecessor). */

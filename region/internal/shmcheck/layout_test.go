@@ -3,9 +3,11 @@
 package shmcheck
 
 import (
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/haywireowin/haywire/region"
@@ -31,6 +33,8 @@ func TestLayoutMatchesHeader(t *testing.T) {
 		"HW_SHM_SECTION_ALIGN":                  region.SectionAlign,
 		"HW_SHM_ARENA_ALIGN":                    region.ArenaAlign,
 		"HW_SHM_NAME_LEN":                       uint64(len(region.NewName())),
+		"HW_SHM_NAME_MAX":                       uint64(region.MaxNameLen),
+		"HW_SHM_MAX_LANES":                      region.MaxLanes,
 		"HW_SHM_RING_DATA0":                     region.RingData0,
 		"HW_SHM_RING_DATA1":                     region.RingData1,
 		"HW_SHM_RING_RELEASE0":                  region.RingRelease0,
@@ -66,6 +70,8 @@ func TestLayoutMatchesHeader(t *testing.T) {
 		"HW_SHM_UUID_OFFSET":                    region.UUIDOffset,
 		"HW_SHM_RING_COUNT_OFFSET":              region.RingCountOffset,
 		"HW_SHM_ARENA_COUNT_OFFSET":             region.ArenaCountOffset,
+		"HW_SHM_LANE_OFFSET":                    region.LaneOffset,
+		"HW_SHM_LANES_OFFSET":                   region.LanesOffset,
 		"HW_SHM_RING_TABLE_OFFSET":              region.RingTableOffset,
 		"HW_SHM_ARENA_TABLE_OFFSET":             region.ArenaTableOffset,
 		"HW_SHM_CONTROL_OFFSET":                 region.ControlOffset,
@@ -171,7 +177,7 @@ func TestLayoutMatchesHeader(t *testing.T) {
 func TestErrorCodes(t *testing.T) {
 	want := map[string]int{
 		"OK": 0, "ETRUNCATED": -1, "EMAGIC": -2, "EVERSION": -3, "ELAYOUT": -4, "EBUSY": -5,
-		"EFENCED": -6, "EDESC": -7, "ESTALE": -8, "ECORRUPT": -9, "ETIMEDOUT": -10,
+		"EFENCED": -6, "EDESC": -7, "ESTALE": -8, "ECORRUPT": -9, "ETIMEDOUT": -10, "ENAME": -11,
 	}
 	got := ErrorCodes()
 	if len(got) != len(want) {
@@ -208,5 +214,74 @@ func TestEveryMacroChecked(t *testing.T) {
 	}
 	if n < 100 {
 		t.Errorf("found only %d macros; is the pattern still right?", n)
+	}
+}
+
+// TestNameAgreement runs names through hw_shm_name_parse and
+// region.ParseLaneName, and lane numbers through hw_shm_lane_name and
+// region.LaneName: the two implementations of the naming rules must agree.
+func TestNameAgreement(t *testing.T) {
+	base := region.NewName()
+	id := strings.TrimPrefix(base, region.NamePrefix)
+	names := []string{
+		base, base + ".1", base + ".9", base + ".10", base + ".63",
+		base + ".0", base + ".00", base + ".01", base + ".64", base + ".99", base + ".100", base + ".630",
+		base + ".", base + ".-1", base + ".+1", base + ". 1", base + ".1 ", base + ".a", base + ".1a", base + "..1",
+		base + ".1.2", base + "/1", base + "1", base + "-1", base + ".٣",
+		strings.ToUpper(base), region.NamePrefix + strings.ToUpper(id), region.NamePrefix + "{" + id + "}",
+		region.NamePrefix + id[:35], region.NamePrefix + strings.ReplaceAll(id, "-", "") + "0000",
+		region.NamePrefix + "../../etc/passwd/aaaaaaaaaaaaaaaaaaaaaaaaa", id, "", "haywire-", "haywire",
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	alphabet := "0123456789abcdefABCDEF-.x/ \x00"
+	for range 3000 {
+		b := []byte(base + []string{"", ".1", ".42", ".63"}[rng.IntN(4)])
+		for range 1 + rng.IntN(2) {
+			switch i := rng.IntN(len(b)); rng.IntN(3) {
+			case 0:
+				b[i] = alphabet[rng.IntN(len(alphabet))]
+			case 1:
+				b = append(b[:i], b[i+1:]...)
+			default:
+				b = append(b[:i], append([]byte{alphabet[rng.IntN(len(alphabet))]}, b[i:]...)...)
+			}
+		}
+		if !strings.ContainsRune(string(b), 0) { // C strings end at NUL
+			names = append(names, string(b))
+		}
+	}
+	accepted := 0
+	for _, n := range names {
+		gid, glane, gerr := region.ParseLaneName(n)
+		code, cid, clane := ParseName(n)
+		if (gerr == nil) != (code == 0) {
+			t.Errorf("%q: C says %d, Go says %v", n, code, gerr)
+			continue
+		}
+		if gerr == nil {
+			accepted++
+			if cid != gid || int(clane) != glane {
+				t.Errorf("%q: C parses %x lane %d, Go %x lane %d", n, cid, clane, gid[:], glane)
+			}
+		}
+	}
+	if accepted < 10 {
+		t.Errorf("only %d names accepted; the corpus is too weak", accepted)
+	}
+	for k := range uint32(region.MaxLanes + 2) {
+		code, got := LaneName(base, k)
+		want := region.LaneName(base, int(k))
+		if _, _, err := region.ParseLaneName(want); err != nil {
+			want = "" // Go builds it, but it is no name
+		}
+		if code != 0 {
+			got = ""
+		}
+		if got != want {
+			t.Errorf("lane %d: C builds %q (code %d), Go %q", k, got, code, want)
+		}
+	}
+	if code, _ := LaneName(base+".3", 1); code == 0 {
+		t.Errorf("hw_shm_lane_name accepted a lane-3 name as its base")
 	}
 }

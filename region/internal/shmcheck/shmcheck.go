@@ -4,6 +4,7 @@ package shmcheck
 
 /*
 #cgo CFLAGS: -std=c11 -I${SRCDIR}/../../../include
+#include <stdlib.h>
 #include "haywire_shm.h"
 
 // Sizes through functions: cgo need not translate the structs (it does not
@@ -19,8 +20,11 @@ static unsigned long long hw_offsetof_bells(void) { return offsetof(hw_shm_heade
 static unsigned long long hw_offsetof_desc_gen(void) { return offsetof(hw_shm_desc, gen); }
 static unsigned long long hw_offsetof_ring_head(void) { return offsetof(hw_shm_ring_ctrl, head); }
 static const char *hw_name_prefix(void) { return HW_SHM_NAME_PREFIX; }
+static int hw_lane_name(char *buf, size_t len, const char *base, unsigned k) { return hw_shm_lane_name(buf, len, base, k); }
 */
 import "C"
+
+import "unsafe"
 
 // Macros returns the header's numeric macros and a few struct sizes and
 // offsets computed by the C compiler, by name.
@@ -39,6 +43,8 @@ func Macros() map[string]uint64 {
 		"HW_SHM_SECTION_ALIGN":                  C.HW_SHM_SECTION_ALIGN,
 		"HW_SHM_ARENA_ALIGN":                    C.HW_SHM_ARENA_ALIGN,
 		"HW_SHM_NAME_LEN":                       C.HW_SHM_NAME_LEN,
+		"HW_SHM_NAME_MAX":                       C.HW_SHM_NAME_MAX,
+		"HW_SHM_MAX_LANES":                      C.HW_SHM_MAX_LANES,
 		"HW_SHM_RING_DATA0":                     C.HW_SHM_RING_DATA0,
 		"HW_SHM_RING_DATA1":                     C.HW_SHM_RING_DATA1,
 		"HW_SHM_RING_RELEASE0":                  C.HW_SHM_RING_RELEASE0,
@@ -74,6 +80,8 @@ func Macros() map[string]uint64 {
 		"HW_SHM_UUID_OFFSET":                    C.HW_SHM_UUID_OFFSET,
 		"HW_SHM_RING_COUNT_OFFSET":              C.HW_SHM_RING_COUNT_OFFSET,
 		"HW_SHM_ARENA_COUNT_OFFSET":             C.HW_SHM_ARENA_COUNT_OFFSET,
+		"HW_SHM_LANE_OFFSET":                    C.HW_SHM_LANE_OFFSET,
+		"HW_SHM_LANES_OFFSET":                   C.HW_SHM_LANES_OFFSET,
 		"HW_SHM_RING_TABLE_OFFSET":              C.HW_SHM_RING_TABLE_OFFSET,
 		"HW_SHM_ARENA_TABLE_OFFSET":             C.HW_SHM_ARENA_TABLE_OFFSET,
 		"HW_SHM_CONTROL_OFFSET":                 C.HW_SHM_CONTROL_OFFSET,
@@ -172,5 +180,29 @@ func ErrorCodes() map[string]int {
 		"ESTALE":     C.HW_SHM_ESTALE,
 		"ECORRUPT":   C.HW_SHM_ECORRUPT,
 		"ETIMEDOUT":  C.HW_SHM_ETIMEDOUT,
+		"ENAME":      C.HW_SHM_ENAME,
 	}
+}
+
+// ParseName runs hw_shm_name_parse on name: its code, and on success the
+// uuid bytes and the lane.
+func ParseName(name string) (code int, id [16]byte, lane uint32) {
+	cs := C.CString(name)
+	defer C.free(unsafe.Pointer(cs))
+	var cid [16]C.uint8_t
+	var cl C.uint32_t
+	code = int(C.hw_shm_name_parse(cs, &cid[0], &cl))
+	for i := range id {
+		id[i] = byte(cid[i])
+	}
+	return code, id, uint32(cl)
+}
+
+// LaneName runs hw_shm_lane_name(base, k): its code and the name built.
+func LaneName(base string, k uint32) (int, string) {
+	cs := C.CString(base)
+	defer C.free(unsafe.Pointer(cs))
+	var buf [C.HW_SHM_NAME_MAX + 1]C.char
+	code := int(C.hw_lane_name(&buf[0], C.size_t(len(buf)), cs, C.unsigned(k)))
+	return code, C.GoString(&buf[0])
 }

@@ -152,7 +152,10 @@ func (b *Bridge) ServeExchange(x *engine.Exchange) {
 func (l *lane) send(id uint64, x *engine.Exchange) error {
 	l.sendMu.Lock()
 	defer l.sendMu.Unlock()
-	l.scratch = EncodeView(l.scratch[:0], viewOf(id, x))
+	var err error
+	if l.scratch, err = EncodeView(l.scratch[:0], viewOf(id, x)); err != nil {
+		return err
+	}
 	d := region.Descriptor{Kind: region.KindRequest, Flags: region.FlagEnd, Stream: id, Conn: uint32(x.ConnID())}
 	deadline := time.Now().Add(l.b.opts.SendTimeout)
 	snd := l.r.Sender()

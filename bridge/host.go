@@ -106,7 +106,10 @@ func (h *Host) serveOne(stream uint64, conn uint32, msg []byte, handler HostHand
 
 // send publishes a response, waiting for room in the ring and arena.
 func (h *Host) send(stream uint64, conn uint32, w *ResponseWriter) error {
-	msg := EncodeResponse(nil, &ResponseHead{Status: w.status, Fields: w.fields, ContentLength: int64(len(w.body))}, w.body)
+	msg, err := EncodeResponse(nil, &ResponseHead{Status: w.status, Fields: w.fields, ContentLength: int64(len(w.body))}, w.body)
+	if err != nil { // the handler set what cannot be sent: answer 500
+		msg, _ = EncodeResponse(nil, &ResponseHead{Status: 500, ContentLength: -1}, []byte("host: "+err.Error()+"\n"))
+	}
 	d := region.Descriptor{Kind: region.KindResponse, Flags: region.FlagEnd, Stream: stream, Conn: conn}
 	h.sendMu.Lock()
 	defer h.sendMu.Unlock()

@@ -24,7 +24,13 @@ type ResponseHead struct {
 }
 
 // EncodeResponse appends a response message carrying head and body to dst.
-func EncodeResponse(dst []byte, h *ResponseHead, body []byte) []byte {
+// It fails, appending nothing, for what the format cannot carry: a status
+// outside 100–999, a reason over 65535 bytes, fields over 4 GiB.
+func EncodeResponse(dst []byte, h *ResponseHead, body []byte) ([]byte, error) {
+	if h.Status < 100 || h.Status > 999 || len(h.Reason) > 0xFFFF || uint64(len(h.Fields)) > 0xFFFFFFFF {
+		return dst, fmt.Errorf("%w: status %d, reason %d bytes, fields %d bytes cannot be encoded",
+			ErrResponse, h.Status, len(h.Reason), len(h.Fields))
+	}
 	var fixed [responseHeadLen]byte
 	le := binary.LittleEndian
 	le.PutUint16(fixed[0:], uint16(h.Status))
@@ -34,7 +40,7 @@ func EncodeResponse(dst []byte, h *ResponseHead, body []byte) []byte {
 	dst = append(dst, fixed[:]...)
 	dst = append(dst, h.Reason...)
 	dst = append(dst, h.Fields...)
-	return append(dst, body...)
+	return append(dst, body...), nil
 }
 
 // DecodeResponse validates a response message and returns its head and

@@ -9,8 +9,10 @@ import (
 
 // A request view is the request as the host reads it, in place: a fixed
 // header of ViewHeaderLen bytes, a table of header-field spans, the raw
-// request head, then the body. Every offset is from the start of the view;
-// spans (offset, length: two uint32) point into the raw head. Little-endian.
+// request head, then the body, packed in that order. Section offsets count
+// from the start of the view; spans (offset, length: two uint32) count
+// from the start of the raw head. Little-endian. include/haywire_bridge.h
+// specifies it for C hosts.
 //
 //	 0  u16 version (ViewVersion)      2  u16 flags (View*)
 //	 4  u8  method (http1.Method)      5  u8  HTTP minor version
@@ -74,8 +76,17 @@ func ViewLen(v *ViewRequest) int {
 	return ViewHeaderLen + len(v.Fields)*fieldEntryLen + len(v.Head) + len(v.Body)
 }
 
-// EncodeView appends v's view to dst.
-func EncodeView(dst []byte, v *ViewRequest) []byte {
+// MaxViewFields is the most header fields a view can carry.
+const MaxViewFields = 0xFFFF
+
+// EncodeView appends v's view to dst. It fails, appending nothing, when v
+// has more than MaxViewFields fields or a part over 4 GiB.
+func EncodeView(dst []byte, v *ViewRequest) ([]byte, error) {
+	if len(v.Fields) > MaxViewFields || uint64(len(v.Head)) > 0xFFFFFFFF || uint64(len(v.Body)) > 0xFFFFFFFF ||
+		uint64(ViewLen(v)) > 0xFFFFFFFF {
+		return dst, fmt.Errorf("bridge: request too large for a view: %d fields, %d-byte head, %d-byte body",
+			len(v.Fields), len(v.Head), len(v.Body))
+	}
 	le := binary.LittleEndian
 	start := len(dst)
 	dst = append(dst, make([]byte, ViewHeaderLen)...)
@@ -114,7 +125,7 @@ func EncodeView(dst []byte, v *ViewRequest) []byte {
 		dst = append(dst, e[:]...)
 	}
 	dst = append(dst, v.Head...)
-	return append(dst, v.Body...)
+	return append(dst, v.Body...), nil
 }
 
 // View is a decoded request view: accessors read the bytes in place.
@@ -141,9 +152,11 @@ func DecodeView(b []byte) (View, error) {
 	bodyOff, bodyLen := uint64(le.Uint32(b[40:])), uint64(le.Uint32(b[44:]))
 	tabOff := uint64(le.Uint32(b[132:]))
 	size := uint64(len(b))
-	if tabOff < ViewHeaderLen || tabOff+uint64(n)*fieldEntryLen > size ||
-		headOff < ViewHeaderLen || headOff+headLen > size || bodyOff+bodyLen > size {
-		return View{}, fmt.Errorf("%w: table %d+%d×%d, head %d+%d, body %d+%d outside %d bytes",
+	// The sections are packed in order and fill the view: nothing overlaps
+	// and no byte is unaccounted for.
+	if tabOff != ViewHeaderLen || headOff != tabOff+uint64(n)*fieldEntryLen ||
+		bodyOff != headOff+headLen || bodyOff+bodyLen != size {
+		return View{}, fmt.Errorf("%w: table %d+%d×%d, head %d+%d, body %d+%d do not pack %d bytes",
 			ErrView, tabOff, n, fieldEntryLen, headOff, headLen, bodyOff, bodyLen, size)
 	}
 	v := View{b: b, head: b[headOff : headOff+headLen], body: b[bodyOff : bodyOff+bodyLen], n: n,
@@ -217,7 +230,8 @@ func (v View) Query() ([]byte, bool) {
 	return v.bytes(s), true
 }
 
-// Authority returns the authority of an absolute-form target, or nil.
+// Authority returns the authority of an absolute-form target; empty when
+// the target has none.
 func (v View) Authority() []byte { return v.bytes(v.span(4)) }
 
 // Host returns the Host header's value.

@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"bytes"
+	"encoding/binary"
 	"net/netip"
 	"testing"
 )
@@ -19,7 +20,7 @@ func sampleView() *ViewRequest {
 }
 
 func TestViewRoundTrip(t *testing.T) {
-	b := EncodeView(nil, sampleView())
+	b := encView(sampleView())
 	if len(b) != ViewLen(sampleView()) {
 		t.Fatalf("len = %d; want ViewLen %d", len(b), ViewLen(sampleView()))
 	}
@@ -51,14 +52,14 @@ func TestViewRoundTrip(t *testing.T) {
 	}
 	noQ := sampleView()
 	noQ.QuerySpan = Span{Len: NoQuery}
-	v, _ = DecodeView(EncodeView(nil, noQ))
+	v, _ = DecodeView(encView(noQ))
 	if q, ok := v.Query(); ok || q != nil {
 		t.Errorf("Query() without '?' = %q, %v; want nil, false", q, ok)
 	}
 }
 
 func TestDecodeViewRejects(t *testing.T) {
-	good := EncodeView(nil, sampleView())
+	good := encView(sampleView())
 	for _, tc := range []struct {
 		name string
 		mut  func(b []byte) []byte
@@ -81,7 +82,7 @@ func TestDecodeViewRejects(t *testing.T) {
 
 func TestResponseRoundTrip(t *testing.T) {
 	h := &ResponseHead{Status: 201, Reason: []byte("Made"), Fields: []byte("A: 1\r\nB-C: two\r\n"), ContentLength: 3}
-	got, body, err := DecodeResponse(EncodeResponse(nil, h, []byte("abc")))
+	got, body, err := DecodeResponse(encResp(h, []byte("abc")))
 	if err != nil || got.Status != 201 || string(got.Reason) != "Made" || string(body) != "abc" || got.ContentLength != 3 {
 		t.Fatalf("DecodeResponse = %+v %q %v", got, body, err)
 	}
@@ -97,8 +98,8 @@ func TestResponseRoundTrip(t *testing.T) {
 	if len(names) != 2 || names[1] != "B-C=two" {
 		t.Fatalf("fields = %q", names)
 	}
-	for _, bad := range [][]byte{nil, make([]byte, 15), EncodeResponse(nil, &ResponseHead{Status: 99}, nil),
-		EncodeResponse(nil, &ResponseHead{Status: 200, Fields: []byte("x")}, nil)[:16]} { // fields overrun
+	for _, bad := range [][]byte{nil, make([]byte, 15), encResp(&ResponseHead{Status: 99}, nil),
+		encResp(&ResponseHead{Status: 200, Fields: []byte("x")}, nil)[:16]} { // fields overrun
 		if _, _, err := DecodeResponse(bad); err == nil {
 			t.Errorf("DecodeResponse(%x) accepted it", bad)
 		}
@@ -108,7 +109,7 @@ func TestResponseRoundTrip(t *testing.T) {
 // FuzzDecodeView: any bytes either fail to decode or yield a view whose
 // every accessor stays in bounds. Seeds: a real view and its corruptions.
 func FuzzDecodeView(f *testing.F) {
-	f.Add(EncodeView(nil, sampleView()))
+	f.Add(encView(sampleView()))
 	f.Add(make([]byte, ViewHeaderLen))
 	f.Add([]byte{1, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -133,7 +134,7 @@ func FuzzDecodeView(f *testing.F) {
 
 // FuzzDecodeResponse: no panic; accepted heads lie within the input.
 func FuzzDecodeResponse(f *testing.F) {
-	f.Add(EncodeResponse(nil, &ResponseHead{Status: 200, Fields: []byte("A: b\r\n"), ContentLength: 2}, []byte("hi")))
+	f.Add(encResp(&ResponseHead{Status: 200, Fields: []byte("A: b\r\n"), ContentLength: 2}, []byte("hi")))
 	f.Add(make([]byte, 16))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h, body, err := DecodeResponse(b)
@@ -151,4 +152,53 @@ func FuzzDecodeResponse(f *testing.F) {
 			f = rest
 		}
 	})
+}
+
+// encView encodes a view the test knows to be encodable.
+func encView(v *ViewRequest) []byte {
+	b, err := EncodeView(nil, v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// encResp encodes a response message with any status, even one
+// EncodeResponse refuses, so decoders can be shown it.
+func encResp(h *ResponseHead, body []byte) []byte {
+	hh := *h
+	hh.Status = 200
+	b, err := EncodeResponse(nil, &hh, body)
+	if err != nil {
+		panic(err)
+	}
+	binary.LittleEndian.PutUint16(b, uint16(h.Status))
+	return b
+}
+
+func TestEncodersRefuseWhatTheFormatCannotCarry(t *testing.T) {
+	for _, h := range []ResponseHead{{Status: 99}, {Status: 1000}, {Status: 65736}, {Status: 200, Reason: make([]byte, 0x10000)}} {
+		if b, err := EncodeResponse([]byte("x"), &h, nil); err == nil || string(b) != "x" {
+			t.Errorf("EncodeResponse(status %d, reason %d bytes) = %d bytes, %v; want an error and nothing appended",
+				h.Status, len(h.Reason), len(b), err)
+		}
+	}
+	v := sampleView()
+	v.Fields = make([]FieldSpan, MaxViewFields+1)
+	if _, err := EncodeView(nil, v); err == nil {
+		t.Errorf("EncodeView with %d fields succeeded; want an error", len(v.Fields))
+	}
+}
+
+func TestDecodeViewRequiresPackedLayout(t *testing.T) {
+	good := encView(sampleView())
+	for name, mut := range map[string]func([]byte) []byte{
+		"trailing byte":        func(b []byte) []byte { return append(b, 0) },
+		"body over the header": func(b []byte) []byte { binary.LittleEndian.PutUint32(b[40:], 0); return b },
+		"table moved":          func(b []byte) []byte { binary.LittleEndian.PutUint32(b[132:], ViewHeaderLen+16); return b },
+	} {
+		if _, err := DecodeView(mut(bytes.Clone(good))); err == nil {
+			t.Errorf("DecodeView(%s) accepted it", name)
+		}
+	}
 }

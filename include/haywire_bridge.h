@@ -1,0 +1,724 @@
+/*
+** haywire_bridge.h -- the bridge protocol: what an engine and an
+** application host say to each other over the shared-memory transport.
+**
+** haywire_shm.h specifies the transport: regions, rings, descriptors,
+** chunks. This header specifies what travels in it when the engine serves
+** HTTP through a host: which descriptor kinds each side sends on a stream,
+** and the two payload formats, the REQUEST VIEW and the RESPONSE MESSAGE.
+** The Go implementation (package bridge: view.go, response.go) is one peer
+** of this contract; tests/c/bridge_check.c, checked against it by
+** bridge/cview_test.go, another. Anything not written here is not part of
+** the contract. Sentences marked ^ are promises that tests check; the rest
+** is explanation.
+**
+** Language: C11 (_Static_assert), ISO C only: <stddef.h>, <stdint.h>,
+** <string.h>. This header does not need haywire_shm.h; include that one
+** too to move the bytes. Multi-byte fields are little-endian and read and
+** written a byte at a time, so the helpers work at any alignment and on
+** any host byte order. Everything is defined here as static inline
+** functions: a reference implementation, usable as it is.
+**
+** CONTENTS
+**   1. Streams and message kinds
+**   2. Constants, error codes
+**   3. Request view              (engine -> host)
+**   4. Response message          (host -> engine)
+**   5. Compile-time checks
+**   6. Helpers
+**
+** ======================================================================
+** 1. STREAMS AND MESSAGE KINDS
+** ======================================================================
+**
+** One HTTP request is one STREAM. The engine picks its id (a counter,
+** never 0) and puts it in every descriptor of the stream (desc.stream,
+** haywire_shm.h section 5) and in the view (request_id). desc.conn is the
+** low 32 bits of the client connection id (the view's conn_id has all 64).
+**
+**   kind            sender           payload                     flags
+**   --------------  ---------------  --------------------------  ---------
+**   REQUEST   (1)   engine -> host   the request view (sect. 3)  END, MORE
+**   RESPONSE  (5)   host -> engine   a response message (s. 4)   END, MORE
+**   CANCEL    (4)   engine -> host   none; aux = reason          -
+**
+** REQUEST carries the whole request: fixed header, raw head and the whole
+** body, inline (the engine has read and de-chunked the body before it
+** forwards the request). RESPONSE carries the status, fields and the whole
+** body. CANCEL says the client went away: the host may drop the stream.
+**
+** Parts. A payload longer than one chunk travels as consecutive
+** descriptors of the same kind and stream: MORE on every part but the
+** last, END on the last. The receiver concatenates the payloads in ring
+** order; the message is complete at the first part flagged END (the
+** engine also treats a RESPONSE part with neither flag as "not the last").
+** The engine publishes all parts of one request together, so the parts
+** of two requests never interleave on ring 0; it reassembles responses
+** per stream, so a host may interleave them.
+**
+** Who does what:
+**   - A host answers every REQUEST it receives with exactly one response
+**     message on the same stream (desc.stream, and desc.conn echoed). The
+**     engine has no response timeout: an unanswered request stays in
+**     flight until the host detaches or dies (then the engine answers 502).
+**     A view that fails hw_bridge_view_check() is answered too: the Go
+**     host sends status 500 with the error as body.
+**   - The engine drops, without error, a response for a stream it no
+**     longer holds (cancelled, failed, or unknown), so answering a
+**     cancelled stream is harmless.
+**   - The engine answers 502 to the client, and counts the message as
+**     invalid, when a response message fails the rules of section 4. It
+**     counts as invalid and ignores any kind other than RESPONSE from a
+**     host. A host ignores kinds it does not act upon.
+**   - CANCEL: the Go engine of this version does not send it yet and the
+**     Go host ignores it; a host must accept it.
+**
+** Trust: each side validates what the other wrote before using it
+** (hw_bridge_view_check for views; the engine's decoder for responses). A
+** message that does not decode fails its stream only, never the reader.
+** The bytes stay in the peer's arena: read them in place, and do not keep
+** pointers past the release of the chunk (haywire_shm.h section 6). A view
+** split over parts must be copied into one buffer first.
+**
+** ======================================================================
+** 2. CONSTANTS, ERROR CODES
+** ======================================================================
+*/
+#ifndef HAYWIRE_BRIDGE_H
+#define HAYWIRE_BRIDGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#ifdef __cplusplus
+#error "haywire_bridge.h is C11; include it from a C translation unit"
+#endif
+
+/* Descriptor kinds of section 1: the values of HW_SHM_KIND_* in
+** haywire_shm.h (checked in section 5 when that header is included
+** first). */
+#define HW_BRIDGE_KIND_REQUEST 1
+#define HW_BRIDGE_KIND_CANCEL 4
+#define HW_BRIDGE_KIND_RESPONSE 5
+
+/*
+** Error codes of hw_bridge_view_check: 0 is success, failures are
+** negative, one per rule of section 3 in the order they are checked.
+** hw_bridge_strerror() maps a code to its message.
+*/
+#define HW_BRIDGE_ERRNO_MAP(XX)                                              \
+  XX(OK, 0, "success")                                                       \
+  XX(ESHORT, -1, "view shorter than its fixed header")                       \
+  XX(EVERSION, -2, "unsupported view version")                               \
+  XX(EBOUNDS, -3, "field table, head or body outside the view")              \
+  XX(ESPAN, -4, "request-line or Host span outside the head")                \
+  XX(EFIELD, -5, "header field span outside the head, or empty field name")
+
+enum hw_bridge_errno {
+#define HW_BRIDGE__ENUM(name, code, msg) HW_BRIDGE_##name = (code),
+  HW_BRIDGE_ERRNO_MAP(HW_BRIDGE__ENUM)
+#undef HW_BRIDGE__ENUM
+};
+
+/* Return the message for an HW_BRIDGE_* code. The string is static. */
+static inline const char *hw_bridge_strerror(int code) {
+  switch (code) {
+#define HW_BRIDGE__MSG(name, c, msg) \
+  case (c):                          \
+    return (msg);
+    HW_BRIDGE_ERRNO_MAP(HW_BRIDGE__MSG)
+#undef HW_BRIDGE__MSG
+  }
+  return "unknown error";
+}
+
+/*
+** ======================================================================
+** 3. REQUEST VIEW
+** ======================================================================
+**
+** The request as the host reads it, in place: a fixed header, a table of
+** header-field spans, the raw request head as received, then the body.
+** Offsets in the fixed header (table_off, head_off, body_off) count from
+** the start of the view; SPANS count from the start of the raw head.
+**
+** As the engine writes it (the sections are packed, in this order):
+**
+**   0            136                 head_off            body_off        n
+**   +------------+-------------------+-------------------+---------------+
+**   | fixed      | field table       | raw request head  | body          |
+**   | header     | field_count x 16  | head_len bytes    | body_len bytes|
+**   +------------+-------------------+-------------------+---------------+
+**                ^ table_off = 136   ^ = 136 + 16 x field_count
+**                                                        ^ = head_off + head_len
+**                                                                        ^ n = body_off + body_len
+**
+** ^That order is part of the format: rule V3 refuses a view whose sections
+** are not packed exactly so, which leaves no byte of it unaccounted for.
+**
+** Fixed header (136 bytes; u = unsigned, i = signed two's complement):
+**
+**   0         2         4        5        6              8                      16
+**   +---------+---------+--------+--------+--------------+----------------------+
+**   | version | flags   | method | minor  | field_count  | request_id           |
+**   | u16     | u16     | _id u8 | u8     | u16          | u64                  |
+**   +---------+---------+--------+--------+--------------+----------------------+
+**   16                     24                     32         36         40         44         48
+**   +----------------------+----------------------+----------+----------+----------+----------+
+**   | conn_id              | content_length       | head_off | head_len | body_off | body_len |
+**   | u64                  | i64                  | u32      | u32      | u32      | u32      |
+**   +----------------------+----------------------+----------+----------+----------+----------+
+**   48           56           64           72           80           88           96
+**   +------------+------------+------------+------------+------------+------------+
+**   | method     | target     | path       | query      | authority  | host       |
+**   | span       | span       | span       | span       | span       | span       |
+**   +------------+------------+------------+------------+------------+------------+
+**   96                          112                         128      130      132         136
+**   +---------------------------+---------------------------+--------+--------+-----------+
+**   | remote_ip                 | local_ip                  | remote | local  | table_off |
+**   | 16 bytes                  | 16 bytes                  | _port  | _port  | u32       |
+**   +---------------------------+---------------------------+--------+--------+-----------+
+**
+** Span (8 bytes) and field-table entry (16 bytes):
+**
+**   0          4          8                 0             8             16
+**   +----------+----------+                 +-------------+-------------+
+**   | off u32  | len u32  |                 | name span   | value span  |
+**   +----------+----------+                 +-------------+-------------+
+**
+** version: HW_BRIDGE_VIEW_VERSION. A change that moves a field or changes
+**   its meaning bumps it.
+** flags: HW_BRIDGE_VIEW_F_*. The engine writes the other bits as zero; a
+**   reader ignores them.
+** method_id: the numbering of HW_HTTP_METHOD_MAP in haywire.h (0 DELETE,
+**   1 GET, 2 HEAD, 3 POST, 4 PUT, ...), HW_BRIDGE_METHOD_OTHER for any
+**   other method: read the method span then.
+** minor: the request's HTTP minor version (HTTP/1.minor).
+** request_id: the stream id (desc.stream). conn_id: the engine's id for
+**   the client connection; requests of one connection share it.
+** content_length: the Content-Length the client sent, 0 without a body,
+**   -1 when the body came chunked (flag CHUNKED; body holds it de-chunked).
+** head_off, head_len: the raw request head (request line, fields, final
+**   CRLF), byte for byte as received.
+** body_off, body_len: the whole request body.
+** spans: method, target (as received), path (still percent-encoded),
+**   query (without '?'; len HW_BRIDGE_NO_QUERY, off 0, when the target has
+**   no '?'; an empty query "/?" is off..off+0), authority (absolute-form
+**   targets only, else 0+0), host (the Host field's value, 0+0 without
+**   one). An absolute-form target without a path has the path span 0+0:
+**   read it as "/".
+** remote_ip, local_ip: the client's and the engine's address, IPv6
+**   network order; IPv4 as IPv4-mapped IPv6 (::ffff:a.b.c.d, see
+**   hw_bridge_ip_is_v4); all zero when unknown. Ports: u16, 0 if unknown.
+** table_off: the field table: field_count entries, one per header field,
+**   in the order received (repeated names are repeated entries).
+**
+** Validation: ^hw_bridge_view_check(b, n) accepts exactly the views the Go
+** decoder (bridge.DecodeView) accepts. It checks, in order, with every
+** sum computed in 64 bits (no u32 wrap-around):
+**   V1  n >= HW_BRIDGE_VIEW_HEADER_LEN                      else ESHORT
+**   V2  version == HW_BRIDGE_VIEW_VERSION                   else EVERSION
+**   V3  the sections are packed in order and fill the view exactly:
+**       table_off = 136, head_off = table_off + 16 x field_count,
+**       body_off = head_off + head_len, body_off + body_len = n  else EBOUNDS
+**   V4  for the six spans: off + len <= head_len, except the query span
+**       when its len is HW_BRIDGE_NO_QUERY (its off is then ignored)
+**                                                           else ESPAN
+**   V5  for each field entry: name and value spans within the head as
+**       in V4, and name len >= 1 (a value may be empty)     else EFIELD
+** Nothing else is checked: not the flags, method_id, minor, ids,
+** content_length (against body_len or otherwise), addresses or ports; not
+** what the spans cover (a method span need not hold a token). A host needing
+** more (e.g. a token method) checks it itself. After V1-V5 every accessor
+** below reads inside [b, b + n).
+*/
+#define HW_BRIDGE_VIEW_VERSION 1
+#define HW_BRIDGE_NO_QUERY UINT32_C(0xFFFFFFFF) /* query span len: no '?' */
+#define HW_BRIDGE_METHOD_OTHER 255               /* method_id of an unlisted method */
+
+/* Flags (the flags field). */
+#define HW_BRIDGE_VIEW_F_KEEP_ALIVE 0x0001      /* the client keeps the connection open */
+#define HW_BRIDGE_VIEW_F_HEAD 0x0002            /* HEAD: the response body is not sent */
+#define HW_BRIDGE_VIEW_F_EXPECT_CONTINUE 0x0004 /* the client waited for 100 Continue */
+#define HW_BRIDGE_VIEW_F_CHUNKED 0x0008         /* the body arrived chunked (now de-chunked) */
+
+/* Field sizes, then every offset as the previous one plus its size. */
+#define HW_BRIDGE_U8 1
+#define HW_BRIDGE_U16 2
+#define HW_BRIDGE_U32 4
+#define HW_BRIDGE_U64 8
+#define HW_BRIDGE_IP_SIZE 16
+
+#define HW_BRIDGE_SPAN_OFF_OFFSET 0
+#define HW_BRIDGE_SPAN_LEN_OFFSET (HW_BRIDGE_SPAN_OFF_OFFSET + HW_BRIDGE_U32)
+#define HW_BRIDGE_SPAN_SIZE (HW_BRIDGE_SPAN_LEN_OFFSET + HW_BRIDGE_U32)
+
+#define HW_BRIDGE_FIELD_NAME_OFFSET 0
+#define HW_BRIDGE_FIELD_VALUE_OFFSET (HW_BRIDGE_FIELD_NAME_OFFSET + HW_BRIDGE_SPAN_SIZE)
+#define HW_BRIDGE_FIELD_ENTRY_SIZE (HW_BRIDGE_FIELD_VALUE_OFFSET + HW_BRIDGE_SPAN_SIZE)
+
+#define HW_BRIDGE_VIEW_VERSION_OFFSET 0
+#define HW_BRIDGE_VIEW_FLAGS_OFFSET (HW_BRIDGE_VIEW_VERSION_OFFSET + HW_BRIDGE_U16)
+#define HW_BRIDGE_VIEW_METHOD_ID_OFFSET (HW_BRIDGE_VIEW_FLAGS_OFFSET + HW_BRIDGE_U16)
+#define HW_BRIDGE_VIEW_MINOR_OFFSET (HW_BRIDGE_VIEW_METHOD_ID_OFFSET + HW_BRIDGE_U8)
+#define HW_BRIDGE_VIEW_FIELD_COUNT_OFFSET (HW_BRIDGE_VIEW_MINOR_OFFSET + HW_BRIDGE_U8)
+#define HW_BRIDGE_VIEW_REQUEST_ID_OFFSET (HW_BRIDGE_VIEW_FIELD_COUNT_OFFSET + HW_BRIDGE_U16)
+#define HW_BRIDGE_VIEW_CONN_ID_OFFSET (HW_BRIDGE_VIEW_REQUEST_ID_OFFSET + HW_BRIDGE_U64)
+#define HW_BRIDGE_VIEW_CONTENT_LENGTH_OFFSET (HW_BRIDGE_VIEW_CONN_ID_OFFSET + HW_BRIDGE_U64)
+#define HW_BRIDGE_VIEW_HEAD_OFF_OFFSET (HW_BRIDGE_VIEW_CONTENT_LENGTH_OFFSET + HW_BRIDGE_U64)
+#define HW_BRIDGE_VIEW_HEAD_LEN_OFFSET (HW_BRIDGE_VIEW_HEAD_OFF_OFFSET + HW_BRIDGE_U32)
+#define HW_BRIDGE_VIEW_BODY_OFF_OFFSET (HW_BRIDGE_VIEW_HEAD_LEN_OFFSET + HW_BRIDGE_U32)
+#define HW_BRIDGE_VIEW_BODY_LEN_OFFSET (HW_BRIDGE_VIEW_BODY_OFF_OFFSET + HW_BRIDGE_U32)
+#define HW_BRIDGE_VIEW_METHOD_SPAN_OFFSET (HW_BRIDGE_VIEW_BODY_LEN_OFFSET + HW_BRIDGE_U32)
+#define HW_BRIDGE_VIEW_TARGET_SPAN_OFFSET (HW_BRIDGE_VIEW_METHOD_SPAN_OFFSET + HW_BRIDGE_SPAN_SIZE)
+#define HW_BRIDGE_VIEW_PATH_SPAN_OFFSET (HW_BRIDGE_VIEW_TARGET_SPAN_OFFSET + HW_BRIDGE_SPAN_SIZE)
+#define HW_BRIDGE_VIEW_QUERY_SPAN_OFFSET (HW_BRIDGE_VIEW_PATH_SPAN_OFFSET + HW_BRIDGE_SPAN_SIZE)
+#define HW_BRIDGE_VIEW_AUTHORITY_SPAN_OFFSET (HW_BRIDGE_VIEW_QUERY_SPAN_OFFSET + HW_BRIDGE_SPAN_SIZE)
+#define HW_BRIDGE_VIEW_HOST_SPAN_OFFSET (HW_BRIDGE_VIEW_AUTHORITY_SPAN_OFFSET + HW_BRIDGE_SPAN_SIZE)
+#define HW_BRIDGE_VIEW_REMOTE_IP_OFFSET (HW_BRIDGE_VIEW_HOST_SPAN_OFFSET + HW_BRIDGE_SPAN_SIZE)
+#define HW_BRIDGE_VIEW_LOCAL_IP_OFFSET (HW_BRIDGE_VIEW_REMOTE_IP_OFFSET + HW_BRIDGE_IP_SIZE)
+#define HW_BRIDGE_VIEW_REMOTE_PORT_OFFSET (HW_BRIDGE_VIEW_LOCAL_IP_OFFSET + HW_BRIDGE_IP_SIZE)
+#define HW_BRIDGE_VIEW_LOCAL_PORT_OFFSET (HW_BRIDGE_VIEW_REMOTE_PORT_OFFSET + HW_BRIDGE_U16)
+#define HW_BRIDGE_VIEW_TABLE_OFF_OFFSET (HW_BRIDGE_VIEW_LOCAL_PORT_OFFSET + HW_BRIDGE_U16)
+#define HW_BRIDGE_VIEW_HEADER_LEN (HW_BRIDGE_VIEW_TABLE_OFF_OFFSET + HW_BRIDGE_U32)
+
+/* The six spans in header order, for loops: span i is at
+** HW_BRIDGE_VIEW_METHOD_SPAN_OFFSET + i * HW_BRIDGE_SPAN_SIZE. */
+#define HW_BRIDGE_SPAN_METHOD 0
+#define HW_BRIDGE_SPAN_TARGET 1
+#define HW_BRIDGE_SPAN_PATH 2
+#define HW_BRIDGE_SPAN_QUERY 3
+#define HW_BRIDGE_SPAN_AUTHORITY 4
+#define HW_BRIDGE_SPAN_HOST 5
+#define HW_BRIDGE_SPAN_COUNT 6
+
+/*
+** ======================================================================
+** 4. RESPONSE MESSAGE
+** ======================================================================
+**
+** A fixed head, the reason phrase, the header block, then the body, packed
+** in this order (the lengths give the positions):
+**
+**   0          2            4                8                             16
+**   +----------+------------+----------------+-----------------------------+
+**   | status   | reason_len | fields_len     | content_length              |
+**   | u16      | u16        | u32            | i64                         |
+**   +----------+------------+----------------+-----------------------------+
+**   16          16 + reason_len       16 + reason_len + fields_len            n
+**   +-----------+---------------------+---------------------------------------+
+**   | reason    | header block        | body (the rest of the message)        |
+**   +-----------+---------------------+---------------------------------------+
+**
+** status: the status code. reason: the reason phrase, empty for the
+**   standard one. content_length: the body length, or -1: not announced.
+** header block: zero or more lines "Name: value\r\n" -- no empty line at
+**   the end. body: everything after the header block, n - 16 - reason_len
+**   - fields_len bytes.
+**
+** Decoding (bridge.DecodeResponse): ^a message is invalid if n < 16, if
+** 16 + reason_len + fields_len > n, or if status is outside 100..999.
+** The engine then also requires:
+**   content_length < 0, or content_length == the body's length;
+**   ^every line of the header block parses as hw_bridge_next_field does:
+**   the line ends at the first CRLF (a block ending without CRLF is
+**   invalid), the name is everything before the first ':' and is not
+**   empty, the value is everything after it with leading SP and HTAB
+**   removed (trailing ones are kept).
+** An invalid message fails the stream with 502 (section 1). Within a valid
+** one the engine drops, silently, a reason containing CR, LF or NUL (the
+** standard phrase is sent instead), fields whose name is not an HTTP token
+** or whose value contains CR, LF or NUL, and Content-Length and
+** Transfer-Encoding fields; it writes Date, Server and Content-Length
+** itself, and honours "Connection: close".
+*/
+#define HW_BRIDGE_RESPONSE_STATUS_OFFSET 0
+#define HW_BRIDGE_RESPONSE_REASON_LEN_OFFSET (HW_BRIDGE_RESPONSE_STATUS_OFFSET + HW_BRIDGE_U16)
+#define HW_BRIDGE_RESPONSE_FIELDS_LEN_OFFSET (HW_BRIDGE_RESPONSE_REASON_LEN_OFFSET + HW_BRIDGE_U16)
+#define HW_BRIDGE_RESPONSE_CONTENT_LENGTH_OFFSET (HW_BRIDGE_RESPONSE_FIELDS_LEN_OFFSET + HW_BRIDGE_U32)
+#define HW_BRIDGE_RESPONSE_HEAD_LEN (HW_BRIDGE_RESPONSE_CONTENT_LENGTH_OFFSET + HW_BRIDGE_U64)
+#define HW_BRIDGE_RESPONSE_MIN_STATUS 100
+#define HW_BRIDGE_RESPONSE_MAX_STATUS 999
+#define HW_BRIDGE_RESPONSE_MAX_REASON 0xFFFF /* reason_len is a u16 */
+
+/*
+** ======================================================================
+** 5. COMPILE-TIME CHECKS
+** ======================================================================
+**
+** ^The offsets accumulated above are the ones the diagrams show.
+*/
+#define HW_BRIDGE__CHECK(cond) _Static_assert(cond, #cond)
+HW_BRIDGE__CHECK(HW_BRIDGE_SPAN_SIZE == 8);
+HW_BRIDGE__CHECK(HW_BRIDGE_FIELD_ENTRY_SIZE == 16);
+HW_BRIDGE__CHECK(HW_BRIDGE_VIEW_FLAGS_OFFSET == 2);
+HW_BRIDGE__CHECK(HW_BRIDGE_VIEW_METHOD_ID_OFFSET == 4);
+HW_BRIDGE__CHECK(HW_BRIDGE_VIEW_MINOR_OFFSET == 5);
+HW_BRIDGE__CHECK(HW_BRIDGE_VIEW_FIELD_COUNT_OFFSET == 6);
+HW_BRIDGE__CHECK(HW_BRIDGE_VIEW_REQUEST_ID_OFFSET == 8);
+HW_BRIDGE__CHECK(HW_BRIDGE_VIEW_CONN_ID_OFFSET == 16);
+HW_BRIDGE__CHECK(HW_BRIDGE_VIEW_CONTENT_LENGTH_OFFSET == 24);
+HW_BRIDGE__CHECK(HW_BRIDGE_VIEW_HEAD_OFF_OFFSET == 32);
+HW_BRIDGE__CHECK(HW_BRIDGE_VIEW_HEAD_LEN_OFFSET == 36);
+HW_BRIDGE__CHECK(HW_BRIDGE_VIEW_BODY_OFF_OFFSET == 40);
+HW_BRIDGE__CHECK(HW_BRIDGE_VIEW_BODY_LEN_OFFSET == 44);
+HW_BRIDGE__CHECK(HW_BRIDGE_VIEW_METHOD_SPAN_OFFSET == 48);
+HW_BRIDGE__CHECK(HW_BRIDGE_VIEW_TARGET_SPAN_OFFSET == 56);
+HW_BRIDGE__CHECK(HW_BRIDGE_VIEW_PATH_SPAN_OFFSET == 64);
+HW_BRIDGE__CHECK(HW_BRIDGE_VIEW_QUERY_SPAN_OFFSET == 72);
+HW_BRIDGE__CHECK(HW_BRIDGE_VIEW_AUTHORITY_SPAN_OFFSET == 80);
+HW_BRIDGE__CHECK(HW_BRIDGE_VIEW_HOST_SPAN_OFFSET == 88);
+HW_BRIDGE__CHECK(HW_BRIDGE_VIEW_REMOTE_IP_OFFSET == 96);
+HW_BRIDGE__CHECK(HW_BRIDGE_VIEW_LOCAL_IP_OFFSET == 112);
+HW_BRIDGE__CHECK(HW_BRIDGE_VIEW_REMOTE_PORT_OFFSET == 128);
+HW_BRIDGE__CHECK(HW_BRIDGE_VIEW_LOCAL_PORT_OFFSET == 130);
+HW_BRIDGE__CHECK(HW_BRIDGE_VIEW_TABLE_OFF_OFFSET == 132);
+HW_BRIDGE__CHECK(HW_BRIDGE_VIEW_HEADER_LEN == 136);
+HW_BRIDGE__CHECK(HW_BRIDGE_VIEW_METHOD_SPAN_OFFSET + HW_BRIDGE_SPAN_COUNT * HW_BRIDGE_SPAN_SIZE ==
+                 HW_BRIDGE_VIEW_REMOTE_IP_OFFSET);
+HW_BRIDGE__CHECK(HW_BRIDGE_RESPONSE_REASON_LEN_OFFSET == 2);
+HW_BRIDGE__CHECK(HW_BRIDGE_RESPONSE_FIELDS_LEN_OFFSET == 4);
+HW_BRIDGE__CHECK(HW_BRIDGE_RESPONSE_CONTENT_LENGTH_OFFSET == 8);
+HW_BRIDGE__CHECK(HW_BRIDGE_RESPONSE_HEAD_LEN == 16);
+#ifdef HAYWIRE_SHM_H
+HW_BRIDGE__CHECK(HW_BRIDGE_KIND_REQUEST == HW_SHM_KIND_REQUEST);
+HW_BRIDGE__CHECK(HW_BRIDGE_KIND_CANCEL == HW_SHM_KIND_CANCEL);
+HW_BRIDGE__CHECK(HW_BRIDGE_KIND_RESPONSE == HW_SHM_KIND_RESPONSE);
+#endif
+
+/*
+** ======================================================================
+** 6. HELPERS
+** ======================================================================
+**
+** A reference implementation of sections 3 and 4. Pure functions of their
+** arguments: safe from any thread. The view accessors take a view that
+** hw_bridge_view_check() accepted and return pointers INTO it (nothing is
+** copied); they do no checking of their own.
+*/
+
+/* A byte range: p points into the view, len bytes. p is NULL only for an
+** absent query (hw_bridge_view_query); an empty range has a non-NULL p. */
+typedef struct hw_bridge_bytes {
+  const uint8_t *p;
+  size_t len;
+} hw_bridge_bytes;
+
+/* Little-endian loads and stores, a byte at a time. */
+static inline uint16_t hw_bridge_get16(const uint8_t *p) { return (uint16_t)(p[0] | (unsigned)p[1] << 8); }
+static inline uint32_t hw_bridge_get32(const uint8_t *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint64_t hw_bridge_get64(const uint8_t *p) {
+  return (uint64_t)hw_bridge_get32(p) | (uint64_t)hw_bridge_get32(p + 4) << 32;
+}
+/* Two's complement without implementation-defined conversions. */
+static inline int64_t hw_bridge_geti64(const uint8_t *p) {
+  uint64_t u = hw_bridge_get64(p);
+  return u <= (uint64_t)INT64_MAX ? (int64_t)u : -(int64_t)(~u) - 1;
+}
+static inline void hw_bridge_put16(uint8_t *p, uint16_t v) {
+  p[0] = (uint8_t)v;
+  p[1] = (uint8_t)(v >> 8);
+}
+static inline void hw_bridge_put32(uint8_t *p, uint32_t v) {
+  hw_bridge_put16(p, (uint16_t)v);
+  hw_bridge_put16(p + 2, (uint16_t)(v >> 16));
+}
+static inline void hw_bridge_put64(uint8_t *p, uint64_t v) {
+  hw_bridge_put32(p, (uint32_t)v);
+  hw_bridge_put32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* Error messages without <stdio.h>: append to a bounded, NUL-terminated
+** buffer, truncating. */
+typedef struct hw_bridge__msg {
+  char *p;
+  size_t cap, len;
+} hw_bridge__msg;
+static inline void hw_bridge__puts(hw_bridge__msg *m, const char *s) {
+  if (m->p == NULL || m->cap == 0)
+    return;
+  while (*s != '\0' && m->len + 1 < m->cap)
+    m->p[m->len++] = *s++;
+  m->p[m->len] = '\0';
+}
+static inline void hw_bridge__putu(hw_bridge__msg *m, uint64_t v) {
+  char d[21];
+  int i = 20;
+  d[i] = '\0';
+  do
+    d[--i] = (char)('0' + v % 10);
+  while ((v /= 10) != 0);
+  hw_bridge__puts(m, d + i);
+}
+
+/* Span i (HW_BRIDGE_SPAN_*) of the fixed header. */
+static inline uint32_t hw_bridge__span_off(const uint8_t *b, int i) {
+  return hw_bridge_get32(b + HW_BRIDGE_VIEW_METHOD_SPAN_OFFSET + i * HW_BRIDGE_SPAN_SIZE + HW_BRIDGE_SPAN_OFF_OFFSET);
+}
+static inline uint32_t hw_bridge__span_len(const uint8_t *b, int i) {
+  return hw_bridge_get32(b + HW_BRIDGE_VIEW_METHOD_SPAN_OFFSET + i * HW_BRIDGE_SPAN_SIZE + HW_BRIDGE_SPAN_LEN_OFFSET);
+}
+
+/*
+** Validate the n bytes at b as a request view: rules V1-V5 of section 3,
+** exactly. On failure, if err is not NULL and errlen > 0, a message with
+** the values is written into err (NUL-terminated, truncated to errlen).
+** RETURNS: HW_BRIDGE_OK, HW_BRIDGE_ESHORT, HW_BRIDGE_EVERSION,
+** HW_BRIDGE_EBOUNDS, HW_BRIDGE_ESPAN, HW_BRIDGE_EFIELD.
+*/
+static inline int hw_bridge_view_check(const uint8_t *b, size_t n, char *err, size_t errlen) {
+  hw_bridge__msg m;
+  uint64_t size = (uint64_t)n, tab_off, head_off, head_len, body_off, body_len, count, i;
+  uint32_t version;
+  int s;
+  m.p = err;
+  m.cap = errlen;
+  m.len = 0;
+  if (err != NULL && errlen > 0)
+    err[0] = '\0';
+  if (b == NULL || n < HW_BRIDGE_VIEW_HEADER_LEN) { /* V1 */
+    hw_bridge__puts(&m, "view is ");
+    hw_bridge__putu(&m, b == NULL ? 0 : size);
+    hw_bridge__puts(&m, " bytes, the fixed header alone is 136");
+    return HW_BRIDGE_ESHORT;
+  }
+  version = hw_bridge_get16(b + HW_BRIDGE_VIEW_VERSION_OFFSET);
+  if (version != HW_BRIDGE_VIEW_VERSION) { /* V2 */
+    hw_bridge__puts(&m, "view version ");
+    hw_bridge__putu(&m, version);
+    hw_bridge__puts(&m, ", this header is version 1");
+    return HW_BRIDGE_EVERSION;
+  }
+  count = hw_bridge_get16(b + HW_BRIDGE_VIEW_FIELD_COUNT_OFFSET);
+  tab_off = hw_bridge_get32(b + HW_BRIDGE_VIEW_TABLE_OFF_OFFSET);
+  head_off = hw_bridge_get32(b + HW_BRIDGE_VIEW_HEAD_OFF_OFFSET);
+  head_len = hw_bridge_get32(b + HW_BRIDGE_VIEW_HEAD_LEN_OFFSET);
+  body_off = hw_bridge_get32(b + HW_BRIDGE_VIEW_BODY_OFF_OFFSET);
+  body_len = hw_bridge_get32(b + HW_BRIDGE_VIEW_BODY_LEN_OFFSET);
+  if (tab_off != HW_BRIDGE_VIEW_HEADER_LEN || head_off != tab_off + count * HW_BRIDGE_FIELD_ENTRY_SIZE ||
+      body_off != head_off + head_len || body_off + body_len != size) { /* V3 */
+    hw_bridge__puts(&m, "table ");
+    hw_bridge__putu(&m, tab_off);
+    hw_bridge__puts(&m, "+");
+    hw_bridge__putu(&m, count);
+    hw_bridge__puts(&m, "x16, head ");
+    hw_bridge__putu(&m, head_off);
+    hw_bridge__puts(&m, "+");
+    hw_bridge__putu(&m, head_len);
+    hw_bridge__puts(&m, ", body ");
+    hw_bridge__putu(&m, body_off);
+    hw_bridge__puts(&m, "+");
+    hw_bridge__putu(&m, body_len);
+    hw_bridge__puts(&m, " outside ");
+    hw_bridge__putu(&m, size);
+    hw_bridge__puts(&m, " bytes");
+    return HW_BRIDGE_EBOUNDS;
+  }
+  for (s = 0; s < HW_BRIDGE_SPAN_COUNT; s++) { /* V4 */
+    uint64_t off = hw_bridge__span_off(b, s), len = hw_bridge__span_len(b, s);
+    if (s == HW_BRIDGE_SPAN_QUERY && len == HW_BRIDGE_NO_QUERY)
+      continue;
+    if (off + len > head_len) {
+      hw_bridge__puts(&m, "span ");
+      hw_bridge__putu(&m, (uint64_t)s);
+      hw_bridge__puts(&m, " (");
+      hw_bridge__putu(&m, off);
+      hw_bridge__puts(&m, "+");
+      hw_bridge__putu(&m, len);
+      hw_bridge__puts(&m, ") outside the ");
+      hw_bridge__putu(&m, head_len);
+      hw_bridge__puts(&m, "-byte head");
+      return HW_BRIDGE_ESPAN;
+    }
+  }
+  for (i = 0; i < count; i++) { /* V5 */
+    const uint8_t *e = b + tab_off + i * HW_BRIDGE_FIELD_ENTRY_SIZE;
+    uint64_t no = hw_bridge_get32(e + HW_BRIDGE_FIELD_NAME_OFFSET + HW_BRIDGE_SPAN_OFF_OFFSET);
+    uint64_t nl = hw_bridge_get32(e + HW_BRIDGE_FIELD_NAME_OFFSET + HW_BRIDGE_SPAN_LEN_OFFSET);
+    uint64_t vo = hw_bridge_get32(e + HW_BRIDGE_FIELD_VALUE_OFFSET + HW_BRIDGE_SPAN_OFF_OFFSET);
+    uint64_t vl = hw_bridge_get32(e + HW_BRIDGE_FIELD_VALUE_OFFSET + HW_BRIDGE_SPAN_LEN_OFFSET);
+    if (no + nl > head_len || vo + vl > head_len || nl == 0) {
+      hw_bridge__puts(&m, "header field ");
+      hw_bridge__putu(&m, i);
+      hw_bridge__puts(&m, nl == 0 ? " has an empty name" : " outside the head");
+      return HW_BRIDGE_EFIELD;
+    }
+  }
+  return HW_BRIDGE_OK;
+}
+
+/* --- Accessors: b is a view hw_bridge_view_check() accepted. --- */
+
+static inline uint16_t hw_bridge_view_flags(const uint8_t *b) { return hw_bridge_get16(b + HW_BRIDGE_VIEW_FLAGS_OFFSET); }
+static inline uint8_t hw_bridge_view_method_id(const uint8_t *b) { return b[HW_BRIDGE_VIEW_METHOD_ID_OFFSET]; }
+static inline uint8_t hw_bridge_view_minor(const uint8_t *b) { return b[HW_BRIDGE_VIEW_MINOR_OFFSET]; }
+static inline uint16_t hw_bridge_view_num_fields(const uint8_t *b) {
+  return hw_bridge_get16(b + HW_BRIDGE_VIEW_FIELD_COUNT_OFFSET);
+}
+static inline uint64_t hw_bridge_view_request_id(const uint8_t *b) {
+  return hw_bridge_get64(b + HW_BRIDGE_VIEW_REQUEST_ID_OFFSET);
+}
+static inline uint64_t hw_bridge_view_conn_id(const uint8_t *b) { return hw_bridge_get64(b + HW_BRIDGE_VIEW_CONN_ID_OFFSET); }
+/* The Content-Length sent, 0 without a body, -1 for a chunked body. */
+static inline int64_t hw_bridge_view_content_length(const uint8_t *b) {
+  return hw_bridge_geti64(b + HW_BRIDGE_VIEW_CONTENT_LENGTH_OFFSET);
+}
+
+/* The raw request head and the body. */
+static inline hw_bridge_bytes hw_bridge_view_head(const uint8_t *b) {
+  hw_bridge_bytes r;
+  r.p = b + hw_bridge_get32(b + HW_BRIDGE_VIEW_HEAD_OFF_OFFSET);
+  r.len = hw_bridge_get32(b + HW_BRIDGE_VIEW_HEAD_LEN_OFFSET);
+  return r;
+}
+static inline hw_bridge_bytes hw_bridge_view_body(const uint8_t *b) {
+  hw_bridge_bytes r;
+  r.p = b + hw_bridge_get32(b + HW_BRIDGE_VIEW_BODY_OFF_OFFSET);
+  r.len = hw_bridge_get32(b + HW_BRIDGE_VIEW_BODY_LEN_OFFSET);
+  return r;
+}
+
+/* The bytes of span i (HW_BRIDGE_SPAN_*). For HW_BRIDGE_SPAN_QUERY use
+** hw_bridge_view_query, which knows HW_BRIDGE_NO_QUERY. */
+static inline hw_bridge_bytes hw_bridge_view_span(const uint8_t *b, int i) {
+  hw_bridge_bytes r;
+  r.p = b + hw_bridge_get32(b + HW_BRIDGE_VIEW_HEAD_OFF_OFFSET) + hw_bridge__span_off(b, i);
+  r.len = hw_bridge__span_len(b, i);
+  return r;
+}
+static inline hw_bridge_bytes hw_bridge_view_method(const uint8_t *b) { return hw_bridge_view_span(b, HW_BRIDGE_SPAN_METHOD); }
+static inline hw_bridge_bytes hw_bridge_view_target(const uint8_t *b) { return hw_bridge_view_span(b, HW_BRIDGE_SPAN_TARGET); }
+/* The path, still percent-encoded; empty means "/" (absolute-form). */
+static inline hw_bridge_bytes hw_bridge_view_path(const uint8_t *b) { return hw_bridge_view_span(b, HW_BRIDGE_SPAN_PATH); }
+/* The query without '?'; p == NULL when the target has no '?'. */
+static inline hw_bridge_bytes hw_bridge_view_query(const uint8_t *b) {
+  hw_bridge_bytes r;
+  if (hw_bridge__span_len(b, HW_BRIDGE_SPAN_QUERY) == HW_BRIDGE_NO_QUERY) {
+    r.p = NULL;
+    r.len = 0;
+    return r;
+  }
+  return hw_bridge_view_span(b, HW_BRIDGE_SPAN_QUERY);
+}
+/* The authority of an absolute-form target; empty otherwise. */
+static inline hw_bridge_bytes hw_bridge_view_authority(const uint8_t *b) {
+  return hw_bridge_view_span(b, HW_BRIDGE_SPAN_AUTHORITY);
+}
+/* The Host field's value; empty without one. */
+static inline hw_bridge_bytes hw_bridge_view_host(const uint8_t *b) { return hw_bridge_view_span(b, HW_BRIDGE_SPAN_HOST); }
+
+/* Header field i (0 <= i < num_fields) in the order received. Returns 0,
+** or -1 (and leaves name and value alone) when i is out of range. */
+static inline int hw_bridge_view_field(const uint8_t *b, uint32_t i, hw_bridge_bytes *name, hw_bridge_bytes *value) {
+  const uint8_t *head, *e;
+  if (i >= hw_bridge_view_num_fields(b))
+    return -1;
+  head = b + hw_bridge_get32(b + HW_BRIDGE_VIEW_HEAD_OFF_OFFSET);
+  e = b + hw_bridge_get32(b + HW_BRIDGE_VIEW_TABLE_OFF_OFFSET) + (size_t)i * HW_BRIDGE_FIELD_ENTRY_SIZE;
+  name->p = head + hw_bridge_get32(e + HW_BRIDGE_FIELD_NAME_OFFSET + HW_BRIDGE_SPAN_OFF_OFFSET);
+  name->len = hw_bridge_get32(e + HW_BRIDGE_FIELD_NAME_OFFSET + HW_BRIDGE_SPAN_LEN_OFFSET);
+  value->p = head + hw_bridge_get32(e + HW_BRIDGE_FIELD_VALUE_OFFSET + HW_BRIDGE_SPAN_OFF_OFFSET);
+  value->len = hw_bridge_get32(e + HW_BRIDGE_FIELD_VALUE_OFFSET + HW_BRIDGE_SPAN_LEN_OFFSET);
+  return 0;
+}
+
+/* Addresses: 16 bytes in place (IPv6 order) and the port. */
+static inline const uint8_t *hw_bridge_view_remote_ip(const uint8_t *b) { return b + HW_BRIDGE_VIEW_REMOTE_IP_OFFSET; }
+static inline const uint8_t *hw_bridge_view_local_ip(const uint8_t *b) { return b + HW_BRIDGE_VIEW_LOCAL_IP_OFFSET; }
+static inline uint16_t hw_bridge_view_remote_port(const uint8_t *b) {
+  return hw_bridge_get16(b + HW_BRIDGE_VIEW_REMOTE_PORT_OFFSET);
+}
+static inline uint16_t hw_bridge_view_local_port(const uint8_t *b) {
+  return hw_bridge_get16(b + HW_BRIDGE_VIEW_LOCAL_PORT_OFFSET);
+}
+/* 1 if ip is IPv4-mapped (::ffff:a.b.c.d): the IPv4 address is ip[12..15]. */
+static inline int hw_bridge_ip_is_v4(const uint8_t *ip) {
+  static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+  return memcmp(ip, prefix, sizeof prefix) == 0;
+}
+
+/* --- Responses (section 4) --- */
+
+/* Bytes a response message with these parts takes. */
+static inline uint64_t hw_bridge_response_len(size_t reason_len, size_t fields_len, size_t body_len) {
+  return (uint64_t)HW_BRIDGE_RESPONSE_HEAD_LEN + reason_len + fields_len + body_len;
+}
+
+/*
+** Write a response message into dst (cap bytes): status (100..999),
+** reason (NUL-terminated; NULL or "" for the standard phrase), the header
+** block fields[0..fields_len) ("Name: value\r\n" lines, see
+** hw_bridge_next_field), content_length (body_len, or -1 not to announce
+** it) and the body. NULL is allowed for any pointer whose length is 0, and
+** for dst when cap is 0.
+** RETURNS: the message length, or 0 -- with dst untouched -- when it does
+** not fit in cap or when the arguments cannot make a message the engine
+** accepts: status outside 100..999, a reason longer than 65535 bytes,
+** fields_len above 2^32-1, or content_length neither -1 nor body_len.
+** The header block's lines are not checked: see section 4.
+*/
+static inline size_t hw_bridge_response_encode(uint8_t *dst, size_t cap, int status, const char *reason,
+                                               const char *fields, size_t fields_len, int64_t content_length,
+                                               const void *body, size_t body_len) {
+  size_t reason_len = reason == NULL ? 0 : strlen(reason), off;
+  uint64_t total;
+  if (status < HW_BRIDGE_RESPONSE_MIN_STATUS || status > HW_BRIDGE_RESPONSE_MAX_STATUS ||
+      reason_len > HW_BRIDGE_RESPONSE_MAX_REASON || (uint64_t)fields_len > UINT32_MAX)
+    return 0;
+  if (content_length != -1 && (content_length < 0 || (uint64_t)content_length != (uint64_t)body_len))
+    return 0;
+  total = hw_bridge_response_len(reason_len, fields_len, body_len);
+  if (total > (uint64_t)cap || total < (uint64_t)body_len) /* the second: the sum wrapped */
+    return 0;
+  hw_bridge_put16(dst + HW_BRIDGE_RESPONSE_STATUS_OFFSET, (uint16_t)status);
+  hw_bridge_put16(dst + HW_BRIDGE_RESPONSE_REASON_LEN_OFFSET, (uint16_t)reason_len);
+  hw_bridge_put32(dst + HW_BRIDGE_RESPONSE_FIELDS_LEN_OFFSET, (uint32_t)fields_len);
+  hw_bridge_put64(dst + HW_BRIDGE_RESPONSE_CONTENT_LENGTH_OFFSET, (uint64_t)content_length);
+  off = HW_BRIDGE_RESPONSE_HEAD_LEN;
+  if (reason_len > 0)
+    memcpy(dst + off, reason, reason_len);
+  off += reason_len;
+  if (fields_len > 0)
+    memcpy(dst + off, fields, fields_len);
+  off += fields_len;
+  if (body_len > 0)
+    memcpy(dst + off, body, body_len);
+  return off + body_len;
+}
+
+/*
+** Split the first "Name: value\r\n" line off the header block
+** block[0..len): the line ends at the first CRLF; name is what precedes
+** the first ':' in it, value what follows with leading SP and HTAB
+** removed; *rest and *rest_len are the block after the CRLF (all pointers
+** into block). RETURNS 1, or 0 (outputs untouched) at the end of the block
+** or on a line without CRLF, without ':' or with an empty name -- the
+** rules bridge.NextField and the engine apply (section 4).
+*/
+static inline int hw_bridge_next_field(const char *block, size_t len, hw_bridge_bytes *name, hw_bridge_bytes *value,
+                                       const char **rest, size_t *rest_len) {
+  size_t end, colon, v;
+  for (end = 0; end + 1 < len; end++)
+    if (block[end] == '\r' && block[end + 1] == '\n')
+      break;
+  if (end + 1 >= len)
+    return 0;
+  for (colon = 0; colon < end && block[colon] != ':'; colon++)
+    ;
+  if (colon == 0 || colon == end)
+    return 0;
+  for (v = colon + 1; v < end && (block[v] == ' ' || block[v] == '\t'); v++)
+    ;
+  name->p = (const uint8_t *)block;
+  name->len = colon;
+  value->p = (const uint8_t *)block + v;
+  value->len = end - v;
+  *rest = block + end + 2;
+  *rest_len = len - end - 2;
+  return 1;
+}
+
+#endif /* HAYWIRE_BRIDGE_H */

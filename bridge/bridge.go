@@ -23,14 +23,27 @@ type Options struct {
 	// SendTimeout bounds how long a request waits for room in a host's
 	// ring and arena before it is answered 503. Default 5 s.
 	SendTimeout time.Duration
+	// Lanes is how many hosts may be attached at once (each lane is a
+	// region file). Two allow a hot swap: a new host attaches while the old
+	// one drains. Default 2, at most region.MaxLanes.
+	Lanes int
 }
+
+// Cancel codes (Descriptor.Aux of KindCancel).
+const (
+	// CancelDrain, on stream 0, tells a host that the engine sends it no
+	// more requests (a newer host took over): it finishes what it has,
+	// sends the responses, and detaches. Every request the engine sent
+	// before it precedes it on the ring.
+	CancelDrain = 1
+)
 
 // Bridge is the engine side: it owns the region and serves requests by
 // forwarding them to the attached host. Use it as an engine.Handler (the
 // server's NotFound handler routes every request without a native route).
 type Bridge struct {
 	opts   Options
-	lane   *lane
+	lanes  []*lane
 	nextID atomic.Uint64
 	stop   chan struct{}
 	wg     sync.WaitGroup
@@ -51,9 +64,11 @@ type lane struct {
 	sendMu  sync.Mutex
 	scratch []byte
 
-	mu      sync.Mutex // guards the fields below
-	streams map[uint64]*stream
-	epoch   uint32 // the attached host's epoch; 0 when none
+	mu       sync.Mutex // guards the fields below
+	streams  map[uint64]*stream
+	epoch    uint32    // the attached host's epoch; 0 when none
+	since    time.Time // when that host attached: the newest one gets new requests
+	draining bool      // that host was told to drain
 }
 
 // stream is one request in flight: the held exchange and the response
@@ -64,32 +79,82 @@ type stream struct {
 	resp []byte
 }
 
-// New creates the region and starts serving its lane.
+// New creates the region's lanes and starts serving them.
 func New(opts Options) (*Bridge, error) {
 	if opts.SendTimeout == 0 {
 		opts.SendTimeout = 5 * time.Second
 	}
-	r, err := region.Create(opts.Region)
+	if opts.Lanes == 0 {
+		opts.Lanes = 2
+	}
+	rs, err := region.CreateLanes(opts.Region, opts.Lanes)
 	if err != nil {
 		return nil, err
 	}
 	b := &Bridge{opts: opts, stop: make(chan struct{})}
-	b.lane = &lane{b: b, r: r, streams: map[uint64]*stream{}}
-	b.wg.Add(1)
-	go b.lane.receive()
+	for _, r := range rs {
+		l := &lane{b: b, r: r, streams: map[uint64]*stream{}}
+		b.lanes = append(b.lanes, l)
+		b.wg.Add(1)
+		go l.receive()
+	}
 	return b, nil
 }
 
-// Name returns the region's name, which hosts attach to.
-func (b *Bridge) Name() string { return b.lane.r.Name() }
+// Name returns the region's name (lane 0), which hosts attach to.
+func (b *Bridge) Name() string { return b.lanes[0].r.Name() }
 
 // Close stops serving, fails requests in flight with 502 and removes the
-// region.
+// region's lanes.
 func (b *Bridge) Close() error {
 	close(b.stop)
 	b.wg.Wait()
-	b.lane.failAll(502)
-	return b.lane.r.Close()
+	var first error
+	for _, l := range b.lanes {
+		l.failAll(502)
+		if err := l.r.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// pick returns the lane of the newest attached host that is not draining,
+// or nil.
+func (b *Bridge) pick() *lane {
+	var best *lane
+	var bestSince time.Time
+	for _, l := range b.lanes {
+		l.mu.Lock()
+		ok, since := l.epoch != 0 && !l.draining, l.since
+		l.mu.Unlock()
+		if ok && (best == nil || since.After(bestSince)) {
+			best, bestSince = l, since
+		}
+	}
+	return best
+}
+
+// rebalance tells every attached host but the newest to drain.
+func (b *Bridge) rebalance() {
+	newest := b.pick()
+	for _, l := range b.lanes {
+		if l == newest {
+			continue
+		}
+		l.mu.Lock()
+		tell := l.epoch != 0 && !l.draining
+		l.draining = l.draining || tell
+		l.mu.Unlock()
+		if tell {
+			l.sendMu.Lock()
+			_, err := l.r.Sender().Send(&region.Descriptor{Kind: region.KindCancel, Aux: CancelDrain})
+			l.sendMu.Unlock()
+			if err != nil {
+				log.Printf("bridge: telling lane %d to drain: %v", l.r.Lane(), err)
+			}
+		}
+	}
 }
 
 // Stats are the bridge's counters.
@@ -100,19 +165,19 @@ type Stats struct {
 	Failed    uint64 // requests answered 502: host died, detached or answered garbage
 	Invalid   uint64 // descriptors or messages from a host that failed validation
 	InFlight  uint64 // requests waiting for their response now
-	HostPID   int    // the attached host's pid, 0 when none
+	HostPID   int    // pid of the host that gets new requests, 0 when none
 }
 
 // Stats returns a snapshot of the counters.
 func (b *Bridge) Stats() Stats {
-	l := b.lane
-	l.mu.Lock()
-	inflight := len(l.streams)
-	l.mu.Unlock()
-	p := l.r.Peer()
-	pid := 0
-	if p.State == region.PeerAlive {
-		pid = p.PID
+	inflight, pid := 0, 0
+	for _, l := range b.lanes {
+		l.mu.Lock()
+		inflight += len(l.streams)
+		l.mu.Unlock()
+	}
+	if l := b.pick(); l != nil {
+		pid = l.r.Peer().PID
 	}
 	return Stats{
 		Forwarded: b.stats.forwarded.Load(), Completed: b.stats.completed.Load(),
@@ -124,8 +189,8 @@ func (b *Bridge) Stats() Stats {
 // ServeExchange forwards x to the host, or answers 503 when none is
 // attached or it has no room within SendTimeout.
 func (b *Bridge) ServeExchange(x *engine.Exchange) {
-	l := b.lane
-	if l.r.Peer().State != region.PeerAlive {
+	l := b.pick()
+	if l == nil {
 		b.stats.noHost.Add(1)
 		respondError(x, 503, "no application host attached")
 		return
@@ -331,8 +396,14 @@ func (l *lane) watchHost() {
 	switch p.State {
 	case region.PeerAlive:
 		l.mu.Lock()
-		l.epoch = p.Epoch
+		fresh := l.epoch != p.Epoch
+		if fresh {
+			l.epoch, l.since, l.draining = p.Epoch, time.Now(), false
+		}
 		l.mu.Unlock()
+		if fresh { // a new host: it takes new requests, the others drain
+			l.b.rebalance()
+		}
 	case region.PeerDead, region.PeerGone:
 		if n := l.failAll(502); n > 0 {
 			log.Printf("bridge: host pid %d %s: %d requests failed with 502", p.PID, p.State, n)
@@ -348,7 +419,7 @@ func (l *lane) failAll(status int) int {
 	l.mu.Lock()
 	streams := l.streams
 	l.streams = map[uint64]*stream{}
-	l.epoch = 0
+	l.epoch, l.draining = 0, false
 	l.mu.Unlock()
 	for _, s := range streams {
 		l.b.stats.failed.Add(1)

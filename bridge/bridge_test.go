@@ -51,8 +51,12 @@ func runHostProcess(name, dir string) int {
 		return 1
 	}
 	fmt.Println("attached")
-	h.Serve(context.Background(), echoHandler)
-	return 0
+	err = h.Serve(context.Background(), echoHandler)
+	h.Close()
+	if err == ErrDrained {
+		return 0
+	}
+	return 3
 }
 
 // setup starts an engine whose unrouted requests go through a bridge.
@@ -317,4 +321,84 @@ func TestBridgeHostKilled(t *testing.T) {
 	if code, _, hdr := get(t, srv, "/again"); code != 200 || hdr.Get("X-Pid") != strconv.Itoa(next.Process.Pid) {
 		t.Fatalf("GET after a new host attached = %d from pid %s; want 200 from %d", code, hdr.Get("X-Pid"), next.Process.Pid)
 	}
+}
+
+// Hot swap under load: a second host process attaches while the first
+// serves; new requests go to it, the first drains and exits by itself,
+// and no request fails.
+func TestBridgeHotSwapUnderLoad(t *testing.T) {
+	srv, b, dir := setup(t)
+	a := startHostProcess(t, b.Name(), dir)
+	waitFor(t, "host A", func() bool { return b.Stats().HostPID == a.Process.Pid })
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	pids := map[string]int{}
+	failures := 0
+	for c := 0; c < 8; c++ {
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			client := &http.Client{Timeout: 10 * time.Second}
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				path := "/swap?ms=0"
+				if i%5 == 0 {
+					path = "/slow?ms=30" // in flight while the swap happens
+				}
+				resp, err := client.Get("http://" + srv.Addr().String() + path)
+				mu.Lock()
+				if err != nil || resp.StatusCode != 200 {
+					failures++
+					if err == nil {
+						t.Errorf("request failed during the swap: %d", resp.StatusCode)
+					} else {
+						t.Errorf("request failed during the swap: %v", err)
+					}
+				} else {
+					pids[resp.Header.Get("X-Pid")]++
+				}
+				mu.Unlock()
+				if resp != nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			}
+		}(c)
+	}
+	time.Sleep(300 * time.Millisecond)
+	bHost := startHostProcess(t, b.Name(), dir)
+	waitFor(t, "host B to take over", func() bool { return b.Stats().HostPID == bHost.Process.Pid })
+	exited := make(chan error, 1)
+	go func() { exited <- a.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("host A after draining: %v; want exit 0", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("host A did not drain and exit within 10 s")
+	}
+	time.Sleep(300 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if failures != 0 {
+		t.Fatalf("%d requests failed during the hot swap", failures)
+	}
+	if pids[strconv.Itoa(a.Process.Pid)] == 0 || pids[strconv.Itoa(bHost.Process.Pid)] == 0 {
+		t.Fatalf("responses by pid = %v; want both hosts to have served", pids)
+	}
+	if st := b.Stats(); st.Failed != 0 || st.NoHost != 0 {
+		t.Fatalf("stats = %+v; want no failures", st)
+	}
+	// Host A's lane is free again for the next swap.
+	c := startHostProcess(t, b.Name(), dir)
+	waitFor(t, "host C to take over", func() bool { return b.Stats().HostPID == c.Process.Pid })
 }

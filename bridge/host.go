@@ -22,9 +22,14 @@ type Host struct {
 	sendMu sync.Mutex // serialises the region's Sender
 }
 
-// Attach attaches to the region an engine created, by name.
+// ErrDrained is returned by Serve when the engine handed this host's work
+// to a newer host and every request it had was answered.
+var ErrDrained = errors.New("bridge: drained: a newer host took over")
+
+// Attach attaches to a free lane of the region an engine created, by the
+// name the engine printed.
 func Attach(name string, opts region.Options) (*Host, error) {
-	r, err := region.Open(name, opts)
+	r, err := region.OpenAnyLane(name, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -37,8 +42,10 @@ func (h *Host) Region() *region.Region { return h.r }
 // Close detaches from the region.
 func (h *Host) Close() error { return h.r.Close() }
 
-// Serve runs handler for every request until ctx ends or the engine goes
-// away, then waits for the handlers in progress and returns.
+// Serve runs handler for every request until ctx ends, the engine goes
+// away, or the engine tells this host to drain (a newer host took over:
+// Serve then answers what it has and returns ErrDrained); it waits for the
+// handlers in progress before it returns.
 func (h *Host) Serve(ctx context.Context, handler HostHandler) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -66,8 +73,13 @@ func (h *Host) Serve(ctx context.Context, handler HostHandler) error {
 			if err != nil {
 				continue // stale, or counted as invalid by the region
 			}
+			if d.Kind == region.KindCancel && d.Stream == 0 && d.Aux == CancelDrain {
+				rc.Consume(n) // everything before it was a request already taken
+				wg.Wait()
+				return ErrDrained
+			}
 			if d.Kind != region.KindRequest {
-				continue // cancels and the rest: not yet acted upon
+				continue // per-stream cancels: not yet acted upon
 			}
 			parts = append(parts, rc.Payload(&d)...)
 			rc.Release(&d)

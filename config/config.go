@@ -10,6 +10,7 @@ import (
 
 	"github.com/haywireowin/haywire/bridge"
 	"github.com/haywireowin/haywire/engine"
+	"github.com/haywireowin/haywire/region"
 	"gopkg.in/ini.v1"
 )
 
@@ -25,7 +26,7 @@ type Settings struct {
 // section names the INI section a key belongs in.
 func section(key string) string {
 	switch key {
-	case "bridge", "region_dir", "region_chunk_size", "region_chunks", "region_slots",
+	case "bridge", "region_dir", "region_lanes", "region_chunk_size", "region_chunks", "region_slots",
 		"host_timeout_ms", "host_send_timeout_ms":
 		return "bridge"
 	}
@@ -98,6 +99,13 @@ func set(s *Settings, key, value string) error {
 		s.Bridge = on
 	case "region_dir":
 		bo.Region.Dir = value
+	case "region_lanes":
+		if err := num(&bo.Lanes); err != nil {
+			return err
+		}
+		if bo.Lanes > region.MaxLanes {
+			return bad(fmt.Errorf("at most %d lanes", region.MaxLanes))
+		}
 	case "region_chunk_size":
 		return num(&bo.Region.ChunkSize)
 	case "region_chunks":
@@ -198,6 +206,7 @@ var keyDocs = map[string]string{
 	"server_name":       "Server header; - omits it",
 	"bridge":            "forward requests without a native route to host processes",
 	"region_dir":        "directory of the region files (default /dev/shm)",
+	"region_lanes":      "hosts attached at once; 2 allow a hot swap (default 2)",
 	"region_chunk_size": "arena chunk size in bytes (power of two)", "region_chunks": "chunks per arena",
 	"region_slots": "descriptors per ring (power of two)", "host_timeout_ms": "a silent host is declared dead after this",
 	"host_send_timeout_ms": "a request waits this long for room at the host, then 503",

@@ -38,6 +38,7 @@ server_name = test server
 [bridge]
 bridge = on
 region_dir = /tmp/regions
+region_lanes = 3
 region_chunk_size = 8192
 region_chunks = 64
 region_slots = 256
@@ -47,7 +48,7 @@ host_send_timeout_ms = 900
 
 var want = Settings{Engine: wantEngine, Bridge: true, BridgeOptions: bridge.Options{
 	Region:      region.Options{Dir: "/tmp/regions", ChunkSize: 8192, Chunks: 64, DataSlots: 256, PeerTimeout: 700 * time.Millisecond},
-	SendTimeout: 900 * time.Millisecond,
+	SendTimeout: 900 * time.Millisecond, Lanes: 3,
 }}
 
 var wantEngine = engine.Config{
@@ -102,6 +103,7 @@ func TestSetRejects(t *testing.T) {
 		{"no_such_key", "1", "unknown key"},
 		{"bridge", "perhaps", "boolean"},
 		{"region_chunks", "-4", "non-negative"},
+		{"region_lanes", "65", "at most 64"},
 	} {
 		var cfg Settings
 		err := Set(&cfg, tc.key, tc.value)

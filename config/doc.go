@@ -3,7 +3,7 @@
 // applied onto an engine.Config. Every key Haywire's configuration struct
 // has can be set, plus the engine's own limits and timeouts.
 //
-// Keys (section [http] in a file):
+// Keys of section [http]:
 //
 //	listen_address    string   0.0.0.0
 //	listen_port       int      8000
@@ -22,6 +22,17 @@
 //	idle_timeout_ms   int      default 60000
 //	write_timeout_ms  int      default 30000
 //	server_name       string   Server header; "-" omits it; default haywire
+//
+// Keys of section [bridge] (the launcher turns the bridge on):
+//
+//	bridge               bool     forward requests without a native route to hosts
+//	region_dir           string   directory of the region files; default /dev/shm
+//	region_lanes         int      hosts attached at once (2 allow a hot swap); default 2
+//	region_chunk_size    bytes    arena chunk size, a power of two; default 4096
+//	region_chunks        int      chunks per arena; default 1024
+//	region_slots         int      descriptors per ring, a power of two; default 4096
+//	host_timeout_ms      int      a silent host is declared dead after this; default 1000
+//	host_send_timeout_ms int      a request waits this long for room at the host, then 503; default 5000
 //
 // Unknown sections and keys are errors, so a typo is never silently
 // ignored. Functions in this package are safe for concurrent use.

@@ -31,7 +31,7 @@ var flags = []struct{ flag, key string }{
 	{"address", "listen_address"}, {"port", "listen_port"}, {"threads", "thread_count"},
 	{"balancer", "balancer"}, {"backlog", "listen_backlog"}, {"max-request-size", "max_request_size"},
 	{"header-timeout-ms", "header_timeout_ms"}, {"idle-timeout-ms", "idle_timeout_ms"},
-	{"region-dir", "region_dir"}, {"chunk-size", "region_chunk_size"}, {"chunks", "region_chunks"},
+	{"region-dir", "region_dir"}, {"lanes", "region_lanes"}, {"chunk-size", "region_chunk_size"}, {"chunks", "region_chunks"},
 	{"slots", "region_slots"}, {"host-timeout-ms", "host_timeout_ms"}, {"send-timeout-ms", "host_send_timeout_ms"},
 }
 

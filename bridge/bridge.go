@@ -36,6 +36,10 @@ const (
 	// sends the responses, and detaches. Every request the engine sent
 	// before it precedes it on the ring.
 	CancelDrain = 1
+	// CancelClientGone, on a request's stream, says its client
+	// disconnected: the host may stop working on it; a response it still
+	// sends is discarded.
+	CancelClientGone = 2
 )
 
 // Bridge is the engine side: it owns the region and serves requests by

@@ -55,7 +55,7 @@ type Bridge struct {
 }
 
 type counters struct {
-	forwarded, completed, noHost, failed, invalid atomic.Uint64
+	forwarded, completed, noHost, failed, invalid, cancelled atomic.Uint64
 }
 
 // lane is one region and the streams in flight on it.
@@ -79,6 +79,8 @@ type lane struct {
 // parts received so far.
 type stream struct {
 	x    *engine.Exchange
+	l    *lane
+	id   uint64
 	conn uint32
 	resp []byte
 }
@@ -168,6 +170,7 @@ type Stats struct {
 	NoHost    uint64 // requests answered 503: no host, or no room in time
 	Failed    uint64 // requests answered 502: host died, detached or answered garbage
 	Invalid   uint64 // descriptors or messages from a host that failed validation
+	Cancelled uint64 // requests whose client went away, told to the host
 	InFlight  uint64 // requests waiting for their response now
 	HostPID   int    // pid of the host that gets new requests, 0 when none
 }
@@ -186,7 +189,8 @@ func (b *Bridge) Stats() Stats {
 	return Stats{
 		Forwarded: b.stats.forwarded.Load(), Completed: b.stats.completed.Load(),
 		NoHost: b.stats.noHost.Load(), Failed: b.stats.failed.Load(), Invalid: b.stats.invalid.Load(),
-		InFlight: uint64(inflight), HostPID: pid,
+		Cancelled: b.stats.cancelled.Load(),
+		InFlight:  uint64(inflight), HostPID: pid,
 	}
 }
 
@@ -201,7 +205,8 @@ func (b *Bridge) ServeExchange(x *engine.Exchange) {
 	}
 	id := b.nextID.Add(1)
 	x.Hold() // copies the request out of the connection's buffer
-	s := &stream{x: x, conn: uint32(x.ConnID())}
+	s := &stream{x: x, l: l, id: id, conn: uint32(x.ConnID())}
+	x.UserData, x.Cancel = s, cancelStream
 	l.mu.Lock()
 	l.streams[id] = s
 	l.mu.Unlock()
@@ -292,6 +297,28 @@ func addrPort(a net.Addr) netip.AddrPort {
 		return t.AddrPort()
 	}
 	return netip.AddrPort{}
+}
+
+// cancelStream tells the host that a request's client went away. The
+// stream stays registered: the host's response, if it still comes, is
+// received (its chunks released) and dropped by the engine.
+func cancelStream(x *engine.Exchange) {
+	s := x.UserData.(*stream)
+	l := s.l
+	l.mu.Lock()
+	live := l.streams[s.id] == s
+	l.mu.Unlock()
+	if !live {
+		return
+	}
+	l.b.stats.cancelled.Add(1)
+	l.sendMu.Lock()
+	defer l.sendMu.Unlock()
+	d := region.Descriptor{Kind: region.KindCancel, Stream: s.id, Conn: s.conn, Aux: CancelClientGone}
+	if ok, err := l.r.Sender().Send(&d); !ok || err != nil {
+		// A full ring: the host learns nothing, and answers in vain.
+		log.Printf("bridge: cancel of stream %d not sent: %v", s.id, err)
+	}
 }
 
 // take removes and returns the stream id, or nil if it is gone.

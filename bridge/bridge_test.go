@@ -402,3 +402,52 @@ func TestBridgeHotSwapUnderLoad(t *testing.T) {
 	c := startHostProcess(t, b.Name(), dir)
 	waitFor(t, "host C to take over", func() bool { return b.Stats().HostPID == c.Process.Pid })
 }
+
+// A client that disconnects mid-request: the host receives a cancel for
+// that request's stream.
+func TestBridgeClientGoneCancels(t *testing.T) {
+	srv, b, dir := setup(t)
+	r, err := region.OpenAnyLane(b.Name(), region.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	waitFor(t, "the host to attach", func() bool { return b.Stats().HostPID != 0 })
+	c, err := net.Dial("tcp", srv.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Write([]byte("GET /never-answered HTTP/1.1\r\nHost: t\r\n\r\n"))
+
+	// A host that reads requests and cancels, and never answers.
+	rc := r.Receiver()
+	var stream uint64
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		rc.Wait(50*time.Millisecond, nil)
+		n, _ := rc.Poll(16)
+		for i := 0; i < n; i++ {
+			d, err := rc.Get(i)
+			if err != nil {
+				continue
+			}
+			switch d.Kind {
+			case region.KindRequest:
+				stream = d.Stream
+				c.Close() // the client gives up while the host works
+			case region.KindCancel:
+				if d.Stream != stream || d.Aux != CancelClientGone {
+					t.Fatalf("cancel for stream %d aux %d; want stream %d aux %d", d.Stream, d.Aux, stream, CancelClientGone)
+				}
+				rc.Consume(n)
+				if b.Stats().Cancelled != 1 {
+					t.Fatalf("Stats().Cancelled = %d; want 1", b.Stats().Cancelled)
+				}
+				return
+			}
+			rc.Release(&d)
+		}
+		rc.Consume(n)
+	}
+	t.Fatal("the host saw no cancel within 10 s of the client disconnecting")
+}

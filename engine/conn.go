@@ -203,9 +203,31 @@ func (c *conn) readFailed(err error, midRequest bool) {
 		c.refuse(errTimeout)
 		return
 	}
+	if !timeout { // the client closed its side, or the connection failed
+		c.cancelHeld()
+	}
 	if err == io.EOF || timeout {
 		c.waitDrained()
 		c.flush()
+	}
+}
+
+// cancelHeld calls the Cancel hook of each held exchange still waiting for
+// its response, once. Only the serve goroutine calls it, so no exchange it
+// names can be recycled meanwhile (recycling happens in get, on this
+// goroutine).
+func (c *conn) cancelHeld() {
+	c.mu.Lock()
+	var waiting []*Exchange
+	for _, x := range c.queue[c.qhead:] {
+		if x.held && !x.done && !x.cancelled && x.Cancel != nil {
+			x.cancelled = true
+			waiting = append(waiting, x)
+		}
+	}
+	c.mu.Unlock()
+	for _, x := range waiting {
+		x.Cancel(x)
 	}
 }
 
@@ -578,6 +600,7 @@ func (c *conn) refuse(err error) {
 // finish closes the connection and lets go of exchanges still held by
 // handlers: their Done calls will find the connection closed.
 func (c *conn) finish() {
+	c.cancelHeld() // responses still to come can no longer be delivered
 	c.mu.Lock()
 	c.closed = true
 	c.isClosed.Store(true)

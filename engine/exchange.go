@@ -23,6 +23,13 @@ type Exchange struct {
 	// lost), from the goroutine that wrote it. The exchange is still valid
 	// during the call.
 	Written func(x *Exchange, err error)
+	// Cancel, if set by a handler that holds the exchange, is called once
+	// if the client goes away before the response is written: it closed
+	// its side of the connection (as net/http, a half-close counts: the
+	// response is still sent if it comes), or the connection failed. It
+	// runs on the connection's goroutine and must not block; the exchange
+	// stays valid and Done must still be called.
+	Cancel func(x *Exchange)
 
 	conn   *conn
 	req    *http1.Request
@@ -34,23 +41,24 @@ type Exchange struct {
 	isHead bool // HEAD request: send no body
 
 	// response
-	status  int
-	minor   int // response HTTP minor version
-	reason  []byte
-	headers []byte // serialized "Name: value\r\n" lines set by the handler
-	connHdr []byte // the handler's Connection header value, if any
-	resBody []byte
-	close   bool // close the connection after this response
-	dropped bool // not sent: an earlier response closed the connection (conn.mu)
-	held    bool
-	done    bool   // response complete (guarded by conn.mu once held)
-	out     []byte // serialized response waiting for earlier ones (conn.mu)
-	err     *http1.Error
+	status    int
+	minor     int // response HTTP minor version
+	reason    []byte
+	headers   []byte // serialized "Name: value\r\n" lines set by the handler
+	connHdr   []byte // the handler's Connection header value, if any
+	resBody   []byte
+	close     bool // close the connection after this response
+	dropped   bool // not sent: an earlier response closed the connection (conn.mu)
+	held      bool
+	cancelled bool   // Cancel was called (conn.mu)
+	done      bool   // response complete (guarded by conn.mu once held)
+	out       []byte // serialized response waiting for earlier ones (conn.mu)
+	err       *http1.Error
 }
 
 // reset readies x for a new request.
 func (x *Exchange) reset(c *conn) {
-	x.UserData, x.Written = nil, nil
+	x.UserData, x.Written, x.Cancel, x.cancelled = nil, nil, nil, false
 	x.conn, x.req = c, &x.reqs[0]
 	x.head, x.body, x.store = nil, nil, x.store[:0]
 	x.status, x.minor, x.reason = 200, 1, x.reason[:0]

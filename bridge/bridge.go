@@ -194,6 +194,41 @@ func (b *Bridge) Stats() Stats {
 	}
 }
 
+// LaneStats describe one lane: its host and what it holds.
+type LaneStats struct {
+	Lane      int
+	Name      string // the lane's region name
+	HostState string // absent, attaching, alive, gone or dead
+	HostPID   int
+	Epoch     uint32 // the host's incarnation
+	Serving   bool   // new requests go to this lane
+	Draining  bool   // its host was told to drain
+	InFlight  int    // requests sent, response not yet received
+	// Request arena: chunks free, and lent to the host (occupancy).
+	ChunksFree, ChunksLent int
+	Published              uint64 // descriptors sent to the host
+}
+
+// Lanes returns a snapshot of every lane.
+func (b *Bridge) Lanes() []LaneStats {
+	serving := b.pick()
+	out := make([]LaneStats, 0, len(b.lanes))
+	for _, l := range b.lanes {
+		p := l.r.Peer()
+		st := LaneStats{Lane: l.r.Lane(), Name: l.r.Name(), HostState: p.State.String(), HostPID: p.PID,
+			Epoch: p.Epoch, Serving: l == serving}
+		l.mu.Lock()
+		st.Draining, st.InFlight = l.draining, len(l.streams)
+		l.mu.Unlock()
+		l.sendMu.Lock() // the sender's state belongs to whoever holds sendMu
+		st.ChunksFree, _, st.ChunksLent = l.r.Sender().Chunks()
+		st.Published = l.r.Sender().Position()
+		l.sendMu.Unlock()
+		out = append(out, st)
+	}
+	return out
+}
+
 // ServeExchange forwards x to the host, or answers 503 when none is
 // attached or it has no room within SendTimeout.
 func (b *Bridge) ServeExchange(x *engine.Exchange) {

@@ -147,6 +147,19 @@ func TestBridgeInProcessHost(t *testing.T) {
 	if want := "POST /echo q= host=" + srv.Addr().String() + " body=" + big; string(got) != want {
 		t.Fatalf("POST of %d bytes came back as %d bytes", len(big), len(got))
 	}
+
+	lanes := b.Lanes()
+	if len(lanes) != 2 || !lanes[0].Serving || lanes[0].HostPID != os.Getpid() || lanes[0].HostState != "alive" ||
+		lanes[1].Serving || lanes[1].HostState != "absent" || lanes[0].InFlight != 0 || lanes[0].Published < 2 {
+		t.Fatalf("Lanes() = %+v; want lane 0 alive and serving (this pid), lane 1 absent", lanes)
+	}
+	// The host releases request chunks as it reads them: all come back.
+	waitFor(t, "request chunks to return", func() bool {
+		b.lanes[0].sendMu.Lock()
+		b.lanes[0].r.Sender().Collect()
+		b.lanes[0].sendMu.Unlock()
+		return b.Lanes()[0].ChunksLent == 0
+	})
 }
 
 // Pipelined requests on several connections, with random host delays:

@@ -21,12 +21,16 @@ type Settings struct {
 	// Bridge enables the bridge (key "bridge"); BridgeOptions configures it.
 	Bridge        bool
 	BridgeOptions bridge.Options
+	// HostRoutes are the route patterns forwarded to the host (key
+	// "host_routes", comma-separated); empty: every request no native
+	// route matches.
+	HostRoutes []string
 }
 
 // section names the INI section a key belongs in.
 func section(key string) string {
 	switch key {
-	case "bridge", "region_dir", "region_lanes", "region_chunk_size", "region_chunks", "region_slots",
+	case "bridge", "host_routes", "region_dir", "region_lanes", "region_chunk_size", "region_chunks", "region_slots",
 		"host_timeout_ms", "host_send_timeout_ms":
 		return "bridge"
 	}
@@ -97,6 +101,18 @@ func set(s *Settings, key, value string) error {
 			return bad(err)
 		}
 		s.Bridge = on
+	case "host_routes":
+		s.HostRoutes = nil
+		for _, r := range strings.Split(value, ",") {
+			r = strings.TrimSpace(r)
+			if r == "" {
+				continue
+			}
+			if r[0] != '/' && r != "*" {
+				return bad(fmt.Errorf("route %q must start with '/'", r))
+			}
+			s.HostRoutes = append(s.HostRoutes, r)
+		}
 	case "region_dir":
 		bo.Region.Dir = value
 	case "region_lanes":
@@ -205,6 +221,7 @@ var keyDocs = map[string]string{
 	"idle_timeout_ms": "keep-alive idle limit", "write_timeout_ms": "longest blocked write",
 	"server_name":       "Server header; - omits it",
 	"bridge":            "forward requests without a native route to host processes",
+	"host_routes":       "comma-separated route patterns sent to the host (default: all without a native route)",
 	"region_dir":        "directory of the region files (default /dev/shm)",
 	"region_lanes":      "hosts attached at once; 2 allow a hot swap (default 2)",
 	"region_chunk_size": "arena chunk size in bytes (power of two)", "region_chunks": "chunks per arena",

@@ -37,6 +37,7 @@ server_name = test server
 
 [bridge]
 bridge = on
+host_routes = /app, /api/*
 region_dir = /tmp/regions
 region_lanes = 3
 region_chunk_size = 8192
@@ -46,7 +47,7 @@ host_timeout_ms = 700
 host_send_timeout_ms = 900
 `
 
-var want = Settings{Engine: wantEngine, Bridge: true, BridgeOptions: bridge.Options{
+var want = Settings{Engine: wantEngine, Bridge: true, HostRoutes: []string{"/app", "/api/*"}, BridgeOptions: bridge.Options{
 	Region:      region.Options{Dir: "/tmp/regions", ChunkSize: 8192, Chunks: 64, DataSlots: 256, PeerTimeout: 700 * time.Millisecond},
 	SendTimeout: 900 * time.Millisecond, Lanes: 3,
 }}
@@ -104,6 +105,7 @@ func TestSetRejects(t *testing.T) {
 		{"bridge", "perhaps", "boolean"},
 		{"region_chunks", "-4", "non-negative"},
 		{"region_lanes", "65", "at most 64"},
+		{"host_routes", "/a, b", "must start with '/'"},
 	} {
 		var cfg Settings
 		err := Set(&cfg, tc.key, tc.value)

@@ -25,7 +25,8 @@
 //
 // Keys of section [bridge] (the launcher turns the bridge on):
 //
-//	bridge               bool     forward requests without a native route to hosts
+//	bridge               bool     forward requests to host processes
+//	host_routes          list     route patterns forwarded, comma-separated; default: all without a native route
 //	region_dir           string   directory of the region files; default /dev/shm
 //	region_lanes         int      hosts attached at once (2 allow a hot swap); default 2
 //	region_chunk_size    bytes    arena chunk size, a power of two; default 4096

@@ -139,7 +139,18 @@ func (e *Engine) Start() error {
 			return err
 		}
 		e.bridge = b
-		e.srv.SetNotFound(b) // every request without a native route
+		if len(set.HostRoutes) == 0 {
+			e.srv.SetNotFound(b) // every request without a native route
+		} else {
+			e.srv.SetNotFound(nil)
+			for _, r := range set.HostRoutes {
+				if err := e.srv.Handle(r, b); err != nil { // replaces the last run's bridge
+					b.Close()
+					e.bridge = nil
+					return err
+				}
+			}
+		}
 	} else {
 		e.srv.SetNotFound(nil)
 	}

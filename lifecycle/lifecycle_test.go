@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,5 +89,28 @@ func TestRunReturnsAfterStop(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run did not return after Stop")
+	}
+}
+
+func TestHostRoutesLimitWhatIsBridged(t *testing.T) {
+	var e Engine
+	s := e.Settings()
+	s.Engine.Address, s.Engine.Port = "127.0.0.1", 0
+	s.Bridge, s.HostRoutes = true, []string{"/app", "/api/*"}
+	s.BridgeOptions.Region.Dir = t.TempDir()
+	if err := e.ConfigureSettings(s); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer e.Stop(5 * time.Second)
+	if e.RegionName() == "" {
+		t.Fatal("RegionName() is empty with the bridge on")
+	}
+	for path, want := range map[string]string{"/app": "503", "/api/x": "503", "/other": "404"} {
+		if got := get(t, &e, path); !strings.HasPrefix(got, want) {
+			t.Errorf("GET %s = %q; want %s (503: bridged with no host; 404: not bridged)", path, got, want)
+		}
 	}
 }

@@ -155,7 +155,9 @@ func fillRequest(ex *C.hw__exchange, x *engine.Exchange) bool {
 		}
 		return (*C.char)(unsafe.Add(unsafe.Pointer(ex.data), off)), C.size_t(len(b))
 	}
-	fields := unsafe.Slice(ex.fields, max(len(req.Headers), 1))
+	// ex.fields is NULL until a request with fields came: a request
+	// without any (HTTP/1.0 "GET / HTTP/1.0") must not make a slice of it.
+	fields := unsafe.Slice(ex.fields, len(req.Headers))
 	for i, h := range req.Headers {
 		fields[i].name.value, fields[i].name.length = at(h.Name)
 		fields[i].value.value, fields[i].value.length = at(h.Value)

@@ -5,14 +5,17 @@
 // engine.Handler. For each request it writes a request view (see
 // [EncodeView]) into its arena, publishes it on the lane of the newest
 // attached host, holds the exchange, and completes it when that host's
-// response arrives. Host side: [Host] attaches to a lane by name, reads
-// each view in place and answers through its own arena.
+// response arrives. Host side: [Host] attaches to a lane by name, hands
+// out each request ([Host.Next], or [Host.Serve] with a handler) with its
+// view read in place, and sends each [HostRequest]'s answer through its
+// own arena; cmd/libhaywire makes it the C host API.
 //
 // Messages, per stream (one request; Descriptor.Stream is the request id):
 //
 //	engine → host  KindRequest   the request view, whole body inline (FlagEnd)
 //	host → engine  KindResponse  response head and body (FlagEnd on the last part)
-//	engine → host  KindCancel    the client went away; drop the stream
+//	engine → host  KindCancel    the client went away (Aux CancelClientGone): still answer it
+//	engine → host  KindCancel    on stream 0, Aux CancelDrain: a newer host takes over
 //
 // A payload larger than a chunk comes as consecutive parts flagged
 // FlagMore (region.Sender.SendBytes).
@@ -22,5 +25,6 @@
 // counted; it never crashes the reader.
 //
 // Imports: engine for the handler side, region for the transport; no
-// sockets. Bridge and Host are safe for concurrent use.
+// sockets. Bridge is safe for concurrent use; Host is too, except that
+// Next and Serve run on one goroutine at a time (see Host).
 package bridge

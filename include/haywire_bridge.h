@@ -45,7 +45,8 @@
 ** REQUEST carries the whole request: fixed header, raw head and the whole
 ** body, inline (the engine has read and de-chunked the body before it
 ** forwards the request). RESPONSE carries the status, fields and the whole
-** body. CANCEL says the client went away: the host may drop the stream.
+** body. CANCEL says the client went away: the host may stop working on
+** the stream, but still answers it (below).
 **
 ** Parts. A payload longer than one chunk travels as consecutive
 ** descriptors of the same kind and stream: MORE on every part but the
@@ -70,8 +71,16 @@
 **     invalid, when a response message fails the rules of section 4. It
 **     counts as invalid and ignores any kind other than RESPONSE from a
 **     host. A host ignores kinds it does not act upon.
-**   - CANCEL: the Go engine of this version does not send it yet and the
-**     Go host ignores it; a host must accept it.
+**   - CANCEL (aux 2, client gone): the engine sends it on a request's
+**     stream when its client closes the connection, or only its sending
+**     side (a half-close, after which the client still reads the
+**     response). The engine keeps holding the request: the host still
+**     answers it; a response the engine can no longer deliver is dropped.
+**     The Go host marks the request cancelled (bridge.HostRequest.
+**     Cancelled, hw_host_request_cancelled) and hands it out all the
+**     same. CANCEL on stream 0 with aux 1 tells the host to drain (hot
+**     swap): no more requests come; it answers those it has and detaches.
+**     A host must accept CANCEL.
 **
 ** Trust: each side validates what the other wrote before using it
 ** (hw_bridge_view_check for views; the engine's decoder for responses). A

@@ -1,0 +1,402 @@
+package bridge
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/haywireowin/haywire/region"
+)
+
+// fakeEngine is side 0 of a one-lane region, driven by the test: it sends
+// request views and cancels and reads the host's responses.
+type fakeEngine struct {
+	t *testing.T
+	r *region.Region
+}
+
+func newFakeEngine(t *testing.T) (*fakeEngine, *Host) {
+	t.Helper()
+	dir := t.TempDir()
+	r, err := region.Create(region.Options{Dir: dir, ChunkSize: 4096, Chunks: 64, DataSlots: 256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := Attach(r.Name(), region.Options{Dir: dir})
+	if err != nil {
+		r.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.r.Close(); r.Close() })
+	return &fakeEngine{t, r}, h
+}
+
+func (e *fakeEngine) sendRequest(id uint64, body []byte) {
+	e.t.Helper()
+	v := sampleView()
+	v.RequestID, v.Body, v.ContentLength = id, body, int64(len(body))
+	d := region.Descriptor{Kind: region.KindRequest, Flags: region.FlagEnd, Stream: id, Conn: 7}
+	if err := e.r.Sender().SendBytes(d, encView(v)); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *fakeEngine) sendCancel(id uint64, aux uint16) {
+	e.t.Helper()
+	if ok, err := e.r.Sender().Send(&region.Descriptor{Kind: region.KindCancel, Stream: id, Aux: aux}); !ok || err != nil {
+		e.t.Fatalf("sending a cancel: %v %v", ok, err)
+	}
+}
+
+// lent returns how many of the engine's chunks the host holds.
+func (e *fakeEngine) lent() int {
+	e.r.Sender().Collect()
+	_, _, lent := e.r.Sender().Chunks()
+	return lent
+}
+
+// responses reads the response messages the host sent within d, by stream.
+func (e *fakeEngine) responses(d time.Duration) map[uint64][]byte {
+	got := map[uint64][]byte{}
+	rc := e.r.Receiver()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		rc.Wait(time.Until(deadline), nil)
+		n, _ := rc.Poll(64)
+		for i := 0; i < n; i++ {
+			d, err := rc.Get(i)
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			got[d.Stream] = append(got[d.Stream], rc.Payload(&d)...)
+			rc.Release(&d)
+		}
+		rc.Consume(n)
+	}
+	return got
+}
+
+func TestHostNextTimesOut(t *testing.T) {
+	_, h := newFakeEngine(t)
+	for _, timeout := range []time.Duration{0, 30 * time.Millisecond} {
+		start := time.Now()
+		req, err := h.Next(timeout)
+		if req != nil || !errors.Is(err, region.ErrTimeout) {
+			t.Fatalf("Next(%v) without a request = %v, %v; want region.ErrTimeout", timeout, req, err)
+		}
+		if d := time.Since(start); d < timeout || d > timeout+time.Second {
+			t.Fatalf("Next(%v) returned after %v", timeout, d)
+		}
+	}
+}
+
+// A view in one chunk is read in place and its chunk goes back when the
+// request is ended; a view over several chunks is copied (through the
+// allocator) and its chunks go back at once.
+func TestHostViewsInPlaceAndCopied(t *testing.T) {
+	e, h := newFakeEngine(t)
+	var allocs, frees atomic.Int32
+	h.SetAllocator(func(n int) []byte { allocs.Add(1); return make([]byte, n) }, func([]byte) { frees.Add(1) })
+
+	e.sendRequest(1, []byte("small"))
+	big := bytes.Repeat([]byte("0123456789abcdef"), 1000) // 16 kB: five chunks
+	e.sendRequest(2, big)
+	small, err := h.Next(time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	large, err := h.Next(time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(small.View().Body()) != "small" || small.chunk.Length == 0 || small.buf != nil {
+		t.Fatalf("small view: body %q, in place %v; want \"small\" in place", small.View().Body(), small.chunk.Length > 0)
+	}
+	if !bytes.Equal(large.View().Body(), big) || large.buf == nil || allocs.Load() != 1 {
+		t.Fatalf("large view: body equal %v, copied %v, allocs %d; want a copy from one allocation",
+			bytes.Equal(large.View().Body(), big), large.buf != nil, allocs.Load())
+	}
+	if n := e.lent(); n != 1 {
+		t.Fatalf("the host holds %d engine chunks; want 1 (the small view, in place)", n)
+	}
+	if h.InFlight() != 2 || h.Request(1) != small || h.Request(2) != large || h.Request(3) != nil {
+		t.Fatalf("InFlight %d, Request(1..3) wrong", h.InFlight())
+	}
+	if err := h.Close(); !errors.Is(err, ErrInFlight) {
+		t.Fatalf("Close with requests out = %v; want ErrInFlight", err)
+	}
+	if err := large.Respond(&ResponseHead{Status: 200, ContentLength: 2}, []byte("ok")); err != nil {
+		t.Fatal(err)
+	}
+	if err := large.Respond(&ResponseHead{Status: 200, ContentLength: -1}, nil); !errors.Is(err, ErrEnded) {
+		t.Fatalf("second Respond = %v; want ErrEnded", err)
+	}
+	if frees.Load() != 1 {
+		t.Fatalf("frees = %d after the copied request ended; want 1", frees.Load())
+	}
+	if err := small.Respond(&ResponseHead{Status: 201, ContentLength: -1}, []byte("made")); err != nil {
+		t.Fatal(err)
+	}
+	// Next gives the chunk back.
+	if _, err := h.Next(0); !errors.Is(err, region.ErrTimeout) {
+		t.Fatal(err)
+	}
+	if n := e.lent(); n != 0 {
+		t.Fatalf("the host holds %d engine chunks after ending everything; want 0", n)
+	}
+	got := e.responses(100 * time.Millisecond)
+	for id, want := range map[uint64]string{1: "made", 2: "ok"} {
+		_, body, err := DecodeResponse(got[id])
+		if err != nil || string(body) != want {
+			t.Errorf("response to %d = %q, %v; want body %q", id, body, err, want)
+		}
+	}
+}
+
+// An End on another goroutine wakes a Next that sleeps without limit, so
+// the chunk goes back at once and not at the next request.
+func TestHostEndWakesNext(t *testing.T) {
+	e, h := newFakeEngine(t)
+	e.sendRequest(1, nil)
+	req, err := h.Next(time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := h.Next(-1)
+		done <- err
+	}()
+	time.Sleep(20 * time.Millisecond) // let it sleep
+	ended := time.Now()
+	req.Respond(&ResponseHead{Status: 204, ContentLength: -1}, nil)
+	for e.lent() != 0 {
+		if time.Since(ended) > 50*time.Millisecond { // well under the 100 ms sleep slice
+			t.Fatal("the chunk did not come back within 50 ms of the End")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	e.sendCancel(0, CancelDrain)
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrDrained) {
+			t.Fatalf("Next after the drain notice = %v; want ErrDrained", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Next did not return after the drain notice")
+	}
+}
+
+// Drain: Next hands out what came before the notice, then waits for those
+// requests to end, then returns ErrDrained (again and again).
+func TestHostDrainWaitsForRequests(t *testing.T) {
+	e, h := newFakeEngine(t)
+	e.sendRequest(1, nil)
+	e.sendRequest(2, nil)
+	e.sendCancel(0, CancelDrain)
+	var reqs []*HostRequest
+	for range 2 {
+		req, err := h.Next(time.Second)
+		if err != nil {
+			t.Fatalf("Next before the drain completes = %v", err)
+		}
+		reqs = append(reqs, req)
+	}
+	if _, err := h.Next(20 * time.Millisecond); !errors.Is(err, region.ErrTimeout) {
+		t.Fatalf("Next with requests out after the notice = %v; want a timeout", err)
+	}
+	reqs[0].Respond(&ResponseHead{Status: 200, ContentLength: -1}, nil)
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		reqs[1].Respond(&ResponseHead{Status: 200, ContentLength: -1}, nil)
+	}()
+	start := time.Now()
+	if _, err := h.Next(-1); !errors.Is(err, ErrDrained) {
+		t.Fatalf("Next = %v; want ErrDrained", err)
+	}
+	if d := time.Since(start); d > 90*time.Millisecond {
+		t.Fatalf("ErrDrained came %v after the call; want it right after the last End", d)
+	}
+	if _, err := h.Next(0); !errors.Is(err, ErrDrained) {
+		t.Fatalf("Next after draining = %v; want ErrDrained again", err)
+	}
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Cancel: a request handed out is marked and its Done closed; one not
+// handed out yet comes out marked. Both are still answered: the engine
+// holds every request until its response comes (and a client that only
+// half-closed still reads it).
+func TestHostCancel(t *testing.T) {
+	e, h := newFakeEngine(t)
+	e.sendRequest(1, nil)
+	req, err := h.Next(time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := req.Done()
+	if req.Cancelled() {
+		t.Fatal("cancelled before any cancel")
+	}
+	e.sendCancel(1, CancelClientGone)
+	e.sendCancel(99, CancelClientGone) // unknown stream: ignored
+	h.Next(10 * time.Millisecond)      // reads the cancels
+	select {
+	case <-done:
+	default:
+		t.Fatal("Done not closed after the cancel")
+	}
+	if !req.Cancelled() {
+		t.Fatal("Cancelled() = false after the cancel")
+	}
+	if err := req.Respond(&ResponseHead{Status: 200, ContentLength: -1}, []byte("late")); err != nil {
+		t.Fatal(err)
+	}
+
+	e.sendRequest(2, nil)
+	e.sendCancel(2, CancelClientGone)
+	next, err := h.Next(time.Second)
+	if err != nil || next.ID() != 2 || !next.Cancelled() {
+		t.Fatalf("Next after a request and its cancel = %v, %v; want request 2, cancelled", next, err)
+	}
+	select {
+	case <-next.Done():
+	default:
+		t.Fatal("Done of a request cancelled before Next returned it is not closed")
+	}
+	next.Respond(&ResponseHead{Status: 200, ContentLength: -1}, nil)
+	h.Next(0)
+	if n := e.lent(); n != 0 {
+		t.Fatalf("the host holds %d engine chunks; want 0", n)
+	}
+	if got := e.responses(50 * time.Millisecond); len(got) != 2 || got[1] == nil || got[2] == nil {
+		t.Fatalf("responses for streams %v; want 1 and 2", keys(got))
+	}
+}
+
+func keys(m map[uint64][]byte) []uint64 {
+	var ks []uint64
+	for k := range m {
+		ks = append(ks, k)
+	}
+	return ks
+}
+
+// A view that does not decode is answered 500 by the host itself.
+func TestHostAnswersUndecodableView500(t *testing.T) {
+	e, h := newFakeEngine(t)
+	d := region.Descriptor{Kind: region.KindRequest, Flags: region.FlagEnd, Stream: 5, Conn: 1}
+	if err := e.r.Sender().SendBytes(d, []byte("not a view")); err != nil {
+		t.Fatal(err)
+	}
+	if req, err := h.Next(20 * time.Millisecond); !errors.Is(err, region.ErrTimeout) {
+		t.Fatalf("Next with a bad view = %v, %v; want nothing handed out", req, err)
+	}
+	head, body, err := DecodeResponse(e.responses(50 * time.Millisecond)[5])
+	if err != nil || head.Status != 500 || !strings.Contains(string(body), "malformed request view") {
+		t.Fatalf("answer to a bad view = %d %q %v; want 500 naming the problem", head.Status, body, err)
+	}
+}
+
+// An allocator out of memory: the request is answered 503, nothing leaks.
+func TestHostAllocatorFailure503(t *testing.T) {
+	e, h := newFakeEngine(t)
+	h.SetAllocator(func(int) []byte { return nil }, nil)
+	e.sendRequest(9, bytes.Repeat([]byte("x"), 10000))
+	if req, err := h.Next(20 * time.Millisecond); !errors.Is(err, region.ErrTimeout) {
+		t.Fatalf("Next = %v, %v; want nothing handed out", req, err)
+	}
+	head, _, err := DecodeResponse(e.responses(50 * time.Millisecond)[9])
+	if err != nil || head.Status != 503 {
+		t.Fatalf("answer without memory = %d, %v; want 503", head.Status, err)
+	}
+	if n := e.lent(); n != 0 {
+		t.Fatalf("the host holds %d engine chunks; want 0", n)
+	}
+}
+
+// Through a real engine: requests answered out of order from other
+// goroutines, and a response larger than the ring and arena can hold at
+// once (it goes in batches).
+func TestHostPullAPIThroughEngine(t *testing.T) {
+	srv, b, dir := setup(t) // 256 chunks of 4 kB: 1 MiB per arena
+	h, err := Attach(b.Name(), region.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	waitFor(t, "the host to attach", func() bool { return b.Stats().HostPID != 0 })
+
+	big := bytes.Repeat([]byte("abcdefgh"), 3<<20/8) // 3 MiB
+	const n = 4
+	var wg sync.WaitGroup
+	results := make([]string, n)
+	for i := range n {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			resp, err := http.Get("http://" + srv.Addr().String() + "/r" + string(rune('0'+i)))
+			if err != nil {
+				results[i] = err.Error()
+				return
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if bytes.Equal(body, big) {
+				results[i] = resp.Status + " the 3 MiB body"
+			} else {
+				results[i] = resp.Status + " " + string(body)
+			}
+		}(i)
+	}
+	var held []*HostRequest
+	for len(held) < n {
+		req, err := h.Next(5 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, req)
+	}
+	// Answer in reverse order, each from its own goroutine.
+	var ends sync.WaitGroup
+	for i := n - 1; i >= 0; i-- {
+		ends.Add(1)
+		go func(req *HostRequest) {
+			defer ends.Done()
+			path := string(req.View().Path())
+			body := []byte("answer " + path)
+			if path == "/r0" {
+				body = big
+			}
+			if err := req.Respond(&ResponseHead{Status: 200, ContentLength: int64(len(body))}, body); err != nil {
+				t.Error(err)
+			}
+		}(held[i])
+		time.Sleep(5 * time.Millisecond)
+	}
+	// Keep Next running so chunks go back while the big response crosses.
+	stop := make(chan struct{})
+	go func() { ends.Wait(); wg.Wait(); close(stop) }()
+	for {
+		select {
+		case <-stop:
+		default:
+			h.Next(10 * time.Millisecond)
+			continue
+		}
+		break
+	}
+	for i, want := range []string{"200 OK the 3 MiB body", "200 OK answer /r1", "200 OK answer /r2", "200 OK answer /r3"} {
+		if results[i] != want {
+			t.Errorf("GET /r%d = %q; want %q", i, results[i], want)
+		}
+	}
+}

@@ -1,6 +1,6 @@
 @echo off
 rem haywire build script for Windows (Go and MinGW-w64 gcc on PATH).
-rem   build.bat          builds build\haywire.dll and build\hello_world.exe
+rem   build.bat          builds build\haywire.dll, build\hello_world.exe and build\c_host.exe
 rem   build.bat test     builds, then runs go vet and go test
 setlocal
 cd /d "%~dp0"
@@ -13,6 +13,8 @@ go build -trimpath -buildmode=c-shared -o build\haywire.dll .\cmd\libhaywire || 
 if exist build\haywire.h del build\haywire.h
 echo ==^> gcc examples\hello_world -^> build\hello_world.exe
 gcc -std=c99 -O2 -Wall -Iinclude -DUSING_HAYWIRE_SHARED examples\hello_world\hello_world.c -Lbuild -lhaywire -o build\hello_world.exe || exit /b 1
+echo ==^> gcc examples\c_host -^> build\c_host.exe
+gcc -std=c99 -O2 -Wall -Iinclude -DUSING_HAYWIRE_SHARED examples\c_host\c_host.c -Lbuild -lhaywire -o build\c_host.exe || exit /b 1
 if /i "%1"=="test" (
   go vet ./... || exit /b 1
   go test ./... || exit /b 1

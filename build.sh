@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # haywire build script (Linux, macOS). Windows: build.bat.
 #
-#   ./build.sh [build]   build the library, the launcher and the samples into build/
+#   ./build.sh [build]   build the library, the launcher and the samples (hello_world,
+#                        c_host) into build/
 #   ./build.sh test      install what the tests need, build, run every test
 #   ./build.sh run       build, then serve the hello world sample on port 8000
 #   ./build.sh bench     build, then print benchmark ratios (see bench/README.md)
@@ -42,6 +43,9 @@ build() {
   log "cc examples/hello_world -> build/hello_world"
   gcc -std=c99 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Iinclude \
     examples/hello_world/hello_world.c -L"$BUILD" -lhaywire "$RPATH" -o "$BUILD/hello_world"
+  log "cc examples/c_host -> build/c_host"
+  gcc -std=c99 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Iinclude \
+    examples/c_host/c_host.c -L"$BUILD" -lhaywire "$RPATH" -o "$BUILD/c_host"
 }
 
 test_all() {

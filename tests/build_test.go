@@ -13,7 +13,7 @@ import (
 
 var (
 	repoRoot string
-	buildDir string // holds libhaywire and hello_world
+	buildDir string // holds libhaywire, the launcher and the samples
 )
 
 func TestMain(m *testing.M) {
@@ -54,8 +54,8 @@ func libName() string {
 	return "libhaywire.so"
 }
 
-// buildAll builds the library, the launcher and the hello_world sample as
-// build.sh does.
+// buildAll builds the library, the launcher and the samples (hello_world,
+// c_host) as build.sh does.
 func buildAll() error {
 	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", filepath.Join(buildDir, libName()), "./cmd/libhaywire")
 	cmd.Dir = repoRoot
@@ -67,7 +67,10 @@ func buildAll() error {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("building the launcher: %v\n%s", err, out)
 	}
-	_, err := compileC(filepath.Join(repoRoot, "examples/hello_world/hello_world.c"), "hello_world")
+	if _, err := compileC(filepath.Join(repoRoot, "examples/hello_world/hello_world.c"), "hello_world"); err != nil {
+		return err
+	}
+	_, err := compileC(filepath.Join(repoRoot, "examples/c_host/c_host.c"), "c_host")
 	return err
 }
 

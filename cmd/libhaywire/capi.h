@@ -66,4 +66,56 @@ void hw__call_done(uintptr_t cb, uintptr_t user_data);
 void hw__set_error(const char* msg);
 int hw__config_set_go(char* key, char* value); /* Go export behind hw_config_set */
 
+/*
+** The host side (host.c, host.go). An hw_host names its Go bridge.Host by
+** a runtime/cgo handle; an hw_host_request holds the encoded request view
+** (in the engine's arena, or malloc'd by the Go side's allocator: never Go
+** memory) and builds the response message of haywire_bridge.h section 4
+** in msg: a 16-byte head, then the header block, then the body; the
+** reason, kept apart until the head is ended, is moved in between then.
+*/
+#define HW__HOST_MAGIC 0x68776873u         /* "hwhs" */
+#define HW__HOST_REQUEST_MAGIC 0x68777271u /* "hwrq" */
+#define HW__HOST_KEEP_BUFFER 65536         /* larger buffers are not recycled */
+
+struct hw_host_request
+{
+    uint32_t magic;                /* HW__HOST_REQUEST_MAGIC while handed out */
+    hw_host* host;
+    hw_host_request* next;         /* free list link */
+    /* Filled by hw__host_next_go. */
+    uint64_t id;                   /* the stream */
+    const uint8_t* view;           /* the encoded view */
+    size_t view_len;
+    char remote_addr[48], local_addr[48];
+    size_t remote_len, local_len;
+    int remote_port, local_port;
+    /* The response. */
+    int status;
+    int head_ended;                /* a write happened: no more status or fields */
+    int failed;                    /* an allocation failed: answer 500 */
+    char* reason;
+    size_t reason_len, reason_cap;
+    char* msg;
+    size_t msg_len, msg_cap;
+    size_t fields_end;             /* msg offset where the header block ends */
+};
+
+struct hw_host
+{
+    uint32_t magic;                /* HW__HOST_MAGIC while attached */
+    uintptr_t handle;              /* runtime/cgo.Handle of the bridge.Host */
+    int outstanding;               /* requests handed out, not ended (atomic) */
+    hw_host_request* spare;        /* for the next hw_host_next; its thread only */
+    hw_host_request* mine;         /* free requests; hw_host_next's thread only */
+    hw_host_request* returned;     /* free requests pushed by any thread (atomic) */
+};
+
+hw_host* hw__host_new(uintptr_t handle);
+int hw__host_attach_go(char* name, char* dir, hw_host** out);
+int hw__host_next_go(uintptr_t handle, int timeout_ms, hw_host_request* req);
+int hw__host_end_go(uintptr_t handle, uint64_t id, char* msg, size_t len);
+int hw__host_cancelled_go(uintptr_t handle, uint64_t id);
+int hw__host_detach_go(uintptr_t handle);
+
 #endif

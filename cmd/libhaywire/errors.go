@@ -14,8 +14,10 @@ import (
 	"syscall"
 	"unsafe"
 
+	"github.com/haywireowin/haywire/bridge"
 	"github.com/haywireowin/haywire/engine"
 	"github.com/haywireowin/haywire/lifecycle"
+	"github.com/haywireowin/haywire/region"
 )
 
 var errInvalid = errors.New("invalid argument")
@@ -36,6 +38,25 @@ var codes = []struct {
 	{engine.ErrConfig, C.HW_ECONFIG},
 	{engine.ErrStopTimeout, C.HW_ETIMEDOUT},
 	{syscall.EADDRINUSE, C.HW_EADDRINUSE},
+	{errNoMemory, C.HW_ENOMEM},
+	// The host side.
+	{bridge.ErrDrained, C.HW_EDRAINED},
+	{bridge.ErrInFlight, C.HW_ESTATE},
+	{bridge.ErrEnded, C.HW_EINVAL},
+	{region.ErrTimeout, C.HW_ETIMEDOUT},
+	{region.ErrPeerDead, C.HW_ECLOSED},
+	{region.ErrPeerGone, C.HW_ECLOSED},
+	{region.ErrClosed, C.HW_ECLOSED},
+	{region.ErrFenced, C.HW_ECLOSED},
+	{region.ErrName, C.HW_EINVAL},
+	{region.ErrNotFound, C.HW_ENOENT},
+	{region.ErrSideBusy, C.HW_EBUSY},
+	{region.ErrVersion, C.HW_EVERSION},
+	{region.ErrMagic, C.HW_EVERSION},
+	{region.ErrLayout, C.HW_EVERSION},
+	{region.ErrTruncated, C.HW_EVERSION},
+	{region.ErrPermission, C.HW_EPERM},
+	{os.ErrPermission, C.HW_EPERM},
 }
 
 // status maps err to its code and, on failure, records the message for

@@ -1,0 +1,256 @@
+/*
+** c_host — an application host in C: it attaches to the shared region of
+** an engine (build/haywire) and serves the requests the engine forwards.
+**
+**   GET  /            → "hello world" (text/html)
+**   POST /echo        → the request body, with the request's Content-Type
+**   GET  /slow[?ms=N] → "slow" after N milliseconds (default 2000)
+**   anything else     → 404
+**
+** Usage: c_host --region NAME [--region-dir DIR]
+**
+** NAME is what the engine printed ("region: NAME"). It serves until
+** SIGTERM or SIGINT (exit 0), until a newer host takes over and everything
+** it held was answered (a hot swap; exit 0), or until the engine goes away
+** (exit 3).
+**
+** One thread does everything: it waits for requests with hw_host_next()
+** and answers most at once; /slow requests wait in a list, ordered by due
+** time, and are answered from the same loop, which bounds each wait by the
+** next due time. It uses only haywire.h and libhaywire.
+*/
+#define _XOPEN_SOURCE 700 /* sigaction, SA_ONSTACK, clock_gettime */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#ifdef _WIN32
+#include <windows.h>
+#endif
+#include "haywire.h"
+
+static volatile sig_atomic_t stopping;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stopping = 1;
+}
+
+static void usage(FILE* f)
+{
+    fprintf(f,
+            "usage: c_host --region NAME [--region-dir DIR]\n"
+            "\n"
+            "Attaches to the region NAME of a running engine (build/haywire prints\n"
+            "\"region: NAME\" first) and serves its requests:\n"
+            "  /            hello world\n"
+            "  /echo        the request body\n"
+            "  /slow?ms=N   answers after N ms (default 2000)\n"
+            "Stops on SIGTERM or SIGINT, or once drained by a newer host.\n"
+            "\n"
+            "  --region NAME      the region to attach to (required)\n"
+            "  --region-dir DIR   the directory of the region files (default /dev/shm)\n"
+            "  --help             this text\n");
+}
+
+static long long now_ms(void)
+{
+#ifdef _WIN32
+    return (long long)GetTickCount64();
+#else
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+#endif
+}
+
+static void catch_signals(void)
+{
+#ifdef _WIN32
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+#else
+    /* The Go runtime inside libhaywire may run the handler on one of its
+    ** threads: it needs SA_ONSTACK there. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+#endif
+}
+
+static int equals(hw_string s, const char* lit)
+{
+    size_t n = strlen(lit);
+    return s.length == n && memcmp(s.value, lit, n) == 0;
+}
+
+static void header(hw_host_request* req, const char* name, const char* value)
+{
+    hw_string n, v;
+    n.value = (char*)name;
+    n.length = strlen(name);
+    v.value = (char*)value;
+    v.length = strlen(value);
+    hw_host_response_header(req, &n, &v);
+}
+
+static void end(hw_host_request* req)
+{
+    int rc = hw_host_response_end(req);
+    if (rc != HW_OK && rc != HW_ECLOSED)
+        fprintf(stderr, "c_host: hw_host_response_end: %s: %s\n", hw_strerror(rc), hw_last_error());
+}
+
+static void answer(hw_host_request* req, int status, const char* type, const void* body, size_t len)
+{
+    if (status != 200) hw_host_response_status(req, status, NULL);
+    header(req, "Content-Type", type);
+    hw_host_response_write(req, body, len);
+    end(req);
+}
+
+/* The /slow requests waiting for their time, ordered by due. */
+typedef struct
+{
+    hw_host_request* req;
+    long long due;
+} pending;
+
+static pending* slow;
+static size_t nslow, capslow;
+
+static int add_slow(hw_host_request* req, long long due)
+{
+    size_t i;
+    if (nslow == capslow) {
+        size_t n = capslow ? 2 * capslow : 64;
+        pending* p = realloc(slow, n * sizeof *p);
+        if (!p) return -1;
+        slow = p;
+        capslow = n;
+    }
+    for (i = nslow; i > 0 && slow[i - 1].due > due; i--) slow[i] = slow[i - 1];
+    slow[i].req = req;
+    slow[i].due = due;
+    nslow++;
+    return 0;
+}
+
+/* Answer the due ones, and the ones whose client went away (no need to
+** wait for those: the engine discards the answer, or delivers it to a
+** client that only half-closed); with all, answer every one now. */
+static void run_slow(int all)
+{
+    long long t = now_ms();
+    size_t i, kept = 0;
+    for (i = 0; i < nslow; i++) {
+        hw_host_request* req = slow[i].req;
+        if (all || slow[i].due <= t || hw_host_request_cancelled(req))
+            answer(req, 200, "text/plain", "slow", 4);
+        else
+            slow[kept++] = slow[i];
+    }
+    nslow = kept;
+}
+
+static void serve(hw_host_request* req)
+{
+    hw_string path = hw_host_request_path(req);
+    if (equals(path, "/")) {
+        answer(req, 200, "text/html", "hello world", 11);
+    } else if (equals(path, "/echo")) {
+        hw_string body = hw_host_request_body(req), type = hw_host_request_header(req, "Content-Type");
+        hw_string name = {"Content-Type", 12};
+        if (type.value != NULL) hw_host_response_header(req, &name, &type);
+        else header(req, "Content-Type", "application/octet-stream");
+        hw_host_response_write(req, body.value, body.length);
+        end(req);
+    } else if (equals(path, "/slow")) {
+        long long ms = 2000;
+        hw_string q = hw_host_request_query(req);
+        if (q.length > 3 && memcmp(q.value, "ms=", 3) == 0) {
+            ms = 0;
+            for (size_t i = 3; i < q.length && q.value[i] >= '0' && q.value[i] <= '9' && ms < 86400000; i++)
+                ms = ms * 10 + (q.value[i] - '0');
+        }
+        if (add_slow(req, now_ms() + ms) != 0) answer(req, 503, "text/plain", "c_host: out of memory\n", 22);
+    } else {
+        answer(req, 404, "text/plain", "not found\n", 10);
+    }
+}
+
+int main(int argc, char** argv)
+{
+    const char *name = NULL, *dir = NULL;
+    hw_host* host;
+    int rc, i, status = 0;
+
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--region") == 0 && i + 1 < argc) {
+            name = argv[++i];
+        } else if (strcmp(argv[i], "--region-dir") == 0 && i + 1 < argc) {
+            dir = argv[++i];
+        } else {
+            fprintf(stderr, "c_host: unexpected argument \"%s\"\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (name == NULL) {
+        fprintf(stderr, "c_host: --region NAME is required\n");
+        usage(stderr);
+        return 2;
+    }
+
+    catch_signals();
+
+    rc = hw_host_attach(name, dir, &host);
+    if (rc != HW_OK) {
+        fprintf(stderr, "c_host: attach to %s: %s: %s\n", name, hw_strerror(rc), hw_last_error());
+        return 1;
+    }
+    printf("c_host: attached to %s\n", name);
+    fflush(stdout);
+
+    while (!stopping) {
+        hw_host_request* req;
+        int timeout = 100; /* how often a signal is looked at */
+        if (nslow > 0) {
+            long long left = slow[0].due - now_ms();
+            if (left < timeout) timeout = left < 0 ? 0 : (int)left;
+        }
+        rc = hw_host_next(host, timeout, &req);
+        if (rc == HW_OK) {
+            serve(req);
+        } else if (rc == HW_EDRAINED) {
+            fprintf(stderr, "c_host: drained: a newer host took over\n");
+            break;
+        } else if (rc == HW_ECLOSED) {
+            fprintf(stderr, "c_host: %s: %s\n", hw_strerror(rc), hw_last_error());
+            status = 3;
+            break;
+        } else if (rc != HW_ETIMEDOUT) {
+            fprintf(stderr, "c_host: hw_host_next: %s: %s\n", hw_strerror(rc), hw_last_error());
+            status = 1;
+            break;
+        }
+        run_slow(0);
+    }
+    run_slow(1); /* stopping: answer what is left now */
+    rc = hw_host_detach(host);
+    if (rc != HW_OK) {
+        fprintf(stderr, "c_host: detach: %s: %s\n", hw_strerror(rc), hw_last_error());
+        return 1;
+    }
+    free(slow);
+    return status;
+}

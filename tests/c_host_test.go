@@ -1,0 +1,341 @@
+package tests
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// bridged is a launcher (build/haywire) on 127.0.0.1 with its region in a
+// directory of the test's own.
+type bridged struct {
+	cmd  *exec.Cmd
+	name string // the region
+	dir  string
+	port int
+}
+
+func startBridged(t *testing.T) *bridged {
+	t.Helper()
+	b := &bridged{dir: t.TempDir(), port: freePort(t)}
+	b.cmd, b.name = startLauncher(t, "--address", "127.0.0.1", "--port", strconv.Itoa(b.port), "--region-dir", b.dir)
+	return b
+}
+
+func (b *bridged) url(path string) string { return "http://127.0.0.1:" + strconv.Itoa(b.port) + path }
+
+// startCHost runs build/c_host attached to b's region and waits until it
+// says it attached and the engine routes requests to it.
+func startCHost(t *testing.T, b *bridged) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(buildDir, "c_host"), "--region", b.name, "--region-dir", b.dir)
+	out, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "c_host: attached to "+b.name) {
+		t.Fatalf("c_host said %q, %v; want \"c_host: attached to %s\"", line, err, b.name)
+	}
+	return cmd
+}
+
+// waitServed waits until GET / is answered 200 (the engine noticed a host).
+func waitServed(t *testing.T, b *bridged) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(b.url("/"))
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET / still %v, %v 10 s after c_host attached", resp, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// hostTestArgs starts an engine for tests/c/test-host.c and returns its
+// arguments: PORT REGION DIR ENGINE_PID.
+func hostTestArgs(t *testing.T) []string {
+	b := startBridged(t)
+	return []string{strconv.Itoa(b.port), b.name, b.dir, strconv.Itoa(b.cmd.Process.Pid)}
+}
+
+func TestCHostServes(t *testing.T) {
+	b := startBridged(t)
+	host := startCHost(t, b)
+	waitServed(t, b)
+
+	resp, err := http.Get(b.url("/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "hello world" || resp.Header.Get("Content-Type") != "text/html" {
+		t.Fatalf("GET / = %d %q %q; want 200 \"hello world\" text/html", resp.StatusCode, body, resp.Header.Get("Content-Type"))
+	}
+
+	big := make([]byte, 1<<20)
+	rand.Read(big)
+	resp, err = http.Post(b.url("/echo"), "application/x-test", bytes.NewReader(big))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Equal(body, big) || resp.Header.Get("Content-Type") != "application/x-test" {
+		t.Fatalf("POST /echo of 1 MiB = %d, %d bytes, equal %v, type %q", resp.StatusCode, len(body), bytes.Equal(body, big),
+			resp.Header.Get("Content-Type"))
+	}
+
+	start := time.Now()
+	resp, err = http.Get(b.url("/slow?ms=100"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if d := time.Since(start); resp.StatusCode != 200 || string(body) != "slow" || d < 100*time.Millisecond || d > 2*time.Second {
+		t.Fatalf("GET /slow?ms=100 = %d %q after %v; want 200 \"slow\" after about 100 ms", resp.StatusCode, body, d)
+	}
+
+	if resp, err = http.Get(b.url("/nowhere")); err != nil || resp.StatusCode != 404 {
+		t.Fatalf("GET /nowhere = %v, %v; want 404", resp, err)
+	}
+	resp.Body.Close()
+
+	host.Process.Signal(syscall.SIGTERM)
+	if err := host.Wait(); err != nil {
+		t.Fatalf("c_host after SIGTERM: %v; want exit 0", err)
+	}
+}
+
+// 16 requests pipelined per write on several connections, mixing quick,
+// echo and slow ones: every response matches its request, in order.
+func TestCHostPipelined(t *testing.T) {
+	b := startBridged(t)
+	startCHost(t, b)
+	waitServed(t, b)
+
+	const conns, depth, rounds = 6, 16, 20
+	var wg sync.WaitGroup
+	errs := make(chan error, conns)
+	for c := range conns {
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			nc, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(b.port))
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer nc.Close()
+			br := bufio.NewReader(nc)
+			for r := range rounds {
+				var batch bytes.Buffer
+				want := make([]string, depth)
+				for i := range depth {
+					switch tag := fmt.Sprintf("c%d-r%d-i%d", c, r, i); {
+					case i%8 == 3:
+						fmt.Fprintf(&batch, "GET /slow?ms=%d HTTP/1.1\r\nHost: t\r\n\r\n", (i*7+r)%20)
+						want[i] = "slow"
+					case i%2 == 1:
+						fmt.Fprintf(&batch, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n%s", len(tag), tag)
+						want[i] = tag
+					default:
+						batch.WriteString("GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+						want[i] = "hello world"
+					}
+				}
+				if _, err := nc.Write(batch.Bytes()); err != nil {
+					errs <- err
+					return
+				}
+				nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+				for i := range depth {
+					resp, err := http.ReadResponse(br, nil)
+					if err != nil {
+						errs <- fmt.Errorf("conn %d round %d response %d: %v", c, r, i, err)
+						return
+					}
+					body, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if string(body) != want[i] {
+						errs <- fmt.Errorf("conn %d round %d response %d = %q; want %q", c, r, i, body, want[i])
+						return
+					}
+				}
+			}
+		}(c)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// kill -9 of the host: its requests in flight get 502 within the liveness
+// bound (1 s), and a new c_host serves.
+func TestCHostKilled(t *testing.T) {
+	b := startBridged(t)
+	host := startCHost(t, b)
+	waitServed(t, b)
+
+	const inflight = 4
+	codes := make(chan int, inflight)
+	for range inflight {
+		go func() {
+			resp, err := http.Get(b.url("/slow?ms=60000"))
+			if err != nil {
+				codes <- -1
+				return
+			}
+			resp.Body.Close()
+			codes <- resp.StatusCode
+		}()
+	}
+	time.Sleep(300 * time.Millisecond) // they reach the host
+	killed := time.Now()
+	host.Process.Kill()
+	for range inflight {
+		select {
+		case code := <-codes:
+			if code != 502 {
+				t.Fatalf("in-flight request after kill -9 = %d; want 502", code)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("in-flight requests not answered 5 s after kill -9")
+		}
+	}
+	if d := time.Since(killed); d > 1500*time.Millisecond {
+		t.Errorf("502s came %v after the kill; want within about 1 s", d)
+	}
+
+	startCHost(t, b)
+	waitServed(t, b)
+}
+
+// Hot swap under a client load loop: a second c_host attaches, the first
+// drains and exits 0, and no request fails.
+func TestCHostHotSwap(t *testing.T) {
+	b := startBridged(t)
+	first := startCHost(t, b)
+	waitServed(t, b)
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok, failures := 0, 0
+	for c := range 8 {
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			client := &http.Client{Timeout: 10 * time.Second}
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				path := "/"
+				if i%5 == c%5 {
+					path = "/slow?ms=30" // in flight while the swap happens
+				}
+				resp, err := client.Get(b.url(path))
+				mu.Lock()
+				if err != nil || resp.StatusCode != 200 {
+					failures++
+					t.Errorf("GET %s during the swap: %v %v", path, resp, err)
+				} else {
+					ok++
+				}
+				mu.Unlock()
+				if resp != nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			}
+		}(c)
+	}
+	time.Sleep(300 * time.Millisecond)
+	second := startCHost(t, b)
+	exited := make(chan error, 1)
+	go func() { exited <- first.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("the first c_host after the swap: %v; want exit 0", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first c_host did not drain and exit within 10 s")
+	}
+	time.Sleep(300 * time.Millisecond) // the second serves alone
+	close(stop)
+	wg.Wait()
+	if failures != 0 || ok == 0 {
+		t.Fatalf("%d requests failed, %d succeeded during the hot swap; want 0 failed", failures, ok)
+	}
+	if second.ProcessState != nil {
+		t.Fatalf("the second c_host exited: %v", second.ProcessState)
+	}
+}
+
+func TestCHostFlags(t *testing.T) {
+	bin := filepath.Join(buildDir, "c_host")
+	out, err := exec.Command(bin, "--help").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--region NAME") {
+		t.Fatalf("c_host --help = %v\n%s", err, out)
+	}
+	for _, args := range [][]string{{}, {"--bogus"}, {"--region"}} {
+		err := exec.Command(bin, args...).Run()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+			t.Errorf("c_host %v = %v; want exit status 2", args, err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err = exec.CommandContext(ctx, bin, "--region", "haywire-nonsense").CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "invalid region name") {
+		t.Fatalf("c_host with a bad region name = %v\n%s; want exit 1 naming the problem", err, out)
+	}
+}
+
+// The host sees the cancel of a request whose client disconnected
+// (tests/c/test-host.c, mode "cancel").
+func TestCHostCancelAfterClientDisconnect(t *testing.T) {
+	bin, err := compileC(filepath.Join(repoRoot, "tests/c/test-host.c"), "test-host")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	args := append(hostTestArgs(t), "cancel")
+	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "test-host: ok") {
+		t.Fatalf("test-host %v: %v\n%s", args, err, trimOutput(out))
+	}
+}

@@ -32,12 +32,25 @@ go build -o "$BUILD/bench-nethttp" ./bench/nethttp
 
 servers=(haywire nethttp)
 [ -n "${HAYWIRE_C_BIN:-}" ] && servers+=(haywire_c)
+# The bridge: build/haywire with build/c_host attached, both on CPU 1, so
+# the server side has the one CPU the native run has.
+[ -x "$BUILD/c_host" ] && servers+=(bridged)
 
 start_server() { # name port
   case $1 in
     haywire)   taskset -c 1 "$BUILD/hello_world" --port "$2" >/dev/null 2>&1 & ;;
     nethttp)   taskset -c 1 "$BUILD/bench-nethttp" -port "$2" >/dev/null 2>&1 & ;;
     haywire_c) (cd "$(mktemp -d)" && exec taskset -c 1 "$HAYWIRE_C_BIN" --port "$2" --threads 1 --tcp_nodelay) >/dev/null 2>&1 & ;;
+    bridged)
+      local out; out=$(mktemp)
+      taskset -c 1 "$BUILD/haywire" --address 127.0.0.1 --port "$2" >"$out" 2>/dev/null &
+      SERVER_PID=$!
+      for _ in $(seq 100); do grep -q '^region: ' "$out" && break; sleep 0.05; done
+      taskset -c 1 "$BUILD/c_host" --region "$(sed -n 's/^region: //p' "$out")" >/dev/null 2>&1 &
+      HOST_PID=$!
+      for _ in $(seq 100); do [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$2/")" = 200 ] && break; sleep 0.05; done
+      rm -f "$out"
+      return 0 ;;
   esac
   SERVER_PID=$!
   for _ in $(seq 100); do
@@ -58,7 +71,7 @@ rps() { # url [wrk args...]: prints requests/sec; warns on errors
 }
 
 results=$(mktemp)
-trap 'kill $SERVER_PID 2>/dev/null || true; rm -f "$results"' EXIT
+trap 'kill $SERVER_PID ${HOST_PID:-} 2>/dev/null || true; rm -f "$results"' EXIT
 for round in $(seq "$ROUNDS"); do
   for s in "${servers[@]}"; do
     PORT=$((PORT + 1))
@@ -68,6 +81,7 @@ for round in $(seq "$ROUNDS"); do
     plain=$(rps "$url")
     piped=$(rps "$url" -s bench/pipeline.lua -- "$DEPTH")
     kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
+    if [ -n "${HOST_PID:-}" ]; then kill "$HOST_PID" 2>/dev/null; wait "$HOST_PID" 2>/dev/null || true; HOST_PID=; fi
     echo "$s $plain $piped" >>"$results"
     printf 'round %d  %-10s plain %8d rps   pipelined(%d) %9d rps\n' "$round" "$s" "$plain" "$DEPTH" "$piped"
   done
@@ -88,6 +102,10 @@ echo
 echo "haywire / net/http, plain:            $(ratio "${P[haywire]}" "${P[nethttp]}")x   (target >= 2x)"
 echo "haywire / net/http, pipelined:        $(ratio "${Q[haywire]}" "${Q[nethttp]}")x"
 echo "haywire pipelined / haywire plain:    $(ratio "${Q[haywire]}" "${P[haywire]}")x   (target >= 6x)"
+if [ -x "$BUILD/c_host" ]; then
+  echo "bridged (C host) / native, plain:     $(ratio "${P[bridged]}" "${P[haywire]}")x   (target >= 0.9x)"
+  echo "bridged (C host) / native, pipelined: $(ratio "${Q[bridged]}" "${Q[haywire]}")x   (target >= 0.9x)"
+fi
 if [ -n "${HAYWIRE_C_BIN:-}" ]; then
   echo "haywire / Haywire C, plain:           $(ratio "${P[haywire]}" "${P[haywire_c]}")x   (target >= 1.3x)"
   echo "haywire / Haywire C, pipelined:       $(ratio "${Q[haywire]}" "${Q[haywire_c]}")x   (target >= 6x)"

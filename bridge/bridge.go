@@ -68,6 +68,10 @@ type lane struct {
 	sendMu  sync.Mutex
 	scratch []byte
 
+	// done completes exchanges for the receive goroutine, one write per
+	// connection per batch of responses.
+	done engine.Completer
+
 	mu       sync.Mutex // guards the fields below
 	streams  map[uint64]*stream
 	epoch    uint32    // the attached host's epoch; 0 when none
@@ -399,6 +403,7 @@ func (l *lane) receive() {
 			rc.Release(&d)
 		}
 		rc.Consume(n)
+		l.done.Flush()
 	}
 }
 
@@ -429,7 +434,7 @@ func (l *lane) handle(d *region.Descriptor, payload []byte) {
 	} else {
 		l.b.stats.completed.Add(1)
 	}
-	s.x.Done()
+	l.done.Done(s.x) // written with the rest of the batch
 }
 
 // complete decodes a response message into x.

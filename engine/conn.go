@@ -442,10 +442,19 @@ func (c *conn) call(h Handler, x *Exchange) {
 // completeHeld finishes a held exchange: serialize, then release every
 // response that was waiting for it, and write them.
 func (c *conn) completeHeld(x *Exchange) {
+	if c.queueHeld(x) {
+		c.flush()
+	}
+}
+
+// queueHeld serializes a held exchange's response and releases every
+// response that was waiting for it. It reports whether output is ready to
+// be written.
+func (c *conn) queueHeld(x *Exchange) bool {
 	c.mu.Lock()
 	if x.done {
 		c.mu.Unlock()
-		return
+		return false
 	}
 	if c.srv.stopping.Load() {
 		x.close = true
@@ -458,11 +467,12 @@ func (c *conn) completeHeld(x *Exchange) {
 	}
 	if !queued {
 		c.mu.Unlock() // dispatch queues and drains it when the handler returns
-		return
+		return false
 	}
 	c.drainLocked()
+	ready := len(c.out) > 0 || c.closing
 	c.mu.Unlock()
-	c.flush()
+	return ready
 }
 
 // drainLocked moves completed responses at the head of the queue to out.

@@ -203,6 +203,38 @@ func (x *Exchange) Done() {
 	}
 }
 
+// Completer completes held exchanges in batches: Done queues a response
+// without writing it, and Flush writes each connection that has output
+// once. A goroutine completing many exchanges (a bridge's receiver) saves
+// a write per response: pipelined responses leave together, as they do
+// for handlers that return. A Completer is not safe for concurrent use.
+type Completer struct {
+	conns []*conn
+}
+
+// Done completes a held exchange like Exchange.Done, but leaves the write
+// to Flush. It does nothing for an exchange that was not held.
+func (cp *Completer) Done(x *Exchange) {
+	if !x.held || !x.conn.queueHeld(x) {
+		return
+	}
+	for _, c := range cp.conns {
+		if c == x.conn {
+			return
+		}
+	}
+	cp.conns = append(cp.conns, x.conn)
+}
+
+// Flush writes what Done queued.
+func (cp *Completer) Flush() {
+	for i, c := range cp.conns {
+		c.flush()
+		cp.conns[i] = nil
+	}
+	cp.conns = cp.conns[:0]
+}
+
 // appendResponse serializes the response onto dst.
 func (x *Exchange) appendResponse(dst []byte, srv *Server) []byte {
 	status, reason := x.status, string(x.reason)

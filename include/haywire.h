@@ -537,6 +537,19 @@ typedef struct hw_stats_t
 */
 HAYWIRE_EXTERN int hw_stats(hw_stats_t* out /* OUT */, size_t size);
 
+/*
+** The name of the shared region hosts attach to, while the engine runs
+** with the bridge on (hw_config_set("bridge", "1") or [bridge] bridge = 1
+** in the INI file). Copies the NUL-terminated name into buf.
+** OWNERSHIP: buf is the caller's; nothing is allocated.
+** RETURNS: HW_OK; HW_ESTATE (not running, or the bridge is off); HW_EINVAL
+**   (buf NULL, or size too small: names are at most 47 bytes, so 48 always
+**   suffice).
+** THREADS: any thread.
+** SINCE: 0.2
+*/
+HAYWIRE_EXTERN int hw_region_name(char* buf /* OUT */, size_t size);
+
 /* ========================================================================
 ** THE HOST SIDE
 **

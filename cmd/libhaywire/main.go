@@ -14,6 +14,7 @@ package main
 import "C"
 
 import (
+	"fmt"
 	"time"
 	"unsafe"
 
@@ -115,6 +116,24 @@ func hw_stats(out *C.hw_stats_t, size C.size_t) (rc C.int) {
 	}
 	n := min(uintptr(size), unsafe.Sizeof(full))
 	copy(unsafe.Slice((*byte)(unsafe.Pointer(out)), n), unsafe.Slice((*byte)(unsafe.Pointer(&full)), n))
+	return C.HW_OK
+}
+
+//export hw_region_name
+func hw_region_name(buf *C.char, size C.size_t) (rc C.int) {
+	defer guard(&rc)
+	name := eng.RegionName()
+	switch {
+	case buf == nil:
+		return fail(errNil("hw_region_name", "buf"))
+	case name == "":
+		return fail(fmt.Errorf("%w: hw_region_name: the engine is not running with the bridge on", lifecycle.ErrState))
+	case uintptr(size) < uintptr(len(name))+1:
+		return fail(fmt.Errorf("%w: hw_region_name: %d bytes needed, buf has %d", errInvalid, len(name)+1, size))
+	}
+	out := unsafe.Slice((*byte)(unsafe.Pointer(buf)), len(name)+1)
+	copy(out, name)
+	out[len(name)] = 0
 	return C.HW_OK
 }
 

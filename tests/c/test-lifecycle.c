@@ -156,6 +156,32 @@ int main(int argc, char** argv)
         close(fd);
     }
 
+    /* With the bridge on, the region's name is known while running. */
+    {
+        char name[64], small[8], file[512];
+        FILE* f;
+        CHECK_INT(hw_region_name(name, sizeof name), HW_ESTATE);
+        CHECK_INT(hw_config_set("bridge", "1"), HW_OK);
+        CHECK_INT(hw_config_set("region_dir", argv[2]), HW_OK);
+        CHECK_INT(hw_start(), HW_OK);
+        CHECK_INT(hw_region_name(name, sizeof name), HW_OK);
+        CHECK(strncmp(name, "haywire-", 8) == 0);
+        CHECK_INT(hw_region_name(small, sizeof small), HW_EINVAL);
+        CHECK_INT(hw_region_name(NULL, 64), HW_EINVAL);
+        snprintf(file, sizeof file, "%s/%s", argv[2], name);
+        f = fopen(file, "rb");
+        CHECK(f != NULL);
+        if (f) fclose(f);
+        /* No host attached: bridged requests get 503. */
+        CHECK(hw_test_get(port, "GET /nothing-native HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", resp, sizeof resp) > 0);
+        CHECK_CONTAINS(resp, "HTTP/1.1 503 ");
+        CHECK_INT(hw_stop(2000), HW_OK);
+        CHECK_INT(hw_region_name(name, sizeof name), HW_ESTATE);
+        f = fopen(file, "rb"); /* removed on a clean stop */
+        CHECK(f == NULL);
+        if (f) fclose(f);
+    }
+
     /* Stats: cumulative since the configuration was set. */
     {
         hw_stats_t st, small;

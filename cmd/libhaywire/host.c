@@ -183,25 +183,25 @@ int hw_host_detach(hw_host* host)
 
 /* ---- reading the request ---- */
 
-hw_string hw_host_request_method(const hw_host_request* req)
-{
-    hw_bridge_bytes b;
-    if (!hw__req(req)) return hw__nostring;
-    b = hw_bridge_view_method(req->view);
-    return hw__string(b.p, b.len);
-}
+/* The accessors that return one span of the view as it is. */
+#define HW__VIEW_STRING(name, getter)                   \
+    hw_string name(const hw_host_request* req)          \
+    {                                                   \
+        hw_bridge_bytes b;                              \
+        if (!hw__req(req)) return hw__nostring;         \
+        b = getter(req->view);                          \
+        return hw__string(b.p, b.len);                  \
+    }
+HW__VIEW_STRING(hw_host_request_method, hw_bridge_view_method)
+HW__VIEW_STRING(hw_host_request_target, hw_bridge_view_target)
+HW__VIEW_STRING(hw_host_request_query, hw_bridge_view_query)
+HW__VIEW_STRING(hw_host_request_host, hw_bridge_view_host)
+HW__VIEW_STRING(hw_host_request_body, hw_bridge_view_body)
+#undef HW__VIEW_STRING
 
 int hw_host_request_method_id(const hw_host_request* req)
 {
     return hw__req(req) ? hw_bridge_view_method_id(req->view) : 0;
-}
-
-hw_string hw_host_request_target(const hw_host_request* req)
-{
-    hw_bridge_bytes b;
-    if (!hw__req(req)) return hw__nostring;
-    b = hw_bridge_view_target(req->view);
-    return hw__string(b.p, b.len);
 }
 
 hw_string hw_host_request_path(const hw_host_request* req)
@@ -213,33 +213,9 @@ hw_string hw_host_request_path(const hw_host_request* req)
     return hw__string(b.p, b.len);
 }
 
-hw_string hw_host_request_query(const hw_host_request* req)
-{
-    hw_bridge_bytes b;
-    if (!hw__req(req)) return hw__nostring;
-    b = hw_bridge_view_query(req->view);
-    return hw__string(b.p, b.len);
-}
-
 int hw_host_request_has_query(const hw_host_request* req)
 {
     return hw__req(req) && hw_bridge_view_query(req->view).p != NULL;
-}
-
-hw_string hw_host_request_host(const hw_host_request* req)
-{
-    hw_bridge_bytes b;
-    if (!hw__req(req)) return hw__nostring;
-    b = hw_bridge_view_host(req->view);
-    return hw__string(b.p, b.len);
-}
-
-hw_string hw_host_request_body(const hw_host_request* req)
-{
-    hw_bridge_bytes b;
-    if (!hw__req(req)) return hw__nostring;
-    b = hw_bridge_view_body(req->view);
-    return hw__string(b.p, b.len);
 }
 
 int hw_host_request_http_minor(const hw_host_request* req)

@@ -40,6 +40,10 @@ const (
 	// disconnected: the host may stop working on it; a response it still
 	// sends is discarded.
 	CancelClientGone = 2
+	// CancelHostAbort, from a host on a request's stream, abandons the
+	// response: 500 if none of it was written, else the client connection
+	// is aborted.
+	CancelHostAbort = 3
 )
 
 // Bridge is the engine side: it owns the region and serves requests by

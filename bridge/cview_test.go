@@ -151,14 +151,22 @@ func goLayout(t *testing.T) map[string]uint64 {
 		"HW_BRIDGE_KIND_REQUEST":  uint64(region.KindRequest),
 		"HW_BRIDGE_KIND_CANCEL":   uint64(region.KindCancel),
 		"HW_BRIDGE_KIND_RESPONSE": uint64(region.KindResponse),
-		"HW_BRIDGE_VIEW_VERSION":  ViewVersion,
-		"HW_BRIDGE_NO_QUERY":      NoQuery,
-		"HW_BRIDGE_METHOD_OTHER":  uint64(http1.MethodOther),
+		"HW_BRIDGE_KIND_BODY":     uint64(region.KindBody),
+		"HW_BRIDGE_KIND_END":      uint64(region.KindEnd),
+		"HW_BRIDGE_KIND_CONTINUE": uint64(region.KindContinue),
+
+		"HW_BRIDGE_CANCEL_DRAIN":       CancelDrain,
+		"HW_BRIDGE_CANCEL_CLIENT_GONE": CancelClientGone,
+		"HW_BRIDGE_CANCEL_HOST_ABORT":  CancelHostAbort,
+		"HW_BRIDGE_VIEW_VERSION":       ViewVersion,
+		"HW_BRIDGE_NO_QUERY":           NoQuery,
+		"HW_BRIDGE_METHOD_OTHER":       uint64(http1.MethodOther),
 
 		"HW_BRIDGE_VIEW_F_KEEP_ALIVE":      ViewKeepAlive,
 		"HW_BRIDGE_VIEW_F_HEAD":            ViewHead,
 		"HW_BRIDGE_VIEW_F_EXPECT_CONTINUE": ViewExpectContinue,
 		"HW_BRIDGE_VIEW_F_CHUNKED":         ViewChunked,
+		"HW_BRIDGE_VIEW_F_BODY_STREAM":     ViewBodyStream,
 
 		"HW_BRIDGE_U8": 1, "HW_BRIDGE_U16": 2, "HW_BRIDGE_U32": 4, "HW_BRIDGE_U64": 8,
 
@@ -208,16 +216,17 @@ func goLayout(t *testing.T) map[string]uint64 {
 	}
 
 	// The response head, by the same method.
-	h := &ResponseHead{Status: 0x02C1, Reason: bytes.Repeat([]byte{'r'}, 0x0103),
+	h := &ResponseHead{Status: 0x02C1, Flags: ResponseStream, Reason: bytes.Repeat([]byte{'r'}, 0xC3),
 		Fields: bytes.Repeat([]byte{'f'}, 0x00020406), ContentLength: 0x7172737475767778}
 	msg := encResp(h, nil)
 	rh := msg[:responseHeadLen]
 	m["HW_BRIDGE_RESPONSE_STATUS_OFFSET"] = uint64(findLE(t, "status", rh, 0x02C1, 2))
-	m["HW_BRIDGE_RESPONSE_REASON_LEN_OFFSET"] = uint64(findLE(t, "reason length", rh, 0x0103, 2))
+	m["HW_BRIDGE_RESPONSE_FLAGS_OFFSET"] = uint64(findLE(t, "flags", rh, ResponseStream, 1))
+	m["HW_BRIDGE_RESPONSE_REASON_LEN_OFFSET"] = uint64(findLE(t, "reason length", rh, 0xC3, 1))
 	m["HW_BRIDGE_RESPONSE_FIELDS_LEN_OFFSET"] = uint64(findLE(t, "fields length", rh, 0x00020406, 4))
 	m["HW_BRIDGE_RESPONSE_CONTENT_LENGTH_OFFSET"] = uint64(findLE(t, "content length", rh, uint64(h.ContentLength), 8))
 	m["HW_BRIDGE_RESPONSE_HEAD_LEN"] = responseHeadLen
-	if !bytes.Equal(msg[responseHeadLen:responseHeadLen+0x0103], h.Reason) {
+	if !bytes.Equal(msg[responseHeadLen:responseHeadLen+0xC3], h.Reason) {
 		t.Errorf("the reason does not follow the %d-byte head", responseHeadLen)
 	}
 	// The status range DecodeResponse accepts, and the longest reason.
@@ -231,7 +240,8 @@ func goLayout(t *testing.T) map[string]uint64 {
 		}
 	}
 	m["HW_BRIDGE_RESPONSE_MIN_STATUS"], m["HW_BRIDGE_RESPONSE_MAX_STATUS"] = uint64(lo), uint64(hi)
-	m["HW_BRIDGE_RESPONSE_MAX_REASON"] = math.MaxUint16
+	m["HW_BRIDGE_RESPONSE_MAX_REASON"] = maxReason
+	m["HW_BRIDGE_RESPONSE_F_STREAM"] = ResponseStream
 	return m
 }
 
@@ -770,6 +780,7 @@ type respCase struct {
 	cap        uint32
 	cl         int64
 	nullReason bool
+	flags      uint8 // the response flags passed to the encoder
 	reason     []byte
 	fields     []byte
 	body       []byte
@@ -780,11 +791,11 @@ func (c *respCase) record() []byte {
 	b := le.AppendUint32(nil, uint32(c.status))
 	b = le.AppendUint32(b, c.cap)
 	b = le.AppendUint64(b, uint64(c.cl))
-	flags := byte(0)
+	opts := c.flags << 1
 	if c.nullReason {
-		flags = 1
+		opts |= 1
 	}
-	b = append(b, flags)
+	b = append(b, opts)
 	for _, p := range [][]byte{c.reason, c.fields, c.body} {
 		b = le.AppendUint32(b, uint32(len(p)))
 		b = append(b, p...)
@@ -806,9 +817,9 @@ func testCResponse(t *testing.T, bin string) {
 		}
 		switch {
 		case i == 0:
-			c.reason = bytes.Repeat([]byte{'r'}, math.MaxUint16) // the longest
+			c.reason = bytes.Repeat([]byte{'r'}, maxReason) // the longest
 		case i == 1:
-			c.reason = bytes.Repeat([]byte{'r'}, math.MaxUint16+1) // one too long
+			c.reason = bytes.Repeat([]byte{'r'}, maxReason+1) // one too long
 		case rng.IntN(5) == 0:
 			c.nullReason = true
 		default:
@@ -824,6 +835,12 @@ func testCResponse(t *testing.T, bin string) {
 		c.body = fill(rng, rng.IntN(300), false)
 		if rng.IntN(4) == 0 {
 			c.body = nil
+		}
+		switch rng.IntN(10) {
+		case 0, 1:
+			c.flags = ResponseStream
+		case 2:
+			c.flags = []uint8{2, 0x40, 0x7F}[rng.IntN(3)] // unknown (7 bits travel)
 		}
 		switch rng.IntN(8) {
 		case 0:
@@ -867,8 +884,9 @@ func testCResponse(t *testing.T, bin string) {
 		msg := data[4 : 4+n]
 		data = data[4+n:]
 		need := responseHeadLen + len(c.reason) + len(c.fields) + len(c.body)
-		valid := c.status >= 100 && c.status <= 999 && len(c.reason) <= math.MaxUint16 &&
-			(c.cl == -1 || c.cl == int64(len(c.body))) && need <= int(c.cap)
+		clOK := c.cl == -1 || c.cl == int64(len(c.body)) || (c.flags == ResponseStream && c.cl > int64(len(c.body)))
+		valid := c.status >= 100 && c.status <= 999 && len(c.reason) <= maxReason &&
+			c.flags&^ResponseStream == 0 && clOK && need <= int(c.cap)
 		fail := func(format string, args ...any) {
 			if bad++; bad <= 10 {
 				t.Errorf("response %d (status %d, reason %d bytes, cl %d, body %d, cap %d, need %d): %s", i, c.status,
@@ -887,7 +905,7 @@ func testCResponse(t *testing.T, bin string) {
 			fail("C refused it")
 			continue
 		}
-		head := &ResponseHead{Status: int(c.status), Reason: c.reason, Fields: c.fields, ContentLength: c.cl}
+		head := &ResponseHead{Status: int(c.status), Flags: c.flags, Reason: c.reason, Fields: c.fields, ContentLength: c.cl}
 		if want := encResp(head, c.body); !bytes.Equal(msg, want) {
 			fail("C wrote %x\nGo writes %x", trim(string(msg), 200), trim(string(want), 200))
 		}
@@ -896,7 +914,7 @@ func testCResponse(t *testing.T, bin string) {
 			fail("DecodeResponse: %v", err)
 			continue
 		}
-		if h.Status != int(c.status) || !bytes.Equal(h.Reason, c.reason) || !bytes.Equal(h.Fields, c.fields) ||
+		if h.Status != int(c.status) || h.Flags != c.flags || !bytes.Equal(h.Reason, c.reason) || !bytes.Equal(h.Fields, c.fields) ||
 			h.ContentLength != c.cl || !bytes.Equal(body, c.body) {
 			fail("decoded %d %q %q cl %d body %d bytes", h.Status, trim(string(h.Reason), 50), h.Fields, h.ContentLength, len(body))
 		}

@@ -9,32 +9,42 @@ import (
 // A response message is a fixed head, the reason phrase, the header block
 // ("Name: value\r\n" lines), then body bytes. Little-endian.
 //
-//	0  u16 status            2  u16 reason length
+//	0  u16 status            2  u8 flags (Response*)   3  u8 reason length
 //	4  u32 header block length
 //	8  i64 content length (-1: not announced)
 //	16 reason, header block, body
 const responseHeadLen = 16
 
+// ResponseStream flags a streamed response: the message holds the body's
+// first bytes; the rest follows as KindBody pieces, then KindEnd.
+const ResponseStream = 0x01
+
+// maxReason is the longest reason phrase the format carries.
+const maxReason = 0xFF
+
 // ResponseHead is a response's status line and fields.
 type ResponseHead struct {
 	Status        int
-	Reason        []byte // "" for the standard phrase
+	Flags         uint8  // Response* flags
+	Reason        []byte // "" for the standard phrase (at most 255 bytes)
 	Fields        []byte // "Name: value\r\n" lines
-	ContentLength int64  // -1 when not announced
+	ContentLength int64  // -1 when not announced; with ResponseStream, the whole body's
 }
 
 // EncodeResponse appends a response message carrying head and body to dst.
 // It fails, appending nothing, for what the format cannot carry: a status
-// outside 100–999, a reason over 65535 bytes, fields over 4 GiB.
+// outside 100–999, unknown flags, a reason over 255 bytes, fields over
+// 4 GiB.
 func EncodeResponse(dst []byte, h *ResponseHead, body []byte) ([]byte, error) {
-	if h.Status < 100 || h.Status > 999 || len(h.Reason) > 0xFFFF || uint64(len(h.Fields)) > 0xFFFFFFFF {
-		return dst, fmt.Errorf("%w: status %d, reason %d bytes, fields %d bytes cannot be encoded",
-			ErrResponse, h.Status, len(h.Reason), len(h.Fields))
+	if h.Status < 100 || h.Status > 999 || h.Flags&^ResponseStream != 0 || len(h.Reason) > maxReason ||
+		uint64(len(h.Fields)) > 0xFFFFFFFF {
+		return dst, fmt.Errorf("%w: status %d, flags %#x, reason %d bytes, fields %d bytes cannot be encoded",
+			ErrResponse, h.Status, h.Flags, len(h.Reason), len(h.Fields))
 	}
 	var fixed [responseHeadLen]byte
 	le := binary.LittleEndian
 	le.PutUint16(fixed[0:], uint16(h.Status))
-	le.PutUint16(fixed[2:], uint16(len(h.Reason)))
+	fixed[2], fixed[3] = h.Flags, uint8(len(h.Reason))
 	le.PutUint32(fixed[4:], uint32(len(h.Fields)))
 	le.PutUint64(fixed[8:], uint64(h.ContentLength))
 	dst = append(dst, fixed[:]...)
@@ -50,13 +60,16 @@ func DecodeResponse(b []byte) (ResponseHead, []byte, error) {
 		return ResponseHead{}, nil, fmt.Errorf("%w: %d bytes, the head alone is %d", ErrResponse, len(b), responseHeadLen)
 	}
 	le := binary.LittleEndian
-	h := ResponseHead{Status: int(le.Uint16(b[0:])), ContentLength: int64(le.Uint64(b[8:]))}
-	rl, fl := uint64(le.Uint16(b[2:])), uint64(le.Uint32(b[4:]))
+	h := ResponseHead{Status: int(le.Uint16(b[0:])), Flags: b[2], ContentLength: int64(le.Uint64(b[8:]))}
+	rl, fl := uint64(b[3]), uint64(le.Uint32(b[4:]))
 	if responseHeadLen+rl+fl > uint64(len(b)) {
 		return ResponseHead{}, nil, fmt.Errorf("%w: reason %d and fields %d bytes overrun %d", ErrResponse, rl, fl, len(b))
 	}
 	if h.Status < 100 || h.Status > 999 {
 		return ResponseHead{}, nil, fmt.Errorf("%w: status %d", ErrResponse, h.Status)
+	}
+	if h.Flags&^ResponseStream != 0 {
+		return ResponseHead{}, nil, fmt.Errorf("%w: unknown flags %#x", ErrResponse, h.Flags)
 	}
 	h.Reason = b[responseHeadLen : responseHeadLen+rl]
 	h.Fields = b[responseHeadLen+rl : responseHeadLen+rl+fl]

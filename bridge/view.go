@@ -27,7 +27,7 @@ import (
 //	112 16-byte local IP             128  u16 remote port, 130 u16 local port
 //	132 u32 field table offset       136  field table: count × (name span, value span)
 const (
-	ViewVersion   = 1
+	ViewVersion   = 2
 	ViewHeaderLen = 136
 	fieldEntryLen = 16
 	// NoQuery is the query span length of a target without '?'.
@@ -38,8 +38,11 @@ const (
 const (
 	ViewKeepAlive      = 1 << 0 // the client keeps the connection open
 	ViewHead           = 1 << 1 // HEAD: the response body is not sent
-	ViewExpectContinue = 1 << 2 // the client waited for 100 Continue
+	ViewExpectContinue = 1 << 2 // the client expects 100 Continue: send KindContinue to get the body
 	ViewChunked        = 1 << 3 // the body arrived chunked (now de-chunked)
+	// ViewBodyStream: the view holds the body's first bytes; the rest
+	// follows as KindBody pieces, then KindEnd (or KindCancel).
+	ViewBodyStream = 1 << 4
 )
 
 // Errors decoding a view or a response head: the peer is faulty.

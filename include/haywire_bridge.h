@@ -34,53 +34,105 @@
 ** One HTTP request is one STREAM. The engine picks its id (a counter,
 ** never 0) and puts it in every descriptor of the stream (desc.stream,
 ** haywire_shm.h section 5) and in the view (request_id). desc.conn is the
-** low 32 bits of the client connection id (the view's conn_id has all 64).
+** low 32 bits of the client connection id (the view's conn_id has all 64);
+** a host echoes it.
 **
 **   kind            sender           payload                     flags
 **   --------------  ---------------  --------------------------  ---------
 **   REQUEST   (1)   engine -> host   the request view (sect. 3)  END, MORE
+**   BODY      (2)   either           body bytes                  END
+**   END       (3)   either           none: the body is complete  -
+**   CANCEL    (4)   either           none; aux = reason          -
 **   RESPONSE  (5)   host -> engine   a response message (s. 4)   END, MORE
-**   CANCEL    (4)   engine -> host   none; aux = reason          -
+**   CONTINUE  (10)  host -> engine   none: send me the body      -
 **
-** REQUEST carries the whole request: fixed header, raw head and the whole
-** body, inline (the engine has read and de-chunked the body before it
-** forwards the request). RESPONSE carries the status, fields and the whole
-** body. CANCEL says the client went away: the host may stop working on
-** the stream, but still answers it (below).
+** Parts. A REQUEST or RESPONSE payload longer than one chunk travels as
+** consecutive descriptors of the same kind and stream: MORE on every part
+** but the last, END on the last. The receiver concatenates the payloads
+** in ring order; the message is complete at the first part flagged END
+** (the engine also treats a RESPONSE part with neither flag as "not the
+** last"). The engine publishes all parts of one request view together;
+** descriptors of different streams otherwise interleave freely, in both
+** directions. Within a stream, ring order is the order of the bytes.
 **
-** Parts. A payload longer than one chunk travels as consecutive
-** descriptors of the same kind and stream: MORE on every part but the
-** last, END on the last. The receiver concatenates the payloads in ring
-** order; the message is complete at the first part flagged END (the
-** engine also treats a RESPONSE part with neither flag as "not the last").
-** The engine publishes all parts of one request together, so the parts
-** of two requests never interleave on ring 0; it reassembles responses
-** per stream, so a host may interleave them.
+** REQUEST BODY. ^When the view's flag BODY_STREAM is clear, the view holds
+** the whole (de-chunked) body and nothing follows. ^When it is set, the
+** view holds the first bytes of the body (possibly none) and the rest
+** follows as BODY descriptors, each a piece of the de-chunked body, then
+** END -- or the last BODY carries the END flag instead. ^If the body cannot
+** be completed (the client went away, sent a malformed chunk, exceeded
+** max_request_size or stalled past body_timeout), a CANCEL with aux
+** CLIENT_GONE comes instead of END. The engine streams a body when it
+** arrives chunked, when its Content-Length exceeds the bridge's inline
+** limit (bridge option body_inline, default 64 KiB), and always when the
+** request carries "Expect: 100-continue".
+**
+** Flow control. ^The engine keeps at most `window` bytes (bridge option
+** body_window, default a quarter of the request arena) of one stream's
+** BODY pieces unreleased by the host; while the host holds that much the
+** engine stops reading from that client (TCP pushes back). So a host
+** releases BODY chunks as its application consumes them -- holding them
+** all until the end stalls a body larger than the window.
+**
+** 100-continue. ^A view flagged EXPECT_CONTINUE (and BODY_STREAM) comes
+** before any of the body: the engine reads no body until the host sends
+** CONTINUE on the stream; then it sends "100 Continue" to the client (if
+** no earlier response on the connection is still pending) and forwards the
+** body. A host sends CONTINUE when its application first reads the body
+** (OWIN 1.0, 3.4). ^A host that answers without CONTINUE gets no body; the
+** engine closes that client connection after the response. CONTINUE on a
+** stream that did not ask for it, or a second one, is ignored.
+**
+** RESPONSE BODY. ^A response message without the STREAM flag (section 4)
+** holds the whole response. ^With STREAM, its body holds the first bytes
+** (possibly none) and the rest follows as BODY descriptors, then END (or
+** the last BODY flagged END). content_length -1: the engine sends the body
+** chunked to HTTP/1.1 clients and closes the connection after it for
+** HTTP/1.0 ones. content_length >= 0: sent as Content-Length; ^a body that
+** turns out longer, or shorter at END, aborts the client connection (the
+** response cannot be completed honestly). ^The engine writes each piece to
+** the client before it releases the piece's chunk, so a slow client slows
+** the host down instead of filling the engine's memory; a host bounds how
+** many chunks one stream may hold so one slow client does not take its
+** whole arena (the Go and C hosts keep 8 per stream).
 **
 ** Who does what:
-**   - A host answers every REQUEST it receives with exactly one response
-**     message on the same stream (desc.stream, and desc.conn echoed). The
-**     engine has no response timeout: an unanswered request stays in
-**     flight until the host detaches or dies (then the engine answers 502).
-**     A view that fails hw_bridge_view_check() is answered too: the Go
-**     host sends status 500 with the error as body.
-**   - The engine drops, without error, a response for a stream it no
-**     longer holds (cancelled, failed, or unknown), so answering a
-**     cancelled stream is harmless.
-**   - The engine answers 502 to the client, and counts the message as
-**     invalid, when a response message fails the rules of section 4. It
-**     counts as invalid and ignores any kind other than RESPONSE from a
-**     host. A host ignores kinds it does not act upon.
-**   - CANCEL (aux 2, client gone): the engine sends it on a request's
-**     stream when its client closes the connection, or only its sending
-**     side (a half-close, after which the client still reads the
-**     response). The engine keeps holding the request: the host still
-**     answers it; a response the engine can no longer deliver is dropped.
-**     The Go host marks the request cancelled (bridge.HostRequest.
-**     Cancelled, hw_host_request_cancelled) and hands it out all the
-**     same. CANCEL on stream 0 with aux 1 tells the host to drain (hot
-**     swap): no more requests come; it answers those it has and detaches.
-**     A host must accept CANCEL.
+**   - ^A host answers every REQUEST it receives with exactly one response
+**     (whole, or streamed to its END) on the same stream. The engine has
+**     no response timeout: an unanswered request stays in flight until
+**     the host detaches or dies (then the engine answers 502, or aborts
+**     the connection if the response had begun). A view that fails
+**     hw_bridge_view_check() is answered too: the Go host sends status
+**     500 with the error as body.
+**   - ^The engine drops, without error, a response, BODY, END or CONTINUE
+**     for a stream it no longer holds (cancelled, failed, answered or
+**     unknown), and still releases its chunks, so answering a cancelled
+**     stream is harmless. A host likewise releases and ignores BODY
+**     pieces of a stream it has answered or does not know.
+**   - ^When the response is complete while the request body is still
+**     streaming, the engine stops forwarding the body (no END follows) and
+**     closes the client connection after the response.
+**   - The engine answers 502 to the client (or aborts the connection if
+**     the response had begun), and counts the message as invalid, when a
+**     response message fails the rules of section 4. It counts as invalid
+**     and ignores REQUEST, and kinds not listed above, from a host. A host
+**     ignores kinds it does not act upon.
+**   - CANCEL, engine to host, aux CLIENT_GONE on a request's stream: its
+**     client closed the connection, or only its sending side (a
+**     half-close, after which the client still reads the response), or
+**     the request body failed (above). The engine keeps holding the
+**     request: the host still answers it; a response the engine can no
+**     longer deliver is dropped. The Go host marks the request cancelled
+**     (bridge.HostRequest.Cancelled, hw_host_request_cancelled) and hands
+**     it out all the same. CANCEL on stream 0 with aux DRAIN tells the
+**     host to drain (hot swap): no more requests come; it answers those it
+**     has and detaches. A host must accept CANCEL.
+**   - ^CANCEL, host to engine, aux HOST_ABORT: the host gives up on the
+**     stream (its application failed after the response began, or it set
+**     a Content-Length it cannot keep). The engine answers 500 if nothing
+**     of the response was written yet, and otherwise aborts the client
+**     connection. It is the host's answer to the stream: nothing else need
+**     follow.
 **
 ** Trust: each side validates what the other wrote before using it
 ** (hw_bridge_view_check for views; the engine's decoder for responses). A
@@ -108,8 +160,16 @@
 ** haywire_shm.h (checked in section 5 when that header is included
 ** first). */
 #define HW_BRIDGE_KIND_REQUEST 1
+#define HW_BRIDGE_KIND_BODY 2
+#define HW_BRIDGE_KIND_END 3
 #define HW_BRIDGE_KIND_CANCEL 4
 #define HW_BRIDGE_KIND_RESPONSE 5
+#define HW_BRIDGE_KIND_CONTINUE 10
+
+/* Reasons of CANCEL (desc.aux). */
+#define HW_BRIDGE_CANCEL_DRAIN 1       /* engine -> host, stream 0: a newer host takes over */
+#define HW_BRIDGE_CANCEL_CLIENT_GONE 2 /* engine -> host: the client went away or its body failed */
+#define HW_BRIDGE_CANCEL_HOST_ABORT 3  /* host -> engine: abandon this response */
 
 /*
 ** Error codes of hw_bridge_view_check: 0 is success, failures are
@@ -210,7 +270,8 @@ static inline const char *hw_bridge_strerror(int code) {
 **   -1 when the body came chunked (flag CHUNKED; body holds it de-chunked).
 ** head_off, head_len: the raw request head (request line, fields, final
 **   CRLF), byte for byte as received.
-** body_off, body_len: the whole request body.
+** body_off, body_len: the request body: all of it, or with flag
+**   BODY_STREAM its first bytes (section 1).
 ** spans: method, target (as received), path (still percent-encoded),
 **   query (without '?'; len HW_BRIDGE_NO_QUERY, off 0, when the target has
 **   no '?'; an empty query "/?" is off..off+0), authority (absolute-form
@@ -242,15 +303,16 @@ static inline const char *hw_bridge_strerror(int code) {
 ** more (e.g. a token method) checks it itself. After V1-V5 every accessor
 ** below reads inside [b, b + n).
 */
-#define HW_BRIDGE_VIEW_VERSION 1
+#define HW_BRIDGE_VIEW_VERSION 2
 #define HW_BRIDGE_NO_QUERY UINT32_C(0xFFFFFFFF) /* query span len: no '?' */
 #define HW_BRIDGE_METHOD_OTHER 255               /* method_id of an unlisted method */
 
 /* Flags (the flags field). */
 #define HW_BRIDGE_VIEW_F_KEEP_ALIVE 0x0001      /* the client keeps the connection open */
 #define HW_BRIDGE_VIEW_F_HEAD 0x0002            /* HEAD: the response body is not sent */
-#define HW_BRIDGE_VIEW_F_EXPECT_CONTINUE 0x0004 /* the client waited for 100 Continue */
+#define HW_BRIDGE_VIEW_F_EXPECT_CONTINUE 0x0004 /* the client expects 100 Continue: send CONTINUE to get the body */
 #define HW_BRIDGE_VIEW_F_CHUNKED 0x0008         /* the body arrived chunked (now de-chunked) */
+#define HW_BRIDGE_VIEW_F_BODY_STREAM 0x0010     /* more body follows as BODY pieces, then END */
 
 /* Field sizes, then every offset as the previous one plus its size. */
 #define HW_BRIDGE_U8 1
@@ -310,18 +372,21 @@ static inline const char *hw_bridge_strerror(int code) {
 ** A fixed head, the reason phrase, the header block, then the body, packed
 ** in this order (the lengths give the positions):
 **
-**   0          2            4                8                             16
-**   +----------+------------+----------------+-----------------------------+
-**   | status   | reason_len | fields_len     | content_length              |
-**   | u16      | u16        | u32            | i64                         |
-**   +----------+------------+----------------+-----------------------------+
+**   0          2       3            4                8                      16
+**   +----------+-------+------------+----------------+----------------------+
+**   | status   | flags | reason_len | fields_len     | content_length       |
+**   | u16      | u8    | u8         | u32            | i64                  |
+**   +----------+-------+------------+----------------+----------------------+
 **   16          16 + reason_len       16 + reason_len + fields_len            n
 **   +-----------+---------------------+---------------------------------------+
 **   | reason    | header block        | body (the rest of the message)        |
 **   +-----------+---------------------+---------------------------------------+
 **
-** status: the status code. reason: the reason phrase, empty for the
+** status: the status code. flags: HW_BRIDGE_RESPONSE_F_*; other bits
+**   are zero. reason: the reason phrase (at most 255 bytes), empty for the
 **   standard one. content_length: the body length, or -1: not announced.
+**   With flag STREAM it announces the whole body, of which this message
+**   holds the first bytes (section 1).
 ** header block: zero or more lines "Name: value\r\n" -- no empty line at
 **   the end. body: everything after the header block, n - 16 - reason_len
 **   - fields_len bytes.
@@ -329,7 +394,9 @@ static inline const char *hw_bridge_strerror(int code) {
 ** Decoding (bridge.DecodeResponse): ^a message is invalid if n < 16, if
 ** 16 + reason_len + fields_len > n, or if status is outside 100..999.
 ** The engine then also requires:
-**   content_length < 0, or content_length == the body's length;
+**   content_length < 0, or content_length == the body's length, or (with
+**   STREAM) content_length >= the body's length;
+**   no flag bits other than HW_BRIDGE_RESPONSE_F_*;
 **   ^every line of the header block parses as hw_bridge_next_field does:
 **   the line ends at the first CRLF (a block ending without CRLF is
 **   invalid), the name is everything before the first ':' and is not
@@ -343,13 +410,15 @@ static inline const char *hw_bridge_strerror(int code) {
 ** itself, and honours "Connection: close".
 */
 #define HW_BRIDGE_RESPONSE_STATUS_OFFSET 0
-#define HW_BRIDGE_RESPONSE_REASON_LEN_OFFSET (HW_BRIDGE_RESPONSE_STATUS_OFFSET + HW_BRIDGE_U16)
-#define HW_BRIDGE_RESPONSE_FIELDS_LEN_OFFSET (HW_BRIDGE_RESPONSE_REASON_LEN_OFFSET + HW_BRIDGE_U16)
+#define HW_BRIDGE_RESPONSE_FLAGS_OFFSET (HW_BRIDGE_RESPONSE_STATUS_OFFSET + HW_BRIDGE_U16)
+#define HW_BRIDGE_RESPONSE_REASON_LEN_OFFSET (HW_BRIDGE_RESPONSE_FLAGS_OFFSET + HW_BRIDGE_U8)
+#define HW_BRIDGE_RESPONSE_FIELDS_LEN_OFFSET (HW_BRIDGE_RESPONSE_REASON_LEN_OFFSET + HW_BRIDGE_U8)
 #define HW_BRIDGE_RESPONSE_CONTENT_LENGTH_OFFSET (HW_BRIDGE_RESPONSE_FIELDS_LEN_OFFSET + HW_BRIDGE_U32)
 #define HW_BRIDGE_RESPONSE_HEAD_LEN (HW_BRIDGE_RESPONSE_CONTENT_LENGTH_OFFSET + HW_BRIDGE_U64)
 #define HW_BRIDGE_RESPONSE_MIN_STATUS 100
 #define HW_BRIDGE_RESPONSE_MAX_STATUS 999
-#define HW_BRIDGE_RESPONSE_MAX_REASON 0xFFFF /* reason_len is a u16 */
+#define HW_BRIDGE_RESPONSE_MAX_REASON 0xFF /* reason_len is a u8 */
+#define HW_BRIDGE_RESPONSE_F_STREAM 0x01  /* the body continues in BODY pieces, then END */
 
 /*
 ** ======================================================================
@@ -386,7 +455,8 @@ HW_BRIDGE__CHECK(HW_BRIDGE_VIEW_TABLE_OFF_OFFSET == 132);
 HW_BRIDGE__CHECK(HW_BRIDGE_VIEW_HEADER_LEN == 136);
 HW_BRIDGE__CHECK(HW_BRIDGE_VIEW_METHOD_SPAN_OFFSET + HW_BRIDGE_SPAN_COUNT * HW_BRIDGE_SPAN_SIZE ==
                  HW_BRIDGE_VIEW_REMOTE_IP_OFFSET);
-HW_BRIDGE__CHECK(HW_BRIDGE_RESPONSE_REASON_LEN_OFFSET == 2);
+HW_BRIDGE__CHECK(HW_BRIDGE_RESPONSE_FLAGS_OFFSET == 2);
+HW_BRIDGE__CHECK(HW_BRIDGE_RESPONSE_REASON_LEN_OFFSET == 3);
 HW_BRIDGE__CHECK(HW_BRIDGE_RESPONSE_FIELDS_LEN_OFFSET == 4);
 HW_BRIDGE__CHECK(HW_BRIDGE_RESPONSE_CONTENT_LENGTH_OFFSET == 8);
 HW_BRIDGE__CHECK(HW_BRIDGE_RESPONSE_HEAD_LEN == 16);
@@ -394,6 +464,9 @@ HW_BRIDGE__CHECK(HW_BRIDGE_RESPONSE_HEAD_LEN == 16);
 HW_BRIDGE__CHECK(HW_BRIDGE_KIND_REQUEST == HW_SHM_KIND_REQUEST);
 HW_BRIDGE__CHECK(HW_BRIDGE_KIND_CANCEL == HW_SHM_KIND_CANCEL);
 HW_BRIDGE__CHECK(HW_BRIDGE_KIND_RESPONSE == HW_SHM_KIND_RESPONSE);
+HW_BRIDGE__CHECK(HW_BRIDGE_KIND_BODY == HW_SHM_KIND_BODY);
+HW_BRIDGE__CHECK(HW_BRIDGE_KIND_END == HW_SHM_KIND_END);
+HW_BRIDGE__CHECK(HW_BRIDGE_KIND_CONTINUE == HW_SHM_KIND_CONTINUE);
 #endif
 
 /*
@@ -498,7 +571,7 @@ static inline int hw_bridge_view_check(const uint8_t *b, size_t n, char *err, si
   if (version != HW_BRIDGE_VIEW_VERSION) { /* V2 */
     hw_bridge__puts(&m, "view version ");
     hw_bridge__putu(&m, version);
-    hw_bridge__puts(&m, ", this header is version 1");
+    hw_bridge__puts(&m, ", this header is version 2");
     return HW_BRIDGE_EVERSION;
   }
   count = hw_bridge_get16(b + HW_BRIDGE_VIEW_FIELD_COUNT_OFFSET);
@@ -658,32 +731,39 @@ static inline uint64_t hw_bridge_response_len(size_t reason_len, size_t fields_l
 
 /*
 ** Write a response message into dst (cap bytes): status (100..999),
+** flags (0, or HW_BRIDGE_RESPONSE_F_STREAM when BODY pieces will follow),
 ** reason (NUL-terminated; NULL or "" for the standard phrase), the header
 ** block fields[0..fields_len) ("Name: value\r\n" lines, see
-** hw_bridge_next_field), content_length (body_len, or -1 not to announce
-** it) and the body. NULL is allowed for any pointer whose length is 0, and
+** hw_bridge_next_field), content_length (body_len -- with STREAM, the
+** whole body's length, at least body_len -- or -1 not to announce it) and
+** the body (with STREAM, its first bytes). NULL is allowed for any pointer whose length is 0, and
 ** for dst when cap is 0.
 ** RETURNS: the message length, or 0 -- with dst untouched -- when it does
 ** not fit in cap or when the arguments cannot make a message the engine
-** accepts: status outside 100..999, a reason longer than 65535 bytes,
-** fields_len above 2^32-1, or content_length neither -1 nor body_len.
+** accepts: status outside 100..999, unknown flags, a reason longer than
+** 255 bytes, fields_len above 2^32-1, or content_length other than -1 and
+** body_len (with STREAM: other than -1 and below body_len).
 ** The header block's lines are not checked: see section 4.
 */
-static inline size_t hw_bridge_response_encode(uint8_t *dst, size_t cap, int status, const char *reason,
+static inline size_t hw_bridge_response_encode(uint8_t *dst, size_t cap, int status, unsigned flags, const char *reason,
                                                const char *fields, size_t fields_len, int64_t content_length,
                                                const void *body, size_t body_len) {
   size_t reason_len = reason == NULL ? 0 : strlen(reason), off;
   uint64_t total;
   if (status < HW_BRIDGE_RESPONSE_MIN_STATUS || status > HW_BRIDGE_RESPONSE_MAX_STATUS ||
-      reason_len > HW_BRIDGE_RESPONSE_MAX_REASON || (uint64_t)fields_len > UINT32_MAX)
+      (flags & ~(unsigned)HW_BRIDGE_RESPONSE_F_STREAM) != 0 || reason_len > HW_BRIDGE_RESPONSE_MAX_REASON ||
+      (uint64_t)fields_len > UINT32_MAX)
     return 0;
-  if (content_length != -1 && (content_length < 0 || (uint64_t)content_length != (uint64_t)body_len))
+  if (content_length != -1 &&
+      (content_length < 0 || ((flags & HW_BRIDGE_RESPONSE_F_STREAM) ? (uint64_t)content_length < (uint64_t)body_len
+                                                                    : (uint64_t)content_length != (uint64_t)body_len)))
     return 0;
   total = hw_bridge_response_len(reason_len, fields_len, body_len);
   if (total > (uint64_t)cap || total < (uint64_t)body_len) /* the second: the sum wrapped */
     return 0;
   hw_bridge_put16(dst + HW_BRIDGE_RESPONSE_STATUS_OFFSET, (uint16_t)status);
-  hw_bridge_put16(dst + HW_BRIDGE_RESPONSE_REASON_LEN_OFFSET, (uint16_t)reason_len);
+  dst[HW_BRIDGE_RESPONSE_FLAGS_OFFSET] = (uint8_t)flags;
+  dst[HW_BRIDGE_RESPONSE_REASON_LEN_OFFSET] = (uint8_t)reason_len;
   hw_bridge_put32(dst + HW_BRIDGE_RESPONSE_FIELDS_LEN_OFFSET, (uint32_t)fields_len);
   hw_bridge_put64(dst + HW_BRIDGE_RESPONSE_CONTENT_LENGTH_OFFSET, (uint64_t)content_length);
   off = HW_BRIDGE_RESPONSE_HEAD_LEN;

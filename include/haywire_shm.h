@@ -119,7 +119,7 @@
 /* Layout version and magic. ^The engine refuses, and a host must refuse,
 ** a region whose magic or version differs. The version is bumped by any
 ** change that moves a field or changes its meaning. */
-#define HW_SHM_LAYOUT_VERSION 1
+#define HW_SHM_LAYOUT_VERSION 2
 #define HW_SHM_MAGIC UINT64_C(0x314D485357594148) /* "HAYWSHM1" in memory order */
 #define HW_SHM_NAME_PREFIX "haywire-"
 #define HW_SHM_NAME_LEN 44 /* lane 0: prefix + 36-char UUID, without the NUL */
@@ -550,7 +550,8 @@ typedef struct hw_shm_desc {
 #define HW_SHM_KIND_UPGRADE 7  /* optional    MORE      stream becomes duplex (after 101) */
 #define HW_SHM_KIND_DATA 8     /* required    END MORE  duplex bytes after UPGRADE */
 #define HW_SHM_KIND_NOP 9      /* none        -         skip (keep-alive, tests) */
-#define HW_SHM_KIND_COUNT 10
+#define HW_SHM_KIND_CONTINUE 10 /* none       -         the host reads the body: send it */
+#define HW_SHM_KIND_COUNT 11
 
 /* Descriptor flags. */
 #define HW_SHM_DF_END 0x01  /* last descriptor of the stream in this direction */
@@ -1108,10 +1109,10 @@ static inline void hw_shm_consumer_consume(hw_shm_consumer *c, uint32_t n) {
 static inline int hw_shm_desc_check(const hw_shm_desc *d, int ring_role, const hw_shm_arena_entry *arena,
                                     uint32_t min_epoch, uint32_t want_epoch) {
   /* payload: 0 none, 1 required, 2 optional, 3 chunk reference */
-  static const unsigned char payload[HW_SHM_KIND_COUNT] = {0, 1, 1, 0, 0, 1, 3, 2, 1, 0};
+  static const unsigned char payload[HW_SHM_KIND_COUNT] = {0, 1, 1, 0, 0, 1, 3, 2, 1, 0, 0};
   static const unsigned char allowed[HW_SHM_KIND_COUNT] = {
       0, HW_SHM_DF_END | HW_SHM_DF_MORE, HW_SHM_DF_END | HW_SHM_DF_MORE, 0, 0, HW_SHM_DF_END | HW_SHM_DF_MORE,
-      0, HW_SHM_DF_MORE, HW_SHM_DF_END | HW_SHM_DF_MORE, 0};
+      0, HW_SHM_DF_MORE, HW_SHM_DF_END | HW_SHM_DF_MORE, 0, 0};
   uint64_t chunk = arena->chunk_size;
   if (d->kind == 0 || d->kind >= HW_SHM_KIND_COUNT)
     return HW_SHM_EDESC;

@@ -59,10 +59,13 @@ const (
 	KindUpgrade  Kind = 7 // the stream becomes a duplex byte stream (after 101); payload optional
 	KindData     Kind = 8 // duplex stream bytes after an upgrade; payload required
 	KindNop      Kind = 9 // nothing; receivers skip it (keep-alive, tests, benchmarks)
-	numKinds          = 10
+	// KindContinue (host -> engine) asks for a request body the engine
+	// holds back until the host reads it (Expect: 100-continue); no payload.
+	KindContinue Kind = 10
+	numKinds          = 11
 )
 
-var kindNames = [numKinds]string{"invalid", "request", "body", "end", "cancel", "response", "release", "upgrade", "data", "nop"}
+var kindNames = [numKinds]string{"invalid", "request", "body", "end", "cancel", "response", "release", "upgrade", "data", "nop", "continue"}
 
 // String returns the kind's name, or kind(N) for an unknown one.
 func (k Kind) String() string {
@@ -109,6 +112,7 @@ var kindRules = [numKinds]struct {
 	KindUpgrade:  {payloadOptional, FlagMore, false},
 	KindData:     {payloadRequired, FlagEnd | FlagMore, false},
 	KindNop:      {payloadNone, 0, false},
+	KindContinue: {payloadNone, 0, false},
 }
 
 // Descriptor is the decoded form of a ring slot. See the layout above.

@@ -45,6 +45,8 @@ func TestDescriptorValidate(t *testing.T) {
 		{none(KindEnd), true, ""},
 		{none(KindCancel), true, ""},
 		{none(KindNop), true, ""},
+		{none(KindContinue), true, ""},
+		{with(ok(KindContinue), func(d *Descriptor) {}), false, "want none"},
 		{with(none(KindCancel), func(d *Descriptor) { d.Aux = 499 }), true, ""},
 		{with(ok(KindBody), func(d *Descriptor) { d.Flags = FlagEnd }), true, ""},
 		{with(ok(KindBody), func(d *Descriptor) { d.Flags = FlagMore }), true, ""},
@@ -52,7 +54,7 @@ func TestDescriptorValidate(t *testing.T) {
 		{Descriptor{Kind: KindRelease, Epoch: 1, Offset: 128, Gen: 2}, true, ""},
 
 		{Descriptor{}, false, "unknown kind 0"},
-		{with(ok(KindBody), func(d *Descriptor) { d.Kind = 10 }), false, "unknown kind 10"},
+		{with(ok(KindBody), func(d *Descriptor) { d.Kind = 11 }), false, "unknown kind 11"},
 		{with(ok(KindBody), func(d *Descriptor) { d.Kind = 255 }), false, "unknown kind 255"},
 		{with(ok(KindBody), func(d *Descriptor) { d.Flags = 4 }), false, "flags 0x4"},
 		{with(ok(KindBody), func(d *Descriptor) { d.Flags = FlagEnd | FlagMore }), false, "both end and more"},

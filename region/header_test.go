@@ -100,7 +100,7 @@ func headerMutations() []headerMutation {
 		{name: "file shorter than total", size: HeaderSize + 4096, want: ErrTruncated, inMsg: "file is 8192 bytes"},
 		{name: "magic", mut: put64(MagicOffset, 0x1122334455667788), want: ErrMagic, inMsg: "0x1122334455667788"},
 		{name: "zero magic", mut: put64(MagicOffset, 0), want: ErrMagic, inMsg: "not initialised"},
-		{name: "version", mut: put32(VersionOffset, 2), want: ErrVersion, inMsg: "version 2"},
+		{name: "version", mut: put32(VersionOffset, 1), want: ErrVersion, inMsg: "version 1"},
 		{name: "header size", mut: put32(HeaderSizeOffset, 8192), want: ErrLayout, inMsg: "header size 8192"},
 		{name: "total size unaligned", mut: put64(TotalSizeOffset, 12345), want: ErrLayout, inMsg: "total size 12345"},
 		{name: "total size huge", mut: put64(TotalSizeOffset, 1<<40), want: ErrLayout, inMsg: "1099511627776"},

@@ -65,7 +65,7 @@ const (
 	// Magic is the first 8 bytes of a region: "HAYWSHM1" in memory order.
 	Magic = 0x314D485357594148
 	// LayoutVersion is bumped whenever a field moves or changes meaning.
-	LayoutVersion = 1
+	LayoutVersion = 2
 
 	RingCount  = 4 // rings in a version-1 region
 	ArenaCount = 2 // arenas in a version-1 region

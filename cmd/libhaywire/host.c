@@ -423,7 +423,8 @@ static int hw__end_head(hw_host_request* req)
         req->fields_end += req->reason_len;
     }
     hw_bridge_put16(m + HW_BRIDGE_RESPONSE_STATUS_OFFSET, (uint16_t)req->status);
-    hw_bridge_put16(m + HW_BRIDGE_RESPONSE_REASON_LEN_OFFSET, (uint16_t)req->reason_len);
+    m[HW_BRIDGE_RESPONSE_FLAGS_OFFSET] = 0;
+    m[HW_BRIDGE_RESPONSE_REASON_LEN_OFFSET] = (uint8_t)req->reason_len;
     hw_bridge_put32(m + HW_BRIDGE_RESPONSE_FIELDS_LEN_OFFSET, (uint32_t)fields);
     req->head_ended = 1;
     return HW_OK;
@@ -469,7 +470,7 @@ int hw_host_response_end(hw_host_request* req)
         hw_bridge_put64((uint8_t*)msg + HW_BRIDGE_RESPONSE_CONTENT_LENGTH_OFFSET,
                         (uint64_t)(len - req->fields_end));
     } else {
-        len = hw_bridge_response_encode(fallback, sizeof fallback, 500, NULL, NULL, 0, sizeof oom - 1, oom,
+        len = hw_bridge_response_encode(fallback, sizeof fallback, 500, 0, NULL, NULL, 0, sizeof oom - 1, oom,
                                         sizeof oom - 1);
         msg = (char*)fallback;
     }

@@ -240,7 +240,7 @@ static int response(const char *inpath, const char *outpath) {
     if ((dst = malloc((size_t)cap + GUARD)) == NULL)
       return fail("out of memory");
     memset(dst, 0xA5, (size_t)cap + GUARD);
-    w = hw_bridge_response_encode(cap == 0 ? NULL : dst, cap, status, (rec[16] & 1) ? NULL : reason,
+    w = hw_bridge_response_encode(cap == 0 ? NULL : dst, cap, status, (unsigned)rec[16] >> 1, (rec[16] & 1) ? NULL : reason,
                                   plen[1] == 0 ? NULL : (const char *)part[1], plen[1], cl,
                                   plen[2] == 0 ? NULL : part[2], plen[2]);
     for (i = (w == 0 ? 0 : w); i < (size_t)cap + GUARD; i++)
@@ -266,6 +266,12 @@ static int response(const char *inpath, const char *outpath) {
   XX(HW_BRIDGE_KIND_REQUEST)                 \
   XX(HW_BRIDGE_KIND_CANCEL)                  \
   XX(HW_BRIDGE_KIND_RESPONSE)                \
+  XX(HW_BRIDGE_KIND_BODY)                    \
+  XX(HW_BRIDGE_KIND_END)                     \
+  XX(HW_BRIDGE_KIND_CONTINUE)                \
+  XX(HW_BRIDGE_CANCEL_DRAIN)                 \
+  XX(HW_BRIDGE_CANCEL_CLIENT_GONE)           \
+  XX(HW_BRIDGE_CANCEL_HOST_ABORT)            \
   XX(HW_BRIDGE_VIEW_VERSION)                 \
   XX(HW_BRIDGE_NO_QUERY)                     \
   XX(HW_BRIDGE_METHOD_OTHER)                 \
@@ -273,6 +279,7 @@ static int response(const char *inpath, const char *outpath) {
   XX(HW_BRIDGE_VIEW_F_HEAD)                  \
   XX(HW_BRIDGE_VIEW_F_EXPECT_CONTINUE)       \
   XX(HW_BRIDGE_VIEW_F_CHUNKED)               \
+  XX(HW_BRIDGE_VIEW_F_BODY_STREAM)           \
   XX(HW_BRIDGE_U8)                           \
   XX(HW_BRIDGE_U16)                          \
   XX(HW_BRIDGE_U32)                          \
@@ -316,13 +323,15 @@ static int response(const char *inpath, const char *outpath) {
   XX(HW_BRIDGE_VIEW_TABLE_OFF_OFFSET)        \
   XX(HW_BRIDGE_VIEW_HEADER_LEN)              \
   XX(HW_BRIDGE_RESPONSE_STATUS_OFFSET)       \
+  XX(HW_BRIDGE_RESPONSE_FLAGS_OFFSET)        \
   XX(HW_BRIDGE_RESPONSE_REASON_LEN_OFFSET)   \
   XX(HW_BRIDGE_RESPONSE_FIELDS_LEN_OFFSET)   \
   XX(HW_BRIDGE_RESPONSE_CONTENT_LENGTH_OFFSET) \
   XX(HW_BRIDGE_RESPONSE_HEAD_LEN)            \
   XX(HW_BRIDGE_RESPONSE_MIN_STATUS)          \
   XX(HW_BRIDGE_RESPONSE_MAX_STATUS)          \
-  XX(HW_BRIDGE_RESPONSE_MAX_REASON)
+  XX(HW_BRIDGE_RESPONSE_MAX_REASON)          \
+  XX(HW_BRIDGE_RESPONSE_F_STREAM)
 
 #define PRINT(name) printf("%s %llu\n", #name, (unsigned long long)(name));
 

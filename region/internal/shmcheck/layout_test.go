@@ -135,7 +135,8 @@ func TestLayoutMatchesHeader(t *testing.T) {
 		"HW_SHM_KIND_UPGRADE":                   uint64(region.KindUpgrade),
 		"HW_SHM_KIND_DATA":                      uint64(region.KindData),
 		"HW_SHM_KIND_NOP":                       uint64(region.KindNop),
-		"HW_SHM_KIND_COUNT":                     uint64(region.KindNop) + 1,
+		"HW_SHM_KIND_CONTINUE":                  uint64(region.KindContinue),
+		"HW_SHM_KIND_COUNT":                     uint64(region.KindContinue) + 1,
 		"HW_SHM_DF_END":                         uint64(region.FlagEnd),
 		"HW_SHM_DF_MORE":                        uint64(region.FlagMore),
 

@@ -145,6 +145,7 @@ func Macros() map[string]uint64 {
 		"HW_SHM_KIND_UPGRADE":                   C.HW_SHM_KIND_UPGRADE,
 		"HW_SHM_KIND_DATA":                      C.HW_SHM_KIND_DATA,
 		"HW_SHM_KIND_NOP":                       C.HW_SHM_KIND_NOP,
+		"HW_SHM_KIND_CONTINUE":                  C.HW_SHM_KIND_CONTINUE,
 		"HW_SHM_KIND_COUNT":                     C.HW_SHM_KIND_COUNT,
 		"HW_SHM_DF_END":                         C.HW_SHM_DF_END,
 		"HW_SHM_DF_MORE":                        C.HW_SHM_DF_MORE,

@@ -31,6 +31,11 @@ type Sender struct {
 	outSpace bell // we sleep here waiting for room in our data ring
 	relData  bell // we sleep here waiting for chunks to come back
 	relSpace bell // the peer would sleep here waiting for room to release
+
+	// OnReturn, if set, is called by Collect with the offset of each chunk
+	// the peer gave back, after it is free again: a user that lends
+	// chunks on behalf of several streams keeps its own accounts with it.
+	OnReturn func(offset uint32)
 }
 
 // Epoch returns the epoch stamped on everything this Sender publishes.
@@ -212,6 +217,9 @@ func (s *Sender) Collect() (int, error) {
 			if err == nil {
 				err = s.alloc.Return(d.Offset, d.Gen)
 			}
+			if err == nil && s.OnReturn != nil {
+				s.OnReturn(d.Offset)
+			}
 			if err != nil {
 				s.r.count(CounterInvalid, 1)
 				if first == nil {
@@ -242,6 +250,18 @@ func (s *Sender) hasSpace() bool {
 // some) or a chunk is already free.
 func (s *Sender) WaitChunks(timeout time.Duration, stop <-chan struct{}) error {
 	return s.r.wait(s.relData, s.hasReleases, true, timeout, stop)
+}
+
+// WaitReleases waits until the peer has published releases that Collect
+// has not taken yet, whether or not chunks are free meanwhile: for a
+// caller limited by its own accounts rather than by the arena.
+func (s *Sender) WaitReleases(timeout time.Duration, stop <-chan struct{}) error {
+	return s.r.wait(s.relData, s.releasesPending, true, timeout, stop)
+}
+
+func (s *Sender) releasesPending() bool {
+	n, err := s.relIn.Available(1)
+	return n > 0 || err != nil
 }
 
 func (s *Sender) hasReleases() bool {

@@ -3,6 +3,7 @@ package region
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -597,5 +598,41 @@ func TestCreatorClose(t *testing.T) {
 	}
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestOnReturnAndWaitReleases: Collect reports each returned chunk's
+// offset to OnReturn, and WaitReleases waits for releases even while
+// chunks are free (which WaitChunks would not).
+func TestOnReturnAndWaitReleases(t *testing.T) {
+	a, b := newPair(t) // 16 slots, 8 chunks of 64 bytes
+	s, rc := a.Sender(), b.Receiver()
+	var returned []uint32
+	s.OnReturn = func(off uint32) { returned = append(returned, off) }
+	if err := s.SendBytes(Descriptor{Kind: KindBody, Stream: 1}, make([]byte, 100)); err != nil { // 2 chunks
+		t.Fatal(err)
+	}
+	if err := s.WaitReleases(20*time.Millisecond, nil); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("WaitReleases with nothing released = %v; want %v", err, ErrTimeout)
+	}
+	n, _ := rc.Poll(16)
+	var offs []uint32
+	for i := range n {
+		d, err := rc.Get(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		offs = append(offs, d.Offset)
+		rc.Release(&d)
+	}
+	rc.Consume(n)
+	if err := s.WaitReleases(time.Second, nil); err != nil {
+		t.Fatalf("WaitReleases after releases = %v", err)
+	}
+	if k, err := s.Collect(); k != 2 || err != nil {
+		t.Fatalf("Collect = %d, %v; want 2", k, err)
+	}
+	if fmt.Sprint(returned) != fmt.Sprint(offs) {
+		t.Fatalf("OnReturn saw %v; want the sent chunks %v", returned, offs)
 	}
 }

@@ -20,8 +20,6 @@ const (
 	lingerTime     = 500 * time.Millisecond
 )
 
-var errConnClosed = errors.New("engine: connection closed")
-
 // conn serves one client connection.
 //
 // The serve goroutine owns the read side (buf, r, w, parser, chunk) alone.
@@ -88,11 +86,27 @@ func (c *conn) serve() {
 				c.refuse(err)
 				return
 			}
-			if !c.readBody(x, n) {
+			h := c.route(x)
+			if x.streamBody = c.streamable(x, h); x.streamBody {
+				if !c.beginStream(x, n) {
+					c.put(x)
+					return
+				}
+			} else if !c.readBody(x, n) {
 				c.put(x)
 				return
 			}
-			closeNow, pending := c.dispatch(x)
+			streamBody := x.streamBody
+			closeNow, pending := c.dispatch(x, h)
+			if streamBody { // x is held, or was answered without taking the body
+				switch c.pumpBody(x) {
+				case bodyFailed:
+					return
+				case bodyRefused:
+					closeNow = true
+				}
+				pending = c.pendingOutput()
+			}
 			if closeNow {
 				c.linger = true // pipelined requests may still be arriving
 				c.waitDrained()
@@ -374,10 +388,22 @@ func (c *conn) continue100() bool {
 	return c.flush()
 }
 
-// dispatch runs the handler for x and queues its response. It reports
+// route returns the handler for x's request.
+func (c *conn) route(x *Exchange) Handler {
+	req := x.req
+	if h := c.srv.routes.Lookup(req.Path); h != nil {
+		return h
+	}
+	if req.MethodID == http1.MethodOptions && len(req.Path) == 1 && req.Path[0] == '*' {
+		return optionsStar
+	}
+	return c.srv.fallback()
+}
+
+// dispatch runs the handler h for x and queues its response. It reports
 // whether the connection must close after this request, and how much
 // output is waiting to be written.
-func (c *conn) dispatch(x *Exchange) (closeNow bool, pending int) {
+func (c *conn) dispatch(x *Exchange, h Handler) (closeNow bool, pending int) {
 	s := c.srv
 	c.nextID++
 	x.id = c.nextID
@@ -385,23 +411,23 @@ func (c *conn) dispatch(x *Exchange) (closeNow bool, pending int) {
 	x.isHead = req.MethodID == http1.MethodHead
 	x.close = !req.KeepAlive || s.stopping.Load()
 	s.stats.requests.Add(1)
-	h := s.routes.Lookup(req.Path)
-	if h == nil {
-		h = s.fallback()
-		if req.MethodID == http1.MethodOptions && len(req.Path) == 1 && req.Path[0] == '*' {
-			h = optionsStar
-		}
-	}
 	c.call(h, x)
+	if x.streamBody && (!x.held || x.BodyFunc == nil) {
+		x.close = true // nobody takes the body: it is never read
+	}
 	c.mu.Lock()
 	if x.held {
 		c.queue = append(c.queue, x)
+		// A stream writer may be waiting for x to be queued.
+		c.drained.Broadcast()
 		if x.done { // Done already ran on another goroutine
 			c.drainLocked()
 		}
 	} else {
 		x.done = true
-		if s.stopping.Load() { // Stop began while the handler ran
+		x.stream = false // only a held exchange streams
+		if s.stopping.Load() {
+			// Stop began while the handler ran.
 			x.close = true
 		}
 		if c.qhead == len(c.queue) {
@@ -459,8 +485,21 @@ func (c *conn) queueHeld(x *Exchange) bool {
 	if c.srv.stopping.Load() {
 		x.close = true
 	}
-	x.out = x.appendResponse(x.out[:0], c.srv)
+	if x.streamBody && !x.continued && x.req.ExpectContinue {
+		x.close = true // the client may or may not send the body now
+	}
+	if x.stream {
+		var complete bool
+		x.out, complete = x.appendStreamEnd(x.out[:0], c.srv)
+		if !complete { // fewer bytes than announced: the client must see it fail
+			x.out, x.close = x.out[:0], true
+			c.broken = true
+		}
+	} else {
+		x.out = x.appendResponse(x.out[:0], c.srv)
+	}
 	x.done = true
+	c.drained.Broadcast() // a body pump may wait for x
 	queued := false
 	for _, q := range c.queue[c.qhead:] {
 		queued = queued || q == x
@@ -481,6 +520,7 @@ func (c *conn) drainLocked() {
 		x := c.queue[c.qhead]
 		c.queue[c.qhead] = nil
 		c.qhead++
+		c.drained.Broadcast() // the next one may be a stream waiting to write
 		if !c.closing {
 			c.out = append(c.out, x.out...)
 		} else {
@@ -525,7 +565,7 @@ func (c *conn) flush() bool {
 		c.mu.Unlock()
 		for _, x := range sent { // completed after the connection ended
 			if x.Written != nil {
-				x.Written(x, errConnClosed)
+				x.Written(x, ErrConnClosed)
 			}
 		}
 		return false
@@ -547,7 +587,7 @@ func (c *conn) flush() bool {
 	for _, x := range sent {
 		if x.Written != nil {
 			if x.dropped {
-				x.Written(x, errConnClosed)
+				x.Written(x, ErrConnClosed)
 			} else {
 				x.Written(x, err)
 			}

@@ -30,6 +30,15 @@ type Exchange struct {
 	// runs on the connection's goroutine and must not block; the exchange
 	// stays valid and Done must still be called.
 	Cancel func(x *Exchange)
+	// BodyFunc receives a streamed request body (see BodyStreamer) on the
+	// connection's goroutine: p is valid during the call only; end is true
+	// on the last call, which comes once the body is complete (p may be
+	// empty then). Blocking in it holds the client back (TCP flow control).
+	// An error stops the body: the engine reads no more of it and closes
+	// the connection after the response. If the body cannot be completed
+	// (client gone, malformed, too large, timeout), Cancel is called
+	// instead of the last call, and the connection closes.
+	BodyFunc func(x *Exchange, p []byte, end bool) error
 
 	conn   *conn
 	req    *http1.Request
@@ -41,15 +50,24 @@ type Exchange struct {
 	isHead bool // HEAD request: send no body
 
 	// response
-	status    int
-	minor     int // response HTTP minor version
-	reason    []byte
-	headers   []byte // serialized "Name: value\r\n" lines set by the handler
-	connHdr   []byte // the handler's Connection header value, if any
-	resBody   []byte
-	close     bool // close the connection after this response
-	dropped   bool // not sent: an earlier response closed the connection (conn.mu)
-	held      bool
+	status  int
+	minor   int // response HTTP minor version
+	reason  []byte
+	headers []byte // serialized "Name: value\r\n" lines set by the handler
+	connHdr []byte // the handler's Connection header value, if any
+	resBody []byte
+	close   bool // close the connection after this response
+	dropped bool // not sent: an earlier response closed the connection (conn.mu)
+	held    bool
+	// Streamed request body: the head was dispatched before the body.
+	streamBody bool
+	continued  bool // Continue was called (conn.mu)
+	// Streamed response (StartStream): headSent once the head went out.
+	stream    bool
+	streamCL  int64  // announced length, -1 for chunked / until close
+	streamed  int64  // body bytes accepted by WriteStream (conn.mu)
+	headSent  bool   // (conn.mu)
+	aborted   bool   // Abort was called (conn.mu)
 	cancelled bool   // Cancel was called (conn.mu)
 	done      bool   // response complete (guarded by conn.mu once held)
 	out       []byte // serialized response waiting for earlier ones (conn.mu)
@@ -59,6 +77,8 @@ type Exchange struct {
 // reset readies x for a new request.
 func (x *Exchange) reset(c *conn) {
 	x.UserData, x.Written, x.Cancel, x.cancelled = nil, nil, nil, false
+	x.BodyFunc, x.streamBody, x.continued = nil, false, false
+	x.stream, x.streamCL, x.streamed, x.headSent, x.aborted = false, 0, 0, false, false
 	x.conn, x.req = c, &x.reqs[0]
 	x.head, x.body, x.store = nil, nil, x.store[:0]
 	x.status, x.minor, x.reason = 200, 1, x.reason[:0]
@@ -74,8 +94,28 @@ func (x *Exchange) Request() *http1.Request { return x.req }
 // views point into; valid as long as they are.
 func (x *Exchange) Head() []byte { return x.head }
 
-// Body returns the whole request body (de-chunked), or an empty slice.
+// Body returns the whole request body (de-chunked), or an empty slice; empty
+// too when the body is streamed (see BodyStreamer).
 func (x *Exchange) Body() []byte { return x.body }
+
+// BodyStreamed reports whether the request body comes through BodyFunc
+// rather than Body.
+func (x *Exchange) BodyStreamed() bool { return x.streamBody }
+
+// Continue tells the engine that the handler wants a streamed body the
+// client holds back with "Expect: 100-continue": the engine answers
+// "100 Continue" (unless an earlier response is still pending on the
+// connection) and starts delivering the body to BodyFunc. Until then it
+// reads none of it; a handler that completes the exchange without calling
+// Continue gets no body and the connection closes after the response. Any
+// goroutine; calls after the first do nothing.
+func (x *Exchange) Continue() {
+	c := x.conn
+	c.mu.Lock()
+	x.continued = true
+	c.drained.Broadcast()
+	c.mu.Unlock()
+}
 
 // ID returns the request's sequence number on its connection, from 1.
 func (x *Exchange) ID() uint64 { return x.id }
@@ -194,6 +234,41 @@ func (x *Exchange) Hold() {
 	x.body = x.store[start:]
 }
 
+// StartStream makes a held exchange's response a stream: the status and
+// header fields set so far go out with the first WriteStream (or at
+// Done), then the body as it is written. contentLength is the body's
+// length, announced as Content-Length and enforced (Done with fewer bytes,
+// or a WriteStream past it, aborts the connection: the response cannot be
+// completed); -1 sends the body chunked to HTTP/1.1 clients, and to
+// HTTP/1.0 ones until the connection closes. Call it before the first
+// WriteStream, from the goroutine that builds the response.
+func (x *Exchange) StartStream(contentLength int64) {
+	x.stream, x.streamCL = true, max(contentLength, -1)
+}
+
+// WriteStream sends p as the next part of a streamed body (StartStream)
+// and returns once it is written to the socket: a slow client slows the
+// caller down. It waits until every earlier response on the connection has
+// gone out. p may be reused when it returns. It fails, sending nothing,
+// when the connection is closed or p would exceed the announced length
+// (the connection is then aborted).
+func (x *Exchange) WriteStream(p []byte) error {
+	if !x.held || !x.stream {
+		return ErrNotStreaming
+	}
+	return x.conn.writeStream(x, p)
+}
+
+// Abort gives up on a held exchange's response: the connection is closed
+// at once (reset), since a response cut short cannot be told from a whole
+// one otherwise; responses behind it are lost with the connection. It
+// completes the exchange: do not call Done after it. Any goroutine.
+func (x *Exchange) Abort() {
+	if x.held {
+		x.conn.abortExchange(x)
+	}
+}
+
 // Done completes a held response and lets the engine send it. It may be
 // called from any goroutine, once. Calling it on an exchange that was not
 // held does nothing.
@@ -254,12 +329,69 @@ func (x *Exchange) appendResponse(dst []byte, srv *Server) []byte {
 		dst = append(dst, "Connection: keep-alive\r\n"...)
 	}
 	bodyless := status == 204 || status == 304
-	if !bodyless {
+	switch {
+	case bodyless:
+	case x.stream && x.streamCL < 0 && x.req.Minor == 0:
+		// HTTP/1.0 has no chunked coding: the body ends with the
+		// connection (x.close is set by whoever commits the head).
+	case x.stream && x.streamCL < 0:
+		dst = append(dst, "Transfer-Encoding: chunked\r\n"...)
+	case x.stream:
+		dst = http1.AppendContentLength(dst, x.streamCL)
+	default:
 		dst = http1.AppendContentLength(dst, int64(len(x.resBody)))
 	}
 	dst = append(dst, "\r\n"...)
-	if !bodyless && !x.isHead {
+	if !bodyless && !x.isHead && !x.stream {
 		dst = append(dst, x.resBody...)
 	}
 	return dst
+}
+
+// chunkedBody reports whether a streamed body goes out in chunks.
+func (x *Exchange) chunkedBody() bool {
+	return x.stream && x.streamCL < 0 && x.req.Minor > 0 && !x.bodyless()
+}
+
+func (x *Exchange) bodyless() bool { return x.status == 204 || x.status == 304 }
+
+// appendStreamPart appends p, framed as the body requires.
+func (x *Exchange) appendStreamPart(dst, p []byte) []byte {
+	if len(p) == 0 || x.isHead || x.bodyless() {
+		return dst
+	}
+	if x.chunkedBody() {
+		dst = strconv.AppendInt(dst, int64(len(p)), 16)
+		dst = append(dst, "\r\n"...)
+		dst = append(dst, p...)
+		return append(dst, "\r\n"...)
+	}
+	return append(dst, p...)
+}
+
+// appendStreamEnd appends what completes a streamed response at Done: the
+// head if nothing was written, the buffered body, the last chunk. It
+// reports false when the announced length was not reached.
+func (x *Exchange) appendStreamEnd(dst []byte, srv *Server) ([]byte, bool) {
+	if !x.headSent {
+		x.commitHead()
+		dst = x.appendResponse(dst, srv)
+		x.headSent = true
+	}
+	if len(x.resBody) > 0 { // written with Write rather than WriteStream
+		x.streamed += int64(len(x.resBody))
+		dst = x.appendStreamPart(dst, x.resBody)
+	}
+	if x.chunkedBody() && !x.isHead {
+		dst = append(dst, "0\r\n\r\n"...)
+	}
+	complete := x.streamCL < 0 || x.streamed == x.streamCL || x.isHead || x.bodyless()
+	return dst, complete
+}
+
+// commitHead settles what the head of a streamed response implies.
+func (x *Exchange) commitHead() {
+	if x.streamCL < 0 && x.req.Minor == 0 && !x.bodyless() && !x.isHead {
+		x.close = true // the body ends with the connection
+	}
 }

@@ -13,6 +13,19 @@ type Handler interface {
 	ServeExchange(x *Exchange)
 }
 
+// BodyStreamer is implemented by handlers that can take a request body as
+// a stream rather than whole. Before reading the body of a request routed
+// to such a handler, the engine calls StreamBody; if it returns true,
+// ServeExchange runs right after the head with no body (Exchange.Body is
+// empty and Exchange.BodyStreamed true), must Hold the exchange and set
+// its BodyFunc, which the engine then calls on the connection's goroutine
+// with the body, piece by piece. max_request_size still applies. A handler
+// that does not take the body gets none and the connection closes after
+// its response.
+type BodyStreamer interface {
+	StreamBody(x *Exchange) bool
+}
+
 // HandlerFunc adapts a function to Handler.
 type HandlerFunc func(x *Exchange)
 

@@ -2,6 +2,7 @@ package region
 
 import (
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/haywireowin/haywire/region/arena"
@@ -43,6 +44,10 @@ func (s *Sender) Epoch() uint32 { return s.epoch }
 
 // Position returns the number of descriptors published on the data ring.
 func (s *Sender) Position() uint64 { return s.out.Position() }
+
+// Taken returns how many descriptors of the data ring the peer has
+// consumed: those published before that position have been taken.
+func (s *Sender) Taken() uint64 { return s.out.ConsumerPosition() }
 
 // Capacity returns the number of slots in the data ring.
 func (s *Sender) Capacity() int { return s.out.Geometry().SlotCount }
@@ -274,7 +279,9 @@ func (s *Sender) hasReleases() bool {
 
 // Receiver is the receiving half of an attachment: it consumes the peer's
 // data ring, reads payloads in the peer's arena in place and releases the
-// chunks. It must be used by one goroutine at a time.
+// chunks. It must be used by one goroutine at a time, except Release and
+// Flush, which any goroutine may call at any time: a chunk may be given
+// back by whoever finished with its bytes.
 //
 //	n, err := rc.Poll(64)
 //	for i := range n {
@@ -295,10 +302,11 @@ type Receiver struct {
 	relData  bell // the peer sleeps here waiting for its chunks
 	relSpace bell // we would sleep here waiting for room to release
 
-	peerEpoch   uint32 // epoch of the current peer, 0 until seen
-	minEpoch    uint32 // epochs below this belong to reclaimed peers
-	staged      int    // releases written into relOut's reservation, not yet committed
-	relReserved int    // size of that reservation
+	peerEpoch   uint32     // epoch of the current peer, 0 until seen
+	minEpoch    uint32     // epochs below this belong to reclaimed peers
+	relMu       sync.Mutex // guards relOut, staged and relReserved
+	staged      int        // releases written into relOut's reservation, not yet committed
+	relReserved int        // size of that reservation
 }
 
 // Position returns the number of descriptors consumed from the data ring.
@@ -388,8 +396,10 @@ func (rc *Receiver) Release(d *Descriptor) error {
 	if d.Length == 0 {
 		return nil
 	}
+	rc.relMu.Lock()
+	defer rc.relMu.Unlock()
 	if rc.staged == rc.relReserved {
-		rc.Flush()
+		rc.flushLocked()
 		n, err := rc.relOut.Reserve(64)
 		if err != nil {
 			return fmt.Errorf("region: release ring %d: %w", releaseRing(1-rc.r.side), err)
@@ -417,6 +427,12 @@ func (rc *Receiver) Release(d *Descriptor) error {
 
 // Flush publishes staged releases and wakes the peer if it waits for them.
 func (rc *Receiver) Flush() {
+	rc.relMu.Lock()
+	rc.flushLocked()
+	rc.relMu.Unlock()
+}
+
+func (rc *Receiver) flushLocked() {
 	if rc.staged == 0 {
 		return
 	}

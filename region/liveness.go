@@ -252,8 +252,10 @@ func (r *Region) ReclaimPeer() (Reclaimed, error) {
 	// Rings the peer consumed: rewrite its head to our tail.
 	res.DiscardedOut, err = r.send.out.Reclaim()
 	errs = append(errs, err)
+	r.recv.relMu.Lock()
 	r.recv.staged, r.recv.relReserved = 0, 0
 	_, err = r.recv.relOut.Reclaim()
+	r.recv.relMu.Unlock()
 	errs = append(errs, err)
 	// Rings the peer produced: skip to its tail (or repair it).
 	res.DiscardedIn, err = r.recv.in.Reclaim()

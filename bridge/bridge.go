@@ -23,6 +23,18 @@ type Options struct {
 	// SendTimeout bounds how long a request waits for room in a host's
 	// ring and arena before it is answered 503. Default 5 s.
 	SendTimeout time.Duration
+	// TakeTimeout bounds how long a request published to a live host may
+	// wait for the host to take it off the ring before it is answered 503
+	// (a host that stopped consuming). Default 10 s.
+	TakeTimeout time.Duration
+	// BodyInline is the largest request body sent inside the view; larger
+	// ones, chunked ones and those behind "Expect: 100-continue" stream
+	// (include/haywire_bridge.h section 1). Default 64 KiB.
+	BodyInline int
+	// BodyWindow bounds the bytes of one request body a host holds
+	// unreleased; the engine stops reading that client meanwhile. Default
+	// a quarter of the request arena, at least one chunk.
+	BodyWindow int
 	// Lanes is how many hosts may be attached at once (each lane is a
 	// region file). Two allow a hot swap: a new host attaches while the old
 	// one drains. Default 2, at most region.MaxLanes.
@@ -46,6 +58,9 @@ const (
 	CancelHostAbort = 3
 )
 
+// ErrConfig reports Options the bridge cannot work with.
+var ErrConfig = errors.New("bridge: invalid options")
+
 // Bridge is the engine side: it owns the region and serves requests by
 // forwarding them to the attached host. Use it as an engine.Handler (the
 // server's NotFound handler routes every request without a native route).
@@ -59,7 +74,8 @@ type Bridge struct {
 }
 
 type counters struct {
-	forwarded, completed, noHost, failed, invalid, cancelled atomic.Uint64
+	forwarded, completed, noHost, failed, invalid, cancelled, aborted atomic.Uint64
+	bodyIn, bodyOut                                                  atomic.Uint64
 }
 
 // lane is one region and the streams in flight on it.
@@ -68,9 +84,12 @@ type lane struct {
 	r *region.Region
 
 	// sendMu serialises the region's Sender (single producer) and guards
-	// scratch.
+	// scratch and owner.
 	sendMu  sync.Mutex
 	scratch []byte
+	owner   []*stream // by request-arena chunk: the stream whose body it holds
+	chunk   int       // request-arena chunk size
+	window  int       // BodyWindow in chunks
 
 	// done completes exchanges for the receive goroutine, one write per
 	// connection per batch of responses.
@@ -78,25 +97,55 @@ type lane struct {
 
 	mu       sync.Mutex // guards the fields below
 	streams  map[uint64]*stream
+	untaken  []untaken // requests published, oldest first, not yet seen taken
 	epoch    uint32    // the attached host's epoch; 0 when none
 	since    time.Time // when that host attached: the newest one gets new requests
 	draining bool      // that host was told to drain
 }
 
-// stream is one request in flight: the held exchange and the response
-// parts received so far.
+// untaken is a request on the ring the host may not have taken yet.
+type untaken struct {
+	pos      uint64 // the ring position after its last part
+	id       uint64
+	deadline time.Time
+}
+
+// stream is one request in flight: the held exchange, the response parts
+// received so far, and the state of streamed bodies.
 type stream struct {
 	x    *engine.Exchange
 	l    *lane
 	id   uint64
 	conn uint32
 	resp []byte
+
+	// Request body (BodyStreamed): chunks the host holds (l.sendMu), and
+	// over once no more body may be sent (the response is complete or
+	// the stream failed).
+	lent int
+	over atomic.Bool
+
+	// Streamed response: pieces for the writer goroutine, and failed
+	// closed (once) when the stream must be abandoned.
+	out      chan piece
+	failed   chan struct{}
+	failOnce sync.Once
 }
 
 // New creates the region's lanes and starts serving them.
 func New(opts Options) (*Bridge, error) {
 	if opts.SendTimeout == 0 {
 		opts.SendTimeout = 5 * time.Second
+	}
+	if opts.TakeTimeout == 0 {
+		opts.TakeTimeout = 10 * time.Second
+	}
+	if opts.BodyInline == 0 {
+		opts.BodyInline = 64 << 10
+	}
+	if opts.SendTimeout < 0 || opts.TakeTimeout < 0 || opts.BodyInline < 0 || opts.BodyWindow < 0 {
+		return nil, fmt.Errorf("%w: negative option (send timeout %v, take timeout %v, body inline %d, body window %d)",
+			ErrConfig, opts.SendTimeout, opts.TakeTimeout, opts.BodyInline, opts.BodyWindow)
 	}
 	if opts.Lanes == 0 {
 		opts.Lanes = 2
@@ -108,6 +157,13 @@ func New(opts Options) (*Bridge, error) {
 	b := &Bridge{opts: opts, stop: make(chan struct{})}
 	for _, r := range rs {
 		l := &lane{b: b, r: r, streams: map[uint64]*stream{}}
+		g := r.Sender().ArenaGeometry()
+		l.chunk, l.owner = g.ChunkSize, make([]*stream, g.Chunks)
+		l.window = max(1, g.Chunks/4)
+		if opts.BodyWindow > 0 {
+			l.window = max(1, (opts.BodyWindow+g.ChunkSize-1)/g.ChunkSize)
+		}
+		r.Sender().OnReturn = l.returned
 		b.lanes = append(b.lanes, l)
 		b.wg.Add(1)
 		go l.receive()
@@ -179,6 +235,9 @@ type Stats struct {
 	Failed    uint64 // requests answered 502: host died, detached or answered garbage
 	Invalid   uint64 // descriptors or messages from a host that failed validation
 	Cancelled uint64 // requests whose client went away, told to the host
+	Aborted   uint64 // responses the host abandoned (CANCEL HOST_ABORT)
+	BodyIn    uint64 // streamed request-body bytes sent to hosts
+	BodyOut   uint64 // streamed response-body bytes written to clients
 	InFlight  uint64 // requests waiting for their response now
 	HostPID   int    // pid of the host that gets new requests, 0 when none
 }
@@ -197,7 +256,8 @@ func (b *Bridge) Stats() Stats {
 	return Stats{
 		Forwarded: b.stats.forwarded.Load(), Completed: b.stats.completed.Load(),
 		NoHost: b.stats.noHost.Load(), Failed: b.stats.failed.Load(), Invalid: b.stats.invalid.Load(),
-		Cancelled: b.stats.cancelled.Load(),
+		Cancelled: b.stats.cancelled.Load(), Aborted: b.stats.aborted.Load(),
+		BodyIn: b.stats.bodyIn.Load(), BodyOut: b.stats.bodyOut.Load(),
 		InFlight:  uint64(inflight), HostPID: pid,
 	}
 }
@@ -250,12 +310,16 @@ func (b *Bridge) ServeExchange(x *engine.Exchange) {
 	x.Hold() // copies the request out of the connection's buffer
 	s := &stream{x: x, l: l, id: id, conn: uint32(x.ConnID())}
 	x.UserData, x.Cancel = s, cancelStream
+	if x.BodyStreamed() {
+		x.BodyFunc = s.forwardBody
+	}
 	l.mu.Lock()
 	l.streams[id] = s
 	l.mu.Unlock()
-	if err := l.send(id, x); err != nil {
+	if err := l.send(s); err != nil {
 		if l.take(id) != nil { // not already failed by the receiver
 			b.stats.noHost.Add(1)
+			x.BodyFunc = nil // nobody takes the body: the connection closes
 			respondError(x, 503, "application host busy: "+err.Error())
 			x.Done()
 		}
@@ -264,21 +328,32 @@ func (b *Bridge) ServeExchange(x *engine.Exchange) {
 	b.stats.forwarded.Add(1)
 }
 
-// send encodes x's request view and publishes it, waiting for room up to
+// StreamBody tells the engine which request bodies to stream rather than
+// read whole first (engine.BodyStreamer).
+func (b *Bridge) StreamBody(x *engine.Exchange) bool {
+	req := x.Request()
+	return req.Chunked || req.ExpectContinue || req.ContentLength > int64(b.opts.BodyInline)
+}
+
+// send encodes s's request view and publishes it, waiting for room up to
 // SendTimeout.
-func (l *lane) send(id uint64, x *engine.Exchange) error {
+func (l *lane) send(s *stream) error {
+	x := s.x
 	l.sendMu.Lock()
 	defer l.sendMu.Unlock()
 	var err error
-	if l.scratch, err = EncodeView(l.scratch[:0], viewOf(id, x)); err != nil {
+	if l.scratch, err = EncodeView(l.scratch[:0], viewOf(s.id, x)); err != nil {
 		return err
 	}
-	d := region.Descriptor{Kind: region.KindRequest, Flags: region.FlagEnd, Stream: id, Conn: uint32(x.ConnID())}
+	d := region.Descriptor{Kind: region.KindRequest, Flags: region.FlagEnd, Stream: s.id, Conn: s.conn}
 	deadline := time.Now().Add(l.b.opts.SendTimeout)
 	snd := l.r.Sender()
 	for {
 		err := snd.SendBytes(d, l.scratch)
 		if err == nil {
+			l.mu.Lock()
+			l.untaken = append(l.untaken, untaken{snd.Position(), s.id, time.Now().Add(l.b.opts.TakeTimeout)})
+			l.mu.Unlock()
 			return nil
 		}
 		left := time.Until(deadline)
@@ -327,6 +402,9 @@ func viewOf(id uint64, x *engine.Exchange) *ViewRequest {
 	}
 	if req.Chunked {
 		v.Flags |= ViewChunked
+	}
+	if x.BodyStreamed() {
+		v.Flags |= ViewBodyStream
 	}
 	v.Fields = make([]FieldSpan, len(req.Headers))
 	for i, h := range req.Headers {
@@ -385,6 +463,7 @@ func (l *lane) receive() {
 		default:
 		}
 		l.watchHost()
+		l.expireUntaken()
 		if err := rc.Wait(50*time.Millisecond, l.b.stop); err != nil && !errors.Is(err, region.ErrTimeout) {
 			if errors.Is(err, region.ErrClosed) {
 				return
@@ -403,64 +482,116 @@ func (l *lane) receive() {
 				}
 				continue
 			}
-			l.handle(&d, rc.Payload(&d))
-			rc.Release(&d)
+			if !l.handle(&d, rc.Payload(&d)) {
+				rc.Release(&d)
+			}
 		}
 		rc.Consume(n)
 		l.done.Flush()
 	}
 }
 
-// handle applies one descriptor from the host.
-func (l *lane) handle(d *region.Descriptor, payload []byte) {
-	if d.Kind != region.KindResponse {
+// handle applies one descriptor from the host. It reports whether it kept
+// the descriptor's chunk (a streamed response piece, released once
+// written); otherwise the caller releases it.
+func (l *lane) handle(d *region.Descriptor, payload []byte) (kept bool) {
+	switch d.Kind {
+	case region.KindResponse:
+		l.response(d, payload)
+	case region.KindBody, region.KindEnd:
+		return l.responseBody(d, payload)
+	case region.KindContinue:
+		l.mu.Lock()
+		s := l.streams[d.Stream]
+		l.mu.Unlock()
+		if s != nil && s.out == nil { // only the receive goroutine ends streams
+			s.x.Continue()
+		}
+	case region.KindCancel:
+		if d.Aux != CancelHostAbort {
+			l.b.stats.invalid.Add(1)
+			return false
+		}
+		l.hostAbort(d.Stream)
+	default:
 		l.b.stats.invalid.Add(1)
-		return
 	}
+	return false
+}
+
+// response takes a part of a response message.
+func (l *lane) response(d *region.Descriptor, payload []byte) {
 	l.mu.Lock()
 	s := l.streams[d.Stream]
-	if s == nil {
+	if s == nil || s.out != nil { // gone, or its head came already
 		l.mu.Unlock()
-		return // cancelled or failed meanwhile
+		if s != nil {
+			l.b.stats.invalid.Add(1)
+		}
+		return
 	}
 	s.resp = append(s.resp, payload...)
 	if d.Flags&region.FlagEnd == 0 {
 		l.mu.Unlock()
 		return
 	}
-	delete(l.streams, d.Stream)
+	h, body, err := decodeResponse(s.resp)
+	streamed := err == nil && h.Flags&ResponseStream != 0
+	if streamed { // the stream stays registered for its pieces
+		s.out, s.failed = make(chan piece, l.r.Receiver().ArenaGeometry().Chunks+1), make(chan struct{})
+	} else {
+		delete(l.streams, d.Stream)
+	}
 	l.mu.Unlock()
-	if err := complete(s.x, s.resp); err != nil {
+	s.over.Store(true) // the request body, if still coming, is not wanted now
+	switch {
+	case err != nil:
 		l.b.stats.invalid.Add(1)
 		l.b.stats.failed.Add(1)
 		log.Printf("bridge: stream %d: %v", d.Stream, err)
 		respondError(s.x, 502, "application host sent an invalid response")
-	} else {
+	case streamed:
+		applyHead(s.x, &h)
+		go s.write(h.ContentLength, append([]byte(nil), body...))
+		s.resp = nil
+		return
+	default:
+		applyHead(s.x, &h)
+		s.x.SetBody(body)
 		l.b.stats.completed.Add(1)
 	}
+	s.resp = nil
 	l.done.Done(s.x) // written with the rest of the batch
 }
 
-// complete decodes a response message into x.
-func complete(x *engine.Exchange, msg []byte) error {
+// decodeResponse decodes a response message and checks its length rules.
+func decodeResponse(msg []byte) (ResponseHead, []byte, error) {
 	h, body, err := DecodeResponse(msg)
 	if err != nil {
-		return err
+		return h, nil, err
 	}
-	if h.ContentLength >= 0 && h.ContentLength != int64(len(body)) {
-		return fmt.Errorf("%w: Content-Length %d, body %d bytes", ErrResponse, h.ContentLength, len(body))
+	n := int64(len(body))
+	if h.ContentLength >= 0 && (h.ContentLength < n || (h.ContentLength != n && h.Flags&ResponseStream == 0)) {
+		return h, nil, fmt.Errorf("%w: Content-Length %d, body %d bytes", ErrResponse, h.ContentLength, n)
 	}
+	for f := h.Fields; len(f) > 0; {
+		_, _, rest, ok := NextField(f)
+		if !ok {
+			return h, nil, fmt.Errorf("%w: header block %q", ErrResponse, f)
+		}
+		f = rest
+	}
+	return h, body, nil
+}
+
+// applyHead sets x's status and fields from a decoded head.
+func applyHead(x *engine.Exchange, h *ResponseHead) {
 	x.SetStatus(h.Status, string(h.Reason))
 	for f := h.Fields; len(f) > 0; {
-		name, value, rest, ok := NextField(f)
-		if !ok {
-			return fmt.Errorf("%w: header block %q", ErrResponse, f)
-		}
+		name, value, rest, _ := NextField(f) // checked by decodeResponse
 		x.AddHeader(name, value)
 		f = rest
 	}
-	x.SetBody(body)
-	return nil
 }
 
 // watchHost notices a host that attached, died or detached. A host that
@@ -489,19 +620,62 @@ func (l *lane) watchHost() {
 	}
 }
 
-// failAll answers every stream in flight with status and returns how many.
+// failAll answers every stream in flight with status (or aborts the
+// connections of streamed responses, which have begun) and returns how
+// many. Streamed pieces not yet written are dropped: their chunks belong
+// to a host that is gone.
 func (l *lane) failAll(status int) int {
 	l.mu.Lock()
 	streams := l.streams
 	l.streams = map[uint64]*stream{}
+	l.untaken = l.untaken[:0]
 	l.epoch, l.draining = 0, false
 	l.mu.Unlock()
 	for _, s := range streams {
 		l.b.stats.failed.Add(1)
+		s.over.Store(true)
+		if s.out != nil {
+			s.fail()
+			continue
+		}
 		respondError(s.x, status, "application host went away")
 		s.x.Done()
 	}
 	return len(streams)
+}
+
+// expireUntaken answers 503 to requests a live host has not taken off the
+// ring within TakeTimeout.
+func (l *lane) expireUntaken() {
+	l.mu.Lock()
+	if len(l.untaken) == 0 {
+		l.mu.Unlock()
+		return
+	}
+	taken, now := l.r.Sender().Taken(), time.Now()
+	var late []*stream
+	k := 0
+	for ; k < len(l.untaken); k++ {
+		u := l.untaken[k]
+		if u.pos <= taken {
+			continue
+		}
+		if now.Before(u.deadline) {
+			break
+		}
+		if s := l.streams[u.id]; s != nil && s.out == nil {
+			delete(l.streams, u.id)
+			late = append(late, s)
+		}
+	}
+	l.untaken = append(l.untaken[:0], l.untaken[k:]...)
+	l.mu.Unlock()
+	for _, s := range late {
+		l.b.stats.noHost.Add(1)
+		s.over.Store(true)
+		respondError(s.x, 503, "application host did not take the request in time")
+		l.done.Done(s.x)
+	}
 }
 
 // respondError replaces x's response by a plain-text error.

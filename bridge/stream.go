@@ -1,0 +1,221 @@
+package bridge
+
+import (
+	"errors"
+	"log"
+	"time"
+
+	"github.com/haywireowin/haywire/engine"
+	"github.com/haywireowin/haywire/region"
+)
+
+// errStreamOver stops a request body nobody wants any more.
+var errStreamOver = errors.New("bridge: stream over")
+
+// forwardBody is a streamed request's engine.Exchange.BodyFunc: it copies
+// each piece of the body into request-arena chunks and publishes them as
+// KindBody, then KindEnd. It blocks while the host holds BodyWindow of
+// this stream's chunks, or the ring or arena is full: the engine then
+// reads no more from the client. It gives up when the stream is over.
+func (s *stream) forwardBody(_ *engine.Exchange, p []byte, end bool) error {
+	l := s.l
+	pause := 50 * time.Microsecond
+	for len(p) > 0 || end {
+		if s.over.Load() {
+			return errStreamOver
+		}
+		sent, ok := l.sendBody(s, p, end)
+		p = p[sent:]
+		if len(p) == 0 && ok {
+			end = false // the last piece, or END, went out
+		}
+		if ok || sent > 0 {
+			pause = 50 * time.Microsecond
+			continue
+		}
+		// No room: wait for the host to give chunks back. The stop is
+		// checked each slice; polling is cheap next to the bytes moved.
+		select {
+		case <-l.b.stop:
+			return errStreamOver
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 5*time.Millisecond)
+	}
+	return nil
+}
+
+// sendBody publishes as much of p as the window, ring and arena allow, as
+// one KindBody per chunk (the last flagged FlagEnd when end and p fits),
+// or KindEnd for an empty p with end. It returns the bytes sent and
+// whether all of p (and the end, if asked) went.
+func (l *lane) sendBody(s *stream, p []byte, end bool) (int, bool) {
+	l.sendMu.Lock()
+	defer l.sendMu.Unlock()
+	snd := l.r.Sender()
+	if _, err := snd.Collect(); err != nil {
+		l.b.stats.invalid.Add(1)
+	}
+	if len(p) == 0 { // end only
+		ok, err := snd.Send(&region.Descriptor{Kind: region.KindEnd, Stream: s.id, Conn: s.conn})
+		return 0, ok && err == nil
+	}
+	room, _ := snd.Reserve(min(s.window(l), (len(p)+l.chunk-1)/l.chunk))
+	sent, k := 0, 0
+	for k < room && sent < len(p) {
+		c, ok := snd.Alloc()
+		if !ok {
+			break
+		}
+		n := copy(c.Buf, p[sent:])
+		d := region.Descriptor{Kind: region.KindBody, Stream: s.id, Conn: s.conn, Offset: c.Offset, Length: uint32(n), Gen: c.Gen}
+		if end && sent+n == len(p) {
+			d.Flags = region.FlagEnd
+		}
+		if err := snd.Put(k, &d); err != nil { // a bug of ours, not the host's
+			snd.Free(c)
+			log.Printf("bridge: stream %d: body piece: %v", s.id, err)
+			break
+		}
+		l.owner[c.Offset/uint32(l.chunk)] = s
+		s.lent++
+		sent += n
+		k++
+	}
+	snd.Commit(k)
+	l.b.stats.bodyIn.Add(uint64(sent))
+	return sent, sent == len(p)
+}
+
+// window returns how many more chunks s may lend to the host (sendMu).
+func (s *stream) window(l *lane) int { return max(0, l.window-s.lent) }
+
+// returned is the Sender's OnReturn: a chunk of a body came back (sendMu).
+func (l *lane) returned(off uint32) {
+	i := off / uint32(l.chunk)
+	if int(i) < len(l.owner) && l.owner[i] != nil {
+		l.owner[i].lent--
+		l.owner[i] = nil
+	}
+}
+
+// piece is a part of a streamed response for the writer goroutine: a
+// KindBody (with its chunk, released once written) or the end.
+type piece struct {
+	d    region.Descriptor
+	data []byte // in the host's arena
+	end  bool
+}
+
+// responseBody routes a KindBody or KindEnd from the host to its stream's
+// writer and reports whether the writer keeps the chunk.
+func (l *lane) responseBody(d *region.Descriptor, payload []byte) bool {
+	l.mu.Lock()
+	s := l.streams[d.Stream]
+	if s == nil || s.out == nil { // gone, or no streamed head before it
+		l.mu.Unlock()
+		if s != nil {
+			l.b.stats.invalid.Add(1)
+		}
+		return false
+	}
+	end := d.Kind == region.KindEnd || d.Flags&region.FlagEnd != 0
+	if end {
+		delete(l.streams, d.Stream)
+	}
+	l.mu.Unlock()
+	p := piece{d: *d, data: payload, end: end}
+	select {
+	case s.out <- p:
+		return d.Kind == region.KindBody
+	case <-s.failed:
+	case <-l.b.stop:
+	}
+	return false
+}
+
+// hostAbort ends a stream the host gave up on.
+func (l *lane) hostAbort(id uint64) {
+	l.mu.Lock()
+	s := l.streams[id]
+	delete(l.streams, id)
+	l.mu.Unlock()
+	if s == nil {
+		return
+	}
+	l.b.stats.aborted.Add(1)
+	s.over.Store(true)
+	if s.out != nil {
+		s.fail()
+		return
+	}
+	respondError(s.x, 500, "the application failed")
+	l.done.Done(s.x)
+}
+
+// fail tells the writer to abandon the stream.
+func (s *stream) fail() { s.failOnce.Do(func() { close(s.failed) }) }
+
+// write runs on its own goroutine for a streamed response: it writes each
+// piece to the client, then gives its chunk back, so a slow client holds
+// the host back rather than the engine's memory filling. first is the
+// body part of the response message.
+func (s *stream) write(contentLength int64, first []byte) {
+	x, l := s.x, s.l
+	rc := l.r.Receiver()
+	var err error
+	wrote := false
+	put := func(p []byte) {
+		if err != nil || len(p) == 0 {
+			return
+		}
+		if !wrote {
+			x.StartStream(contentLength)
+			wrote = true
+		}
+		if err = x.WriteStream(p); err != nil {
+			cancelStream(x) // the host may stop producing
+		} else {
+			l.b.stats.bodyOut.Add(uint64(len(p)))
+		}
+	}
+	put(first)
+	for {
+		select {
+		case p := <-s.out:
+			put(p.data)
+			if p.d.Kind == region.KindBody {
+				rc.Release(&p.d)
+			}
+			if !p.end {
+				continue
+			}
+			rc.Flush()
+			if err != nil && !errors.Is(err, engine.ErrConnClosed) {
+				log.Printf("bridge: stream %d: %v", s.id, err)
+			}
+			if !wrote { // an empty body: a whole response after all
+				x.StartStream(contentLength)
+			}
+			if err == nil || !wrote {
+				x.Done()
+			}
+			l.b.stats.completed.Add(1)
+			return
+		case <-s.failed:
+			// The host is gone or gave up: its chunks are not ours to give
+			// back any more (a dead host's arena is reclaimed whole), and
+			// the client must not take a truncated body for whole.
+			if wrote {
+				x.Abort()
+			} else {
+				respondError(x, 500, "the application failed")
+				x.Done()
+			}
+			return
+		case <-l.b.stop:
+			x.Abort()
+			return
+		}
+	}
+}

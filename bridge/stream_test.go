@@ -1,0 +1,386 @@
+package bridge
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/haywireowin/haywire/engine"
+	"github.com/haywireowin/haywire/region"
+)
+
+// These tests drive the engine side of the bridge with a raw host: the
+// test attaches to the region with the transport alone and speaks the
+// protocol of include/haywire_bridge.h by hand, so each rule is checked
+// without the Go host in between.
+
+// setupWith starts an engine whose unrouted requests go through a bridge
+// with opts (region directory and geometry filled in when empty).
+func setupWith(t *testing.T, opts Options) (*engine.Server, *Bridge) {
+	t.Helper()
+	if opts.Region.Dir == "" {
+		opts.Region = region.Options{Dir: t.TempDir(), ChunkSize: 4096, Chunks: 256, DataSlots: 1024,
+			PeerTimeout: 500 * time.Millisecond}
+	}
+	b, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := engine.New(engine.Config{Address: "127.0.0.1", MaxRequestSize: 1 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.SetNotFound(b)
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		srv.Stop(context.Background())
+		b.Close()
+	})
+	return srv, b
+}
+
+// rawHost is a host made of the transport alone.
+type rawHost struct {
+	t   *testing.T
+	r   *region.Region
+	rc  *region.Receiver
+	snd *region.Sender
+	buf []region.Descriptor // polled, not yet returned
+}
+
+func attachRaw(t *testing.T, b *Bridge, dir string) *rawHost {
+	t.Helper()
+	r, err := region.OpenAnyLane(b.Name(), region.Options{Dir: dir, AttachTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	h := &rawHost{t: t, r: r, rc: r.Receiver(), snd: r.Sender()}
+	waitFor(t, "the engine to see the host", func() bool { return b.Stats().HostPID != 0 })
+	return h
+}
+
+// next returns the next descriptor and its payload (in place: valid until
+// released), failing the test after 10 s.
+func (h *rawHost) next() (region.Descriptor, []byte) {
+	h.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(h.buf) == 0 {
+		if time.Now().After(deadline) {
+			h.t.Fatal("no descriptor from the engine in 10 s")
+		}
+		h.rc.Wait(50*time.Millisecond, nil)
+		n, err := h.rc.Poll(64)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		for i := range n {
+			d, err := h.rc.Get(i)
+			if err != nil {
+				h.t.Fatal(err)
+			}
+			h.buf = append(h.buf, d)
+		}
+		h.rc.Consume(n)
+	}
+	d := h.buf[0]
+	h.buf = h.buf[1:]
+	return d, h.rc.Payload(&d)
+}
+
+// request reads a request view (one part) and releases it.
+func (h *rawHost) request() (region.Descriptor, View) {
+	h.t.Helper()
+	d, p := h.next()
+	if d.Kind != region.KindRequest || d.Flags != region.FlagEnd {
+		h.t.Fatalf("got %v; want a one-part request", d)
+	}
+	v, err := DecodeView(append([]byte(nil), p...))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.rc.Release(&d)
+	h.rc.Flush()
+	return d, v
+}
+
+func (h *rawHost) send(d region.Descriptor, payload []byte) {
+	h.t.Helper()
+	h.snd.Collect()
+	if err := h.snd.SendBytes(d, payload); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func (h *rawHost) respond(req region.Descriptor, head *ResponseHead, body []byte) {
+	h.t.Helper()
+	msg, err := EncodeResponse(nil, head, body)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.send(region.Descriptor{Kind: region.KindResponse, Flags: region.FlagEnd, Stream: req.Stream, Conn: req.Conn}, msg)
+}
+
+func checksum(b []byte) string { return fmt.Sprintf("%d %08x", len(b), crc32.ChecksumIEEE(b)) }
+
+// A large upload streams as BODY pieces; a host that holds them gets no
+// more than the window, and the client is held back meanwhile.
+func TestBridgeStreamedUpload(t *testing.T) {
+	const window = 8 // chunks of 4 KiB
+	srv, b := setupWith(t, Options{BodyInline: 1024, BodyWindow: window * 4096})
+	h := attachRaw(t, b, b.opts.Region.Dir)
+	body := bytes.Repeat([]byte("streamed upload "), 2<<20/16) // 2 MiB
+	type result struct {
+		status int
+		body   string
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		resp, err := http.Post("http://"+srv.Addr().String()+"/up", "application/octet-stream", bytes.NewReader(body))
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		done <- result{resp.StatusCode, string(got), nil}
+	}()
+	req, v := h.request()
+	if v.Flags()&ViewBodyStream == 0 || len(v.Body()) != 0 || v.ContentLength() != int64(len(body)) {
+		t.Fatalf("view flags %#x, inline body %d, content length %d; want a streamed body", v.Flags(), len(v.Body()), v.ContentLength())
+	}
+	// Hold what comes: the engine must stop at the window.
+	var held []region.Descriptor
+	var got []byte
+	for len(held) < window {
+		d, p := h.next()
+		if d.Kind != region.KindBody || d.Stream != req.Stream {
+			t.Fatalf("got %v; want body pieces of stream %d", d, req.Stream)
+		}
+		held = append(held, d)
+		got = append(got, p...)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n, _ := h.rc.Poll(64); n != 0 || len(h.buf) != 0 {
+		t.Fatalf("%d more descriptors while the host held the window", n+len(h.buf))
+	}
+	if len(done) != 0 {
+		t.Fatal("the upload finished while the host held the window")
+	}
+	for i := range held {
+		h.rc.Release(&held[i])
+	}
+	h.rc.Flush()
+	for {
+		d, p := h.next()
+		if d.Kind == region.KindEnd {
+			break
+		}
+		got = append(got, p...)
+		h.rc.Release(&d)
+		if d.Flags&region.FlagEnd != 0 {
+			break
+		}
+	}
+	h.rc.Flush()
+	if !bytes.Equal(got, body) {
+		t.Fatalf("host got %d bytes (%s); want %s", len(got), checksum(got), checksum(body))
+	}
+	h.respond(req, &ResponseHead{Status: 200, ContentLength: -1}, []byte(checksum(got)))
+	r := <-done
+	if r.err != nil || r.status != 200 || r.body != checksum(body) {
+		t.Fatalf("client got %d %q, %v", r.status, r.body, r.err)
+	}
+	if st := b.Stats(); st.BodyIn != uint64(len(body)) {
+		t.Errorf("BodyIn = %d; want %d", st.BodyIn, len(body))
+	}
+}
+
+// A streamed response: head, pieces, end; the engine writes it chunked and
+// gives every chunk back.
+func TestBridgeStreamedDownload(t *testing.T) {
+	srv, b := setupWith(t, Options{})
+	h := attachRaw(t, b, b.opts.Region.Dir)
+	type result struct {
+		resp *http.Response
+		body []byte
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		resp, err := http.Get("http://" + srv.Addr().String() + "/down")
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		got, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		done <- result{resp, got, err}
+	}()
+	req, _ := h.request()
+	want := []byte("first:")
+	h.respond(req, &ResponseHead{Status: 201, Flags: ResponseStream, Fields: []byte("X-Kind: stream\r\n"), ContentLength: -1}, want)
+	for i := 0; i < 300; i++ {
+		p := bytes.Repeat([]byte{byte('a' + i%26)}, 1+i*37%4096)
+		want = append(want, p...)
+		h.send(region.Descriptor{Kind: region.KindBody, Stream: req.Stream, Conn: req.Conn}, p)
+		if i%50 == 0 {
+			time.Sleep(time.Millisecond) // let the ring and arena cycle
+		}
+	}
+	h.send(region.Descriptor{Kind: region.KindEnd, Stream: req.Stream, Conn: req.Conn}, nil)
+	r := <-done
+	if r.err != nil || r.resp.StatusCode != 201 || r.resp.Header.Get("X-Kind") != "stream" ||
+		len(r.resp.TransferEncoding) != 1 || !bytes.Equal(r.body, want) {
+		t.Fatalf("client got %v (TE %v), %s, %v; want 201 chunked %s", r.resp.Status, r.resp.TransferEncoding,
+			checksum(r.body), r.err, checksum(want))
+	}
+	waitFor(t, "every host chunk back", func() bool {
+		h.snd.Collect()
+		_, _, lent := h.snd.Chunks()
+		return lent == 0
+	})
+}
+
+// Expect: 100-continue: the client is told to send only when the host asks.
+func TestBridgeContinue(t *testing.T) {
+	srv, b := setupWith(t, Options{})
+	h := attachRaw(t, b, b.opts.Region.Dir)
+	c, err := net.Dial("tcp", srv.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	io.WriteString(c, "PUT /c HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+	req, v := h.request()
+	if v.Flags()&(ViewExpectContinue|ViewBodyStream) != ViewExpectContinue|ViewBodyStream {
+		t.Fatalf("view flags %#x; want expect-continue and a streamed body", v.Flags())
+	}
+	c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if _, err := br.Peek(1); err == nil {
+		t.Fatal("the client heard back before the host asked for the body")
+	}
+	h.send(region.Descriptor{Kind: region.KindContinue, Stream: req.Stream, Conn: req.Conn}, nil)
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if line, _ := br.ReadString('\n'); line != "HTTP/1.1 100 Continue\r\n" {
+		t.Fatalf("got %q; want 100 Continue", line)
+	}
+	br.ReadString('\n')
+	io.WriteString(c, "hello")
+	var got []byte
+	for {
+		d, p := h.next()
+		got = append(got, p...)
+		h.rc.Release(&d)
+		if d.Kind == region.KindEnd || d.Flags&region.FlagEnd != 0 {
+			break
+		}
+	}
+	h.rc.Flush()
+	h.respond(req, &ResponseHead{Status: 200, ContentLength: -1}, got)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if string(body) != "hello" {
+		t.Fatalf("got %q", body)
+	}
+}
+
+// CANCEL HOST_ABORT: 500 before the response began, a cut connection after.
+func TestBridgeHostAbort(t *testing.T) {
+	srv, b := setupWith(t, Options{})
+	h := attachRaw(t, b, b.opts.Region.Dir)
+	errc := make(chan error, 1)
+	go func() {
+		status, body, _ := get(t, srv, "/abort")
+		if status != 500 || !strings.Contains(body, "application failed") {
+			errc <- fmt.Errorf("before the response: got %d %q; want 500", status, body)
+		}
+		errc <- nil
+	}()
+	req, _ := h.request()
+	h.send(region.Descriptor{Kind: region.KindCancel, Aux: CancelHostAbort, Stream: req.Stream, Conn: req.Conn}, nil)
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+
+	go func() {
+		resp, err := http.Get("http://" + srv.Addr().String() + "/abort")
+		if err == nil {
+			_, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+		}
+		errc <- err
+	}()
+	req, _ = h.request()
+	h.respond(req, &ResponseHead{Status: 200, Flags: ResponseStream, ContentLength: 100}, []byte("part of it"))
+	time.Sleep(20 * time.Millisecond)
+	h.send(region.Descriptor{Kind: region.KindCancel, Aux: CancelHostAbort, Stream: req.Stream, Conn: req.Conn}, nil)
+	if err := <-errc; err == nil {
+		t.Fatal("the client read a whole response the host abandoned")
+	}
+	if st := b.Stats(); st.Aborted != 2 {
+		t.Errorf("Aborted = %d; want 2", st.Aborted)
+	}
+}
+
+// A live host that does not take requests off the ring: 503 after
+// TakeTimeout, and the engine keeps serving.
+func TestBridgeTakeTimeout(t *testing.T) {
+	srv, b := setupWith(t, Options{TakeTimeout: 300 * time.Millisecond})
+	attachRaw(t, b, b.opts.Region.Dir) // attached, never reads
+	start := time.Now()
+	status, body, _ := get(t, srv, "/stuck")
+	if status != 503 || !strings.Contains(body, "did not take") {
+		t.Fatalf("got %d %q; want 503", status, body)
+	}
+	if d := time.Since(start); d < 300*time.Millisecond || d > 3*time.Second {
+		t.Errorf("answered after %v; want about 300 ms", d)
+	}
+	if st := b.Stats(); st.NoHost != 1 || st.InFlight != 0 {
+		t.Errorf("stats %+v; want 1 no-host, 0 in flight", st)
+	}
+}
+
+// A host that dies while streaming a response: the client's connection is
+// cut, not left hanging.
+func TestBridgeHostDiesMidStream(t *testing.T) {
+	srv, b := setupWith(t, Options{})
+	h := attachRaw(t, b, b.opts.Region.Dir)
+	errc := make(chan error, 1)
+	go func() {
+		resp, err := (&http.Client{Timeout: 10 * time.Second}).Get("http://" + srv.Addr().String() + "/dies")
+		if err == nil {
+			_, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+		}
+		errc <- err
+	}()
+	req, _ := h.request()
+	h.respond(req, &ResponseHead{Status: 200, Flags: ResponseStream, ContentLength: -1}, []byte("begun"))
+	time.Sleep(20 * time.Millisecond)
+	h.r.Close() // detaches: the engine fails its streams
+	select {
+	case err := <-errc:
+		if err == nil || errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("client: %v; want a cut connection", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the client still waits 5 s after its host left")
+	}
+}

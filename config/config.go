@@ -30,8 +30,8 @@ type Settings struct {
 // section names the INI section a key belongs in.
 func section(key string) string {
 	switch key {
-	case "bridge", "host_routes", "region_dir", "region_lanes", "region_chunk_size", "region_chunks", "region_slots",
-		"host_timeout_ms", "host_send_timeout_ms":
+	case "bridge", "host_routes", "region_name", "region_dir", "region_lanes", "region_chunk_size", "region_chunks",
+		"region_slots", "host_timeout_ms", "host_send_timeout_ms", "host_take_timeout_ms", "body_inline", "body_window":
 		return "bridge"
 	}
 	return "http"
@@ -113,6 +113,15 @@ func set(s *Settings, key, value string) error {
 			}
 			s.HostRoutes = append(s.HostRoutes, r)
 		}
+	case "region_name":
+		if value != "" {
+			if _, lane, err := region.ParseLaneName(value); err != nil {
+				return bad(err)
+			} else if lane != 0 {
+				return bad(fmt.Errorf("%q names lane %d; give the lane-0 name", value, lane))
+			}
+		}
+		bo.Region.Name = value
 	case "region_dir":
 		bo.Region.Dir = value
 	case "region_lanes":
@@ -132,6 +141,12 @@ func set(s *Settings, key, value string) error {
 		return ms(&bo.Region.PeerTimeout)
 	case "host_send_timeout_ms":
 		return ms(&bo.SendTimeout)
+	case "host_take_timeout_ms":
+		return ms(&bo.TakeTimeout)
+	case "body_inline":
+		return num(&bo.BodyInline)
+	case "body_window":
+		return num(&bo.BodyWindow)
 	case "listen_backlog":
 		return num(&cfg.Backlog)
 	case "max_request_size":
@@ -227,6 +242,10 @@ var keyDocs = map[string]string{
 	"region_chunk_size": "arena chunk size in bytes (power of two)", "region_chunks": "chunks per arena",
 	"region_slots": "descriptors per ring (power of two)", "host_timeout_ms": "a silent host is declared dead after this",
 	"host_send_timeout_ms": "a request waits this long for room at the host, then 503",
+	"host_take_timeout_ms": "a request a live host does not take off the ring this long gets 503",
+	"region_name":          "the region's name, haywire-<uuid> (default: a fresh one)",
+	"body_inline":          "request bodies up to this many bytes travel in the view; larger ones stream",
+	"body_window":          "bytes of one streamed request body a host may hold (default a quarter arena)",
 }
 
 // Keys returns every configuration key with its description.

@@ -45,11 +45,17 @@ region_chunks = 64
 region_slots = 256
 host_timeout_ms = 700
 host_send_timeout_ms = 900
+host_take_timeout_ms = 1100
+region_name = haywire-0b5c8ad4-3c4b-4c9f-9a51-2f1de0a3e1a7
+body_inline = 4096
+body_window = 65536
 `
 
 var want = Settings{Engine: wantEngine, Bridge: true, HostRoutes: []string{"/app", "/api/*"}, BridgeOptions: bridge.Options{
-	Region:      region.Options{Dir: "/tmp/regions", ChunkSize: 8192, Chunks: 64, DataSlots: 256, PeerTimeout: 700 * time.Millisecond},
-	SendTimeout: 900 * time.Millisecond, Lanes: 3,
+	Region: region.Options{Name: "haywire-0b5c8ad4-3c4b-4c9f-9a51-2f1de0a3e1a7", Dir: "/tmp/regions", ChunkSize: 8192,
+		Chunks: 64, DataSlots: 256, PeerTimeout: 700 * time.Millisecond},
+	SendTimeout: 900 * time.Millisecond, TakeTimeout: 1100 * time.Millisecond, Lanes: 3,
+	BodyInline: 4096, BodyWindow: 65536,
 }}
 
 var wantEngine = engine.Config{
@@ -95,6 +101,8 @@ func TestSetEveryKeyMatchesFile(t *testing.T) {
 func TestSetRejects(t *testing.T) {
 	for _, tc := range []struct{ key, value, inMsg string }{
 		{"listen_port", "70000", "0 to 65535"},
+		{"region_name", "haywire-nope", "region"},
+		{"region_name", "haywire-0b5c8ad4-3c4b-4c9f-9a51-2f1de0a3e1a7.1", "lane 1"},
 		{"listen_port", "-1", "non-negative"},
 		{"thread_count", "many", "non-negative"},
 		{"balancer", "roundrobin", `"ipc" or "reuseport"`},

@@ -34,6 +34,10 @@
 //	region_slots         int      descriptors per ring, a power of two; default 4096
 //	host_timeout_ms      int      a silent host is declared dead after this; default 1000
 //	host_send_timeout_ms int      a request waits this long for room at the host, then 503; default 5000
+//	host_take_timeout_ms int      a request a live host does not take off the ring this long gets 503; default 10000
+//	region_name          string   the region's name, haywire-<uuid>; default a fresh one
+//	body_inline          bytes    request bodies up to this size travel in the view, larger ones stream; default 65536
+//	body_window          bytes    of one streamed request body a host may hold unreleased; default a quarter arena
 //
 // Unknown sections and keys are errors, so a typo is never silently
 // ignored. Functions in this package are safe for concurrent use.

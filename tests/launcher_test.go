@@ -119,3 +119,23 @@ func TestLauncherFlagsAndErrors(t *testing.T) {
 		t.Fatalf("haywire with a bad INI = %v\n%s; want an error naming the key", err, out)
 	}
 }
+
+// --region NAME: the launcher serves under the name it is given, prints
+// it, and refuses a name that is not a lane-0 region name.
+func TestLauncherRegionName(t *testing.T) {
+	dir := t.TempDir()
+	want := region.NewName()
+	_, name := startLauncher(t, "--address", "127.0.0.1", "--port", "0", "--region-dir", dir, "--region", want)
+	if name != want {
+		t.Fatalf("printed region %q; want %q", name, want)
+	}
+	if _, err := os.Stat(filepath.Join(dir, want)); err != nil {
+		t.Fatalf("region file: %v", err)
+	}
+	for _, bad := range []string{"haywire-nope", want + ".1"} {
+		out, err := exec.Command(filepath.Join(buildDir, "haywire"), "--port", "0", "--region-dir", dir, "--region", bad).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "region_name") {
+			t.Errorf("--region %s = %v\n%s; want an error naming region_name", bad, err, out)
+		}
+	}
+}

@@ -1,7 +1,7 @@
 // Command haywire is the standalone engine: it serves HTTP and forwards
 // every request to the application host attached to its shared region.
 //
-//	haywire --port 8080 [--threads N] [--config FILE] [--region-dir DIR] ...
+//	haywire --port 8080 [--threads N] [--region NAME] [--config FILE] [--region-dir DIR] ...
 //
 // The first line on stdout is "region: NAME", the name hosts attach to
 // (build/c_host --region NAME, Sample.exe --region NAME). SIGTERM or
@@ -31,8 +31,10 @@ var flags = []struct{ flag, key string }{
 	{"address", "listen_address"}, {"port", "listen_port"}, {"threads", "thread_count"},
 	{"balancer", "balancer"}, {"backlog", "listen_backlog"}, {"max-request-size", "max_request_size"},
 	{"header-timeout-ms", "header_timeout_ms"}, {"idle-timeout-ms", "idle_timeout_ms"},
-	{"region-dir", "region_dir"}, {"lanes", "region_lanes"}, {"chunk-size", "region_chunk_size"}, {"chunks", "region_chunks"},
+	{"region", "region_name"}, {"region-dir", "region_dir"}, {"lanes", "region_lanes"}, {"chunk-size", "region_chunk_size"}, {"chunks", "region_chunks"},
 	{"slots", "region_slots"}, {"host-timeout-ms", "host_timeout_ms"}, {"send-timeout-ms", "host_send_timeout_ms"},
+	{"take-timeout-ms", "host_take_timeout_ms"}, {"body-inline", "body_inline"}, {"body-window", "body_window"},
+	{"body-timeout-ms", "body_timeout_ms"}, {"write-timeout-ms", "write_timeout_ms"},
 }
 
 func run(args []string, stdout, stderr io.Writer) int {

@@ -75,7 +75,7 @@ type Bridge struct {
 
 type counters struct {
 	forwarded, completed, noHost, failed, invalid, cancelled, aborted atomic.Uint64
-	bodyIn, bodyOut                                                  atomic.Uint64
+	bodyIn, bodyOut                                                   atomic.Uint64
 }
 
 // lane is one region and the streams in flight on it.
@@ -258,7 +258,7 @@ func (b *Bridge) Stats() Stats {
 		NoHost: b.stats.noHost.Load(), Failed: b.stats.failed.Load(), Invalid: b.stats.invalid.Load(),
 		Cancelled: b.stats.cancelled.Load(), Aborted: b.stats.aborted.Load(),
 		BodyIn: b.stats.bodyIn.Load(), BodyOut: b.stats.bodyOut.Load(),
-		InFlight:  uint64(inflight), HostPID: pid,
+		InFlight: uint64(inflight), HostPID: pid,
 	}
 }
 

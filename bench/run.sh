@@ -33,20 +33,23 @@ go build -o "$BUILD/bench-nethttp" ./bench/nethttp
 servers=(haywire nethttp)
 [ -n "${HAYWIRE_C_BIN:-}" ] && servers+=(haywire_c)
 # The bridge: build/haywire with build/c_host attached, both on CPU 1, so
-# the server side has the one CPU the native run has.
-[ -x "$BUILD/c_host" ] && servers+=(bridged)
+# the server side has the one CPU the native run has ("bridged"); and with
+# the host on CPU 0 beside wrk, the engine alone on CPU 1 ("bridged-x").
+[ -x "$BUILD/c_host" ] && servers+=(bridged bridged-x)
 
 start_server() { # name port
   case $1 in
     haywire)   taskset -c 1 "$BUILD/hello_world" --port "$2" >/dev/null 2>&1 & ;;
     nethttp)   taskset -c 1 "$BUILD/bench-nethttp" -port "$2" >/dev/null 2>&1 & ;;
     haywire_c) (cd "$(mktemp -d)" && exec taskset -c 1 "$HAYWIRE_C_BIN" --port "$2" --threads 1 --tcp_nodelay) >/dev/null 2>&1 & ;;
-    bridged)
-      local out; out=$(mktemp)
+    bridged|bridged-x)
+      local out hostcpu=1; out=$(mktemp)
+      [ "$1" = bridged-x ] && hostcpu=0
       taskset -c 1 "$BUILD/haywire" --address 127.0.0.1 --port "$2" >"$out" 2>/dev/null &
       SERVER_PID=$!
       for _ in $(seq 100); do grep -q '^region: ' "$out" && break; sleep 0.05; done
-      taskset -c 1 "$BUILD/c_host" --region "$(sed -n 's/^region: //p' "$out")" >/dev/null 2>&1 &
+      REGION=$(sed -n 's/^region: //p' "$out")
+      taskset -c "$hostcpu" "$BUILD/c_host" --region "$REGION" >/dev/null 2>&1 &
       HOST_PID=$!
       for _ in $(seq 100); do [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$2/")" = 200 ] && break; sleep 0.05; done
       rm -f "$out"
@@ -61,13 +64,22 @@ start_server() { # name port
   exit 1
 }
 
+# wakeups: futex wakes both sides of the bridge issued so far (all lanes).
+wakeups() {
+  "$BUILD/haywire" --stats --region "$REGION" |
+    awk '{for (i = 1; i <= NF; i++) if ($i ~ /^wakeups=/) {split($i, a, "="); n += a[2]}} END {print n + 0}'
+}
+
 rps() { # url [wrk args...]: prints requests/sec; warns on errors
-  local out
+  local out w0=0 w1=0
+  [ -n "${REGION:-}" ] && w0=$(wakeups)
   out=$(taskset -c 0 wrk -t1 -c"$CONNS" -d"$DURATION" "$@")
+  [ -n "${REGION:-}" ] && w1=$(wakeups)
   if grep -qE 'Socket errors|Non-2xx' <<<"$out"; then
     grep -E 'Socket errors|Non-2xx' <<<"$out" | sed 's/^/bench: warning: /' >&2
   fi
-  awk '/^Requests\/sec:/ {printf "%d", $2}' <<<"$out"
+  # Requests/sec, then futex wake-ups per 1000 requests (bridge only).
+  awk -v w=$((w1 - w0)) '/requests in/ {n = $1} /^Requests\/sec:/ {r = $2} END {printf "%d %.1f", r, n ? 1000 * w / n : 0}' <<<"$out"
 }
 
 results=$(mktemp)
@@ -78,12 +90,15 @@ for round in $(seq "$ROUNDS"); do
     start_server "$s" "$PORT"
     url="http://127.0.0.1:$PORT/"
     taskset -c 0 wrk -t1 -c"$CONNS" -d1s "$url" >/dev/null # warm-up
-    plain=$(rps "$url")
-    piped=$(rps "$url" -s bench/pipeline.lua -- "$DEPTH")
+    read -r plain wplain <<<"$(rps "$url")"
+    read -r piped wpiped <<<"$(rps "$url" -s bench/pipeline.lua -- "$DEPTH")"
     kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
     if [ -n "${HOST_PID:-}" ]; then kill "$HOST_PID" 2>/dev/null; wait "$HOST_PID" 2>/dev/null || true; HOST_PID=; fi
-    echo "$s $plain $piped" >>"$results"
-    printf 'round %d  %-10s plain %8d rps   pipelined(%d) %9d rps\n' "$round" "$s" "$plain" "$DEPTH" "$piped"
+    echo "$s $plain $piped $wplain $wpiped" >>"$results"
+    printf 'round %d  %-10s plain %8d rps   pipelined(%d) %9d rps' "$round" "$s" "$plain" "$DEPTH" "$piped"
+    [ -n "${REGION:-}" ] && printf '   wake-ups/1000 req: %s plain, %s pipelined' "$wplain" "$wpiped"
+    echo
+    REGION=
   done
 done
 
@@ -103,8 +118,13 @@ echo "haywire / net/http, plain:            $(ratio "${P[haywire]}" "${P[nethttp
 echo "haywire / net/http, pipelined:        $(ratio "${Q[haywire]}" "${Q[nethttp]}")x"
 echo "haywire pipelined / haywire plain:    $(ratio "${Q[haywire]}" "${P[haywire]}")x   (target >= 6x)"
 if [ -x "$BUILD/c_host" ]; then
-  echo "bridged (C host) / native, plain:     $(ratio "${P[bridged]}" "${P[haywire]}")x   (target >= 0.9x)"
+  echo "bridged (C host) / native, plain:     $(ratio "${P[bridged]}" "${P[haywire]}")x   (target >= 0.9x; host shares the server CPU)"
   echo "bridged (C host) / native, pipelined: $(ratio "${Q[bridged]}" "${Q[haywire]}")x   (target >= 0.9x)"
+  echo "bridged-x / native, plain:            $(ratio "${P[bridged-x]}" "${P[haywire]}")x   (host on wrk's CPU)"
+  echo "bridged-x / native, pipelined:        $(ratio "${Q[bridged-x]}" "${Q[haywire]}")x"
+  for s in bridged bridged-x; do
+    echo "$s futex wake-ups per 1000 requests (median): $(awk -v s="$s" '$1==s {print $4}' "$results" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}') plain, $(awk -v s="$s" '$1==s {print $5}' "$results" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}') pipelined"
+  done
 fi
 if [ -n "${HAYWIRE_C_BIN:-}" ]; then
   echo "haywire / Haywire C, plain:           $(ratio "${P[haywire]}" "${P[haywire_c]}")x   (target >= 1.3x)"

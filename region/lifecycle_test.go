@@ -329,3 +329,42 @@ func TestStaleButBeating(t *testing.T) {
 		t.Fatalf("region without heartbeat: %+v, %v; want stale", infos, err)
 	}
 }
+
+// ReadCounters sees from outside what the sides count.
+func TestReadCounters(t *testing.T) {
+	dir := t.TempDir()
+	eng, err := Create(Options{Dir: dir, DataSlots: 16, ChunkSize: 64, Chunks: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	host, err := Open(eng.Name(), Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer host.Close()
+	for range 3 {
+		eng.Sender().Send(&Descriptor{Kind: KindNop})
+	}
+	for eng.Sender().Alloc(); ; { // exhaust the arena: counts arena_full
+		if _, ok := eng.Sender().Alloc(); !ok {
+			break
+		}
+	}
+	c, err := ReadCounters(eng.Name(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Side[0][CounterArenaFull] != eng.Counter(CounterArenaFull) || c.Side[0][CounterArenaFull] == 0 ||
+		c.Side[1][CounterAttaches] != host.Counter(CounterAttaches) || c.Side[1][CounterAttaches] == 0 {
+		t.Fatalf("read %v; want what the sides count", c)
+	}
+	if _, err := ReadCounters(NewName(), dir); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("ReadCounters of a missing region = %v; want %v", err, ErrNotFound)
+	}
+	junk := NewName()
+	os.WriteFile(filepath.Join(dir, junk), make([]byte, 8192), 0o600)
+	if _, err := ReadCounters(junk, dir); !errors.Is(err, ErrMagic) {
+		t.Fatalf("ReadCounters(junk) = %v; want %v", err, ErrMagic)
+	}
+}

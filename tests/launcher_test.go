@@ -132,6 +132,18 @@ func TestLauncherRegionName(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, want)); err != nil {
 		t.Fatalf("region file: %v", err)
 	}
+	// --stats reads the counters of the running engine from outside.
+	h, err := bridge.Attach(want, region.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	out, err := exec.Command(filepath.Join(buildDir, "haywire"), "--stats", "--region", want, "--region-dir", dir).CombinedOutput()
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if err != nil || len(lines) != 4 || !strings.HasPrefix(lines[0], "lane 0 engine wakeups=") ||
+		!strings.HasPrefix(lines[1], "lane 0 host ") || !strings.Contains(lines[1], " attaches=1 ") {
+		t.Fatalf("haywire --stats = %v\n%s; want 2 lanes x 2 sides, the host attached to lane 0", err, out)
+	}
 	for _, bad := range []string{"haywire-nope", want + ".1"} {
 		out, err := exec.Command(filepath.Join(buildDir, "haywire"), "--port", "0", "--region-dir", dir, "--region", bad).CombinedOutput()
 		if err == nil || !strings.Contains(string(out), "region_name") {

@@ -10,6 +10,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -22,6 +23,7 @@ import (
 	"github.com/haywireowin/haywire/config"
 	"github.com/haywireowin/haywire/engine"
 	"github.com/haywireowin/haywire/lifecycle"
+	"github.com/haywireowin/haywire/region"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -42,6 +44,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	configFile := fs.String("config", "", "INI `file` to read first; flags override it")
 	shutdown := fs.Duration("shutdown-timeout", 10*time.Second, "how long a stop waits for requests in flight")
+	stats := fs.Bool("stats", false, "print the transport counters of the running engine named by --region (and --region-dir), then exit")
 	values := map[string]*string{}
 	for _, f := range flags {
 		values[f.flag] = fs.String(f.flag, "", config.Keys()[f.key]+" (key "+f.key+")")
@@ -68,6 +71,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "haywire: unexpected argument %q\n", fs.Arg(0))
 		return 2
+	}
+
+	if *stats {
+		return printStats(*values["region"], *values["region-dir"], stdout, stderr)
 	}
 
 	set := config.Settings{Engine: engine.Config{Port: lifecycle.DefaultPort}, Bridge: true}
@@ -110,4 +117,30 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// printStats prints, one line per lane and side, the counters of the
+// engine whose lane-0 region is name: "lane 0 engine wakeups=3 sleeps=5 ...".
+func printStats(name, dir string, stdout, stderr io.Writer) int {
+	if name == "" {
+		fmt.Fprintln(stderr, "haywire: --stats needs --region NAME")
+		return 2
+	}
+	for k := 0; ; k++ {
+		c, err := region.ReadCounters(region.LaneName(name, k), dir)
+		if err != nil {
+			if k > 0 && errors.Is(err, region.ErrNotFound) {
+				return 0 // past the last lane
+			}
+			fmt.Fprintln(stderr, "haywire:", err)
+			return 1
+		}
+		for side, who := range []string{"engine", "host"} {
+			fmt.Fprintf(stdout, "lane %d %s", k, who)
+			for i, n := range c.Side[side] {
+				fmt.Fprintf(stdout, " %s=%d", region.CounterNames[i], n)
+			}
+			fmt.Fprintln(stdout)
+		}
+	}
 }

@@ -71,7 +71,13 @@ type Bridge struct {
 	stop   chan struct{}
 	wg     sync.WaitGroup
 	stats  counters
+	// clock is a coarse time.Now (UnixNano), advanced by the receive
+	// loops: take deadlines need no clock read per request.
+	clock atomic.Int64
 }
+
+// now returns the coarse clock.
+func (b *Bridge) now() time.Time { return time.Unix(0, b.clock.Load()) }
 
 type counters struct {
 	forwarded, completed, noHost, failed, invalid, cancelled, aborted atomic.Uint64
@@ -87,9 +93,10 @@ type lane struct {
 	// scratch and owner.
 	sendMu  sync.Mutex
 	scratch []byte
-	owner   []*stream // by request-arena chunk: the stream whose body it holds
-	chunk   int       // request-arena chunk size
-	window  int       // BodyWindow in chunks
+	view    ViewRequest // reused for each request (sendMu)
+	owner   []*stream   // by request-arena chunk: the stream whose body it holds
+	chunk   int         // request-arena chunk size
+	window  int         // BodyWindow in chunks
 
 	// done completes exchanges for the receive goroutine, one write per
 	// connection per batch of responses.
@@ -155,6 +162,7 @@ func New(opts Options) (*Bridge, error) {
 		return nil, err
 	}
 	b := &Bridge{opts: opts, stop: make(chan struct{})}
+	b.clock.Store(time.Now().UnixNano())
 	for _, r := range rs {
 		l := &lane{b: b, r: r, streams: map[uint64]*stream{}}
 		g := r.Sender().ArenaGeometry()
@@ -341,19 +349,23 @@ func (l *lane) send(s *stream) error {
 	x := s.x
 	l.sendMu.Lock()
 	defer l.sendMu.Unlock()
+	v := &l.view
+	viewOf(v, s.id, x)
+	d := region.Descriptor{Kind: region.KindRequest, Flags: region.FlagEnd, Stream: s.id, Conn: s.conn}
+	snd := l.r.Sender()
+	if ViewLen(v) <= l.chunk && l.sendOne(snd, &d, v) {
+		l.published(snd, s.id)
+		return nil
+	}
 	var err error
-	if l.scratch, err = EncodeView(l.scratch[:0], viewOf(s.id, x)); err != nil {
+	if l.scratch, err = EncodeView(l.scratch[:0], v); err != nil {
 		return err
 	}
-	d := region.Descriptor{Kind: region.KindRequest, Flags: region.FlagEnd, Stream: s.id, Conn: s.conn}
 	deadline := time.Now().Add(l.b.opts.SendTimeout)
-	snd := l.r.Sender()
 	for {
 		err := snd.SendBytes(d, l.scratch)
 		if err == nil {
-			l.mu.Lock()
-			l.untaken = append(l.untaken, untaken{snd.Position(), s.id, time.Now().Add(l.b.opts.TakeTimeout)})
-			l.mu.Unlock()
+			l.published(snd, s.id)
 			return nil
 		}
 		left := time.Until(deadline)
@@ -368,8 +380,44 @@ func (l *lane) send(s *stream) error {
 	}
 }
 
-// viewOf describes x's request for EncodeView.
-func viewOf(id uint64, x *engine.Exchange) *ViewRequest {
+// sendOne encodes a view that fits one chunk straight into the chunk and
+// publishes it; false when the ring or arena has no room right now.
+func (l *lane) sendOne(snd *region.Sender, d *region.Descriptor, v *ViewRequest) bool {
+	c, ok := snd.Alloc()
+	if !ok {
+		snd.Collect()
+		if c, ok = snd.Alloc(); !ok {
+			return false
+		}
+	}
+	if k, _ := snd.Reserve(1); k == 0 {
+		snd.Free(c)
+		return false
+	}
+	b, err := EncodeView(c.Buf[:0:len(c.Buf)], v) // capped: never past the chunk
+	if err != nil || len(b) > len(c.Buf) || &b[0] != &c.Buf[0] {
+		snd.Free(c) // cannot happen for a view ViewLen says fits
+		return false
+	}
+	d.Offset, d.Length, d.Gen = c.Offset, uint32(len(b)), c.Gen
+	if err := snd.Put(0, d); err != nil {
+		snd.Free(c)
+		return false
+	}
+	snd.Commit(1)
+	return true
+}
+
+// published notes a request now on the ring, for the take timeout.
+func (l *lane) published(snd *region.Sender, id uint64) {
+	l.mu.Lock()
+	l.untaken = append(l.untaken, untaken{snd.Position(), id, l.b.now().Add(l.b.opts.TakeTimeout)})
+	l.mu.Unlock()
+}
+
+// viewOf describes x's request for EncodeView in v, reusing its field
+// table.
+func viewOf(v *ViewRequest, id uint64, x *engine.Exchange) {
 	req, head := x.Request(), x.Head()
 	span := func(b []byte) Span {
 		off, ok := http1.Offset(head, b)
@@ -378,12 +426,12 @@ func viewOf(id uint64, x *engine.Exchange) *ViewRequest {
 		}
 		return Span{uint32(off), uint32(len(b))}
 	}
-	v := &ViewRequest{
+	*v = ViewRequest{
 		MethodID: uint8(req.MethodID), Minor: uint8(req.Minor), RequestID: id, ConnID: x.ConnID(),
 		ContentLength: req.ContentLength, Head: head, Body: x.Body(),
 		MethodSpan: span(req.Method), TargetSpan: span(req.Target), PathSpan: span(req.Path),
 		QuerySpan: Span{Len: NoQuery}, AuthoritySpan: span(req.Authority), HostSpan: span(req.Host),
-		Remote: addrPort(x.RemoteAddr()), Local: addrPort(x.LocalAddr()),
+		Remote: addrPort(x.RemoteAddr()), Local: addrPort(x.LocalAddr()), Fields: v.Fields[:0],
 	}
 	if req.Query != nil {
 		v.QuerySpan = span(req.Query)
@@ -406,11 +454,9 @@ func viewOf(id uint64, x *engine.Exchange) *ViewRequest {
 	if x.BodyStreamed() {
 		v.Flags |= ViewBodyStream
 	}
-	v.Fields = make([]FieldSpan, len(req.Headers))
-	for i, h := range req.Headers {
-		v.Fields[i] = FieldSpan{span(h.Name), span(h.Value)}
+	for _, h := range req.Headers {
+		v.Fields = append(v.Fields, FieldSpan{span(h.Name), span(h.Value)})
 	}
-	return v
 }
 
 func addrPort(a net.Addr) netip.AddrPort {
@@ -462,6 +508,7 @@ func (l *lane) receive() {
 			return
 		default:
 		}
+		l.b.clock.Store(time.Now().UnixNano())
 		l.watchHost()
 		l.expireUntaken()
 		if err := rc.Wait(50*time.Millisecond, l.b.stop); err != nil && !errors.Is(err, region.ErrTimeout) {
@@ -543,7 +590,9 @@ func (l *lane) response(d *region.Descriptor, payload []byte) {
 		delete(l.streams, d.Stream)
 	}
 	l.mu.Unlock()
-	s.over.Store(true) // the request body, if still coming, is not wanted now
+	if !streamed { // complete: the request body, if still coming, is not wanted now
+		s.over.Store(true)
+	}
 	switch {
 	case err != nil:
 		l.b.stats.invalid.Add(1)
@@ -652,7 +701,7 @@ func (l *lane) expireUntaken() {
 		l.mu.Unlock()
 		return
 	}
-	taken, now := l.r.Sender().Taken(), time.Now()
+	taken, now := l.r.Sender().Taken(), l.b.now()
 	var late []*stream
 	k := 0
 	for ; k < len(l.untaken); k++ {

@@ -122,6 +122,7 @@ func (l *lane) responseBody(d *region.Descriptor, payload []byte) bool {
 	end := d.Kind == region.KindEnd || d.Flags&region.FlagEnd != 0
 	if end {
 		delete(l.streams, d.Stream)
+		s.over.Store(true) // the response is complete: no more request body
 	}
 	l.mu.Unlock()
 	p := piece{d: *d, data: payload, end: end}
@@ -185,12 +186,14 @@ func (s *stream) write(contentLength int64, first []byte) {
 		case p := <-s.out:
 			put(p.data)
 			if p.d.Kind == region.KindBody {
+				// Published at once: the host may be waiting for this
+				// chunk to write the next piece.
 				rc.Release(&p.d)
+				rc.Flush()
 			}
 			if !p.end {
 				continue
 			}
-			rc.Flush()
 			if err != nil && !errors.Is(err, engine.ErrConnClosed) {
 				log.Printf("bridge: stream %d: %v", s.id, err)
 			}

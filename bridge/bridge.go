@@ -577,12 +577,16 @@ func (l *lane) response(d *region.Descriptor, payload []byte) {
 		}
 		return
 	}
-	s.resp = append(s.resp, payload...)
+	msg := payload // a one-part message is read in place
+	if len(s.resp) > 0 || d.Flags&region.FlagEnd == 0 {
+		s.resp = append(s.resp, payload...)
+		msg = s.resp
+	}
 	if d.Flags&region.FlagEnd == 0 {
 		l.mu.Unlock()
 		return
 	}
-	h, body, err := decodeResponse(s.resp)
+	h, body, err := decodeResponse(msg)
 	streamed := err == nil && h.Flags&ResponseStream != 0
 	if streamed { // the stream stays registered for its pieces
 		s.out, s.failed = make(chan piece, l.r.Receiver().ArenaGeometry().Chunks+1), make(chan struct{})

@@ -525,7 +525,10 @@ func (l *lane) receive() {
 			d, err := rc.Get(i)
 			if err != nil {
 				if !errors.Is(err, region.ErrStale) {
+					// Out of bounds or malformed: the stream it names,
+					// if any, cannot be answered by it.
 					l.b.stats.invalid.Add(1)
+					l.failStream(d.Stream, err)
 				}
 				continue
 			}

@@ -135,6 +135,27 @@ func (l *lane) responseBody(d *region.Descriptor, payload []byte) bool {
 	return false
 }
 
+// failStream answers 502 to stream id (or cuts a streamed response) after
+// the host sent something for it that cannot be used.
+func (l *lane) failStream(id uint64, why error) {
+	l.mu.Lock()
+	s := l.streams[id]
+	delete(l.streams, id)
+	l.mu.Unlock()
+	if s == nil {
+		return
+	}
+	log.Printf("bridge: stream %d: %v", id, why)
+	l.b.stats.failed.Add(1)
+	s.over.Store(true)
+	if s.out != nil {
+		s.fail()
+		return
+	}
+	respondError(s.x, 502, "application host sent an invalid response")
+	l.done.Done(s.x)
+}
+
 // hostAbort ends a stream the host gave up on.
 func (l *lane) hostAbort(id uint64) {
 	l.mu.Lock()

@@ -10,12 +10,15 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/haywireowin/haywire/engine"
 	"github.com/haywireowin/haywire/region"
+	"github.com/haywireowin/haywire/ringbuf"
+	"golang.org/x/sys/unix"
 )
 
 // These tests drive the engine side of the bridge with a raw host: the
@@ -382,5 +385,81 @@ func TestBridgeHostDiesMidStream(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the client still waits 5 s after its host left")
+	}
+}
+
+// A host that writes descriptors pointing outside its arena: the streams
+// they name get 502, and the engine serves on (also through that host).
+func TestBridgeOutOfRangeDescriptors502(t *testing.T) {
+	srv, b := setupWith(t, Options{})
+	h := attachRaw(t, b, b.opts.Region.Dir)
+	// Our own mapping of the region, to write ring 1 behind the
+	// Sender's back, as a buggy host written in any language could.
+	f, err := os.OpenFile(h.r.Path(), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, _ := f.Stat()
+	mem, err := unix.Mmap(int(f.Fd()), 0, int(st.Size()), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(mem)
+	layout, err := region.ParseHeader(mem, st.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring := layout.Rings[1]
+	raw, err := ringbuf.NewProducer(mem[ring.Offset : ring.Offset+ring.Size])
+	if err != nil {
+		t.Fatal(err)
+	}
+	arena := layout.Arenas[1]
+	bad := []func(d *region.Descriptor){
+		func(d *region.Descriptor) { d.Offset = uint32(arena.Size) },                   // past the arena
+		func(d *region.Descriptor) { d.Length = uint32(arena.Geometry.ChunkSize) + 1 }, // past the chunk
+		func(d *region.Descriptor) { d.Offset, d.Length = 0xFFFFFFF0, 0x20 },           // wraps
+	}
+	for i, corrupt := range bad {
+		errc := make(chan error, 1)
+		go func() {
+			status, _, _ := get(t, srv, "/bad")
+			if status != 502 {
+				errc <- fmt.Errorf("case %d: got %d; want 502", i, status)
+			}
+			errc <- nil
+		}()
+		req, _ := h.request()
+		d := region.Descriptor{Kind: region.KindResponse, Flags: region.FlagEnd, Epoch: h.snd.Epoch(),
+			Stream: req.Stream, Conn: req.Conn, Offset: 0, Length: 16, Gen: 1}
+		corrupt(&d)
+		if n, _ := raw.Reserve(1); n != 1 {
+			t.Fatal("ring 1 full")
+		}
+		d.Encode(raw.Slot(0))
+		raw.Commit(1)
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := b.Stats(); st.Invalid < uint64(len(bad)) || st.Failed < uint64(len(bad)) {
+		t.Errorf("stats %+v; want the bad descriptors counted", st)
+	}
+	// The engine still serves through that host: an honest answer (in
+	// a chunk of its arena, published the same raw way) goes through.
+	go func() {
+		req, _ := h.request()
+		msg, _ := EncodeResponse(nil, &ResponseHead{Status: 200, ContentLength: -1}, []byte("fine"))
+		c, _ := h.snd.Alloc()
+		n := copy(c.Buf, msg)
+		d := region.Descriptor{Kind: region.KindResponse, Flags: region.FlagEnd, Epoch: h.snd.Epoch(),
+			Stream: req.Stream, Conn: req.Conn, Offset: c.Offset, Length: uint32(n), Gen: c.Gen}
+		raw.Reserve(1)
+		d.Encode(raw.Slot(0))
+		raw.Commit(1)
+	}()
+	if status, body, _ := get(t, srv, "/good"); status != 200 || body != "fine" {
+		t.Fatalf("after bad descriptors: %d %q", status, body)
 	}
 }

@@ -2,9 +2,10 @@
 # haywire build script (Linux, macOS). Windows: build.bat.
 #
 #   ./build.sh [build]   build the library, the launcher and the samples (hello_world,
-#                        c_host) into build/
-#   ./build.sh test      install what the tests need, build, run every test
-#   ./build.sh run       build, then serve the hello world sample on port 8000
+#                        c_host) into build/, and the OWIN host into build/dotnet/ when
+#                        Mono's mcs is installed
+#   ./build.sh test      install what the tests need (Mono too), build, run every test
+#   ./build.sh run       build, then serve the OWIN sample on port 8080 through the launcher
 #   ./build.sh bench     build, then print benchmark ratios (see bench/README.md)
 #   ./build.sh clean     remove build/
 set -euo pipefail
@@ -46,10 +47,24 @@ build() {
   log "cc examples/c_host -> build/c_host"
   gcc -std=c99 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Iinclude \
     examples/c_host/c_host.c -L"$BUILD" -lhaywire "$RPATH" -o "$BUILD/c_host"
+  if command -v mcs >/dev/null 2>&1; then
+    OUT="$BUILD/dotnet" hostsample-dotnet/build.sh
+  else
+    log "mcs not found: build/dotnet/ skipped (./build.sh run or test installs Mono)"
+  fi
+}
+
+# need_mono: Mono and NUnit 2.6, installed from Debian when running as root.
+need_mono() {
+  need mcs mono-complete
+  need nunit-console nunit-console
+  [ -e /usr/lib/cli/nunit.framework-2.6.3/nunit.framework.dll ] || [ "$(id -u)" != 0 ] ||
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libnunit-cil-dev >/dev/null
 }
 
 test_all() {
   need curl curl
+  need_mono
   build
   log "gofmt / go vet"
   unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
@@ -75,6 +90,8 @@ test_all() {
   fuzz FuzzAllocator ./region/arena
   fuzz FuzzDecodeView ./bridge
   fuzz FuzzDecodeResponse ./bridge
+  log "C# OWIN host: NUnit on Mono (hostsample-dotnet/test.sh)"
+  HAYWIRE_BUILD_DIR="$BUILD" OUT="$BUILD/dotnet" hostsample-dotnet/test.sh
 }
 
 cmd=${1:-build}
@@ -82,8 +99,9 @@ cmd=${1:-build}
 case "$cmd" in
   build) build ;;
   test)  test_all ;;
-  run)   build; log "serving hello world on http://localhost:${PORT:-8000}/ (Ctrl-C stops)"
-         exec "$BUILD/hello_world" --port "${PORT:-8000}" "$@" ;;
+  run)   need_mono; build
+         log "serving the OWIN sample on http://localhost:${PORT:-8080}/ through build/haywire (Ctrl-C stops)"
+         HAYWIRE_BUILD_DIR="$BUILD" exec mono "$BUILD/dotnet/Sample.exe" --launch --port "${PORT:-8080}" "$@" ;;
   bench) build; exec bench/run.sh "$@" ;;
   clean) rm -rf "$BUILD" ;;
   *) echo "usage: $0 [build|test|run|bench|clean]" >&2; exit 2 ;;

@@ -36,22 +36,28 @@ servers=(haywire nethttp)
 # the server side has the one CPU the native run has ("bridged"); and with
 # the host on CPU 0 beside wrk, the engine alone on CPU 1 ("bridged-x").
 [ -x "$BUILD/c_host" ] && servers+=(bridged bridged-x)
+# The OWIN sample (C# on Mono) attached the same way, both on CPU 1.
+[ -f "$BUILD/dotnet/Sample.exe" ] && command -v mono >/dev/null && servers+=(owin)
 
 start_server() { # name port
   case $1 in
     haywire)   taskset -c 1 "$BUILD/hello_world" --port "$2" >/dev/null 2>&1 & ;;
     nethttp)   taskset -c 1 "$BUILD/bench-nethttp" -port "$2" >/dev/null 2>&1 & ;;
     haywire_c) (cd "$(mktemp -d)" && exec taskset -c 1 "$HAYWIRE_C_BIN" --port "$2" --threads 1 --tcp_nodelay) >/dev/null 2>&1 & ;;
-    bridged|bridged-x)
+    bridged|bridged-x|owin)
       local out hostcpu=1; out=$(mktemp)
       [ "$1" = bridged-x ] && hostcpu=0
       taskset -c 1 "$BUILD/haywire" --address 127.0.0.1 --port "$2" >"$out" 2>/dev/null &
       SERVER_PID=$!
       for _ in $(seq 100); do grep -q '^region: ' "$out" && break; sleep 0.05; done
       REGION=$(sed -n 's/^region: //p' "$out")
-      taskset -c "$hostcpu" "$BUILD/c_host" --region "$REGION" >/dev/null 2>&1 &
+      if [ "$1" = owin ]; then
+        taskset -c 1 mono --server "$BUILD/dotnet/Sample.exe" --region "$REGION" >/dev/null 2>&1 &
+      else
+        taskset -c "$hostcpu" "$BUILD/c_host" --region "$REGION" >/dev/null 2>&1 &
+      fi
       HOST_PID=$!
-      for _ in $(seq 100); do [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$2/")" = 200 ] && break; sleep 0.05; done
+      for _ in $(seq 400); do [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$2/")" = 200 ] && break; sleep 0.05; done
       rm -f "$out"
       return 0 ;;
   esac
@@ -122,7 +128,11 @@ if [ -x "$BUILD/c_host" ]; then
   echo "bridged (C host) / native, pipelined: $(ratio "${Q[bridged]}" "${Q[haywire]}")x   (target >= 0.9x)"
   echo "bridged-x / native, plain:            $(ratio "${P[bridged-x]}" "${P[haywire]}")x   (host on wrk's CPU)"
   echo "bridged-x / native, pipelined:        $(ratio "${Q[bridged-x]}" "${Q[haywire]}")x"
-  for s in bridged bridged-x; do
+  if [ -n "${P[owin]:-}" ]; then
+    echo "OWIN (C# host) / native, plain:       $(ratio "${P[owin]}" "${P[haywire]}")x   (target >= 0.8x)"
+    echo "OWIN (C# host) / native, pipelined:   $(ratio "${Q[owin]}" "${Q[haywire]}")x   (target >= 0.8x)"
+  fi
+  for s in bridged bridged-x ${P[owin]:+owin}; do
     echo "$s futex wake-ups per 1000 requests (median): $(awk -v s="$s" '$1==s {print $4}' "$results" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}') plain, $(awk -v s="$s" '$1==s {print $5}' "$results" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}') pipelined"
   done
 fi

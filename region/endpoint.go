@@ -3,6 +3,7 @@ package region
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/haywireowin/haywire/region/arena"
@@ -37,6 +38,11 @@ type Sender struct {
 	// the peer gave back, after it is free again: a user that lends
 	// chunks on behalf of several streams keeps its own accounts with it.
 	OnReturn func(offset uint32)
+
+	// collected mirrors relIn's head after each Collect, so that
+	// WaitReleases can tell pending releases from atomics alone while
+	// another goroutine drives the Sender.
+	collected atomic.Uint64
 }
 
 // Epoch returns the epoch stamped on everything this Sender publishes.
@@ -208,6 +214,7 @@ func (s *Sender) Collect() (int, error) {
 			return freed, fmt.Errorf("region: release ring %d: %w", releaseRing(s.r.side), err)
 		}
 		if n == 0 {
+			s.collected.Store(s.relIn.Position())
 			return freed, first
 		}
 		for i := range n {
@@ -259,14 +266,20 @@ func (s *Sender) WaitChunks(timeout time.Duration, stop <-chan struct{}) error {
 
 // WaitReleases waits until the peer has published releases that Collect
 // has not taken yet, whether or not chunks are free meanwhile: for a
-// caller limited by its own accounts rather than by the arena.
+// caller limited by its own accounts rather than by the arena. Unlike the
+// Sender's other methods it may run while another goroutine uses the
+// Sender (it reads only atomics), so a caller can wait for releases
+// without holding the lock that serialises its sends; one such waiter at
+// a time (the doorbell has one sleeper). Before the first Collect it may
+// return at once, spuriously.
 func (s *Sender) WaitReleases(timeout time.Duration, stop <-chan struct{}) error {
 	return s.r.wait(s.relData, s.releasesPending, true, timeout, stop)
 }
 
+// releasesPending compares the peer's tail with the head Collect last
+// stored; the tail is not validated here: Collect does that.
 func (s *Sender) releasesPending() bool {
-	n, err := s.relIn.Available(1)
-	return n > 0 || err != nil
+	return s.relIn.ProducerPosition() != s.collected.Load()
 }
 
 func (s *Sender) hasReleases() bool {

@@ -636,3 +636,47 @@ func TestOnReturnAndWaitReleases(t *testing.T) {
 		t.Fatalf("OnReturn saw %v; want the sent chunks %v", returned, offs)
 	}
 }
+
+// WaitReleases may sleep on one goroutine while another drives the
+// Sender (the race detector checks that they share only atomics): it
+// wakes for releases the other's Collect has not taken yet, and sleeps
+// again once they are taken.
+func TestWaitReleasesBesideSender(t *testing.T) {
+	a, b := newPair(t)
+	s, rc := a.Sender(), b.Receiver()
+	woke := make(chan error, 1)
+	go func() { woke <- s.WaitReleases(5*time.Second, nil) }()
+	time.Sleep(10 * time.Millisecond)
+	for range 3 { // sends and collects beside the sleeper
+		if err := s.SendBytes(Descriptor{Kind: KindBody, Stream: 1}, make([]byte, 10)); err != nil {
+			t.Fatal(err)
+		}
+		s.Collect()
+	}
+	select {
+	case err := <-woke:
+		t.Fatalf("WaitReleases returned (%v) before any release", err)
+	default:
+	}
+	n, _ := rc.Poll(16)
+	d, err := rc.Get(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.Release(&d)
+	rc.Consume(n)
+	select {
+	case err := <-woke:
+		if err != nil {
+			t.Fatalf("WaitReleases after a release = %v", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("WaitReleases did not wake for a release")
+	}
+	if k, err := s.Collect(); k != 1 || err != nil {
+		t.Fatalf("Collect = %d, %v; want 1", k, err)
+	}
+	if err := s.WaitReleases(20*time.Millisecond, nil); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("WaitReleases with the release taken = %v; want ErrTimeout", err)
+	}
+}

@@ -103,7 +103,8 @@ extern "C" {
     XX(ECLOSED,  -11, "the engine went away")                                 \
     XX(EBUSY,    -12, "every lane of the region is taken by a host")          \
     XX(EVERSION, -13, "incompatible region layout or version")                \
-    XX(EPERM,    -14, "permission denied")
+    XX(EPERM,    -14, "permission denied")                                 \
+    XX(ECANCELED,-15, "the client went away")
 /* end-of-error-codes */
 
 typedef enum hw_status
@@ -569,10 +570,12 @@ HAYWIRE_EXTERN int hw_region_name(char* buf /* OUT */, size_t size);
 **   1. hw_host_attach() with the name the engine printed ("region: NAME").
 **   2. Loop on hw_host_next(): each HW_OK gives a request.
 **   3. For each request, on any thread, now or later: read it with the
-**      hw_host_request_* calls, then hw_host_response_status() and
-**      hw_host_response_header() (both optional), hw_host_response_write()
-**      (any number of times), and hw_host_response_end(), which sends the
-**      response and releases the request.
+**      hw_host_request_* calls (its body with hw_host_request_body_read()),
+**      then hw_host_response_status() and hw_host_response_header() (both
+**      optional), optionally hw_host_response_begin() to stream,
+**      hw_host_response_write() (any number of times), and
+**      hw_host_response_end(), which completes the response and releases
+**      the request -- or hw_host_response_abort() to give up on it.
 **   4. Stop when hw_host_next() returns HW_EDRAINED (a newer host took
 **      over and everything was answered: a hot swap), HW_ECLOSED (the
 **      engine went away) or when the program wants to; end every request
@@ -595,14 +598,31 @@ HAYWIRE_EXTERN int hw_region_name(char* buf /* OUT */, size_t size);
 **   request may overlap or follow its hw_host_response_end(). Different
 **   requests may be answered on different threads at once.
 **   hw_host_detach() must not overlap any other call on the host.
-**   hw_host_next() is also where the library returns the memory of ended
-**   requests to the engine and learns of cancellations: keep calling it
-**   (with a timeout) while requests are out.
+**   ^hw_host_next() is where the library learns of cancellations: keep
+**   calling it (with a timeout) while requests are out. The pieces of a
+**   streamed request body arrive through hw_host_next() when a thread
+**   waits in it, and otherwise through hw_host_request_body_read() itself:
+**   a program that reads the body inside its hw_host_next() loop works.
 **
-** A response is buffered until hw_host_response_end() for now: the
-** engine takes whole responses (with Content-Length). The calls are
-** shaped so that a later version can stream without changing them: set
-** the status and the header fields before the first write.
+** BODIES
+**   ^A request body of at most 64 KiB (the engine's body_inline) comes
+**   whole with the request: hw_host_request_body() returns it. A larger
+**   one, a chunked one, or one behind "Expect: 100-continue" STREAMS:
+**   hw_host_request_body() returns only its first bytes (often none) and
+**   hw_host_request_body_read() reads all of it, piece by piece, in
+**   bounded memory. ^The engine reads from the client only as fast as the
+**   host reads (it holds at most body_window bytes unread per request),
+**   so a host that never reads a large body stalls that client's upload.
+**   Reading with hw_host_request_body_read() always works, whatever the
+**   size: it starts with the bytes hw_host_request_body() returns.
+**
+**   A response is buffered and sent whole, with Content-Length, at
+**   hw_host_response_end() -- unless hw_host_response_begin() was called:
+**   then the status and fields go at once and each later
+**   hw_host_response_write() goes to the engine as it is made, blocking
+**   while the engine still holds 8 chunks (32 KiB by default) of this
+**   response unsent to a slow client. Set the status and the header
+**   fields before the first write either way.
 */
 typedef struct hw_host hw_host;
 typedef struct hw_host_request hw_host_request;
@@ -690,7 +710,9 @@ HAYWIRE_EXTERN int hw_host_detach(hw_host* host);
 **               no '?' (has_query 0), non-NULL and of length 0 for "/?"
 **               (has_query 1)
 **   host        the Host field's value; length 0 without one
-**   body        the whole body, de-chunked; length 0 without one
+**   body        ^the body carried with the request, de-chunked: all of it,
+**               unless it streams (see BODIES above), then its first bytes;
+**               length 0 without one
 **   http_minor  the request's HTTP minor version: 1 for HTTP/1.1
 **   keep_alive  1 if the client keeps the connection open afterwards
 **
@@ -753,6 +775,35 @@ HAYWIRE_EXTERN int hw_host_request_local_port(const hw_host_request* req);
 
 /*
 ** METHOD: hw_host_request
+** Read the request body.
+**
+** Copies up to cap bytes of the body into buf and sets *n to how many.
+** ^It reads the whole body from its start: the bytes
+** hw_host_request_body() returns, then, for a streamed body (see BODIES
+** above), the pieces that follow, waiting up to timeout_ms milliseconds
+** (0: do not wait; negative: without limit) for the next one. ^HW_OK with
+** *n > 0: bytes were read; ^HW_OK with *n == 0: the body is complete (a
+** request without body gives that at once). ^Each piece the engine sent
+** is given back to it once read, which lets the engine read more from the
+** client. ^For a request with "Expect: 100-continue", the first call asks
+** the engine to send "100 Continue" and the body; ^a request answered
+** without reading its body gets none (the engine closes that client's
+** connection after the response).
+** OWNERSHIP: buf is the caller's, written during the call only.
+** THREADS: ^one thread at a time per request; it may overlap the
+**   response calls on the same request on another thread (an echo).
+** RETURNS: HW_OK; HW_ETIMEDOUT (nothing came within timeout_ms);
+**   ^HW_ECANCELED (the client went away, or its body failed, before the
+**   body was complete: the bytes received before were read first);
+**   HW_ECLOSED (the engine went away); HW_EINVAL (NULL or ended request,
+**   NULL buf or n, cap 0). *n is 0 on every return but HW_OK.
+** SINCE: 0.3
+*/
+HAYWIRE_EXTERN int hw_host_request_body_read(hw_host_request* req, void* buf /* OUT */, size_t cap, int timeout_ms,
+                                             size_t* n /* OUT */);
+
+/*
+** METHOD: hw_host_request
 ** Has the client gone away?
 **
 ** ^Returns 1 once the engine said the request's client closed its
@@ -782,7 +833,7 @@ HAYWIRE_EXTERN int hw_host_request_cancelled(const hw_host_request* req);
 ** OWNERSHIP: ^reason is copied; the caller keeps it.
 ** RETURNS: HW_OK; HW_EINVAL (NULL or ended request, status out of range,
 **   a reason longer than 65535 bytes or holding CR, LF or NUL);
-**   HW_ESTATE (after the first write); HW_ENOMEM.
+**   HW_ESTATE (after the first write or hw_host_response_begin()); HW_ENOMEM.
 ** SINCE: 0.2
 */
 HAYWIRE_EXTERN int hw_host_response_status(hw_host_request* req, int status, const hw_string* reason /* NULL: standard */);
@@ -799,10 +850,32 @@ HAYWIRE_EXTERN int hw_host_response_status(hw_host_request* req, int status, con
 **   value read from the request may be passed as it is).
 ** RETURNS: HW_OK; HW_EINVAL (NULL argument, ended request, a name that is
 **   empty or not an HTTP token, a value holding CR, LF or NUL);
-**   HW_ESTATE (after the first write); HW_ENOMEM.
+**   HW_ESTATE (after the first write or hw_host_response_begin()); HW_ENOMEM.
 ** SINCE: 0.2
 */
 HAYWIRE_EXTERN int hw_host_response_header(hw_host_request* req, const hw_string* name, const hw_string* value);
+
+/*
+** METHOD: hw_host_request
+** Stream the response.
+**
+** ^Sends the status and header fields now, with the bytes written so far
+** as the body's first bytes; ^later hw_host_response_write() calls send
+** their bytes to the engine as they come, and hw_host_response_end() ends
+** the body. content_length is the whole body's length (the bytes written
+** before included), or -1 not to announce it: ^the engine then sends the
+** body chunked to HTTP/1.1 clients and closes the connection after it for
+** HTTP/1.0 ones. ^A body that turns out longer than content_length is
+** refused by hw_host_response_write(); one shorter at
+** hw_host_response_end() aborts the response. Without this call a
+** response is buffered and sent whole.
+** RETURNS: HW_OK; HW_EINVAL (NULL or ended request, content_length below
+**   -1 or below the bytes already written); HW_ESTATE (called twice);
+**   HW_ENOMEM; ^HW_ECLOSED (the engine went away: the response counts as
+**   begun; end it, which releases the request).
+** SINCE: 0.3
+*/
+HAYWIRE_EXTERN int hw_host_response_begin(hw_host_request* req, int64_t content_length /* -1: not announced */);
 
 /*
 ** METHOD: hw_host_request
@@ -811,10 +884,20 @@ HAYWIRE_EXTERN int hw_host_response_header(hw_host_request* req, const hw_string
 ** ^Ends the head: hw_host_response_status() and hw_host_response_header()
 ** return HW_ESTATE afterwards. ^A HEAD request's body is not sent (its
 ** length is announced). Writing 0 bytes is allowed (data may be NULL then).
+** ^After hw_host_response_begin() the bytes go to the engine before the
+** call returns, in pieces of its shared memory: ^the call blocks while the
+** engine still holds 8 pieces of this response (it gives each back once
+** the client's socket took it, so a slow client slows the writer down, and
+** memory stays bounded whatever the body's size) or the host's arena is
+** full. ^A client that went away does not fail it (one that only
+** half-closed still reads): check hw_host_request_cancelled() to stop.
 ** OWNERSHIP: ^the bytes are copied; the caller keeps data.
+** THREADS: a blocked write holds up no other request.
 ** RETURNS: HW_OK; HW_EINVAL (NULL or ended request, NULL data with len >
-**   0); HW_ENOMEM (nothing appended).
-** SINCE: 0.2
+**   0, or, streaming, more bytes than content_length: nothing sent);
+**   HW_ENOMEM (nothing appended); HW_ECLOSED (streaming: the engine went
+**   away; part of the bytes may have been sent).
+** SINCE: 0.2; streaming SINCE 0.3
 */
 HAYWIRE_EXTERN int hw_host_response_write(hw_host_request* req, const void* data, size_t len);
 
@@ -822,20 +905,41 @@ HAYWIRE_EXTERN int hw_host_response_write(hw_host_request* req, const void* data
 ** DESTRUCTOR: hw_host_request
 ** Send the response and release the request.
 **
-** ^Sends the status, fields and body given so far, with Content-Length,
-** and gives the request's memory back to the engine. ^Responses on one
-** client connection reach it in request order whatever the order they
-** are ended in (the engine holds later ones).
+** ^Sends the status, fields and body given so far, with Content-Length
+** (after hw_host_response_begin(): ends the streamed body), and gives the
+** request's memory back to the engine, unread body pieces included.
+** ^Responses on one client connection reach it in request order whatever
+** the order they are ended in (the engine holds later ones).
 ** OWNERSHIP: ^req and every string read from it are invalid once this
 **   returns, whatever it returns (except HW_EINVAL).
 ** THREADS: ^any thread, one call per request.
 ** RETURNS: HW_OK; HW_ECLOSED (the engine went away: the request is
 **   released, nothing was sent); HW_ENOMEM (building the response failed:
-**   the request is released and answered 500); HW_EINVAL (NULL or already
-**   ended request: nothing is done).
+**   the request is released and answered 500); ^HW_ESTATE (streaming,
+**   fewer bytes than content_length were written: the response was
+**   aborted as by hw_host_response_abort(), the request released);
+**   HW_EINVAL (NULL or already ended request: nothing is done).
 ** SINCE: 0.2
 */
 HAYWIRE_EXTERN int hw_host_response_end(hw_host_request* req);
+
+/*
+** DESTRUCTOR: hw_host_request
+** Give up on the response and release the request.
+**
+** For an application that fails after it began a response, or cannot
+** keep the content_length it announced. ^The engine answers 500 if none
+** of the response reached the client yet, and otherwise resets the
+** client connection (the client sees a truncated response, never a
+** complete-looking one). Whatever was buffered is dropped.
+** OWNERSHIP: ^as hw_host_response_end(): req and its strings are invalid
+**   once this returns (except HW_EINVAL).
+** THREADS: any thread, one call per request.
+** RETURNS: HW_OK; HW_ECLOSED (the engine went away: the request is
+**   released); HW_EINVAL (NULL or already ended request: nothing is done).
+** SINCE: 0.3
+*/
+HAYWIRE_EXTERN int hw_host_response_abort(hw_host_request* req);
 
 #ifdef __cplusplus
 }

@@ -73,6 +73,8 @@ int hw__config_set_go(char* key, char* value); /* Go export behind hw_config_set
 ** memory) and builds the response message of haywire_bridge.h section 4
 ** in msg: a 16-byte head, then the header block, then the body; the
 ** reason, kept apart until the head is ended, is moved in between then.
+** After hw_host_response_begin, msg keeps only the head: the body goes to
+** the engine as it is written.
 */
 #define HW__HOST_MAGIC 0x68776873u         /* "hwhs" */
 #define HW__HOST_REQUEST_MAGIC 0x68777271u /* "hwrq" */
@@ -99,6 +101,7 @@ struct hw_host_request
     char* msg;
     size_t msg_len, msg_cap;
     size_t fields_end;             /* msg offset where the header block ends */
+    int streaming;                 /* hw_host_response_begin sent the head: writes go to the engine */
 };
 
 struct hw_host
@@ -117,5 +120,10 @@ int hw__host_next_go(uintptr_t handle, int timeout_ms, hw_host_request* req);
 int hw__host_end_go(uintptr_t handle, uint64_t id, char* msg, size_t len);
 int hw__host_cancelled_go(uintptr_t handle, uint64_t id);
 int hw__host_detach_go(uintptr_t handle);
+int hw__host_read_go(uintptr_t handle, uint64_t id, char* buf, size_t cap, int timeout_ms, size_t* n);
+int hw__host_begin_go(uintptr_t handle, uint64_t id, char* msg, size_t len);
+int hw__host_write_go(uintptr_t handle, uint64_t id, char* data, size_t len);
+int hw__host_finish_go(uintptr_t handle, uint64_t id);
+int hw__host_abort_go(uintptr_t handle, uint64_t id);
 
 #endif

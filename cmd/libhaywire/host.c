@@ -2,8 +2,9 @@
 ** host.c — the host side of the C API in C: reading a request view in
 ** place (with the helpers of haywire_bridge.h) and building the response
 ** message, so that neither crosses into Go. Go is called to take the next
-** request, to send a response, to ask about a cancellation and to detach
-** (host.go).
+** request, to read a streamed body, to send a response (or its head, its
+** pieces and its end when it streams), to ask about a cancellation and to
+** detach (host.go).
 **
 ** Request structs are recycled per host: hw_host_response_end, on any
 ** thread, pushes one on host->returned (a lock-free stack: pushes only);
@@ -140,6 +141,7 @@ int hw_host_next(hw_host* host, int timeout_ms, hw_host_request** out)
     r->reason_len = 0;
     r->msg_len = 0;
     r->fields_end = HW_BRIDGE_RESPONSE_HEAD_LEN;
+    r->streaming = 0;
     if (hw__grow(&r->msg, &r->msg_cap, HW_BRIDGE_RESPONSE_HEAD_LEN) == 0) r->msg_len = HW_BRIDGE_RESPONSE_HEAD_LEN;
     else r->failed = 1;
     __atomic_add_fetch(&host->outstanding, 1, __ATOMIC_RELAXED);
@@ -303,6 +305,16 @@ int hw_host_request_local_port(const hw_host_request* req)
     return hw__req(req) ? req->local_port : 0;
 }
 
+int hw_host_request_body_read(hw_host_request* req, void* buf, size_t cap, int timeout_ms, size_t* n)
+{
+    if (n) *n = 0;
+    if (!hw__req(req) || n == NULL || buf == NULL || cap == 0) {
+        hw__set_error("hw_host_request_body_read: NULL or ended request, NULL buf or n, or cap 0");
+        return HW_EINVAL;
+    }
+    return hw__host_read_go(req->host->handle, req->id, (char*)buf, cap, timeout_ms, n);
+}
+
 int hw_host_request_cancelled(const hw_host_request* req)
 {
     if (!hw__req(req)) return 0;
@@ -430,12 +442,53 @@ static int hw__end_head(hw_host_request* req)
     return HW_OK;
 }
 
+int hw_host_response_begin(hw_host_request* req, int64_t content_length)
+{
+    uint8_t* m;
+    size_t written;
+    int rc;
+    if (!hw__open(req, "hw_host_response_begin: NULL or ended request")) return HW_EINVAL;
+    if (req->streaming) {
+        hw__set_error("hw_host_response_begin: the response streams already");
+        return HW_ESTATE;
+    }
+    if (content_length < -1) {
+        hw__set_error("hw_host_response_begin: content_length below -1");
+        return HW_EINVAL;
+    }
+    if (hw__end_head(req) != HW_OK) {
+        hw__set_error("hw_host_response_begin: out of memory");
+        return HW_ENOMEM;
+    }
+    written = req->msg_len - req->fields_end;
+    if (content_length >= 0 && (uint64_t)content_length < (uint64_t)written) {
+        hw__set_error("hw_host_response_begin: content_length is below the bytes already written");
+        return HW_EINVAL;
+    }
+    m = (uint8_t*)req->msg;
+    m[HW_BRIDGE_RESPONSE_FLAGS_OFFSET] = HW_BRIDGE_RESPONSE_F_STREAM;
+    hw_bridge_put64(m + HW_BRIDGE_RESPONSE_CONTENT_LENGTH_OFFSET, (uint64_t)content_length);
+    rc = hw__host_begin_go(req->host->handle, req->id, req->msg, req->msg_len);
+    if (rc == HW_OK || rc == HW_ECLOSED) {
+        /* Streaming from here, even with the engine gone: end or abort it. */
+        req->streaming = 1;
+        req->msg_len = req->fields_end;
+    } else {
+        m[HW_BRIDGE_RESPONSE_FLAGS_OFFSET] = 0;
+    }
+    return rc;
+}
+
 int hw_host_response_write(hw_host_request* req, const void* data, size_t len)
 {
     if (!hw__open(req, "hw_host_response_write: NULL or ended request")) return HW_EINVAL;
     if (data == NULL && len > 0) {
         hw__set_error("hw_host_response_write: data is NULL");
         return HW_EINVAL;
+    }
+    if (req->streaming) {
+        if (len == 0) return HW_OK;
+        return hw__host_write_go(req->host->handle, req->id, (char*)data, len);
     }
     if (hw__end_head(req) != HW_OK || req->msg_len + len < len ||
         hw__grow(&req->msg, &req->msg_cap, req->msg_len + len) != 0) {
@@ -463,6 +516,12 @@ int hw_host_response_end(hw_host_request* req)
         return HW_EINVAL;
     }
     host = req->host;
+    if (req->streaming) {
+        rc = hw__host_finish_go(host->handle, req->id);
+        hw__request_put(req);
+        __atomic_sub_fetch(&host->outstanding, 1, __ATOMIC_RELEASE);
+        return rc;
+    }
     built = hw__end_head(req);
     if (built == HW_OK) {
         msg = req->msg;
@@ -482,5 +541,23 @@ int hw_host_response_end(hw_host_request* req)
         hw__set_error("hw_host_response_end: out of memory: answered 500");
         return HW_ENOMEM;
     }
+    return rc;
+}
+
+int hw_host_response_abort(hw_host_request* req)
+{
+    hw_host* host;
+    int rc;
+    if (!hw__open(req, "hw_host_response_abort: NULL or already ended request")) return HW_EINVAL;
+    if (!__atomic_compare_exchange_n(&req->magic, &(uint32_t){HW__HOST_REQUEST_MAGIC}, HW__HOST_REQUEST_MAGIC + 1, 0,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+        hw__set_error("hw_host_response_abort: request already ended");
+        return HW_EINVAL;
+    }
+    host = req->host;
+    rc = hw__host_abort_go(host->handle, req->id);
+    hw__request_put(req);
+    /* Release: the last touch of host; hw_host_detach acquires. */
+    __atomic_sub_fetch(&host->outstanding, 1, __ATOMIC_RELEASE);
     return rc;
 }

@@ -8,6 +8,7 @@ import "C"
 
 import (
 	"errors"
+	"io"
 	"net/netip"
 	"runtime/cgo"
 	"time"
@@ -18,8 +19,9 @@ import (
 )
 
 // The host side of the C API: the C structs and the request accessors are
-// in host.c; these exports take requests, send responses and detach. The
-// C hw_host holds a cgo.Handle of its *bridge.Host.
+// in host.c; these exports take requests, read streamed bodies, send
+// responses (whole or streamed) and detach. The C hw_host holds a
+// cgo.Handle of its *bridge.Host.
 
 // hostAttachTimeout is how long hw_host_attach waits for a free lane.
 const hostAttachTimeout = 5 * time.Second
@@ -67,14 +69,33 @@ func hw__host_attach_go(name, dir *C.char, out **C.hw_host) (rc C.int) {
 	return C.HW_OK
 }
 
+// timeoutOf converts a C timeout in milliseconds: negative waits without
+// limit.
+func timeoutOf(ms C.int) time.Duration {
+	if ms < 0 {
+		return -1
+	}
+	return time.Duration(ms) * time.Millisecond
+}
+
+// cBytes views n bytes of C memory at p.
+func cBytes(p *C.char, n C.size_t) []byte {
+	if n == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n))
+}
+
+// requestOf returns the host's request id if it is handed out and not
+// ended, else nil.
+func requestOf(handle C.uintptr_t, id C.uint64_t) *bridge.HostRequest {
+	return hostOf(handle).Request(uint64(id))
+}
+
 //export hw__host_next_go
 func hw__host_next_go(handle C.uintptr_t, timeoutMS C.int, req *C.hw_host_request) (rc C.int) {
 	defer guard(&rc)
-	timeout := time.Duration(timeoutMS) * time.Millisecond
-	if timeoutMS < 0 {
-		timeout = -1
-	}
-	r, err := hostOf(handle).Next(timeout)
+	r, err := hostOf(handle).Next(timeoutOf(timeoutMS))
 	if err != nil {
 		return status(err)
 	}
@@ -105,7 +126,67 @@ func hw__host_end_go(handle C.uintptr_t, id C.uint64_t, msg *C.char, n C.size_t)
 	if r == nil {
 		return fail(bridge.ErrEnded)
 	}
-	return status(r.Send(unsafe.Slice((*byte)(unsafe.Pointer(msg)), int(n))))
+	return status(r.Send(cBytes(msg, n)))
+}
+
+// maxRead bounds one body read: a C size_t may exceed what a Go slice
+// holds.
+const maxRead = 1 << 30
+
+//export hw__host_read_go
+func hw__host_read_go(handle C.uintptr_t, id C.uint64_t, buf *C.char, capacity C.size_t, timeoutMS C.int, n *C.size_t) (rc C.int) {
+	defer guard(&rc)
+	r := requestOf(handle, id)
+	if r == nil {
+		return fail(bridge.ErrEnded)
+	}
+	k, err := r.ReadBody(cBytes(buf, min(capacity, maxRead)), timeoutOf(timeoutMS))
+	*n = C.size_t(k)
+	if k > 0 || err == io.EOF {
+		return C.HW_OK
+	}
+	return status(err)
+}
+
+//export hw__host_begin_go
+func hw__host_begin_go(handle C.uintptr_t, id C.uint64_t, msg *C.char, n C.size_t) (rc C.int) {
+	defer guard(&rc)
+	r := requestOf(handle, id)
+	if r == nil {
+		return fail(bridge.ErrEnded)
+	}
+	return status(r.StartStream(cBytes(msg, n)))
+}
+
+//export hw__host_write_go
+func hw__host_write_go(handle C.uintptr_t, id C.uint64_t, data *C.char, n C.size_t) (rc C.int) {
+	defer guard(&rc)
+	r := requestOf(handle, id)
+	if r == nil {
+		return fail(bridge.ErrEnded)
+	}
+	_, err := r.WriteBody(cBytes(data, n))
+	return status(err)
+}
+
+//export hw__host_finish_go
+func hw__host_finish_go(handle C.uintptr_t, id C.uint64_t) (rc C.int) {
+	defer guard(&rc)
+	r := requestOf(handle, id)
+	if r == nil {
+		return fail(bridge.ErrEnded)
+	}
+	return status(r.EndResponse())
+}
+
+//export hw__host_abort_go
+func hw__host_abort_go(handle C.uintptr_t, id C.uint64_t) (rc C.int) {
+	defer guard(&rc)
+	r := requestOf(handle, id)
+	if r == nil {
+		return fail(bridge.ErrEnded)
+	}
+	return status(r.Abort())
 }
 
 //export hw__host_cancelled_go

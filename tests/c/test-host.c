@@ -2,8 +2,9 @@
 ** test-host: the host-side API (hw_host_*) against a running engine
 ** (build/haywire), in a process that never starts an engine: attach
 ** errors (bad name, no such region, not a region, open permissions, all
-** lanes taken), timeouts, every request accessor, header lookups, bodies
-** copied out of several chunks, response building and its errors,
+** lanes taken), timeouts, every request accessor, header lookups, streamed
+** bodies both ways (reads, timeouts, a client that leaves, Content-Length
+** kept, abort), response building and its errors,
 ** responses ended out of order on another thread, detach with requests
 ** out, hot swap (HW_EDRAINED) and the engine going away (HW_ECLOSED).
 **
@@ -316,28 +317,193 @@ static void queries(hw_host* h)
 
 /* A body over many chunks (copied out of the arena into malloc'd memory),
 ** echoed back. */
+/* A body larger than the engine's inline limit streams: body() has its
+** first bytes only, body_read() all of it, in small reads; the echo goes
+** back streamed with a Content-Length. */
 static void big_body(hw_host* h)
 {
     enum { N = 300000 };
     char* raw = malloc(N + 200);
+    char* got = malloc(N + 1);
     int head = snprintf(raw, 200, "POST /big HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\nConnection: close\r\n\r\n", N);
     client c;
     hw_host_request* req;
     hw_string body;
+    size_t total = 0, n = 1;
+    int rc = HW_OK;
     for (int i = 0; i < N; i++) raw[head + i] = (char)('a' + i % 26);
     client_start(&c, raw, (size_t)head + N, N + 4096);
     if ((req = next(h)) != NULL) {
         body = hw_host_request_body(req);
-        CHECK_INT(body.length, N);
-        CHECK(body.length == N && memcmp(body.value, raw + head, N) == 0);
-        CHECK_INT(hw_host_response_write(req, body.value, body.length), HW_OK); /* the request's own bytes */
+        CHECK(body.length < N); /* streamed: the view carries its first bytes at most */
+        CHECK(body.length == 0 || memcmp(body.value, raw + head, body.length) == 0);
+        CHECK_INT(hw_host_request_body_read(req, got, 0, 0, &n), HW_EINVAL);
+        CHECK_INT(hw_host_request_body_read(req, got, 10, 0, NULL), HW_EINVAL);
+        while (total < N && (rc = hw_host_request_body_read(req, got + total, 7000, 5000, &n)) == HW_OK && n > 0)
+            total += n;
+        CHECK_INT(rc, HW_OK);
+        CHECK_INT(total, N);
+        CHECK(total == N && memcmp(got, raw + head, N) == 0);
+        CHECK_INT(hw_host_request_body_read(req, got, 10, 1000, &n), HW_OK);
+        CHECK_INT(n, 0); /* the end, again */
+        CHECK_INT(hw_host_response_begin(req, N), HW_OK);
+        CHECK_INT(hw_host_response_begin(req, N), HW_ESTATE);
+        CHECK_INT(hw_host_response_status(req, 201, NULL), HW_ESTATE);
+        for (size_t off = 0; off < N; off += 10000)
+            CHECK_INT(hw_host_response_write(req, got + off, N - off < 10000 ? N - off : 10000), HW_OK);
         CHECK_INT(hw_host_response_end(req), HW_OK);
     }
     client_join(&c);
     CHECK(c.n > N);
+    CHECK_CONTAINS(c.out, "Content-Length: 300000\r\n");
     CHECK(c.n > N && memcmp(c.out + c.n - N, raw + head, N) == 0);
     free(c.out);
+    free(got);
     free(raw);
+}
+
+/* A client that sends the head and part of the body, pauses, sends the
+** rest (or goes away), then reads the answer until the server closes. */
+typedef struct
+{
+    pthread_t thread;
+    const char* head;
+    size_t first, total; /* body bytes before the pause, and in all */
+    int pause_ms, leave;
+    char out[8192];
+    int n;
+    long long read_ms; /* from the last byte sent to the end of the answer */
+} uploader;
+
+static void* uploader_run(void* arg)
+{
+    uploader* u = arg;
+    char block[4096];
+    size_t sent = 0;
+    int fd = hw_test_connect(port);
+    memset(block, 'x', sizeof block);
+    u->n = -1;
+    if (fd < 0) return NULL;
+    if (write(fd, u->head, strlen(u->head)) < 0) goto done;
+    while (sent < u->total) {
+        size_t k = u->total - sent < sizeof block ? u->total - sent : sizeof block;
+        if (sent < u->first && sent + k > u->first) k = u->first - sent;
+        if (sent == u->first && u->pause_ms > 0) {
+            usleep((useconds_t)u->pause_ms * 1000);
+            if (u->leave) goto done;
+        }
+        ssize_t w = write(fd, block, k);
+        if (w <= 0) goto done;
+        sent += (size_t)w;
+    }
+    u->n = 0;
+    u->read_ms = now_ms();
+    for (;;) {
+        ssize_t r = read(fd, u->out + u->n, sizeof u->out - 1 - (size_t)u->n);
+        if (r <= 0) break;
+        u->n += (int)r;
+        if (u->n == (int)sizeof u->out - 1) break;
+    }
+    u->out[u->n < 0 ? 0 : u->n] = 0;
+    u->read_ms = now_ms() - u->read_ms;
+done:
+    close(fd);
+    return NULL;
+}
+
+/* Body reads time out while the client pauses and fail with HW_ECANCELED
+** when it leaves; a streamed response keeps its Content-Length (a longer
+** write is refused, a short end aborts); abort before any response is a
+** 500; a response begun without a length is chunked. */
+static void body_stream_errors(hw_host* h)
+{
+    static const char head[] = "POST /pause HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\nConnection: close\r\n\r\n";
+    static char buf[16384];
+    uploader u;
+    hw_host_request* req;
+    size_t n, total = 0;
+    int rc, timeouts = 0;
+    client c;
+
+    memset(&u, 0, sizeof u);
+    u.head = head;
+    u.first = 1000;
+    u.total = 100000;
+    u.pause_ms = 300;
+    pthread_create(&u.thread, NULL, uploader_run, &u);
+    if ((req = next(h)) != NULL) {
+        while (total < 100000) {
+            rc = hw_host_request_body_read(req, buf, sizeof buf, 50, &n);
+            if (rc == HW_ETIMEDOUT) {
+                CHECK_INT(n, 0);
+                CHECK_INT(total, 1000); /* only during the pause */
+                if (++timeouts > 100) break;
+                continue;
+            }
+            CHECK_INT(rc, HW_OK);
+            if (rc != HW_OK || n == 0) break;
+            total += n;
+        }
+        CHECK_INT(total, 100000);
+        CHECK(timeouts >= 2);
+        CHECK_INT(hw_host_response_begin(req, 10), HW_OK);
+        CHECK_INT(hw_host_response_write(req, "0123456789a", 11), HW_EINVAL);
+        CHECK_INT(hw_host_response_write(req, "01234", 5), HW_OK);
+        CHECK_INT(hw_host_response_end(req), HW_ESTATE); /* 5 of 10 bytes: aborted */
+        CHECK_INT(hw_host_response_end(req), HW_EINVAL); /* released all the same */
+    }
+    pthread_join(u.thread, NULL);
+    /* The engine gives up at once rather than leave the client waiting for
+    ** five bytes that never come: it resets the connection (the client may
+    ** have the head and the five bytes, or, the reset discarding what it
+    ** had not read, nothing) or, if none of the response was written yet,
+    ** answers 500. */
+    CHECK_INT(u.n >= 0, 1);
+    CHECK(u.read_ms < 3000);
+
+    /* The client leaves mid-body. */
+    memset(&u, 0, sizeof u);
+    u.head = head;
+    u.first = 20000;
+    u.total = 100000;
+    u.pause_ms = 50;
+    u.leave = 1;
+    pthread_create(&u.thread, NULL, uploader_run, &u);
+    if ((req = next(h)) != NULL) {
+        total = 0;
+        while ((rc = hw_host_request_body_read(req, buf, sizeof buf, 5000, &n)) == HW_OK && n > 0) total += n;
+        CHECK_INT(rc, HW_ECANCELED);
+        CHECK_INT(n, 0);
+        CHECK_INT(total, 20000);
+        CHECK_INT(hw_host_response_abort(req), HW_OK);
+        CHECK_INT(hw_host_response_abort(req), HW_EINVAL);
+    }
+    pthread_join(u.thread, NULL);
+
+    /* Abort before any response: 500. A response begun without a length:
+    ** chunked. */
+    client_start(&c, "GET /abort HTTP/1.1\r\nHost: t\r\n\r\nGET /chunked HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+                 strlen("GET /abort HTTP/1.1\r\nHost: t\r\n\r\nGET /chunked HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"),
+                 8192);
+    if ((req = next(h)) != NULL) CHECK_INT(hw_host_response_abort(req), HW_OK);
+    if ((req = next(h)) != NULL) {
+        CHECK_INT(hw_host_request_body_read(req, buf, sizeof buf, 0, &n), HW_OK);
+        CHECK_INT(n, 0); /* no body */
+        CHECK_INT(hw_host_response_write(req, "first ", 6), HW_OK);
+        CHECK_INT(hw_host_response_begin(req, -1), HW_OK);
+        CHECK_INT(hw_host_response_write(req, "second", 6), HW_OK);
+        CHECK_INT(hw_host_response_end(req), HW_OK);
+    }
+    client_join(&c);
+    CHECK(c.n > 0);
+    if (c.n > 0) {
+        CHECK_CONTAINS(c.out, "HTTP/1.1 500 ");
+        CHECK_CONTAINS(c.out, "Transfer-Encoding: chunked\r\n");
+        CHECK_CONTAINS(c.out, "first ");
+        CHECK_CONTAINS(c.out, "second");
+        CHECK(strstr(c.out, "HTTP/1.1 500 ") < strstr(c.out, "HTTP/1.1 200 "));
+    }
+    free(c.out);
 }
 
 /* Requests held at once, ended in reverse order, one from another thread;
@@ -530,6 +696,7 @@ int main(int argc, char** argv)
     accessors(h);
     queries(h);
     big_body(h);
+    body_stream_errors(h);
     out_of_order(h);
     swap_and_close(h, name, dir, atoi(argv[4]));
     return hw_test_done("test-host");

@@ -2,10 +2,15 @@
 ** c_host — an application host in C: it attaches to the shared region of
 ** an engine (build/haywire) and serves the requests the engine forwards.
 **
-**   GET  /            → "hello world" (text/html)
-**   POST /echo        → the request body, with the request's Content-Type
-**   GET  /slow[?ms=N] → "slow" after N milliseconds (default 2000)
-**   anything else     → 404
+**   GET  /                 → "hello world" (text/html)
+**   POST /echo             → the request body, with the request's
+**                            Content-Type, streamed back piece by piece
+**   GET  /download?bytes=N → N bytes of a pattern (byte i is
+**                            (i * 131 + 7) & 0xFF), streamed
+**   POST /sum              → "bytes=N fnv1a64=HEX\n": the body's length
+**                            and FNV-1a 64 checksum, read streaming
+**   GET  /slow[?ms=N]      → "slow" after N milliseconds (default 2000)
+**   anything else          → 404
 **
 ** Usage: c_host --region NAME [--region-dir DIR]
 **
@@ -17,10 +22,14 @@
 ** One thread does everything: it waits for requests with hw_host_next()
 ** and answers most at once; /slow requests wait in a list, ordered by due
 ** time, and are answered from the same loop, which bounds each wait by the
-** next due time. It uses only haywire.h and libhaywire.
+** next due time. Bodies of any size go through a 64 KiB buffer: /echo,
+** /sum and /download hold no more whatever the size (the engine bounds
+** what is in flight), and other requests wait while one streams. It uses
+** only haywire.h and libhaywire.
 */
 #define _XOPEN_SOURCE 700 /* sigaction, SA_ONSTACK, clock_gettime */
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,9 +54,11 @@ static void usage(FILE* f)
             "\n"
             "Attaches to the region NAME of a running engine (build/haywire prints\n"
             "\"region: NAME\" first) and serves its requests:\n"
-            "  /            hello world\n"
-            "  /echo        the request body\n"
-            "  /slow?ms=N   answers after N ms (default 2000)\n"
+            "  /                  hello world\n"
+            "  /echo              the request body, streamed back\n"
+            "  /download?bytes=N  N bytes of the pattern (i * 131 + 7) & 0xFF, streamed\n"
+            "  /sum               the body's length and FNV-1a 64 checksum\n"
+            "  /slow?ms=N         answers after N ms (default 2000)\n"
             "Stops on SIGTERM or SIGINT, or once drained by a newer host.\n"
             "\n"
             "  --region NAME      the region to attach to (required)\n"
@@ -159,18 +170,129 @@ static void run_slow(int all)
     nslow = kept;
 }
 
+/* The streaming buffer: one, since one thread serves. */
+static char piece[64 * 1024];
+
+/* How long a body read waits for the client (the engine gives up on a
+** stalled body sooner, with a cancel). */
+#define BODY_WAIT_MS 60000
+
+/* The digits of s as a number, -1 if s is empty, not all digits or over
+** 2^50 (a petabyte: enough for a test, far from overflow). */
+static long long number(hw_string s)
+{
+    long long v = 0;
+    if (s.value == NULL || s.length == 0) return -1;
+    for (size_t i = 0; i < s.length; i++) {
+        if (s.value[i] < '0' || s.value[i] > '9' || v > (1LL << 50)) return -1;
+        v = v * 10 + (s.value[i] - '0');
+    }
+    return v;
+}
+
+/* Read the next piece of req's body into piece: its length, 0 at the end,
+** -1 when the body failed (client gone, engine gone, too slow). */
+static long long read_piece(hw_host_request* req)
+{
+    size_t n;
+    int rc = hw_host_request_body_read(req, piece, sizeof piece, BODY_WAIT_MS, &n);
+    if (rc != HW_OK) {
+        if (rc != HW_ECANCELED) fprintf(stderr, "c_host: reading a body: %s: %s\n", hw_strerror(rc), hw_last_error());
+        return -1;
+    }
+    return (long long)n;
+}
+
+/* POST /echo: each piece read goes straight back; the response streams
+** with the request's Content-Length when it has one. The first read comes
+** before the response begins: for "Expect: 100-continue" it is what asks
+** the client for the body. */
+static void echo(hw_host_request* req)
+{
+    hw_string type = hw_host_request_header(req, "Content-Type");
+    hw_string name = {"Content-Type", 12};
+    long long len = number(hw_host_request_header(req, "Content-Length")), n;
+    if (hw_host_request_header(req, "Transfer-Encoding").value != NULL) len = -1;
+    if (type.value != NULL) hw_host_response_header(req, &name, &type);
+    else header(req, "Content-Type", "application/octet-stream");
+    if ((n = read_piece(req)) < 0) {
+        hw_host_response_abort(req);
+        return;
+    }
+    if (hw_host_response_begin(req, len) != HW_OK) {
+        end(req); /* the engine went away: release the request */
+        return;
+    }
+    for (; n > 0; n = read_piece(req)) {
+        if (hw_host_response_write(req, piece, (size_t)n) != HW_OK) break;
+    }
+    if (n == 0) end(req);
+    else hw_host_response_abort(req); /* the response cannot be completed */
+}
+
+/* GET /download?bytes=N: the pattern, 64 KiB a write. Its period, 256,
+** divides the buffer, so one buffer serves every write. */
+static void download(hw_host_request* req)
+{
+    hw_string q = hw_host_request_query(req);
+    long long total = -1, sent = 0;
+    if (q.length > 6 && memcmp(q.value, "bytes=", 6) == 0) {
+        hw_string v = {q.value + 6, q.length - 6};
+        total = number(v);
+    }
+    if (total < 0) {
+        answer(req, 400, "text/plain", "c_host: want /download?bytes=N\n", 31);
+        return;
+    }
+    for (size_t i = 0; i < sizeof piece; i++) piece[i] = (char)((i * 131 + 7) & 0xFF);
+    header(req, "Content-Type", "application/octet-stream");
+    if (hw_host_response_begin(req, total) != HW_OK) {
+        end(req);
+        return;
+    }
+    while (sent < total) {
+        size_t n = total - sent < (long long)sizeof piece ? (size_t)(total - sent) : sizeof piece;
+        if (hw_host_response_write(req, piece, n) != HW_OK) {
+            hw_host_response_abort(req);
+            return;
+        }
+        sent += (long long)n;
+    }
+    end(req);
+}
+
+/* POST /sum: the body's length and FNV-1a 64, read piece by piece. */
+static void sum(hw_host_request* req)
+{
+    uint64_t h = 14695981039346656037ULL, total = 0;
+    long long n;
+    char text[64];
+    while ((n = read_piece(req)) > 0) {
+        for (long long i = 0; i < n; i++) {
+            h ^= (unsigned char)piece[i];
+            h *= 1099511628211ULL;
+        }
+        total += (uint64_t)n;
+    }
+    if (n < 0) {
+        answer(req, 400, "text/plain", "c_host: the body broke off\n", 27);
+        return;
+    }
+    snprintf(text, sizeof text, "bytes=%llu fnv1a64=%016llx\n", (unsigned long long)total, (unsigned long long)h);
+    answer(req, 200, "text/plain", text, strlen(text));
+}
+
 static void serve(hw_host_request* req)
 {
     hw_string path = hw_host_request_path(req);
     if (equals(path, "/")) {
         answer(req, 200, "text/html", "hello world", 11);
     } else if (equals(path, "/echo")) {
-        hw_string body = hw_host_request_body(req), type = hw_host_request_header(req, "Content-Type");
-        hw_string name = {"Content-Type", 12};
-        if (type.value != NULL) hw_host_response_header(req, &name, &type);
-        else header(req, "Content-Type", "application/octet-stream");
-        hw_host_response_write(req, body.value, body.length);
-        end(req);
+        echo(req);
+    } else if (equals(path, "/download")) {
+        download(req);
+    } else if (equals(path, "/sum")) {
+        sum(req);
     } else if (equals(path, "/slow")) {
         long long ms = 2000;
         hw_string q = hw_host_request_query(req);

@@ -74,6 +74,17 @@ type Bridge struct {
 	// clock is a coarse time.Now (UnixNano), advanced by the receive
 	// loops: take deadlines need no clock read per request.
 	clock atomic.Int64
+	// serving caches pick() for the request path; refreshed under pickMu
+	// whenever a lane's host attaches, drains or goes.
+	serving atomic.Pointer[lane]
+	pickMu  sync.Mutex
+}
+
+// refreshServing recomputes the lane new requests go to.
+func (b *Bridge) refreshServing() {
+	b.pickMu.Lock()
+	b.serving.Store(b.pick())
+	b.pickMu.Unlock()
 }
 
 // now returns the coarse clock.
@@ -225,6 +236,7 @@ func (b *Bridge) rebalance() {
 		l.draining = l.draining || tell
 		l.mu.Unlock()
 		if tell {
+			b.refreshServing()
 			l.sendMu.Lock()
 			_, err := l.r.Sender().Send(&region.Descriptor{Kind: region.KindCancel, Aux: CancelDrain})
 			l.sendMu.Unlock()
@@ -308,7 +320,7 @@ func (b *Bridge) Lanes() []LaneStats {
 // ServeExchange forwards x to the host, or answers 503 when none is
 // attached or it has no room within SendTimeout.
 func (b *Bridge) ServeExchange(x *engine.Exchange) {
-	l := b.pick()
+	l := b.serving.Load()
 	if l == nil {
 		b.stats.noHost.Add(1)
 		respondError(x, 503, "no application host attached")
@@ -554,7 +566,7 @@ func (l *lane) handle(d *region.Descriptor, payload []byte) (kept bool) {
 		l.mu.Lock()
 		s := l.streams[d.Stream]
 		l.mu.Unlock()
-		if s != nil && s.out == nil { // only the receive goroutine ends streams
+		if s != nil { // live until its END, which this goroutine routes
 			s.x.Continue()
 		}
 	case region.KindCancel:
@@ -664,6 +676,7 @@ func (l *lane) watchHost() {
 		}
 		l.mu.Unlock()
 		if fresh { // a new host: it takes new requests, the others drain
+			l.b.refreshServing()
 			l.b.rebalance()
 		}
 	case region.PeerDead, region.PeerGone:
@@ -687,6 +700,7 @@ func (l *lane) failAll(status int) int {
 	l.untaken = l.untaken[:0]
 	l.epoch, l.draining = 0, false
 	l.mu.Unlock()
+	l.b.refreshServing()
 	for _, s := range streams {
 		l.b.stats.failed.Add(1)
 		s.over.Store(true)

@@ -463,3 +463,46 @@ func TestBridgeOutOfRangeDescriptors502(t *testing.T) {
 		t.Fatalf("after bad descriptors: %d %q", status, body)
 	}
 }
+
+// A host may begin a streamed response before it asks for the body of an
+// Expect: 100-continue request (an echo that sends its head first).
+func TestBridgeContinueAfterStreamedHead(t *testing.T) {
+	srv, b := setupWith(t, Options{})
+	h := attachRaw(t, b, b.opts.Region.Dir)
+	c, err := net.Dial("tcp", srv.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	io.WriteString(c, "PUT /c HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+	req, _ := h.request()
+	h.respond(req, &ResponseHead{Status: 200, Flags: ResponseStream, ContentLength: -1}, nil)
+	h.send(region.Descriptor{Kind: region.KindContinue, Stream: req.Stream, Conn: req.Conn}, nil)
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if line, _ := br.ReadString('\n'); line != "HTTP/1.1 100 Continue\r\n" {
+		t.Fatalf("got %q; want 100 Continue", line)
+	}
+	br.ReadString('\n')
+	io.WriteString(c, "hello")
+	for {
+		d, p := h.next()
+		if len(p) > 0 {
+			h.send(region.Descriptor{Kind: region.KindBody, Stream: req.Stream, Conn: req.Conn}, append([]byte(nil), p...))
+		}
+		h.rc.Release(&d)
+		if d.Kind == region.KindEnd || d.Flags&region.FlagEnd != 0 {
+			break
+		}
+	}
+	h.rc.Flush()
+	h.send(region.Descriptor{Kind: region.KindEnd, Stream: req.Stream, Conn: req.Conn}, nil)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if string(body) != "hello" {
+		t.Fatalf("echo %q", body)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 )
 
 // A request view is the request as the host reads it, in place: a fixed
@@ -91,9 +92,10 @@ func EncodeView(dst []byte, v *ViewRequest) ([]byte, error) {
 			len(v.Fields), len(v.Head), len(v.Body))
 	}
 	le := binary.LittleEndian
-	start := len(dst)
-	dst = append(dst, make([]byte, ViewHeaderLen)...)
-	h := dst[start:]
+	start, n := len(dst), ViewLen(v)
+	dst = slices.Grow(dst, n)[:start+n] // one bounds check, no appends
+	h := dst[start : start+n]
+	clear(h[:ViewHeaderLen])
 	tableOff := ViewHeaderLen
 	headOff := tableOff + len(v.Fields)*fieldEntryLen
 	bodyOff := headOff + len(v.Head)
@@ -119,16 +121,17 @@ func EncodeView(dst []byte, v *ViewRequest) ([]byte, error) {
 	le.PutUint16(h[128:], v.Remote.Port())
 	le.PutUint16(h[130:], v.Local.Port())
 	le.PutUint32(h[132:], uint32(tableOff))
-	for _, f := range v.Fields {
-		var e [fieldEntryLen]byte
+	t := h[tableOff:headOff]
+	for i, f := range v.Fields {
+		e := t[i*fieldEntryLen : (i+1)*fieldEntryLen]
 		le.PutUint32(e[0:], f.Name.Off)
 		le.PutUint32(e[4:], f.Name.Len)
 		le.PutUint32(e[8:], f.Value.Off)
 		le.PutUint32(e[12:], f.Value.Len)
-		dst = append(dst, e[:]...)
 	}
-	dst = append(dst, v.Head...)
-	return append(dst, v.Body...), nil
+	copy(h[headOff:bodyOff], v.Head)
+	copy(h[bodyOff:], v.Body)
+	return dst, nil
 }
 
 // View is a decoded request view: accessors read the bytes in place.

@@ -20,6 +20,13 @@ esac
 
 log() { printf '==> %s\n' "$*"; }
 
+# Go's build cache does not see headers outside a package's directory: a
+# change to include/*.h alone would leave the cgo objects (libhaywire's C
+# half, the header checks) stale. Their hash in CGO_CFLAGS is part of the
+# cache key, so any header change recompiles them.
+CGO_CFLAGS="${CGO_CFLAGS:--O2 -g} -DHW_INCLUDE_HASH=$(cat include/*.h | cksum | cut -d' ' -f1)"
+export CGO_CFLAGS
+
 # need CMD PKG: make sure a command exists, installing its Debian package
 # when running as root; otherwise say what is missing.
 need() {

@@ -151,3 +151,33 @@ func TestLauncherRegionName(t *testing.T) {
 		}
 	}
 }
+
+// --exit-with-parent: the launcher stops when the process that started it
+// dies, even by kill -9, and removes its region.
+func TestLauncherExitWithParent(t *testing.T) {
+	dir := t.TempDir()
+	name := region.NewName()
+	// A shell parent that starts the launcher in the background and waits.
+	parent := exec.Command("sh", "-c", `"$0" --address 127.0.0.1 --port 0 --region-dir "$1" --region "$2" --exit-with-parent & wait`,
+		filepath.Join(buildDir, "haywire"), dir, name)
+	if err := parent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitForFile := func(present bool) bool {
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if _, err := os.Stat(filepath.Join(dir, name)); (err == nil) == present {
+				return true
+			}
+		}
+		return false
+	}
+	if !waitForFile(true) {
+		parent.Process.Kill()
+		t.Fatal("the launcher did not create its region")
+	}
+	parent.Process.Signal(syscall.SIGKILL)
+	parent.Wait()
+	if !waitForFile(false) {
+		t.Fatal("the launcher still runs 5 s after its parent was killed")
+	}
+}

@@ -44,6 +44,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	configFile := fs.String("config", "", "INI `file` to read first; flags override it")
 	shutdown := fs.Duration("shutdown-timeout", 10*time.Second, "how long a stop waits for requests in flight")
+	withParent := fs.Bool("exit-with-parent", false, "stop gracefully when the process that started this one exits (for hosts that launch their engine)")
 	stats := fs.Bool("stats", false, "print the transport counters of the running engine named by --region (and --region-dir), then exit")
 	values := map[string]*string{}
 	for _, f := range flags {
@@ -101,6 +102,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	if *withParent {
+		go watchParent(os.Getppid(), sigs)
+	}
 	if err := eng.Start(); err != nil {
 		fmt.Fprintln(stderr, "haywire:", err)
 		return 1
@@ -141,6 +145,19 @@ func printStats(name, dir string, stdout, stderr io.Writer) int {
 				fmt.Fprintf(stdout, " %s=%d", region.CounterNames[i], n)
 			}
 			fmt.Fprintln(stdout)
+		}
+	}
+}
+
+// watchParent delivers SIGTERM on sigs once the parent process is gone:
+// this process is then re-parented, and its parent id changes. Polling
+// rather than PR_SET_PDEATHSIG, which fires when the parent *thread* that
+// forked us exits (a runtime's worker thread may, with the parent alive).
+func watchParent(ppid int, sigs chan<- os.Signal) {
+	for range time.Tick(250 * time.Millisecond) {
+		if os.Getppid() != ppid {
+			sigs <- syscall.SIGTERM
+			return
 		}
 	}
 }

@@ -292,9 +292,10 @@ type LaneStats struct {
 	Serving   bool   // new requests go to this lane
 	Draining  bool   // its host was told to drain
 	InFlight  int    // requests sent, response not yet received
-	// Request arena: chunks free, and lent to the host (occupancy).
-	ChunksFree, ChunksLent int
-	Published              uint64 // descriptors sent to the host
+	// Request arena: chunks in all, free, and lent to the host (occupancy).
+	Chunks, ChunksFree, ChunksLent int
+	Published                      uint64 // descriptors sent to the host
+	Queued                         uint64 // of those, still on the ring: not taken yet
 }
 
 // Lanes returns a snapshot of every lane.
@@ -310,7 +311,9 @@ func (b *Bridge) Lanes() []LaneStats {
 		l.mu.Unlock()
 		l.sendMu.Lock() // the sender's state belongs to whoever holds sendMu
 		st.ChunksFree, _, st.ChunksLent = l.r.Sender().Chunks()
+		st.Chunks = l.r.Sender().ArenaGeometry().Chunks
 		st.Published = l.r.Sender().Position()
+		st.Queued = st.Published - min(st.Published, l.r.Sender().Taken())
 		l.sendMu.Unlock()
 		out = append(out, st)
 	}

@@ -358,6 +358,9 @@ func TestBridgeTakeTimeout(t *testing.T) {
 	if st := b.Stats(); st.NoHost != 1 || st.InFlight != 0 {
 		t.Errorf("stats %+v; want 1 no-host, 0 in flight", st)
 	}
+	if l := b.Lanes()[0]; l.Queued != 1 || l.Published != 1 || l.Chunks != 256 || l.ChunksLent != 1 {
+		t.Errorf("lane %+v; want the request still queued on the ring, its chunk lent", l)
+	}
 }
 
 // A host that dies while streaming a response: the client's connection is

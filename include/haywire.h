@@ -527,6 +527,21 @@ typedef struct hw_stats_t
     uint64_t handler_errors;    /* callbacks that failed (answered 500) */
     uint64_t bytes_read;
     uint64_t bytes_written;
+    /* The bridge (since 0.3; all 0 while it is off). */
+    uint64_t bridge_forwarded;  /* requests published to a host */
+    uint64_t bridge_completed;  /* responses received and handed to the engine */
+    uint64_t bridge_no_host;    /* answered 503: no host, no room, or not taken in time */
+    uint64_t bridge_failed;     /* answered 502 (or cut): host died, detached or sent garbage */
+    uint64_t bridge_invalid;    /* descriptors or messages from hosts that failed validation */
+    uint64_t bridge_cancelled;  /* requests whose client went away, told to the host */
+    uint64_t bridge_aborted;    /* responses a host abandoned (500 or cut) */
+    uint64_t bridge_in_flight;  /* requests waiting for their response now */
+    uint64_t bridge_queued;     /* descriptors on the rings that hosts have not taken yet */
+    uint64_t bridge_chunks_lent; /* request-arena chunks hosts hold now (occupancy) */
+    uint64_t bridge_chunks;     /* request-arena chunks in all (all lanes) */
+    uint64_t bridge_body_in;    /* streamed request-body bytes sent to hosts */
+    uint64_t bridge_body_out;   /* streamed response-body bytes written to clients */
+    uint64_t bridge_host_pid;   /* pid of the host that gets new requests, 0 when none */
 } hw_stats_t;
 
 /*

@@ -114,6 +114,20 @@ func hw_stats(out *C.hw_stats_t, size C.size_t) (rc C.int) {
 		bytes_read:           C.uint64_t(st.BytesRead),
 		bytes_written:        C.uint64_t(st.BytesWritten),
 	}
+	if b := eng.Bridge(); b != nil {
+		bs := b.Stats()
+		full.bridge_forwarded, full.bridge_completed = C.uint64_t(bs.Forwarded), C.uint64_t(bs.Completed)
+		full.bridge_no_host, full.bridge_failed = C.uint64_t(bs.NoHost), C.uint64_t(bs.Failed)
+		full.bridge_invalid, full.bridge_cancelled = C.uint64_t(bs.Invalid), C.uint64_t(bs.Cancelled)
+		full.bridge_aborted, full.bridge_in_flight = C.uint64_t(bs.Aborted), C.uint64_t(bs.InFlight)
+		full.bridge_body_in, full.bridge_body_out = C.uint64_t(bs.BodyIn), C.uint64_t(bs.BodyOut)
+		full.bridge_host_pid = C.uint64_t(bs.HostPID)
+		for _, l := range b.Lanes() {
+			full.bridge_queued += C.uint64_t(l.Queued)
+			full.bridge_chunks_lent += C.uint64_t(l.ChunksLent)
+			full.bridge_chunks += C.uint64_t(l.Chunks)
+		}
+	}
 	n := min(uintptr(size), unsafe.Sizeof(full))
 	copy(unsafe.Slice((*byte)(unsafe.Pointer(out)), n), unsafe.Slice((*byte)(unsafe.Pointer(&full)), n))
 	return C.HW_OK

@@ -175,6 +175,14 @@ int main(int argc, char** argv)
         /* No host attached: bridged requests get 503. */
         CHECK(hw_test_get(port, "GET /nothing-native HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", resp, sizeof resp) > 0);
         CHECK_CONTAINS(resp, "HTTP/1.1 503 ");
+        {
+            hw_stats_t st;
+            CHECK_INT(hw_stats(&st, sizeof st), HW_OK);
+            CHECK(st.bridge_no_host == 1);
+            CHECK(st.bridge_forwarded == 0 && st.bridge_in_flight == 0 && st.bridge_host_pid == 0);
+            CHECK(st.bridge_chunks == 2 * 1024); /* two lanes of the default arena */
+            CHECK(st.bridge_chunks_lent == 0 && st.bridge_queued == 0);
+        }
         CHECK_INT(hw_stop(2000), HW_OK);
         CHECK_INT(hw_region_name(name, sizeof name), HW_ESTATE);
         f = fopen(file, "rb"); /* removed on a clean stop */

@@ -572,6 +572,7 @@ func (l *lane) handle(d *region.Descriptor, payload []byte) (kept bool) {
 		if s != nil { // live until its END, which this goroutine routes
 			s.x.Continue()
 		}
+	case region.KindNop: // a host announcing itself: the wake-up was the point
 	case region.KindCancel:
 		if d.Aux != CancelHostAbort {
 			l.b.stats.invalid.Add(1)

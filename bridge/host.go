@@ -132,6 +132,8 @@ func Attach(name string, opts region.Options) (*Host, error) {
 	h.pump <- struct{}{}
 	h.collector <- struct{}{}
 	r.Sender().OnReturn = h.chunkReturned
+	// Wake the engine: it routes to us at once, not at its next look.
+	r.Sender().Send(&region.Descriptor{Kind: region.KindNop})
 	return h, nil
 }
 

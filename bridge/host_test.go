@@ -34,6 +34,16 @@ func newFakeEngine(t *testing.T) (*fakeEngine, *Host) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.r.Close(); r.Close() })
+	// A host announces itself with a NOP on stream 0 (haywire_bridge.h).
+	rc := r.Receiver()
+	rc.Wait(5*time.Second, nil)
+	if n, _ := rc.Poll(1); n != 1 {
+		t.Fatal("the host sent nothing on attaching; want a NOP")
+	}
+	if d, err := rc.Get(0); err != nil || d.Kind != region.KindNop || d.Stream != 0 {
+		t.Fatalf("the host's first descriptor = %v, %v; want a NOP on stream 0", d, err)
+	}
+	rc.Consume(1)
 	return &fakeEngine{t, r}, h
 }
 

@@ -117,6 +117,10 @@
 **     response message fails the rules of section 4. It counts as invalid
 **     and ignores REQUEST, and kinds not listed above, from a host. A host
 **     ignores kinds it does not act upon.
+**   - NOP (haywire_shm.h), from a host: ignored. A host sends one on stream
+**     0 right after it attaches: the wake-up makes the engine notice it and
+**     route new requests to it at once, rather than at its next look at
+**     the lanes (tens of milliseconds; until then requests get 503).
 **   - CANCEL, engine to host, aux CLIENT_GONE on a request's stream: its
 **     client closed the connection, or only its sending side (a
 **     half-close, after which the client still reads the response), or

@@ -1,0 +1,80 @@
+using System;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace Haywire.Owin
+{
+    /// <summary>
+    /// P/Invoke of libhaywire (include/haywire.h), for <see cref="OwinHost.StartInProcess"/>
+    /// only, and of libc's kill for stopping a launched engine gracefully. Entry points are
+    /// spelled as in the header. No delegate is ever passed to the library: Go threads
+    /// never call managed code (Mono hangs at exit if they do; DESIGN.md, "Process model").
+    /// </summary>
+    internal static class NativeMethods
+    {
+        /// <summary>"haywire": libhaywire.so, found by the runtime's usual search (see README).</summary>
+        private const string Haywire = "haywire";
+
+        public const int HW_OK = 0;
+
+        [DllImport(Haywire, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int hw_config_set([MarshalAs(UnmanagedType.LPStr)] string key, [MarshalAs(UnmanagedType.LPStr)] string value);
+
+        [DllImport(Haywire, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int hw_start();
+
+        [DllImport(Haywire, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int hw_stop(int timeoutMs);
+
+        [DllImport(Haywire, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int hw_region_name(byte[] buffer, UIntPtr size);
+
+        [DllImport(Haywire, CallingConvention = CallingConvention.Cdecl)]
+        public static extern IntPtr hw_last_error();
+
+        [DllImport(Haywire, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int hw_version_number();
+
+        /// <summary>The message of the last failed haywire call on this thread ("" if none).</summary>
+        public static string LastError()
+        {
+            IntPtr p = hw_last_error();
+            return p == IntPtr.Zero ? "" : Marshal.PtrToStringAnsi(p);
+        }
+
+        /// <summary>The region name of the engine running in this process.</summary>
+        public static string RegionName()
+        {
+            var buffer = new byte[64]; // names are at most 47 bytes (haywire.h, hw_region_name)
+            int rc = hw_region_name(buffer, (UIntPtr)buffer.Length);
+            if (rc != HW_OK)
+            {
+                throw new InvalidOperationException("hw_region_name failed (" + rc + "): " + LastError());
+            }
+            int n = Array.IndexOf(buffer, (byte)0);
+            return Encoding.ASCII.GetString(buffer, 0, n < 0 ? buffer.Length : n);
+        }
+
+        public const int SIGTERM = 15;
+
+        [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+        private static extern int sys_kill(int pid, int signal);
+
+        /// <summary>Sends signal to pid; false when libc is not reachable or the call failed.</summary>
+        public static bool TryKill(int pid, int signal)
+        {
+            try
+            {
+                return sys_kill(pid, signal) == 0;
+            }
+            catch (DllNotFoundException)
+            {
+                return false;
+            }
+            catch (EntryPointNotFoundException)
+            {
+                return false;
+            }
+        }
+    }
+}

@@ -1,0 +1,676 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Threading;
+using System.Threading.Tasks;
+
+using Haywire.Owin.Transport;
+
+namespace Haywire.Owin
+{
+    /// <summary>
+    /// owin.ResponseBody. The head is fixed at the first write or flush (§3.5): the
+    /// OnSendingHeaders callbacks run (last registered first), then status, reason
+    /// and headers are taken and the header dictionary turns read-only. Bytes are
+    /// buffered up to <see cref="BufferLimit"/>; a response that completes within it
+    /// goes to the engine whole, with a computed Content-Length (0 when empty);
+    /// a longer one, or one the application flushes, streams — chunked, or with
+    /// the Content-Length the application set, which must then be met exactly.
+    /// Closing or disposing the stream does nothing: the server ends the response
+    /// when the application's Task completes (§3.5).
+    /// Not thread-safe: one write at a time, as OWIN lets a server assume.
+    /// </summary>
+    internal sealed class ResponseBodyStream : Stream
+    {
+        /// <summary>Bytes held before the response starts streaming.</summary>
+        public const int BufferLimit = 16 * 1024;
+
+        private const int FirstBufferSize = 512;
+        private const string HeadersSentMessage = "the response headers were sent at the first write to the response body";
+        private static readonly byte[] NoBytes = new byte[0];
+        private static readonly List<KeyValuePair<string, string>> NoHeaders = new List<KeyValuePair<string, string>>(0);
+
+        private readonly OwinCall _call;
+        private readonly HostRequest _request;
+        private byte[] _buffer;
+        private int _buffered;
+        private long _written; // bytes the application wrote, in total
+
+        private List<KeyValuePair<Action<object>, object>> _onSendingHeaders;
+        private bool _runningCallbacks;
+        private bool _headFixed;
+        private bool _started; // StartResponse went to the engine: streaming
+        private bool _done; // the response is complete or given up
+        private bool _discardBody; // the status was invalid: 500 goes out instead
+        private int _status;
+        private string _reason;
+        private List<KeyValuePair<string, string>> _headers;
+        private long _declaredLength = -1; // the application's Content-Length, or -1
+
+        public ResponseBodyStream(OwinCall call)
+        {
+            _call = call;
+            _request = call.Request;
+        }
+
+        /// <summary>True once status and headers are fixed (the first write or flush).</summary>
+        public bool HeadersSent
+        {
+            get { return _headFixed; }
+        }
+
+        public override bool CanRead
+        {
+            get { return false; }
+        }
+
+        public override bool CanSeek
+        {
+            get { return false; }
+        }
+
+        public override bool CanWrite
+        {
+            get { return !_done; }
+        }
+
+        public override long Length
+        {
+            get { throw new NotSupportedException("the response body is write-only"); }
+        }
+
+        public override long Position
+        {
+            get { throw new NotSupportedException("the response body is write-only"); }
+            set { throw new NotSupportedException("the response body is write-only"); }
+        }
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            throw new NotSupportedException("the response body is write-only");
+        }
+
+        public override long Seek(long offset, SeekOrigin origin)
+        {
+            throw new NotSupportedException("the response body is write-only");
+        }
+
+        public override void SetLength(long value)
+        {
+            throw new NotSupportedException("the response body is write-only");
+        }
+
+        /// <summary>server.OnSendingHeaders: callbacks run in reverse order before the head is fixed.</summary>
+        public void RegisterOnSendingHeaders(Action<object> callback, object state)
+        {
+            if (callback == null)
+            {
+                throw new ArgumentNullException("callback");
+            }
+            if (_headFixed)
+            {
+                throw new InvalidOperationException(HeadersSentMessage);
+            }
+            if (_onSendingHeaders == null)
+            {
+                _onSendingHeaders = new List<KeyValuePair<Action<object>, object>>(2);
+            }
+            _onSendingHeaders.Add(new KeyValuePair<Action<object>, object>(callback, state));
+        }
+
+        private static void CheckArguments(byte[] buffer, int offset, int count)
+        {
+            if (buffer == null)
+            {
+                throw new ArgumentNullException("buffer");
+            }
+            if (offset < 0 || count < 0 || offset > buffer.Length - count)
+            {
+                throw new ArgumentOutOfRangeException("count", "offset " + offset + " and count " + count
+                    + " do not fit a buffer of " + buffer.Length + " bytes");
+            }
+        }
+
+        private void CheckWritable()
+        {
+            if (_done)
+            {
+                throw new InvalidOperationException("the response is complete: the application's Task has finished or the response failed");
+            }
+        }
+
+        /// <summary>Accepts count bytes; returns true when they must go to the engine now.</summary>
+        private bool Accept(byte[] buffer, int offset, int count)
+        {
+            CheckArguments(buffer, offset, count);
+            CheckWritable();
+            if (!_headFixed)
+            {
+                FixHead();
+            }
+            _written += count;
+            if (_declaredLength >= 0 && _written > _declaredLength && !_discardBody)
+            {
+                GiveUp();
+                throw new IOException("the application wrote " + _written + " bytes, more than its Content-Length of "
+                    + _declaredLength + "; the response was aborted");
+            }
+            if (_discardBody || count == 0)
+            {
+                return false;
+            }
+            if (_buffered + count <= BufferLimit)
+            {
+                EnsureBuffer(_buffered + count);
+                Buffer.BlockCopy(buffer, offset, _buffer, _buffered, count);
+                _buffered += count;
+                return false;
+            }
+            return true;
+        }
+
+        private void EnsureBuffer(int needed)
+        {
+            if (_buffer != null && _buffer.Length >= needed)
+            {
+                return;
+            }
+            int size = _buffer == null ? FirstBufferSize : _buffer.Length * 2;
+            while (size < needed)
+            {
+                size *= 2;
+            }
+            if (size > BufferLimit)
+            {
+                size = BufferLimit;
+            }
+            var grown = new byte[size];
+            if (_buffered > 0)
+            {
+                Buffer.BlockCopy(_buffer, 0, grown, 0, _buffered);
+            }
+            _buffer = grown;
+        }
+
+        public override void Write(byte[] buffer, int offset, int count)
+        {
+            if (!Accept(buffer, offset, count))
+            {
+                return;
+            }
+            try
+            {
+                StartIfNeeded();
+                if (_buffered > 0)
+                {
+                    _request.WriteBody(_buffer, 0, _buffered);
+                    _buffered = 0;
+                }
+                if (count >= BufferLimit)
+                {
+                    _request.WriteBody(buffer, offset, count);
+                }
+                else
+                {
+                    EnsureBuffer(count);
+                    Buffer.BlockCopy(buffer, offset, _buffer, 0, count);
+                    _buffered = count;
+                }
+            }
+            catch (Exception e)
+            {
+                throw ServerFailure(e);
+            }
+        }
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+        {
+            if (cancellationToken.IsCancellationRequested)
+            {
+                return Canceled(cancellationToken);
+            }
+            try
+            {
+                if (!Accept(buffer, offset, count))
+                {
+                    return Task.CompletedTask;
+                }
+                StartIfNeeded();
+            }
+            catch (Exception e)
+            {
+                return Failed(e is HaywireException ? ServerFailure(e) : e);
+            }
+            return WriteSlowAsync(buffer, offset, count, cancellationToken);
+        }
+
+        private async Task WriteSlowAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+        {
+            try
+            {
+                if (_buffered > 0)
+                {
+                    await _request.WriteBodyAsync(_buffer, 0, _buffered, cancellationToken).ConfigureAwait(false);
+                    _buffered = 0;
+                }
+                if (count >= BufferLimit)
+                {
+                    await _request.WriteBodyAsync(buffer, offset, count, cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    EnsureBuffer(count);
+                    Buffer.BlockCopy(buffer, offset, _buffer, 0, count);
+                    _buffered = count;
+                }
+            }
+            catch (Exception e)
+            {
+                if (e is OperationCanceledException && cancellationToken.IsCancellationRequested)
+                {
+                    throw;
+                }
+                throw ServerFailure(e);
+            }
+        }
+
+        public override IAsyncResult BeginWrite(byte[] buffer, int offset, int count, AsyncCallback callback, object state)
+        {
+            return ToApm(WriteAsync(buffer, offset, count, CancellationToken.None), callback, state);
+        }
+
+        public override void EndWrite(IAsyncResult asyncResult)
+        {
+            ((Task)asyncResult).GetAwaiter().GetResult();
+        }
+
+        /// <summary>Sends the head, if not yet sent, and every buffered byte: the response streams from here.</summary>
+        public override void Flush()
+        {
+            if (_done)
+            {
+                return;
+            }
+            if (!_headFixed)
+            {
+                FixHead();
+            }
+            if (_discardBody)
+            {
+                return;
+            }
+            try
+            {
+                StartIfNeeded();
+                if (_buffered > 0)
+                {
+                    _request.WriteBody(_buffer, 0, _buffered);
+                    _buffered = 0;
+                }
+            }
+            catch (Exception e)
+            {
+                throw ServerFailure(e);
+            }
+        }
+
+        public override Task FlushAsync(CancellationToken cancellationToken)
+        {
+            if (_done)
+            {
+                return Task.CompletedTask;
+            }
+            try
+            {
+                if (!_headFixed)
+                {
+                    FixHead();
+                }
+                if (_discardBody)
+                {
+                    return Task.CompletedTask;
+                }
+                StartIfNeeded();
+            }
+            catch (Exception e)
+            {
+                return Failed(e is HaywireException ? ServerFailure(e) : e);
+            }
+            if (_buffered == 0)
+            {
+                return Task.CompletedTask;
+            }
+            return FlushSlowAsync(cancellationToken);
+        }
+
+        private async Task FlushSlowAsync(CancellationToken cancellationToken)
+        {
+            try
+            {
+                await _request.WriteBodyAsync(_buffer, 0, _buffered, cancellationToken).ConfigureAwait(false);
+                _buffered = 0;
+            }
+            catch (Exception e)
+            {
+                if (e is OperationCanceledException && cancellationToken.IsCancellationRequested)
+                {
+                    throw;
+                }
+                throw ServerFailure(e);
+            }
+        }
+
+        /// <summary>The application closing the stream is harmless: the server ends the response.</summary>
+        protected override void Dispose(bool disposing)
+        {
+        }
+
+        /// <summary>
+        /// sendfile.SendAsync: the file's bytes go through this stream (flushed first,
+        /// so they follow what was written before). The engine cannot yet send from the
+        /// file itself; the bytes pass through the host once.
+        /// </summary>
+        public async Task SendFileAsync(string path, long offset, long? count, CancellationToken cancellationToken)
+        {
+            if (path == null)
+            {
+                throw new ArgumentNullException("path");
+            }
+            using (var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete,
+                64 * 1024, FileOptions.Asynchronous | FileOptions.SequentialScan))
+            {
+                long length = file.Length;
+                if (offset < 0 || offset > length)
+                {
+                    throw new ArgumentOutOfRangeException("offset", offset, "outside the file of " + length + " bytes");
+                }
+                long remaining = count.HasValue ? count.Value : length - offset;
+                if (remaining < 0 || remaining > length - offset)
+                {
+                    throw new ArgumentOutOfRangeException("count", count, "beyond the end of the " + length + "-byte file from offset " + offset);
+                }
+                file.Position = offset;
+                var chunk = new byte[(int)Math.Min(64 * 1024, Math.Max(remaining, 1))];
+                while (remaining > 0)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    int n = await file.ReadAsync(chunk, 0, (int)Math.Min(chunk.Length, remaining), cancellationToken).ConfigureAwait(false);
+                    if (n == 0)
+                    {
+                        throw new IOException("the file " + path + " ended " + remaining + " bytes early (it shrank)");
+                    }
+                    await WriteAsync(chunk, 0, n, cancellationToken).ConfigureAwait(false);
+                    remaining -= n;
+                }
+            }
+        }
+
+        /// <summary>Runs the OnSendingHeaders callbacks and fixes status, reason and headers.</summary>
+        private void FixHead()
+        {
+            if (_runningCallbacks)
+            {
+                // A callback wrote to the body: the head is what it is now.
+                TakeHead();
+                return;
+            }
+            if (_onSendingHeaders != null)
+            {
+                _runningCallbacks = true;
+                try
+                {
+                    for (int i = _onSendingHeaders.Count - 1; i >= 0 && !_headFixed; i--)
+                    {
+                        _onSendingHeaders[i].Key(_onSendingHeaders[i].Value);
+                    }
+                }
+                finally
+                {
+                    _runningCallbacks = false;
+                }
+                if (_headFixed)
+                {
+                    return;
+                }
+            }
+            TakeHead();
+        }
+
+        private void TakeHead()
+        {
+            _headFixed = true;
+            OwinEnvironment env = _call.Env;
+            int status;
+            if (!TryReadStatus(env.GetKnown(OwinEnvironment.ResponseStatusCode), out status) || status < 200 || status > 999)
+            {
+                // 1xx are interim (100 would leave no final response, §3.4; 101 needs the
+                // upgrade extension, not offered) and the rest are not HTTP status codes.
+                object given = env.GetKnown(OwinEnvironment.ResponseStatusCode);
+                _call.Server.Trace("request " + _request.RequestId + ": invalid owin.ResponseStatusCode "
+                    + (given == OwinEnvironment.Absent ? "(removed)" : Convert.ToString(given, CultureInfo.InvariantCulture))
+                    + ": answering 500");
+                _status = 500;
+                _reason = null;
+                _headers = NoHeaders;
+                _discardBody = true;
+                _call.ResponseHeadersDictionary.MakeReadOnly(HeadersSentMessage);
+                return;
+            }
+            _status = status;
+            object reason = env.GetKnown(OwinEnvironment.ResponseReasonPhrase);
+            _reason = reason as string;
+            if (_reason != null && (_reason.Length == 0 || _reason.Length > 255))
+            {
+                _reason = null; // the engine supplies the standard phrase
+            }
+            HeaderDictionary dictionary = _call.ResponseHeadersDictionary;
+            Dictionary<string, string[]> entries = dictionary.RawEntries;
+            var headers = new List<KeyValuePair<string, string>>(entries.Count);
+            foreach (var pair in entries)
+            {
+                string[] values = pair.Value;
+                if (values == null)
+                {
+                    continue;
+                }
+                if (string.Equals(pair.Key, "Content-Length", StringComparison.OrdinalIgnoreCase))
+                {
+                    long declared;
+                    if (values.Length == 1 && long.TryParse(values[0], NumberStyles.None, CultureInfo.InvariantCulture, out declared))
+                    {
+                        _declaredLength = declared;
+                    }
+                    else
+                    {
+                        _call.Server.Trace("request " + _request.RequestId + ": ignoring invalid Content-Length \""
+                            + string.Join(",", values) + "\"");
+                    }
+                    continue; // the engine writes Content-Length itself
+                }
+                foreach (string value in values)
+                {
+                    if (value != null)
+                    {
+                        headers.Add(new KeyValuePair<string, string>(pair.Key, value));
+                    }
+                }
+            }
+            _headers = headers;
+            dictionary.MakeReadOnly(HeadersSentMessage);
+        }
+
+        private static bool TryReadStatus(object value, out int status)
+        {
+            if (value is int)
+            {
+                status = (int)value;
+                return true;
+            }
+            if (value == null || value == OwinEnvironment.Absent)
+            {
+                status = 0;
+                return false;
+            }
+            try
+            {
+                // Some applications store a long or a string; OWIN says int.
+                status = Convert.ToInt32(value, CultureInfo.InvariantCulture);
+                return true;
+            }
+            catch (Exception)
+            {
+                status = 0;
+                return false;
+            }
+        }
+
+        private void StartIfNeeded()
+        {
+            if (!_started)
+            {
+                _started = true;
+                _request.StartResponse(_status, _reason, _headers, _declaredLength);
+            }
+        }
+
+        /// <summary>The application's Task completed: send what remains and end the response.</summary>
+        public void Finish()
+        {
+            if (_done)
+            {
+                return;
+            }
+            if (!_headFixed)
+            {
+                FixHead();
+            }
+            _done = true;
+            bool head = _request.IsHead;
+            if (!_started)
+            {
+                if (_discardBody)
+                {
+                    _request.Respond(500, null, NoHeaders, NoBytes, 0, 0);
+                }
+                else if (_declaredLength >= 0 && _declaredLength != _written && !(head && _written == 0))
+                {
+                    _call.Server.Trace("request " + _request.RequestId + ": the application wrote " + _written
+                        + " bytes with a Content-Length of " + _declaredLength + "; the response was aborted");
+                    _request.Abort();
+                }
+                else if (head && _declaredLength > 0 && _written == 0)
+                {
+                    // HEAD: announce the length the application set without a body.
+                    _request.StartResponse(_status, _reason, _headers, _declaredLength);
+                    _request.EndResponse();
+                }
+                else
+                {
+                    _request.Respond(_status, _reason, _headers, _buffer ?? NoBytes, 0, _buffered);
+                }
+                return;
+            }
+            if (_buffered > 0)
+            {
+                _request.WriteBody(_buffer, 0, _buffered);
+                _buffered = 0;
+            }
+            if (_declaredLength >= 0 && _written < _declaredLength && !head)
+            {
+                _call.Server.Trace("request " + _request.RequestId + ": the application wrote " + _written
+                    + " bytes of its Content-Length of " + _declaredLength + "; the response was aborted");
+                _request.Abort();
+                return;
+            }
+            _request.EndResponse();
+        }
+
+        /// <summary>
+        /// The application failed (§6.1). Before the first write: a 500 without the
+        /// application's headers. After it: the response is given up (CANCEL HOST_ABORT);
+        /// the engine then cuts the client connection if any of the response went out,
+        /// and answers 500 if all of it was still buffered here — either way the client
+        /// never takes a failed response for a complete one.
+        /// </summary>
+        public void FailWith(Exception e)
+        {
+            if (_done)
+            {
+                return;
+            }
+            _done = true;
+            if (!_headFixed)
+            {
+                _headFixed = true;
+                _request.Respond(500, null, NoHeaders, NoBytes, 0, 0);
+                return;
+            }
+            _request.Abort();
+        }
+
+        /// <summary>Gives the response up (CANCEL HOST_ABORT) after a broken promise of the application.</summary>
+        private void GiveUp()
+        {
+            _done = true;
+            try
+            {
+                _request.Abort();
+            }
+            catch (Exception)
+            {
+                // The engine may be gone already; the response is lost either way.
+            }
+        }
+
+        /// <summary>A failure of the engine or the client connection: owin.CallCancelled fires (§6.2).</summary>
+        private Exception ServerFailure(Exception e)
+        {
+            _call.Cancel();
+            if (e is IOException || e is OperationCanceledException)
+            {
+                return e;
+            }
+            return new IOException("the response could not be sent: " + e.Message, e);
+        }
+
+        private static Task Failed(Exception e)
+        {
+            var source = new TaskCompletionSource<bool>();
+            source.SetException(e);
+            return source.Task;
+        }
+
+        private static Task Canceled(CancellationToken token)
+        {
+            var source = new TaskCompletionSource<bool>();
+            source.SetCanceled();
+            return source.Task;
+        }
+
+        private static IAsyncResult ToApm(Task task, AsyncCallback callback, object state)
+        {
+            var source = new TaskCompletionSource<bool>(state);
+            task.ContinueWith(t =>
+            {
+                if (t.IsFaulted)
+                {
+                    source.TrySetException(t.Exception.InnerExceptions);
+                }
+                else if (t.IsCanceled)
+                {
+                    source.TrySetCanceled();
+                }
+                else
+                {
+                    source.TrySetResult(true);
+                }
+                if (callback != null)
+                {
+                    callback(source.Task);
+                }
+            }, TaskScheduler.Default);
+            return source.Task;
+        }
+    }
+}

@@ -1,0 +1,11 @@
+namespace Haywire.Owin.Transport
+{
+    /// <summary>
+    /// Thrown by <see cref="HostConnection.Next"/> once the engine asked this host to drain (a newer host took
+    /// over) and every request it had sent was handed out. Answer the requests still in flight, then dispose.
+    /// </summary>
+    public sealed class DrainedException : HaywireException
+    {
+        public DrainedException(string message) : base(message) { }
+    }
+}

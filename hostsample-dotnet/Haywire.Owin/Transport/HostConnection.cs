@@ -1,0 +1,554 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Threading;
+
+namespace Haywire.Owin.Transport
+{
+    /// <summary>
+    /// A host's attachment to one lane of an engine's region (include/haywire_shm.h, side 1), speaking the bridge
+    /// protocol (include/haywire_bridge.h): it hands out the engine's requests with <see cref="Next"/> and sends
+    /// the responses back through <see cref="HostRequest"/>.
+    /// </summary>
+    /// <remarks>
+    /// Threads. One thread at a time calls Next; requests may be answered, and their bodies read and written, from
+    /// any threads concurrently. The engine's data ring (ring 0) has one consumer: whoever holds the "pump" (Next
+    /// normally; a body reader or a thread-pool item when nobody calls Next, e.g. after a drain). Producers on
+    /// ring 1 (responses) and the arena allocator share the send lock; releases on ring 2 have their own lock.
+    /// A background thread beats this side's heartbeat every beat_ms and judges the engine's liveness.
+    /// </remarks>
+    public sealed unsafe partial class HostConnection : IDisposable
+    {
+        /// <summary>Chunks of the host's arena one streamed response may hold unreleased (as the Go and C hosts).</summary>
+        public const int StreamChunkLimit = 8;
+
+        private const int PumpBatch = 64;
+        private const int MaxAssembledView = 256 << 20; // a view in parts beyond this is refused (503)
+        private const int MaxViewHint = 64 << 20;
+
+        private readonly RegionMapping _map;
+        private readonly byte* _base;
+        private readonly int _pid;
+        private readonly uint _epoch;
+        private readonly int _lane;
+        private readonly int _enginePid;
+        private readonly uint _livenessMs;
+        private readonly uint _beatMs;
+        private readonly long _spinTicks;
+
+        // Shared words of the header.
+        private readonly ulong* _ownClaim, _ownHeartbeat, _ownToken;
+        private readonly ulong* _engineClaim, _engineHeartbeat, _engineToken;
+        private readonly uint* _engineEpochWord;
+        private readonly uint* _regionFlags;
+        private readonly ulong* _ownCounters;
+
+        // Arenas: 0 is the engine's (read in place), 1 ours.
+        private readonly byte* _arena0, _arena1;
+        private readonly ulong _arena0Size;
+        private readonly uint _chunk0;
+
+        // Ring 0 (engine -> host data): the pump holder's.
+        private readonly RingConsumer _in;
+        private uint _engineEpoch;
+        private uint _minEpoch = 1;
+        private IntPtr _parts;          // a view arriving in parts, being assembled
+        private long _partsLen, _partsCap;
+        private ulong _partsStream;
+        private uint _partsConn;
+        private bool _inParts, _partsFailed;
+
+        // Ring 1 (responses), ring 3 (our chunks coming back), the allocator: under _sendLock.
+        private readonly object _sendLock = new object();
+        private readonly RingProducer _out;
+        private readonly RingConsumer _relIn;
+        internal readonly ChunkAllocator Alloc;
+        private readonly int _sendBatch;
+
+        // Ring 2 (releases of the engine's chunks): under _releaseLock.
+        private readonly object _releaseLock = new object();
+        private readonly RingProducer _relOut;
+
+        // Waiting for our chunks to come back: one thread sleeps on ring 3's bell, the others on _relMon.
+        private readonly object _relMon = new object();
+        private long _relGen;
+        private int _relSleeper;
+
+        // Requests: decoded and not completed (_live), decoded and not handed out (_ready). Under _stateLock;
+        // Next waits on it while a body reader holds the pump.
+        private readonly object _stateLock = new object();
+        private readonly Dictionary<ulong, HostRequest> _live = new Dictionary<ulong, HostRequest>();
+        private HostRequest[] _ready = new HostRequest[64];
+        private int _readyHead, _readyCount;
+        private int _nextWaiting;
+
+        // The pump: 1 while a thread consumes ring 0. Threads that need it wait until it is released.
+        private int _pumpHeld;
+        private int _pumpWanters;
+        private readonly List<HostRequest> _pumpWantersList = new List<HostRequest>();
+        private int _sweepQueued;
+
+        private volatile bool _draining;
+        private string _goneReason; // set once: the engine died, closed the region, or fenced us
+        private volatile bool _fenced;
+        private volatile bool _disposed;
+        private int _activeOps;
+        private int _inFlight;
+
+        // Liveness: the beat thread's.
+        private readonly Thread _beatThread;
+        private readonly object _beatLock = new object();
+        private ulong _obsClaim, _obsHeartbeat, _declared;
+        private long _obsChanged;
+        private int _obsQuiet;
+        private string _deathReason;
+
+        private HostConnection(RegionMapping map, int pid, uint epoch)
+        {
+            _map = map;
+            _base = map.Base;
+            _pid = pid;
+            _epoch = epoch;
+            byte* b = _base;
+            _lane = (int)*(uint*)(b + ShmLayout.LaneOffset);
+            _livenessMs = *(uint*)(b + ShmLayout.LivenessOffset);
+            _beatMs = Math.Max(1u, _livenessMs / 10);
+            _spinTicks = Environment.ProcessorCount > 1 ? Stopwatch.Frequency / 50000 : 0; // 20 µs, none on one CPU
+            _ownClaim = (ulong*)(b + ShmLayout.SideAt(1) + ShmLayout.SideClaimOffset);
+            _ownHeartbeat = (ulong*)(b + ShmLayout.SideAt(1) + ShmLayout.SideHeartbeatOffset);
+            _ownToken = (ulong*)(b + ShmLayout.SideAt(1) + ShmLayout.SideTokenOffset);
+            _engineClaim = (ulong*)(b + ShmLayout.SideAt(0) + ShmLayout.SideClaimOffset);
+            _engineHeartbeat = (ulong*)(b + ShmLayout.SideAt(0) + ShmLayout.SideHeartbeatOffset);
+            _engineToken = (ulong*)(b + ShmLayout.SideAt(0) + ShmLayout.SideTokenOffset);
+            _engineEpochWord = (uint*)(b + ShmLayout.SideAt(0) + ShmLayout.SideEpochOffset);
+            _regionFlags = (uint*)(b + ShmLayout.FlagsOffset);
+            _ownCounters = (ulong*)(b + ShmLayout.CounterAt(1, 0));
+            byte* a0 = b + ShmLayout.ArenaTableOffset, a1 = a0 + ShmLayout.ArenaEntrySize;
+            _arena0 = b + *(ulong*)(a0 + ShmLayout.ArenaEntryOffsetOffset);
+            _arena0Size = *(ulong*)(a0 + ShmLayout.ArenaEntrySizeOffset);
+            _chunk0 = *(uint*)(a0 + ShmLayout.ArenaEntryChunkSizeOffset);
+            _arena1 = b + *(ulong*)(a1 + ShmLayout.ArenaEntryOffsetOffset);
+            Alloc = new ChunkAllocator(*(uint*)(a1 + ShmLayout.ArenaEntryChunkSizeOffset),
+                                       (int)*(uint*)(a1 + ShmLayout.ArenaEntryChunkCountOffset));
+            _in = new RingConsumer(b, ShmLayout.RingData0);
+            _out = new RingProducer(b, ShmLayout.RingData1);
+            _relOut = new RingProducer(b, ShmLayout.RingRelease0);
+            _relIn = new RingConsumer(b, ShmLayout.RingRelease1);
+            // A message larger than a quarter of the ring or the arena goes in several batches, so a response
+            // of any size gets through while the engine takes the chunks back.
+            _sendBatch = (int)Math.Max(1, Math.Min(_out.Capacity, (ulong)Alloc.ChunkCount) / 4);
+            ulong ec = Volatile.Read(ref *_engineClaim);
+            _enginePid = ShmLayout.ClaimPid(ec) != 0 ? ShmLayout.ClaimPid(ec) : (int)*(uint*)(b + ShmLayout.CreatorPidOffset);
+            _engineEpoch = Volatile.Read(ref *_engineEpochWord);
+            _obsClaim = ec;
+            _obsHeartbeat = Volatile.Read(ref *_engineHeartbeat);
+            _obsChanged = Stopwatch.GetTimestamp();
+            _beatThread = new Thread(BeatLoop) { IsBackground = true, Name = "haywire heartbeat " + map.Name };
+        }
+
+        // ------------------------------------------------------------------ attach
+
+        /// <summary>
+        /// Attaches to the engine whose lane-0 region name is regionName, on the first lane whose host side is free
+        /// (haywire_shm.h section 1, "Choosing a lane"), scanning again until attachTimeout passes while every lane
+        /// is taken. A name with a lane suffix (haywire-UUID.K) attaches to that lane only. regionDir null: /dev/shm
+        /// then the temp directory.
+        /// </summary>
+        /// <exception cref="HaywireException">No such region, not a region name, a file that is not a private
+        /// regular file, a bad magic, version or layout, or every lane taken; the message says which, with values.</exception>
+        public static HostConnection Attach(string regionName, string regionDir, TimeSpan attachTimeout)
+        {
+            var uuid = new byte[16];
+            int lane;
+            if (!RegionNames.TryParse(regionName, uuid, out lane))
+                throw new HaywireException("not a region name: \"" + regionName + "\" (want haywire-<lowercase uuid>, as the engine prints it)");
+            if (!BitConverter.IsLittleEndian)
+                throw new HaywireException("the region layout is little-endian; this machine is not");
+            List<string> dirs = RegionMapping.Directories(regionDir);
+            long deadline = Stopwatch.GetTimestamp() + (long)(attachTimeout.TotalSeconds * Stopwatch.Frequency);
+            int pauseMs = 1;
+            while (true)
+            {
+                string busy;
+                HostConnection c = lane != 0 ? TryLane(regionName, dirs, -1, out busy) : ScanLanes(regionName, dirs, out busy);
+                if (c != null)
+                {
+                    c._beatThread.Start();
+                    // A NOP wakes the engine, which then routes new requests to us at once
+                    // rather than at its next look at the lanes (haywire_bridge.h section 1).
+                    c.SendControl(ShmLayout.KindNop, 0, 0, 0);
+                    return c;
+                }
+                busy = StripLanes(busy);
+                long left = deadline - Stopwatch.GetTimestamp();
+                if (left <= 0)
+                    throw new HaywireException("cannot attach: " + busy);
+                Thread.Sleep((int)Math.Max(1, Math.Min(pauseMs, left * 1000 / Stopwatch.Frequency)));
+                pauseMs = Math.Min(2 * pauseMs, 20);
+            }
+        }
+
+        /// <summary>One pass over the lanes of baseName: the first claimed lane, or null with busy saying why.</summary>
+        private static HostConnection ScanLanes(string baseName, List<string> dirs, out string busy)
+        {
+            int lanes = 1; // until lane 0's header says
+            var taken = new List<string>();
+            for (int k = 0; k < lanes; k++)
+            {
+                string why;
+                HostConnection c;
+                try
+                {
+                    c = TryLane(RegionNames.Lane(baseName, k), dirs, k == 0 ? -1 : lanes, out why);
+                }
+                catch (RegionNotFoundException) when (k > 0)
+                {
+                    taken.Add("lane " + k + ": not found"); // the engine is closing its lanes
+                    continue;
+                }
+                if (c != null)
+                {
+                    busy = null;
+                    return c;
+                }
+                if (k == 0)
+                    lanes = LanesOf(why);
+                taken.Add("lane " + k + ": " + StripLanes(why));
+            }
+            busy = (lanes == 1 ? "the only lane of " + baseName + " is" : "all " + lanes + " lanes of " + baseName + " are") +
+                   " taken (" + string.Join("; ", taken) + ")";
+            return null;
+        }
+
+        // TryLane reports a busy lane 0 as "lanes=N|text" so the scan learns the lane count without a second map.
+        private static int LanesOf(string why)
+        {
+            int bar = why.IndexOf('|');
+            int n;
+            return bar > 6 && int.TryParse(why.Substring(6, bar - 6), out n) ? Math.Max(1, n) : 1;
+        }
+
+        private static string StripLanes(string why)
+        {
+            int bar = why.IndexOf('|');
+            return bar >= 0 && why.StartsWith("lanes=", StringComparison.Ordinal) ? why.Substring(bar + 1) : why;
+        }
+
+        /// <summary>
+        /// Maps lane name, checks its lane count (expectLanes, -1: none), and claims side 1. Returns the connection,
+        /// or null with busy set when the side is taken. Throws for anything else.
+        /// </summary>
+        private static HostConnection TryLane(string name, List<string> dirs, int expectLanes, out string busy)
+        {
+            busy = null;
+            RegionMapping map = RegionMapping.Open(name, dirs);
+            try
+            {
+                byte* b = map.Base;
+                uint lanes = *(uint*)(b + ShmLayout.LanesOffset);
+                if (lanes == 0)
+                    lanes = 1; // a first version-1 region: one lane
+                if (expectLanes >= 0 && lanes != (uint)expectLanes)
+                    throw new HaywireException("invalid region layout: " + name + " records " + lanes + " lanes, lane 0 records " +
+                                               expectLanes + " (" + map.Path + ")");
+                int pid = NativeMethods.GetPid();
+                uint epoch;
+                string why;
+                if (!Claim(b, pid, out epoch, out why))
+                {
+                    busy = "lanes=" + lanes + "|" + why;
+                    map.Dispose();
+                    return null;
+                }
+                try
+                {
+                    return new HostConnection(map, pid, epoch);
+                }
+                catch
+                {
+                    // Give the claim back: nothing was lent or published yet.
+                    ulong mine = ShmLayout.Claim(pid, ShmLayout.StateActive);
+                    Interlocked.CompareExchange(ref *(long*)(b + ShmLayout.SideAt(1) + ShmLayout.SideClaimOffset), 0, (long)mine);
+                    throw;
+                }
+            }
+            catch
+            {
+                map.Dispose();
+                throw;
+            }
+        }
+
+        /// <summary>hw_shm_side_claim on side 1. False (why says who holds it) when the side is busy.</summary>
+        private static bool Claim(byte* b, int pid, out uint epoch, out string why)
+        {
+            epoch = 0;
+            why = null;
+            byte* side = b + ShmLayout.SideAt(1);
+            long* claim = (long*)(side + ShmLayout.SideClaimOffset);
+            long mine = (long)ShmLayout.Claim(pid, ShmLayout.StateAttaching);
+            long seen = Interlocked.CompareExchange(ref *claim, mine, 0);
+            if (seen != 0)
+            {
+                int holder = ShmLayout.ClaimPid((ulong)seen);
+                ulong token;
+                bool alive = NativeMethods.ProcessStatus(holder, out token);
+                why = ShmLayout.StateName(ShmLayout.ClaimState((ulong)seen)) + " by pid " + holder + " (alive: " + (alive ? "true" : "false") + ")";
+                return false;
+            }
+            uint e;
+            do
+                e = (uint)Interlocked.Increment(ref *(int*)(b + ShmLayout.EpochSourceOffset));
+            while (e == 0); // 0 means "no epoch" in descriptors
+            uint liveness = *(uint*)(b + ShmLayout.LivenessOffset);
+            Interlocked.Exchange(ref *(int*)(side + ShmLayout.SideEpochOffset), (int)e);
+            Interlocked.Exchange(ref *(int*)(side + ShmLayout.SideBeatOffset), (int)Math.Max(1u, liveness / 10));
+            Interlocked.Exchange(ref *(long*)(side + ShmLayout.SideTokenOffset), (long)NativeMethods.OwnToken());
+            long nowNs = (DateTime.UtcNow - new DateTime(1970, 1, 1, 0, 0, 0, DateTimeKind.Utc)).Ticks * 100;
+            Interlocked.Exchange(ref *(long*)(side + ShmLayout.SideAttachedOffset), nowNs);
+            Interlocked.Increment(ref *(long*)(side + ShmLayout.SideHeartbeatOffset));
+            if (Interlocked.CompareExchange(ref *claim, (long)ShmLayout.Claim(pid, ShmLayout.StateActive), mine) != mine)
+                throw new HaywireException("this side's claim was revoked by the engine while attaching (fenced)");
+            Interlocked.Increment(ref *(long*)(b + ShmLayout.CounterAt(1, ShmLayout.CounterAttaches)));
+            epoch = e;
+            return true;
+        }
+
+        // ------------------------------------------------------------------ public state
+
+        /// <summary>The name of the lane attached: haywire-UUID for lane 0, haywire-UUID.K otherwise.</summary>
+        public string RegionName { get { return _map.Name; } }
+
+        /// <summary>The lane attached, 0 .. lanes-1.</summary>
+        public int Lane { get { return _lane; } }
+
+        /// <summary>The engine's pid, as its side block recorded it at attach time.</summary>
+        public int EnginePid { get { return _enginePid; } }
+
+        /// <summary>This attachment's epoch (stamped on everything it sends).</summary>
+        public uint Epoch { get { return _epoch; } }
+
+        /// <summary>The file mapped.</summary>
+        public string RegionPath { get { return _map.Path; } }
+
+        /// <summary>True once the engine said DRAIN: a newer host takes the new requests.</summary>
+        public bool Draining { get { return _draining; } }
+
+        /// <summary>Requests handed out by Next and not answered yet.</summary>
+        public int InFlight { get { return Volatile.Read(ref _inFlight); } }
+
+        /// <summary>Why the engine is gone (died, closed the region, fenced this host), or null while it serves.</summary>
+        public string EngineGoneReason { get { return Volatile.Read(ref _goneReason); } }
+
+        /// <summary>One of this side's counters in the region (haywire_shm.h HW_SHM_COUNTER_*), 0 after Dispose.</summary>
+        public long Counter(int counter)
+        {
+            if (counter < 0 || counter >= 16 || !TryEnter())
+                return 0;
+            try
+            {
+                return Volatile.Read(ref *(long*)(_ownCounters + counter));
+            }
+            finally
+            {
+                Exit();
+            }
+        }
+
+        /// <summary>Chunks of the host's arena lent to the engine now, after taking back what it released (diagnostics).</summary>
+        public int ChunksLent
+        {
+            get
+            {
+                if (!TryEnter())
+                    return 0;
+                try
+                {
+                    lock (_sendLock)
+                    {
+                        CollectLocked();
+                        return Alloc.LentCount;
+                    }
+                }
+                finally
+                {
+                    Exit();
+                }
+            }
+        }
+
+        // ------------------------------------------------------------------ request bookkeeping
+
+        /// <summary>Retires an answered request: forgets it, gives its view back. Called once per request.</summary>
+        internal void Retire(HostRequest r)
+        {
+            lock (_stateLock)
+            {
+                HostRequest cur;
+                if (_live.TryGetValue(r.RequestId, out cur) && cur == r)
+                    _live.Remove(r.RequestId);
+                if (r.HandedOut)
+                    _inFlight--;
+                if (_draining && _readyCount == 0 && _nextWaiting > 0)
+                    Monitor.PulseAll(_stateLock);
+            }
+        }
+
+        internal bool TryEnter()
+        {
+            Interlocked.Increment(ref _activeOps); // a full fence: ordered before the load of _disposed
+            if (_disposed)
+            {
+                Interlocked.Decrement(ref _activeOps);
+                return false;
+            }
+            return true;
+        }
+
+        internal void Enter()
+        {
+            if (!TryEnter())
+                throw new ObjectDisposedException("HostConnection", "the connection to " + _map.Name + " was disposed");
+        }
+
+        internal void Exit()
+        {
+            Interlocked.Decrement(ref _activeOps);
+        }
+
+        internal bool Gone { get { return Volatile.Read(ref _goneReason) != null; } }
+        internal bool Disposed { get { return _disposed; } }
+        internal byte* Arena0 { get { return _arena0; } }
+        internal uint Chunk0 { get { return _chunk0; } }
+
+        internal void Count(int counter)
+        {
+            Interlocked.Increment(ref *(long*)(_ownCounters + counter));
+        }
+
+        // ------------------------------------------------------------------ detach
+
+        /// <summary>
+        /// Detaches (hw_shm_side_detach) and unmaps. Requests not answered are lost: the engine answers them 502.
+        /// Threads blocked in Next or in a body read or write are woken and fail; the mapping is removed once they
+        /// have left (if one does not leave within 5 s the mapping is kept rather than pulled from under it).
+        /// </summary>
+        public void Dispose()
+        {
+            lock (_beatLock)
+            {
+                if (_disposed)
+                    return;
+                _disposed = true;
+                Monitor.PulseAll(_beatLock);
+            }
+            Interlocked.MemoryBarrier(); // _disposed before the load of _activeOps (see TryEnter)
+            if (_beatThread.IsAlive && Thread.CurrentThread != _beatThread)
+                _beatThread.Join();
+            WakeOwnBells();
+            lock (_stateLock)
+                Monitor.PulseAll(_stateLock);
+            lock (_relMon)
+                Monitor.PulseAll(_relMon);
+            HostRequest[] live;
+            lock (_stateLock)
+            {
+                live = new HostRequest[_live.Count];
+                _live.Values.CopyTo(live, 0);
+            }
+            foreach (HostRequest r in live)
+                r.MarkCancelled("the host connection was disposed");
+            var sw = Stopwatch.StartNew();
+            while (Volatile.Read(ref _activeOps) > 0 && sw.ElapsedMilliseconds < 5000)
+            {
+                WakeOwnBells();
+                Thread.Sleep(1);
+            }
+            bool quiet = Volatile.Read(ref _activeOps) == 0;
+            if (!_fenced)
+                Detach();
+            if (_parts != IntPtr.Zero && quiet)
+                DropParts();
+            if (quiet)
+                _map.Dispose();
+        }
+
+        private void Detach()
+        {
+            ulong ec = Volatile.Read(ref *_engineClaim);
+            if (ShmLayout.ClaimState(ec) == ShmLayout.StateDetached)
+            {
+                // The engine left or we declared it dead: as the survivor, reclaim it (section 9) so the region
+                // is left clean for a successor.
+                ulong discarded = ReclaimRings(1);
+                Interlocked.Exchange(ref *(long*)_engineToken, 0);
+                if (Interlocked.CompareExchange(ref *(long*)_engineClaim, 0, (long)ec) == (long)ec)
+                {
+                    Count(ShmLayout.CounterReclaims);
+                    Interlocked.Add(ref *(long*)(_ownCounters + ShmLayout.CounterReclaimedDescs), (long)discarded);
+                }
+            }
+            long mine = (long)ShmLayout.Claim(_pid, ShmLayout.StateActive);
+            long* own = (long*)_ownClaim;
+            if (ShmLayout.ClaimState(Volatile.Read(ref *_engineClaim)) == ShmLayout.StateFree)
+            {
+                ReclaimRings(0); // as if the (absent) engine reclaimed us
+                Interlocked.Exchange(ref *(long*)_ownToken, 0);
+                Interlocked.CompareExchange(ref *own, 0, mine);
+            }
+            else
+            {
+                Interlocked.CompareExchange(ref *own, (long)ShmLayout.Claim(_pid, ShmLayout.StateDetached), mine);
+            }
+            // Ring every bell the engine may sleep on so it notices at once.
+            new Bell(_base + ShmLayout.DataBellAt(ShmLayout.RingData1)).Interrupt();
+            new Bell(_base + ShmLayout.DataBellAt(ShmLayout.RingRelease0)).Interrupt();
+            new Bell(_base + ShmLayout.SpaceBellAt(ShmLayout.RingData0)).Interrupt();
+            new Bell(_base + ShmLayout.SpaceBellAt(ShmLayout.RingRelease1)).Interrupt();
+        }
+
+        /// <summary>hw_shm_reclaim_rings for survivor side: fixes the four rings' indices, clears the dead side's flags.</summary>
+        private ulong ReclaimRings(int side)
+        {
+            int peer = 1 - side;
+            ulong discarded = 0;
+            int[] consumedByPeer = { side, 2 + peer };
+            int[] producedByPeer = { peer, 2 + side };
+            foreach (int ring in consumedByPeer)
+            {
+                byte* ctrl = RingCtrl(ring);
+                ulong* tail = (ulong*)(ctrl + ShmLayout.RingTailOffset), head = (ulong*)(ctrl + ShmLayout.RingHeadOffset);
+                ulong t = Volatile.Read(ref *tail), h = Volatile.Read(ref *head);
+                uint slots = *(uint*)(ctrl + ShmLayout.RingSlotCountOffset);
+                if (t - h <= slots)
+                    discarded += t - h;
+                Interlocked.Exchange(ref *(long*)head, (long)t);
+                Interlocked.Exchange(ref *(int*)(_base + ShmLayout.DataBellAt(ring) + ShmLayout.BellSleepingOffset), 0);
+            }
+            foreach (int ring in producedByPeer)
+            {
+                byte* ctrl = RingCtrl(ring);
+                ulong* tail = (ulong*)(ctrl + ShmLayout.RingTailOffset), head = (ulong*)(ctrl + ShmLayout.RingHeadOffset);
+                ulong t = Volatile.Read(ref *tail), h = Volatile.Read(ref *head);
+                uint slots = *(uint*)(ctrl + ShmLayout.RingSlotCountOffset);
+                if (t - h <= slots)
+                {
+                    discarded += t - h;
+                    Interlocked.Exchange(ref *(long*)head, (long)t);
+                }
+                else
+                {
+                    Interlocked.Exchange(ref *(long*)tail, (long)h);
+                }
+                Interlocked.Exchange(ref *(int*)(_base + ShmLayout.SpaceBellAt(ring) + ShmLayout.BellSleepingOffset), 0);
+            }
+            return discarded;
+        }
+
+        private byte* RingCtrl(int ring)
+        {
+            return _base + *(ulong*)(_base + ShmLayout.RingTableOffset + ring * ShmLayout.RingEntrySize + ShmLayout.RingEntryOffsetOffset);
+        }
+    }
+}

@@ -138,41 +138,37 @@ func (l *lane) responseBody(d *region.Descriptor, payload []byte) bool {
 // failStream answers 502 to stream id (or cuts a streamed response) after
 // the host sent something for it that cannot be used.
 func (l *lane) failStream(id uint64, why error) {
-	l.mu.Lock()
-	s := l.streams[id]
-	delete(l.streams, id)
-	l.mu.Unlock()
-	if s == nil {
-		return
+	if l.endStream(id, 502, "application host sent an invalid response") {
+		log.Printf("bridge: stream %d: %v", id, why)
+		l.b.stats.failed.Add(1)
 	}
-	log.Printf("bridge: stream %d: %v", id, why)
-	l.b.stats.failed.Add(1)
-	s.over.Store(true)
-	if s.out != nil {
-		s.fail()
-		return
-	}
-	respondError(s.x, 502, "application host sent an invalid response")
-	l.done.Done(s.x)
 }
 
 // hostAbort ends a stream the host gave up on.
 func (l *lane) hostAbort(id uint64) {
+	if l.endStream(id, 500, "the application failed") {
+		l.b.stats.aborted.Add(1)
+	}
+}
+
+// endStream takes stream id out and answers it with status and msg, or
+// cuts its streamed response. It reports false if the stream was gone.
+func (l *lane) endStream(id uint64, status int, msg string) bool {
 	l.mu.Lock()
 	s := l.streams[id]
 	delete(l.streams, id)
 	l.mu.Unlock()
 	if s == nil {
-		return
+		return false
 	}
-	l.b.stats.aborted.Add(1)
 	s.over.Store(true)
 	if s.out != nil {
 		s.fail()
-		return
+		return true
 	}
-	respondError(s.x, 500, "the application failed")
+	respondError(s.x, status, msg)
 	l.done.Done(s.x)
+	return true
 }
 
 // fail tells the writer to abandon the stream.

@@ -171,22 +171,26 @@ namespace Sample
     {
         private readonly AppFunc _next;
         private readonly string _value;
+        private readonly Action<object> _addHeader; // one delegate for every request, not a closure each
 
         public PoweredByMiddleware(AppFunc next, string value)
         {
             _next = next;
             _value = value;
+            _addHeader = AddHeader;
         }
 
         public Task Invoke(IDictionary<string, object> env)
         {
             var onSendingHeaders = (Action<Action<object>, object>)env[OwinKeys.OnSendingHeaders];
-            onSendingHeaders(state =>
-            {
-                var e = (IDictionary<string, object>)state;
-                ((IDictionary<string, string[]>)e[OwinKeys.ResponseHeaders])["X-Powered-By"] = new[] { _value };
-            }, env);
+            onSendingHeaders(_addHeader, env);
             return _next(env);
+        }
+
+        private void AddHeader(object state)
+        {
+            var e = (IDictionary<string, object>)state;
+            ((IDictionary<string, string[]>)e[OwinKeys.ResponseHeaders])["X-Powered-By"] = new[] { _value };
         }
     }
 }

@@ -252,6 +252,7 @@ namespace Haywire.Owin
         private void AttachAndServe(string regionName)
         {
             _connection = HostConnection.Attach(regionName, _options.RegionDir, _options.AttachTimeout);
+            _connection.DeferWakesOnNextThread = true; // the pump answers a batch, then rings the engine once
             _poolOnly = _options.DispatchToThreadPool;
             if (!_poolOnly)
             {

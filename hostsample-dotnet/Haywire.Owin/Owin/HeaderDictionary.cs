@@ -34,7 +34,7 @@ namespace Haywire.Owin
             {
                 if (_entries == null)
                 {
-                    var entries = new Dictionary<string, string[]>(StringComparer.OrdinalIgnoreCase);
+                    var entries = new Dictionary<string, string[]>(OrdinalIgnoreCaseComparer.Instance);
                     var source = _source;
                     _source = null;
                     if (source != null)

@@ -78,7 +78,7 @@ namespace Haywire.Owin
 
         private static Dictionary<string, int> BuildIndex()
         {
-            var index = new Dictionary<string, int>(KnownCount, StringComparer.Ordinal);
+            var index = new Dictionary<string, int>(KnownCount, OrdinalComparer.Instance);
             for (int i = 0; i < KnownKeys.Length; i++)
             {
                 index.Add(KnownKeys[i], i);

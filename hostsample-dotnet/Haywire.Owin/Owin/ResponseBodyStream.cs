@@ -31,6 +31,11 @@ namespace Haywire.Owin
         private static readonly byte[] NoBytes = new byte[0];
         private static readonly List<KeyValuePair<string, string>> NoHeaders = new List<KeyValuePair<string, string>>(0);
 
+        // A whole response goes to the engine's arena synchronously (Respond copies it): its buffer and header
+        // list are then free for the next request on the same thread (the pump answers request after request).
+        [ThreadStatic] private static byte[] _spareBuffer;
+        [ThreadStatic] private static List<KeyValuePair<string, string>> _spareHeaders;
+
         private readonly OwinCall _call;
         private readonly HostRequest _request;
         private byte[] _buffer;
@@ -175,6 +180,16 @@ namespace Haywire.Owin
             if (_buffer != null && _buffer.Length >= needed)
             {
                 return;
+            }
+            if (_buffer == null)
+            {
+                byte[] spare = _spareBuffer;
+                if (spare != null && spare.Length >= needed)
+                {
+                    _spareBuffer = null;
+                    _buffer = spare;
+                    return;
+                }
             }
             int size = _buffer == null ? FirstBufferSize : _buffer.Length * 2;
             while (size < needed)
@@ -466,7 +481,15 @@ namespace Haywire.Owin
             }
             HeaderDictionary dictionary = _call.ResponseHeadersDictionary;
             Dictionary<string, string[]> entries = dictionary.RawEntries;
-            var headers = new List<KeyValuePair<string, string>>(entries.Count);
+            List<KeyValuePair<string, string>> headers = _spareHeaders;
+            if (headers != null)
+            {
+                _spareHeaders = null;
+            }
+            else
+            {
+                headers = new List<KeyValuePair<string, string>>(entries.Count);
+            }
             foreach (var pair in entries)
             {
                 string[] values = pair.Value;
@@ -568,6 +591,7 @@ namespace Haywire.Owin
                 else
                 {
                     _request.Respond(_status, _reason, _headers, _buffer ?? NoBytes, 0, _buffered);
+                    Recycle();
                 }
                 return;
             }
@@ -584,6 +608,23 @@ namespace Haywire.Owin
                 return;
             }
             _request.EndResponse();
+        }
+
+        /// <summary>After Respond (which copied them): keeps the buffer and header list for this thread's next response.</summary>
+        private void Recycle()
+        {
+            if (_buffer != null && _buffer.Length <= BufferLimit)
+            {
+                _spareBuffer = _buffer;
+            }
+            _buffer = null;
+            _buffered = 0;
+            if (_headers != null && !ReferenceEquals(_headers, NoHeaders) && _headers.Count <= 64)
+            {
+                _headers.Clear();
+                _spareHeaders = _headers;
+            }
+            _headers = null;
         }
 
         /// <summary>

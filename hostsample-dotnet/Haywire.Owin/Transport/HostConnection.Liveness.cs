@@ -37,6 +37,7 @@ namespace Haywire.Owin.Transport
         private void Beat()
         {
             Interlocked.Increment(ref *(long*)_ownHeartbeat);
+            FlushWakes(); // a deferred doorbell waits no longer than a beat, whatever the pump does
             if (!_fenced && Volatile.Read(ref *_ownClaim) != ShmLayout.Claim(_pid, ShmLayout.StateActive))
             {
                 // The engine declared us dead (we stalled): publish nothing more.

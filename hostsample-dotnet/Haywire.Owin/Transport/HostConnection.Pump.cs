@@ -20,7 +20,7 @@ namespace Haywire.Owin.Transport
         /// <exception cref="HaywireException">The engine closed the region or died, or declared this host dead.</exception>
         public HostRequest Next(int timeoutMs)
         {
-            long deadline = timeoutMs < 0 ? long.MaxValue : Stopwatch.GetTimestamp() + timeoutMs * Stopwatch.Frequency / 1000;
+            long deadline = long.MinValue; // computed when first needed: a request ready at once costs no clock read
             Enter();
             try
             {
@@ -28,7 +28,14 @@ namespace Haywire.Owin.Transport
                 {
                     HostRequest r = TryDequeue();
                     if (r != null)
+                    {
+                        if (DeferWakesOnNextThread)
+                            Volatile.Write(ref _deferThread, Thread.CurrentThread.ManagedThreadId);
                         return r;
+                    }
+                    FlushWakes();
+                    if (deadline == long.MinValue)
+                        deadline = timeoutMs < 0 ? long.MaxValue : Stopwatch.GetTimestamp() + timeoutMs * Stopwatch.Frequency / 1000;
                     ThrowIfGone();
                     if (_draining && ReadyCount() == 0)
                         throw new DrainedException("drained: the engine handed this lane's work to a newer host (" + RegionName + ")");
@@ -50,7 +57,7 @@ namespace Haywire.Owin.Transport
                     {
                         WaitForPumpAsNext(deadline);
                     }
-                    if (Stopwatch.GetTimestamp() >= deadline && ReadyCount() == 0)
+                    if (ReadyCount() == 0 && Stopwatch.GetTimestamp() >= deadline)
                     {
                         ThrowIfGone();
                         return null;
@@ -469,8 +476,15 @@ namespace Haywire.Owin.Transport
                     return;
                 }
                 rel.Write(_relOut.Slot(0));
-                if (_relOut.Commit(1))
+                if (DeferWake())
+                {
+                    _relOut.Publish(1);
+                    Volatile.Write(ref _relWakeOwed, 1);
+                }
+                else if (_relOut.Commit(1))
+                {
                     Count(ShmLayout.CounterWakeups);
+                }
             }
         }
     }

@@ -55,11 +55,51 @@ namespace Haywire.Owin.Transport
                         d.Write(_out.Slot(j));
                         Alloc.Lend(idx, null);
                     }
-                    if (_out.Commit(k))
-                        Count(ShmLayout.CounterWakeups);
+                    CommitOutLocked(k);
                     partsLeft -= k;
                 }
             }
+        }
+
+        // ------------------------------------------------------------------ deferred doorbells
+
+        /// <summary>
+        /// When set (OwinHost's pump), the thread that took its request from Next publishes on rings 1 and 2
+        /// without ringing the engine's doorbell while more requests wait in the ready queue: the pump answers
+        /// them next, and the last response of the batch (or Next finding the queue empty, or the heartbeat)
+        /// rings once for all. An engine woken per response costs a context switch each on a shared CPU.
+        /// </summary>
+        internal bool DeferWakesOnNextThread;
+
+        private int _deferThread;              // the managed id of the thread Next last handed a request to
+        private int _outWakeOwed, _relWakeOwed; // 1: slots were published on ring 1 / ring 2 without a doorbell
+
+        private bool DeferWake()
+        {
+            return Volatile.Read(ref _readyCount) > 0 && _deferThread == Thread.CurrentThread.ManagedThreadId;
+        }
+
+        /// <summary>Publishes k slots of ring 1 (send lock held), ringing the doorbell unless deferred.</summary>
+        private void CommitOutLocked(int k)
+        {
+            if (DeferWake())
+            {
+                _out.Publish(k);
+                Volatile.Write(ref _outWakeOwed, 1);
+            }
+            else if (_out.Commit(k))
+            {
+                Count(ShmLayout.CounterWakeups);
+            }
+        }
+
+        /// <summary>Rings the doorbells owed for deferred publications. Any thread.</summary>
+        internal void FlushWakes()
+        {
+            if (Volatile.Read(ref _outWakeOwed) != 0 && Interlocked.Exchange(ref _outWakeOwed, 0) != 0 && _out.DataBell.Wake())
+                Count(ShmLayout.CounterWakeups);
+            if (Volatile.Read(ref _relWakeOwed) != 0 && Interlocked.Exchange(ref _relWakeOwed, 0) != 0 && _relOut.DataBell.Wake())
+                Count(ShmLayout.CounterWakeups);
         }
 
         /// <summary>Copies bytes [pos, pos+len) of the message head ++ body into dst.</summary>
@@ -114,8 +154,7 @@ namespace Haywire.Owin.Transport
                     r.LentChunks++;
                     sent += len;
                 }
-                if (_out.Commit(pieces))
-                    Count(ShmLayout.CounterWakeups);
+                CommitOutLocked(pieces);
                 return sent;
             }
         }
@@ -128,8 +167,7 @@ namespace Haywire.Owin.Transport
                 ReserveLocked(1, 0);
                 var d = new Descriptor { Kind = kind, Aux = aux, Epoch = _epoch, Stream = stream, Conn = conn };
                 d.Write(_out.Slot(0));
-                if (_out.Commit(1))
-                    Count(ShmLayout.CounterWakeups);
+                CommitOutLocked(1);
             }
         }
 

@@ -96,10 +96,34 @@ namespace Haywire.Owin.Transport
             return reason.Length;
         }
 
+        // Fields found valid lately, by reference (strings do not change): applications send the same
+        // header strings response after response. Direct-mapped on the name's length.
+        [ThreadStatic] private static string[] _validNames;
+        [ThreadStatic] private static string[] _validValues;
+
         public static bool ValidField(string name, string value)
         {
             if (string.IsNullOrEmpty(name))
                 return false;
+            string[] names = _validNames;
+            if (names == null)
+            {
+                _validNames = names = new string[16];
+                _validValues = new string[16];
+            }
+            int slot = name.Length & 15;
+            string[] values = _validValues;
+            if (ReferenceEquals(names[slot], name) && ReferenceEquals(values[slot], value) && value != null)
+                return true;
+            if (!CheckField(name, value))
+                return false;
+            names[slot] = name;
+            values[slot] = value;
+            return true;
+        }
+
+        private static bool CheckField(string name, string value)
+        {
             for (int i = 0; i < name.Length; i++)
                 if (!IsTokenChar(name[i]))
                     return false;

@@ -114,9 +114,18 @@ namespace Haywire.Owin.Transport
         /// <summary>Publishes n reserved slots with one seq_cst store, then rings the data bell if the consumer sleeps.</summary>
         public bool Commit(int n)
         {
+            Publish(n);
+            return DataBell.Wake();
+        }
+
+        /// <summary>
+        /// Publishes n reserved slots with one seq_cst store and leaves the doorbell to the caller, who must ring
+        /// it (DataBell.Wake) soon: a sleeping consumer sees the slots only then.
+        /// </summary>
+        public void Publish(int n)
+        {
             _next += (ulong)n;
             Interlocked.Exchange(ref *(long*)_tail, (long)_next);
-            return DataBell.Wake();
         }
 
         /// <summary>For the space wait: true when a slot looks free (seq_cst load of head, after the bell is armed).</summary>

@@ -106,7 +106,7 @@ func naiveValid(b []byte) bool {
 	aux := binary.LittleEndian.Uint16(b[2:])
 	epoch := binary.LittleEndian.Uint32(b[4:])
 	off, length, gen := binary.LittleEndian.Uint32(b[20:]), binary.LittleEndian.Uint32(b[24:]), binary.LittleEndian.Uint32(b[28:])
-	if kind < 1 || kind > 9 || epoch == 0 {
+	if kind < 1 || kind > 10 || epoch == 0 {
 		return false
 	}
 	if aux != 0 && kind != 4 {
@@ -121,7 +121,7 @@ func naiveValid(b []byte) bool {
 	switch kind {
 	case 1, 2, 5, 8: // payload required; END and MORE allowed
 		return flags&^3 == 0 && length > 0 && gen != 0
-	case 3, 4, 9: // no payload, no flags
+	case 3, 4, 9, 10: // no payload, no flags
 		return flags == 0 && length == 0 && off == 0 && gen == 0
 	case 6: // release: chunk reference
 		return flags == 0 && length == 0 && gen != 0

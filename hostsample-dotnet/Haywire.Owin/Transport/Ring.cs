@@ -58,6 +58,32 @@ namespace Haywire.Owin.Transport
         }
     }
 
+    /// <summary>What both ends of a ring find in the region (haywire_shm.h sections 3-4).</summary>
+    internal static unsafe class RingEnd
+    {
+        /// <summary>
+        /// Locates ring's control block, slots and bells in the ring table (validated at attach), and reads its
+        /// current indices: an end starts from them, never from 0 (section 9, claim step 4).
+        /// </summary>
+        public static void Locate(byte* regionBase, int ring, out ulong* tail, out ulong* head, out byte* slots,
+            out ulong capacity, out Bell dataBell, out Bell spaceBell, out ulong headNow, out ulong tailNow)
+        {
+            byte* entry = regionBase + ShmLayout.RingTableOffset + ring * ShmLayout.RingEntrySize;
+            byte* ctrl = regionBase + *(ulong*)(entry + ShmLayout.RingEntryOffsetOffset);
+            capacity = *(uint*)(entry + ShmLayout.RingEntrySlotCountOffset);
+            tail = (ulong*)(ctrl + ShmLayout.RingTailOffset);
+            head = (ulong*)(ctrl + ShmLayout.RingHeadOffset);
+            slots = ctrl + ShmLayout.RingHeaderSize;
+            dataBell = new Bell(regionBase + ShmLayout.DataBellAt(ring));
+            spaceBell = new Bell(regionBase + ShmLayout.SpaceBellAt(ring));
+            headNow = Volatile.Read(ref *head);
+            tailNow = Volatile.Read(ref *tail);
+            if (tailNow - headNow > capacity)
+                throw new HaywireException("ring " + ring + " is corrupt: tail " + tailNow + ", head " + headNow + ", "
+                    + capacity + " slots");
+        }
+    }
+
     /// <summary>
     /// The producer end of one SPSC ring (haywire_shm.h section 7): private next (our tail) and head cache.
     /// One thread at a time: the owner serialises callers.
@@ -76,19 +102,10 @@ namespace Haywire.Owin.Transport
 
         public RingProducer(byte* regionBase, int ring)
         {
-            byte* entry = regionBase + ShmLayout.RingTableOffset + ring * ShmLayout.RingEntrySize;
-            byte* ctrl = regionBase + *(ulong*)(entry + ShmLayout.RingEntryOffsetOffset);
-            Capacity = *(uint*)(entry + ShmLayout.RingEntrySlotCountOffset);
+            ulong head, tail;
+            RingEnd.Locate(regionBase, ring, out _tail, out _head, out _slots, out Capacity, out DataBell, out SpaceBell,
+                out head, out tail);
             _mask = Capacity - 1;
-            _tail = (ulong*)(ctrl + ShmLayout.RingTailOffset);
-            _head = (ulong*)(ctrl + ShmLayout.RingHeadOffset);
-            _slots = ctrl + ShmLayout.RingHeaderSize;
-            DataBell = new Bell(regionBase + ShmLayout.DataBellAt(ring));
-            SpaceBell = new Bell(regionBase + ShmLayout.SpaceBellAt(ring));
-            // Start from the current indices, never from 0 (section 9, claim step 4).
-            ulong head = Volatile.Read(ref *_head), tail = Volatile.Read(ref *_tail);
-            if (tail - head > Capacity)
-                throw new HaywireException("ring " + ring + " is corrupt: tail " + tail + ", head " + head + ", " + Capacity + " slots");
             _next = tail;
             _headCache = head;
         }
@@ -151,18 +168,10 @@ namespace Haywire.Owin.Transport
 
         public RingConsumer(byte* regionBase, int ring)
         {
-            byte* entry = regionBase + ShmLayout.RingTableOffset + ring * ShmLayout.RingEntrySize;
-            byte* ctrl = regionBase + *(ulong*)(entry + ShmLayout.RingEntryOffsetOffset);
-            Capacity = *(uint*)(entry + ShmLayout.RingEntrySlotCountOffset);
+            ulong head, tail;
+            RingEnd.Locate(regionBase, ring, out _tail, out _head, out _slots, out Capacity, out DataBell, out SpaceBell,
+                out head, out tail);
             _mask = Capacity - 1;
-            _tail = (ulong*)(ctrl + ShmLayout.RingTailOffset);
-            _head = (ulong*)(ctrl + ShmLayout.RingHeadOffset);
-            _slots = ctrl + ShmLayout.RingHeaderSize;
-            DataBell = new Bell(regionBase + ShmLayout.DataBellAt(ring));
-            SpaceBell = new Bell(regionBase + ShmLayout.SpaceBellAt(ring));
-            ulong head = Volatile.Read(ref *_head), tail = Volatile.Read(ref *_tail);
-            if (tail - head > Capacity)
-                throw new HaywireException("ring " + ring + " is corrupt: tail " + tail + ", head " + head + ", " + Capacity + " slots");
             _next = head;
             _tailCache = tail;
         }

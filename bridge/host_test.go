@@ -193,6 +193,13 @@ func TestHostEndWakesNext(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	e.sendCancel(0, CancelDrain)
+	expectDrained(t, done)
+}
+
+// expectDrained waits for a Next running in another goroutine, whose error
+// comes on done, to return ErrDrained after the drain notice.
+func expectDrained(t *testing.T, done <-chan error) {
+	t.Helper()
 	select {
 	case err := <-done:
 		if !errors.Is(err, ErrDrained) {

@@ -215,14 +215,7 @@ func TestHostBodyReadWhileNextWaits(t *testing.T) {
 	}
 	req.Respond(&ResponseHead{Status: 204, ContentLength: -1}, nil)
 	e.sendCancel(0, CancelDrain)
-	select {
-	case err := <-nextDone:
-		if !errors.Is(err, ErrDrained) {
-			t.Fatalf("Next = %v; want ErrDrained", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Next did not return after the drain")
-	}
+	expectDrained(t, nextDone)
 }
 
 // Expect: 100-continue: the first read sends CONTINUE on the stream, once;

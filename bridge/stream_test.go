@@ -257,17 +257,35 @@ func TestBridgeStreamedDownload(t *testing.T) {
 	})
 }
 
-// Expect: 100-continue: the client is told to send only when the host asks.
-func TestBridgeContinue(t *testing.T) {
-	srv, b := setupWith(t, Options{})
-	h := attachRaw(t, b, b.opts.Region.Dir)
+// sendExpectContinue connects and sends the head of a 5-byte PUT that
+// waits for 100 Continue; the connection closes with the test.
+func sendExpectContinue(t *testing.T, srv *engine.Server) (net.Conn, *bufio.Reader) {
+	t.Helper()
 	c, err := net.Dial("tcp", srv.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	br := bufio.NewReader(c)
+	t.Cleanup(func() { c.Close() })
 	io.WriteString(c, "PUT /c HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+	return c, bufio.NewReader(c)
+}
+
+// readContinueThenSend expects the interim 100 Continue, then sends body.
+func readContinueThenSend(t *testing.T, c net.Conn, br *bufio.Reader, body string) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if line, _ := br.ReadString('\n'); line != "HTTP/1.1 100 Continue\r\n" {
+		t.Fatalf("got %q; want 100 Continue", line)
+	}
+	br.ReadString('\n')
+	io.WriteString(c, body)
+}
+
+// Expect: 100-continue: the client is told to send only when the host asks.
+func TestBridgeContinue(t *testing.T) {
+	srv, b := setupWith(t, Options{})
+	h := attachRaw(t, b, b.opts.Region.Dir)
+	c, br := sendExpectContinue(t, srv)
 	req, v := h.request()
 	if v.Flags()&(ViewExpectContinue|ViewBodyStream) != ViewExpectContinue|ViewBodyStream {
 		t.Fatalf("view flags %#x; want expect-continue and a streamed body", v.Flags())
@@ -277,12 +295,7 @@ func TestBridgeContinue(t *testing.T) {
 		t.Fatal("the client heard back before the host asked for the body")
 	}
 	h.send(region.Descriptor{Kind: region.KindContinue, Stream: req.Stream, Conn: req.Conn}, nil)
-	c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if line, _ := br.ReadString('\n'); line != "HTTP/1.1 100 Continue\r\n" {
-		t.Fatalf("got %q; want 100 Continue", line)
-	}
-	br.ReadString('\n')
-	io.WriteString(c, "hello")
+	readContinueThenSend(t, c, br, "hello")
 	var got []byte
 	for {
 		d, p := h.next()
@@ -472,22 +485,11 @@ func TestBridgeOutOfRangeDescriptors502(t *testing.T) {
 func TestBridgeContinueAfterStreamedHead(t *testing.T) {
 	srv, b := setupWith(t, Options{})
 	h := attachRaw(t, b, b.opts.Region.Dir)
-	c, err := net.Dial("tcp", srv.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	br := bufio.NewReader(c)
-	io.WriteString(c, "PUT /c HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+	c, br := sendExpectContinue(t, srv)
 	req, _ := h.request()
 	h.respond(req, &ResponseHead{Status: 200, Flags: ResponseStream, ContentLength: -1}, nil)
 	h.send(region.Descriptor{Kind: region.KindContinue, Stream: req.Stream, Conn: req.Conn}, nil)
-	c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if line, _ := br.ReadString('\n'); line != "HTTP/1.1 100 Continue\r\n" {
-		t.Fatalf("got %q; want 100 Continue", line)
-	}
-	br.ReadString('\n')
-	io.WriteString(c, "hello")
+	readContinueThenSend(t, c, br, "hello")
 	for {
 		d, p := h.next()
 		if len(p) > 0 {

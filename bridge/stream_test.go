@@ -15,10 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edsrzf/mmap-go"
 	"github.com/haywireowin/haywire/engine"
 	"github.com/haywireowin/haywire/region"
 	"github.com/haywireowin/haywire/ringbuf"
-	"golang.org/x/sys/unix"
 )
 
 // These tests drive the engine side of the bridge with a raw host: the
@@ -417,11 +417,11 @@ func TestBridgeOutOfRangeDescriptors502(t *testing.T) {
 	}
 	defer f.Close()
 	st, _ := f.Stat()
-	mem, err := unix.Mmap(int(f.Fd()), 0, int(st.Size()), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	mem, err := mmap.Map(f, mmap.RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer unix.Munmap(mem)
+	defer mem.Unmap()
 	layout, err := region.ParseHeader(mem, st.Size())
 	if err != nil {
 		t.Fatal(err)

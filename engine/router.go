@@ -34,8 +34,9 @@ func (f HandlerFunc) ServeExchange(x *Exchange) { f(x) }
 
 // Routes map request paths to handlers the way Haywire does: a pattern is a
 // path whose '/'-separated segments must match the request path's segments
-// one for one, a segment "*" matching any single segment; empty segments
-// are ignored on both sides, so "/ping/" matches "/ping". A path equal to
+// one for one, a segment that starts with '*' ("*", "*id") matching any
+// single segment; empty segments are ignored on both sides, so "/ping/"
+// matches "/ping" and the pattern "ping" is "/ping". A path equal to
 // a pattern byte for byte is found by one map probe; otherwise patterns are
 // tried in the order they were added. The query never takes part.
 //
@@ -58,10 +59,14 @@ type route struct {
 }
 
 // Add routes pattern to h, replacing an earlier handler for the same
-// pattern. The pattern must start with '/' (or be "*", for OPTIONS *).
+// pattern. A pattern without a leading '/' gets one, as in Haywire, except
+// "*", which takes OPTIONS * alone.
 func (rs *Routes) Add(pattern string, h Handler) error {
-	if h == nil || pattern == "" || (pattern[0] != '/' && pattern != "*") {
+	if h == nil || pattern == "" {
 		return fmt.Errorf("%w: route %q", ErrConfig, pattern)
+	}
+	if pattern[0] != '/' && pattern != "*" {
+		pattern = "/" + pattern
 	}
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
@@ -132,7 +137,7 @@ func matchSegments(pattern []string, path []byte) bool {
 	for _, want := range pattern {
 		var seg []byte
 		seg, path = nextSegment(path)
-		if len(seg) == 0 || (want != "*" && want != string(seg)) {
+		if len(seg) == 0 || (want[0] != '*' && want != string(seg)) {
 			return false
 		}
 	}

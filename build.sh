@@ -6,7 +6,7 @@
 #                        Mono's mcs is installed
 #   ./build.sh test      install what the tests need (Mono too), build, run every test
 #   ./build.sh run       build, then serve the OWIN sample on port 8080 through the launcher
-#   ./build.sh bench     build, then print benchmark ratios (see bench/README.md)
+#   ./build.sh bench     build, then print benchmark ratios (see bench/run.sh and README.md)
 #   ./build.sh clean     remove build/
 set -euo pipefail
 cd "$(dirname "$0")"

@@ -8,6 +8,7 @@
 #
 #   ROUNDS=3 DURATION=5s CONNS=32 DEPTH=16 ./build.sh bench
 #   HAYWIRE_C_BIN=/path/to/haywire/hello_world ./build.sh bench   # add Haywire C
+#   SERVERS="haywire nethttp" ./build.sh bench                     # only these
 #
 # HAYWIRE_C_BIN is Haywire's own hello_world, built outside this repo; it
 # gets --tcp_nodelay (its reuseport path never sets it).
@@ -38,6 +39,12 @@ servers=(haywire nethttp)
 [ -x "$BUILD/c_host" ] && servers+=(bridged bridged-x)
 # The OWIN sample (C# on Mono) attached the same way, both on CPU 1.
 [ -f "$BUILD/dotnet/Sample.exe" ] && command -v mono >/dev/null && servers+=(owin)
+if [ -n "${SERVERS:-}" ]; then
+  read -ra servers <<<"$SERVERS"
+  for s in "${servers[@]}"; do
+    case $s in haywire|nethttp|haywire_c|bridged|bridged-x|owin) ;; *) echo "bench: unknown server '$s' in SERVERS" >&2; exit 2 ;; esac
+  done
+fi
 
 start_server() { # name port
   case $1 in
@@ -119,27 +126,27 @@ echo "median of $ROUNDS rounds, wrk -t1 -c$CONNS -d$DURATION, server on CPU 1, w
 printf '%-10s %12s %16s\n' server plain "pipelined($DEPTH)"
 for s in "${servers[@]}"; do printf '%-10s %12d %16d\n' "$s" "${P[$s]}" "${Q[$s]}"; done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}'; }
-echo
-echo "haywire / net/http, plain:            $(ratio "${P[haywire]}" "${P[nethttp]}")x   (target >= 2x)"
-echo "haywire / net/http, pipelined:        $(ratio "${Q[haywire]}" "${Q[nethttp]}")x"
-echo "haywire pipelined / haywire plain:    $(ratio "${Q[haywire]}" "${P[haywire]}")x   (target >= 6x)"
-if [ -x "$BUILD/c_host" ]; then
-  echo "bridged (C host) / native, plain:     $(ratio "${P[bridged]}" "${P[haywire]}")x   (target >= 0.9x; host shares the server CPU)"
-  echo "bridged (C host) / native, pipelined: $(ratio "${Q[bridged]}" "${Q[haywire]}")x   (target >= 0.9x)"
-  echo "bridged-x / native, plain:            $(ratio "${P[bridged-x]}" "${P[haywire]}")x   (host on wrk's CPU)"
-  echo "bridged-x / native, pipelined:        $(ratio "${Q[bridged-x]}" "${Q[haywire]}")x"
-  if [ -n "${P[owin]:-}" ]; then
-    echo "OWIN (C# host) / native, plain:       $(ratio "${P[owin]}" "${P[haywire]}")x   (target >= 0.8x)"
-    echo "OWIN (C# host) / native, pipelined:   $(ratio "${Q[owin]}" "${Q[haywire]}")x   (target >= 0.8x)"
-  fi
-  for s in bridged bridged-x ${P[owin]:+owin}; do
-    echo "$s futex wake-ups per 1000 requests (median): $(awk -v s="$s" '$1==s {print $4}' "$results" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}') plain, $(awk -v s="$s" '$1==s {print $5}' "$results" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}') pipelined"
-  done
-fi
-if [ -n "${HAYWIRE_C_BIN:-}" ]; then
-  echo "haywire / Haywire C, plain:           $(ratio "${P[haywire]}" "${P[haywire_c]}")x   (target >= 1.3x)"
-  echo "haywire / Haywire C, pipelined:       $(ratio "${Q[haywire]}" "${Q[haywire_c]}")x   (target >= 6x)"
-fi
+# line LABEL A B [NOTE]: the ratio of two servers' medians (P plain, Q pipelined), when both ran.
+line() {
+  local label=$1 a=$2 b=$3 note=${4:-}
+  [ -n "${!a:-}" ] && [ -n "${!b:-}" ] || return 0
+  printf '%-38s%sx%s\n' "$label:" "$(ratio "${!a}" "${!b}")" "${note:+   ($note)}"
+}
+line "haywire / net/http, plain" 'P[haywire]' 'P[nethttp]' "target >= 2x"
+line "haywire / net/http, pipelined" 'Q[haywire]' 'Q[nethttp]'
+line "haywire pipelined / haywire plain" 'Q[haywire]' 'P[haywire]' "target >= 6x"
+line "bridged (C host) / native, plain" 'P[bridged]' 'P[haywire]' "target >= 0.9x; host shares the server CPU"
+line "bridged (C host) / native, pipelined" 'Q[bridged]' 'Q[haywire]' "target >= 0.9x"
+line "bridged-x / native, plain" 'P[bridged-x]' 'P[haywire]' "host on wrk's CPU"
+line "bridged-x / native, pipelined" 'Q[bridged-x]' 'Q[haywire]'
+line "OWIN (C# host) / native, plain" 'P[owin]' 'P[haywire]' "target >= 0.8x"
+line "OWIN (C# host) / native, pipelined" 'Q[owin]' 'Q[haywire]' "target >= 0.8x"
+line "haywire / Haywire C, plain" 'P[haywire]' 'P[haywire_c]' "target >= 1.3x"
+line "haywire / Haywire C, pipelined" 'Q[haywire]' 'Q[haywire_c]'
+for s in "${servers[@]}"; do
+  case $s in bridged|bridged-x|owin) ;; *) continue ;; esac
+  echo "$s futex wake-ups per 1000 requests (median): $(awk -v s="$s" '$1==s {print $4}' "$results" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}') plain, $(awk -v s="$s" '$1==s {print $5}' "$results" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}') pipelined"
+done
 echo
 echo "allocations per request (go test -bench -benchmem):"
 go test -run '^$' -bench 'BenchmarkParse|BenchmarkServe' -benchmem ./http1 ./engine 2>/dev/null |

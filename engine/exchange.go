@@ -146,8 +146,8 @@ func (x *Exchange) SetStatus(code int, reason string) {
 // answered as 500.
 func (x *Exchange) SetStatusLine(line []byte) {
 	code := 0
-	if len(line) >= 3 {
-		code, _ = strconv.Atoi(string(line[:3]))
+	if len(line) >= 3 && isDigit(line[0]) && isDigit(line[1]) && isDigit(line[2]) {
+		code = int(line[0]-'0')*100 + int(line[1]-'0')*10 + int(line[2]-'0')
 	}
 	reason := line[min(len(line), 3):]
 	if code == 0 || (len(reason) > 0 && reason[0] != ' ') || !http1.SafeFieldValue(reason) {
@@ -180,15 +180,20 @@ func (x *Exchange) AddHeader(name, value []byte) bool {
 	if !http1.ValidToken(name) || !http1.SafeFieldValue(value) {
 		return false
 	}
-	switch {
-	case http1.EqualFold(name, []byte("content-length")), http1.EqualFold(name, []byte("transfer-encoding")):
-		return false
-	case http1.EqualFold(name, []byte("connection")):
-		x.connHdr = append(x.connHdr[:0], value...)
-		if http1.HasToken(value, "close") {
-			x.close = true
+	// By length first: most names are none of these.
+	switch len(name) {
+	case len("content-length"), len("transfer-encoding"):
+		if http1.EqualFold(name, []byte("content-length")) || http1.EqualFold(name, []byte("transfer-encoding")) {
+			return false
 		}
-		return true
+	case len("connection"):
+		if http1.EqualFold(name, []byte("connection")) {
+			x.connHdr = append(x.connHdr[:0], value...)
+			if http1.HasToken(value, "close") {
+				x.close = true
+			}
+			return true
+		}
 	}
 	x.headers = append(x.headers, name...)
 	x.headers = append(x.headers, ": "...)
@@ -395,3 +400,5 @@ func (x *Exchange) commitHead() {
 		x.close = true // the body ends with the connection
 	}
 }
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }

@@ -6,6 +6,7 @@
 #                        Mono's mcs is installed
 #   ./build.sh test      install what the tests need (Mono too), build, run every test
 #   ./build.sh run       build, then serve the OWIN sample on port 8080 through the launcher
+#   ./build.sh run hello_world [flags]   build, then serve the C hello world on port 8000
 #   ./build.sh bench     build, then print benchmark ratios (see bench/run.sh and README.md)
 #   ./build.sh clean     remove build/
 set -euo pipefail
@@ -106,10 +107,15 @@ cmd=${1:-build}
 case "$cmd" in
   build) build ;;
   test)  test_all ;;
-  run)   need_mono; build
+  run)   if [ "${1:-}" = hello_world ]; then # the C sample on the library, no host process
+           shift; build
+           log "serving examples/hello_world on http://localhost:${PORT:-8000}/ (Ctrl-C stops)"
+           exec "$BUILD/hello_world" --port "${PORT:-8000}" "$@"
+         fi
+         need_mono; build
          log "serving the OWIN sample on http://localhost:${PORT:-8080}/ through build/haywire (Ctrl-C stops)"
          HAYWIRE_BUILD_DIR="$BUILD" exec mono "$BUILD/dotnet/Sample.exe" --launch --port "${PORT:-8080}" "$@" ;;
   bench) build; exec bench/run.sh "$@" ;;
   clean) rm -rf "$BUILD" ;;
-  *) echo "usage: $0 [build|test|run|bench|clean]" >&2; exit 2 ;;
+  *) echo "usage: $0 [build|test|run [hello_world]|bench|clean]" >&2; exit 2 ;;
 esac

@@ -12,7 +12,9 @@
 ** Language: C11 (<stdatomic.h>, _Static_assert). Everything is defined in
 ** this header; the inline helpers are a reference implementation of the
 ** protocol, usable as they are. Targets are little-endian, 64-bit, with
-** lock-free 32- and 64-bit atomics (x86-64, arm64).
+** lock-free 32- and 64-bit atomics: x86-64 and arm64 out of the box, other
+** 64-bit Linux architectures with <sys/syscall.h> included first (see
+** "Doorbells" in section 10).
 **
 ** CONTENTS
 **   1. Overview, lanes and lifecycle
@@ -45,8 +47,10 @@
 **   ring 3  release  side 0 -> side 1   returns chunks of arena 1
 **
 ** Naming: "haywire-" followed by a lowercase canonical UUID (36 chars).
-** Linux: the file /dev/shm/NAME (or $TMPDIR/NAME when /dev/shm is
-** unusable), mode 0600, owned by the engine's user; map it whole with
+** Linux: the file /dev/shm/NAME -- or, when /dev/shm is missing or not
+** writable, $TMPDIR/NAME ($TMPDIR unset or empty: /tmp/NAME); a host
+** given only a name looks in /dev/shm first, then there -- mode 0600,
+** owned by the engine's user; map it whole with
 ** mmap(PROT_READ|PROT_WRITE, MAP_SHARED). Windows: the named section
 ** "Local\NAME" (OpenFileMappingW + MapViewOfFile).
 **
@@ -265,10 +269,11 @@ static inline const char *hw_shm_strerror(int code) {
 ** creator beyond its pid (Linux: field 22 of /proc/PID/stat; 0 = unknown).
 ** uuid is the 16 bytes of the UUID in the name. lane is this region's
 ** lane and lanes the engine's lane count (section 1). ^A reader refuses
-** (HW_SHM_ELAYOUT) lane >= lanes or lanes > HW_SHM_MAX_LANES. lane and
-** lanes took bytes that were zero in the first version-1 regions, hence
-** no new version: lanes == 0 with lane == 0 is such a region, one lane,
-** and reads as lanes == 1.
+** (HW_SHM_ELAYOUT) lane >= lanes or lanes > HW_SHM_MAX_LANES. ^A creator
+** of this version writes lanes >= 1. lane and lanes were added during
+** layout version 1, in bytes that had been zero; readers still take
+** lanes == 0 with lane == 0 as one lane (lanes == 1). That tolerance is
+** all that is left of it: regions of version 1 fail the version check.
 */
 #define HW_SHM_MAGIC_OFFSET 0
 #define HW_SHM_VERSION_OFFSET 8
@@ -645,6 +650,14 @@ typedef struct hw_shm_desc {
 ** (at most beat_ms) and re-check the peer's liveness between slices: a
 ** dead peer never rings. Other systems: poll seq with short sleeps.
 **
+** Local stop. Whatever a sleeper checks only between slices -- its own
+** shutdown request, say -- it notices up to one slice late (beat_ms, a
+** tenth of liveness_ms: 100 ms by default). A process that must stop a
+** sleeper at once calls hw_shm_bell_interrupt() on the bell it sleeps on
+** after setting its own stop flag: the futex wait returns and the sleeper
+** re-checks. (The Go implementation: closing a Wait's stop channel is
+** seen at the end of the slice; Region.Wake interrupts at once.)
+**
 ** ======================================================================
 ** 9. ATTACH, LIVENESS, FENCING AND RECLAMATION
 ** ======================================================================
@@ -705,7 +718,26 @@ typedef struct hw_shm_desc {
 */
 
 /* Compile-time checks: the structs above and the offsets documented with
-** them must agree. */
+** them must agree.
+**
+** Why the structs are not declared packed. The contract is a byte layout
+** with no padding anywhere, which is what "packed" is usually asked for.
+** It is obtained here without packing: every field sits at an offset that
+** is a multiple of its size (natural alignment), explicit reserved[]
+** arrays fill every gap, and the asserts below prove, field by field and
+** for the size of every struct, that the compiler inserted no padding --
+** so the natural layout IS the packed layout, byte for byte. Declaring
+** the structs packed (__attribute__((packed)), #pragma pack(1)) would buy
+** nothing and would endanger the atomics: packing lowers each member's
+** alignment to 1, whereas C11 atomic operations need the object aligned
+** for its type (a misaligned atomic access is undefined behaviour, and
+** GCC warns that the address of a packed member may be unaligned). In
+** practice arm64 raises an alignment fault on a misaligned exclusive or
+** acquire/release access, and on x86-64 a locked operation straddling a
+** cache line takes a bus lock, slow and trapped by recent kernels
+** (split-lock detection). Other languages should do the same: explicit
+** offsets at natural alignment (C#: StructLayout(LayoutKind.Explicit) and
+** FieldOffset, never Pack = 1 around fields used atomically). */
 #define HW_SHM__CHECK(cond) _Static_assert(cond, #cond)
 HW_SHM__CHECK(sizeof(_Atomic uint64_t) == 8);
 HW_SHM__CHECK(sizeof(_Atomic uint32_t) == 4);
@@ -1160,10 +1192,21 @@ static inline int hw_shm_desc_check(const hw_shm_desc *d, int ring_role, const h
 #if defined(__linux__)
 /* Declared here so the header needs no feature-test macro. */
 long syscall(long number, ...);
-#define HW_SHM__SYS_FUTEX 202 /* x86-64; see below for other architectures */
-#if defined(__aarch64__)
-#undef HW_SHM__SYS_FUTEX
+/* The futex(2) syscall number, which differs by architecture. The two
+** targets are built in, so that the header needs nothing beyond ISO C. On
+** another 64-bit Linux architecture, include <sys/syscall.h> before this
+** header and its SYS_futex is used; anything else is a compile error
+** rather than a wrong syscall. (32-bit targets are not supported: the
+** layout needs lock-free 64-bit atomics, and SYS_futex there takes the old
+** 32-bit struct timespec.) */
+#if defined(__x86_64__)
+#define HW_SHM__SYS_FUTEX 202
+#elif defined(__aarch64__)
 #define HW_SHM__SYS_FUTEX 98
+#elif defined(SYS_futex) && defined(__LP64__)
+#define HW_SHM__SYS_FUTEX SYS_futex
+#else
+#error "haywire_shm.h: futex syscall number unknown for this architecture; include <sys/syscall.h> first (64-bit only)"
 #endif
 #define HW_SHM__FUTEX_WAIT 0 /* NOT FUTEX_PRIVATE_FLAG: cross-process */
 #define HW_SHM__FUTEX_WAKE 1

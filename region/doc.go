@@ -6,9 +6,10 @@
 //
 // Lifecycle:
 //
-//  1. The engine calls Create: a new file haywire-<uuid> under /dev/shm
-//     (mode 0600, O_EXCL), formatted, with the engine holding side 0
-//     (or CreateLanes: one such file per lane, see below).
+//  1. The engine calls Create: a new file haywire-<uuid> under /dev/shm,
+//     or os.TempDir() when /dev/shm is missing or not writable (mode
+//     0600, O_EXCL), formatted, with the engine holding side 0 (or
+//     CreateLanes: one such file per lane, see below).
 //  2. A host calls Open(name) from another process: the header, every
 //     table entry and every ring control block are validated, then it
 //     claims side 1 and gets a fresh epoch.
@@ -17,7 +18,9 @@
 //     the peer's arena, read in place and released when done).
 //  4. A monitor goroutine per attachment beats its heartbeat and judges the
 //     peer; a peer whose process exits, or that stops beating for
-//     PeerTimeout (default 1 s), is declared dead and fenced. The survivor
+//     PeerTimeout (default 1 s), is declared dead and fenced (an exited
+//     process within about two heartbeats, PeerTimeout/5; a silent one after
+//     PeerTimeout - PeerTimeout/10 without a beat). The survivor
 //     calls ReclaimPeer, which discards what was in flight, takes back
 //     every chunk and frees the side; a new peer then attaches with a new
 //     epoch, and descriptors of the old one are refused as stale.

@@ -53,15 +53,28 @@ func (b bell) interrupt() {
 
 // wait blocks until ready reports true, timeout elapses (negative: never),
 // stop is closed, or the region's state makes waiting pointless: closed,
-// fenced, or (when needPeer) the peer dead or gone. It spins for
-// opts.Spin first, then sleeps on b in slices of at most the heartbeat
-// interval so it notices state changes even if nobody rings.
-func (r *Region) wait(b bell, ready func() bool, needPeer bool, timeout time.Duration, stop <-chan struct{}) error {
-	// Register before touching the mapping; Close waits for us to leave.
+// fenced, or (when needPeer) the peer dead or gone. It runs prelude (if
+// not nil) first, inside the registration. It spins for opts.Spin, then
+// sleeps on b in slices of at most the heartbeat interval so it notices
+// state changes even if nobody rings.
+//
+// Stop latency: stop is looked at before each slice, not during one, so a
+// close of stop alone ends a sleep at the end of the current slice: at
+// most min(timeout left, interval) later, interval being PeerTimeout/10
+// (100 ms with the default PeerTimeout). Region.Wake interrupts the sleep
+// at once; a caller that needs a prompt stop closes stop, then calls Wake.
+// Waking a sleeper from a closing channel would take a goroutine per
+// sleep, a cost every sleep would pay for the rare stop.
+func (r *Region) wait(b bell, ready func() bool, needPeer bool, timeout time.Duration, stop <-chan struct{}, prelude func()) error {
+	// Register before touching the mapping: while we are registered,
+	// Close does not unmap it (see leaveWait).
 	r.waiters.Add(1)
-	defer r.waiters.Add(-1)
+	defer r.leaveWait()
 	if r.closed.Load() {
 		return ErrClosed
+	}
+	if prelude != nil {
+		prelude()
 	}
 	if ready() {
 		return nil
@@ -141,8 +154,8 @@ func (r *Region) waitErr(needPeer bool) error {
 }
 
 // Wake interrupts every Wait of this process on r, so that each re-checks
-// its stop channel at once instead of at its next slice. It does nothing
-// after Close.
+// its stop channel at once instead of at the end of its current sleep
+// slice (up to PeerTimeout/10 later). It does nothing after Close.
 func (r *Region) Wake() {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -200,23 +200,35 @@ func (s *Sender) SendBytes(d Descriptor, payload []byte) error {
 // Collect takes back the chunks the peer released and returns how many.
 // Releases of an earlier epoch of ours are skipped (counted as stale);
 // malformed ones, or ones naming chunks that are not out, are skipped and
-// counted as invalid, and the first such error is returned after all
+// counted as invalid, and the first such error is returned after the
 // available releases have been processed.
+//
+// One call processes at most one release ring's worth of releases (its
+// capacity, at least the arena's chunk count): an honest peer never has
+// more pending, since it can release only chunks that are lent, and a
+// peer that keeps publishing releases cannot keep Collect from returning.
+// What is left is taken by the next call.
 func (s *Sender) Collect() (int, error) {
 	if err := s.r.halted(); err != nil {
 		return 0, err
 	}
 	freed := 0
 	var first error
+	budget := s.relIn.Geometry().SlotCount
 	for {
-		n, err := s.relIn.Available(64)
-		if err != nil {
-			return freed, fmt.Errorf("region: release ring %d: %w", releaseRing(s.r.side), err)
+		n := 0
+		if budget > 0 {
+			var err error
+			n, err = s.relIn.Available(min(64, budget))
+			if err != nil {
+				return freed, fmt.Errorf("region: release ring %d: %w", releaseRing(s.r.side), err)
+			}
 		}
 		if n == 0 {
 			s.collected.Store(s.relIn.Position())
 			return freed, first
 		}
+		budget -= n
 		for i := range n {
 			d, err := DecodeDescriptor(s.relIn.Slot(i))
 			if err == nil && d.Kind != KindRelease {
@@ -250,7 +262,7 @@ func (s *Sender) Collect() (int, error) {
 // sleeping on the ring's space doorbell. A reservation in progress is kept.
 // See Receiver.Wait for the timeout, stop and error rules.
 func (s *Sender) WaitSpace(timeout time.Duration, stop <-chan struct{}) error {
-	return s.r.wait(s.outSpace, s.hasSpace, true, timeout, stop)
+	return s.r.wait(s.outSpace, s.hasSpace, true, timeout, stop, nil)
 }
 
 func (s *Sender) hasSpace() bool {
@@ -261,7 +273,7 @@ func (s *Sender) hasSpace() bool {
 // WaitChunks waits until the peer has released chunks (Collect will find
 // some) or a chunk is already free.
 func (s *Sender) WaitChunks(timeout time.Duration, stop <-chan struct{}) error {
-	return s.r.wait(s.relData, s.hasReleases, true, timeout, stop)
+	return s.r.wait(s.relData, s.hasReleases, true, timeout, stop, nil)
 }
 
 // WaitReleases waits until the peer has published releases that Collect
@@ -273,7 +285,7 @@ func (s *Sender) WaitChunks(timeout time.Duration, stop <-chan struct{}) error {
 // a time (the doorbell has one sleeper). Before the first Collect it may
 // return at once, spuriously.
 func (s *Sender) WaitReleases(timeout time.Duration, stop <-chan struct{}) error {
-	return s.r.wait(s.relData, s.releasesPending, true, timeout, stop)
+	return s.r.wait(s.relData, s.releasesPending, true, timeout, stop, nil)
 }
 
 // releasesPending compares the peer's tail with the head Collect last
@@ -457,13 +469,17 @@ func (rc *Receiver) flushLocked() {
 // Wait blocks until a descriptor is available, spinning for Options.Spin
 // and then sleeping on the ring's doorbell. It publishes staged releases
 // first. A negative timeout waits without limit. It returns nil when data
-// is available, ErrTimeout, ErrStopped when stop is closed (use
-// Region.Wake to interrupt a sleep at once), ErrPeerDead or ErrPeerGone
-// when the ring is empty and the peer will not fill it, ErrFenced or
-// ErrClosed. Waiting while no peer is attached is allowed.
+// is available, ErrTimeout, ErrStopped when stop is closed, ErrPeerDead or
+// ErrPeerGone when the ring is empty and the peer will not fill it,
+// ErrFenced or ErrClosed. Waiting while no peer is attached is allowed.
+//
+// Stop is checked before each sleep slice, not during it: closing stop
+// alone ends a sleep at the end of its slice, up to PeerTimeout/10 later
+// (100 ms by default). To stop a sleeper at once, close stop and then call
+// Region.Wake. A peer's death, the peer's detach, fencing and Close do wake
+// sleepers at once.
 func (rc *Receiver) Wait(timeout time.Duration, stop <-chan struct{}) error {
-	rc.Flush()
-	return rc.r.wait(rc.inData, rc.hasData, true, timeout, stop)
+	return rc.r.wait(rc.inData, rc.hasData, true, timeout, stop, rc.Flush)
 }
 
 func (rc *Receiver) hasData() bool {

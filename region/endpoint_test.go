@@ -680,3 +680,207 @@ func TestWaitReleasesBesideSender(t *testing.T) {
 		t.Fatalf("WaitReleases with the release taken = %v; want ErrTimeout", err)
 	}
 }
+
+// TestWaitStopLatency: closing stop alone ends a sleep at the end of its
+// slice (PeerTimeout/10, 200 ms here), as documented; it does not wait
+// for the timeout.
+func TestWaitStopLatency(t *testing.T) {
+	_, b := newPairOpts(t, Options{DataSlots: 16, ChunkSize: 64, Chunks: 8, PeerTimeout: 2 * time.Second, Spin: -1})
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- b.Receiver().Wait(time.Minute, stop) }()
+	if !eventually(10*time.Second, func() bool { return b.recv.inData.sleeping.Load() == 1 }) {
+		t.Fatal("receiver never went to sleep")
+	}
+	close(stop)
+	start := time.Now()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrStopped) {
+			t.Fatalf("Wait after stop = %v; want %v", err, ErrStopped)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("closing stop never ended the wait")
+	}
+	if took, slice := time.Since(start), b.PeerTimeout()/10; took > slice+500*time.Millisecond {
+		t.Fatalf("closing stop ended the wait after %v; want at most a slice, %v (+ slack)", took, slice)
+	}
+}
+
+// TestWaitPeerDead: sleepers on a doorbell are woken with ErrPeerDead when
+// the peer is declared dead (here its monitor stops, so it stops
+// beating), within the liveness bound; waiting again fails at once until
+// ReclaimPeer.
+func TestWaitPeerDead(t *testing.T) {
+	a, b := newPairOpts(t, Options{DataSlots: 16, ChunkSize: 64, Chunks: 8, PeerTimeout: 100 * time.Millisecond, Spin: -1})
+	s, rc := b.Sender(), b.Receiver()
+	for ok := true; ok; { // fill our data ring: WaitSpace must sleep
+		ok, _ = s.Send(&Descriptor{Kind: KindNop})
+	}
+	done := make(chan error, 2)
+	go func() { done <- rc.Wait(time.Minute, nil) }()
+	go func() { done <- s.WaitSpace(time.Minute, nil) }()
+	if !eventually(10*time.Second, func() bool {
+		return b.recv.inData.sleeping.Load() == 1 && b.send.outSpace.sleeping.Load() == 1
+	}) {
+		t.Fatal("waiters never went to sleep")
+	}
+	a.stopMonitor()
+	start := time.Now()
+	for range 2 {
+		select {
+		case err := <-done:
+			if !errors.Is(err, ErrPeerDead) {
+				t.Fatalf("wait while the peer stops beating = %v; want %v", err, ErrPeerDead)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("waiters not woken; peer %v", b.Peer())
+		}
+	}
+	if took := time.Since(start); took > b.PeerTimeout()+500*time.Millisecond {
+		t.Errorf("ErrPeerDead after %v; the bound is %v", took, b.PeerTimeout())
+	}
+	if err := rc.Wait(time.Minute, nil); !errors.Is(err, ErrPeerDead) || !strings.Contains(err.Error(), "no heartbeat") {
+		t.Fatalf("Wait with the peer dead = %v; want %v with the reason", err, ErrPeerDead)
+	}
+	if _, err := b.ReclaimPeer(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rc.Wait(10*time.Millisecond, nil); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("Wait after the reclaim = %v; want %v (no peer yet)", err, ErrTimeout)
+	}
+}
+
+// TestReleaseRingFull: the release ring has a slot per chunk of the arena,
+// so only a receiver releasing more than it was lent (one chunk, over and
+// over) to a peer that does not collect can fill it. Release then fails
+// with ErrRingFull and counts it; once the peer collects (refusing the
+// duplicates) there is room again.
+func TestReleaseRingFull(t *testing.T) {
+	a, b := newPair(t)
+	s, rc := a.Sender(), b.Receiver()
+	c, _ := s.Alloc()
+	if ok, err := s.Send(&Descriptor{Kind: KindBody, Offset: c.Offset, Length: 1, Gen: c.Gen}); !ok || err != nil {
+		t.Fatalf("Send = %v, %v", ok, err)
+	}
+	if n, _ := rc.Poll(1); n != 1 {
+		t.Fatal("no data")
+	}
+	d, err := rc.Get(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.Consume(1)
+	slots := b.layout.Rings[releaseRing(0)].Geometry.SlotCount
+	released := 0
+	for ; released <= slots; released++ {
+		if err = rc.Release(&d); err != nil {
+			break
+		}
+	}
+	if released != slots || !errors.Is(err, ErrRingFull) {
+		t.Fatalf("after %d releases Release = %v; want %v after %d", released, err, ErrRingFull, slots)
+	}
+	if n := b.Counter(CounterRingFull); n != 1 {
+		t.Errorf("ring_full counter = %d; want 1", n)
+	}
+	rc.Flush()
+	if n, err := s.Collect(); n != 1 || !errors.Is(err, arena.ErrRelease) {
+		t.Fatalf("Collect = %d, %v; want 1 chunk back and the duplicates refused", n, err)
+	}
+	if n := a.Counter(CounterInvalid); n != uint64(slots-1) {
+		t.Errorf("invalid counter = %d; want %d duplicates", n, slots-1)
+	}
+	if err := rc.Release(&d); err != nil {
+		t.Fatalf("Release after the peer collected = %v", err)
+	}
+}
+
+// TestCollectBounded: a peer that keeps releasing -- here every chunk
+// that comes back is lent and released again before Collect is done --
+// cannot keep Collect from returning: one call takes at most a release
+// ring's worth, and the next call goes on.
+func TestCollectBounded(t *testing.T) {
+	a, b := newPair(t)
+	s := a.Sender()
+	slots := s.relIn.Geometry().SlotCount
+	relOut := b.recv.relOut
+	var failed error
+	relendAndRelease := func() {
+		c, ok := s.alloc.Alloc()
+		if !ok {
+			failed = errors.New("no free chunk")
+			return
+		}
+		if err := s.alloc.Lend(c.Offset, c.Gen); err != nil {
+			failed = err
+			return
+		}
+		if n, err := relOut.Reserve(1); n != 1 {
+			failed = fmt.Errorf("release ring full: %v", err)
+			return
+		}
+		d := Descriptor{Kind: KindRelease, Epoch: s.Epoch(), Offset: c.Offset, Gen: c.Gen}
+		d.Encode(relOut.Slot(0))
+		relOut.Commit(1)
+	}
+	relendAndRelease()
+	returned := 0
+	s.OnReturn = func(uint32) { returned++; relendAndRelease() }
+	for call := range 3 {
+		done := make(chan int, 1)
+		before := returned
+		go func() { n, _ := s.Collect(); done <- n }()
+		select {
+		case n := <-done:
+			if failed != nil {
+				t.Fatal(failed)
+			}
+			if n != slots || returned-before != slots {
+				t.Fatalf("call %d: Collect = %d (%d returns); want a ring's worth, %d", call, n, returned-before, slots)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("call %d: Collect still running after 10 s under a stream of releases", call)
+		}
+	}
+	if err := s.WaitReleases(0, nil); err != nil {
+		t.Fatalf("WaitReleases with releases left = %v; want them seen as pending", err)
+	}
+}
+
+// TestCloseLeavesUnmapToLastWaiter: a waiter still inside a wait when
+// Close's grace runs out (here: its ready check blocks, as if it had not
+// been scheduled) keeps the mapping alive; it touches the memory after
+// Close returned, and the mapping goes only when it leaves.
+func TestCloseLeavesUnmapToLastWaiter(t *testing.T) {
+	_, b := newPair(t)
+	defer func(g time.Duration) { closeGrace = g }(closeGrace)
+	closeGrace = 20 * time.Millisecond
+	entered, resume := make(chan struct{}), make(chan struct{})
+	first := true
+	done := make(chan error, 1)
+	go func() {
+		done <- b.wait(b.recv.inData, func() bool {
+			if first {
+				first = false
+				close(entered)
+				<-resume
+			}
+			return b.recv.hasData() // reads the ring's tail in the mapping
+		}, true, time.Minute, nil, nil)
+	}()
+	<-entered
+	if err := b.Close(); err != nil {
+		t.Fatalf("Close = %v", err)
+	}
+	if st := b.unmap.Load(); st != unmapPending {
+		t.Fatalf("after Close with a waiter inside: unmap state %d; want pending (%d)", st, unmapPending)
+	}
+	close(resume)
+	if err := <-done; !errors.Is(err, ErrClosed) {
+		t.Fatalf("straggler's wait = %v; want %v", err, ErrClosed)
+	}
+	if st := b.unmap.Load(); st != unmapDone || b.waiters.Load() != 0 {
+		t.Fatalf("after the straggler left: unmap state %d, %d waiters; want done (%d), 0", st, b.waiters.Load(), unmapDone)
+	}
+}

@@ -24,6 +24,10 @@ type mapping struct {
 	path string
 }
 
+// defaultDir is DefaultDir, a variable so that tests can make it unusable
+// and see the os.TempDir fallback.
+var defaultDir = DefaultDir
+
 // dirs returns the directories to search: dir if set, else /dev/shm (when
 // it exists and is writable) and os.TempDir().
 func dirs(dir string) []string {
@@ -31,8 +35,8 @@ func dirs(dir string) []string {
 		return []string{dir}
 	}
 	var ds []string
-	if st, err := os.Stat(DefaultDir); err == nil && st.IsDir() && unix.Access(DefaultDir, unix.W_OK) == nil {
-		ds = append(ds, DefaultDir)
+	if st, err := os.Stat(defaultDir); err == nil && st.IsDir() && unix.Access(defaultDir, unix.W_OK) == nil {
+		ds = append(ds, defaultDir)
 	}
 	if t := os.TempDir(); len(ds) == 0 || t != ds[0] {
 		ds = append(ds, t)

@@ -50,9 +50,11 @@ import (
 //	+--------------+---------------+-----------+-----------+-----------+------+-------+------
 //
 // lane is the region's lane number and lanes the engine's lane count, 0 <=
-// lane < lanes <= MaxLanes (see LaneName). They took bytes that were zero
-// in the first version-1 regions, so lanes == 0 (with lane == 0) reads as
-// a single lane: a region written before lanes existed.
+// lane < lanes <= MaxLanes (see LaneName). Creators of this version always
+// write lanes >= 1. The fields were added during layout version 1 in bytes
+// that had been zero, and readers still take lanes == 0 (with lane == 0)
+// as a single lane; that tolerance is all that remains of it, since a
+// region of version 1 is refused anyway (ErrVersion).
 //
 // All integers are little-endian; every field is naturally aligned.
 const (
@@ -67,9 +69,9 @@ const (
 	// LayoutVersion is bumped whenever a field moves or changes meaning.
 	LayoutVersion = 2
 
-	RingCount  = 4 // rings in a version-1 region
-	ArenaCount = 2 // arenas in a version-1 region
-	SideCount  = 2 // sides in a version-1 region
+	RingCount  = 4 // rings in a region
+	ArenaCount = 2 // arenas in a region
+	SideCount  = 2 // sides in a region
 
 	// Identity block.
 	IdentityOffset     = 0
@@ -223,7 +225,8 @@ const (
 	ArenaAlign   = 4096
 )
 
-// ringProducer and ringRole give the fixed version-1 assignment.
+// ringProducer and ringRole give the fixed assignment of rings to
+// producers and roles, the same in every region.
 var (
 	ringProducer = [RingCount]int{RingData0: 0, RingData1: 1, RingRelease0: 1, RingRelease1: 0}
 	ringRole     = [RingCount]int{RingData0: RoleData, RingData1: RoleData, RingRelease0: RoleRelease, RingRelease1: RoleRelease}

@@ -69,6 +69,62 @@ func TestCreateDefaultDir(t *testing.T) {
 	}
 }
 
+// TestCreateTempDirFallback: when /dev/shm is unusable (missing, not a
+// directory, or not writable), regions are created in os.TempDir(), and
+// Open, List and Remove with the default directory find them there.
+func TestCreateTempDirFallback(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	defer func(d string) { defaultDir = d }(defaultDir)
+	notDir := filepath.Join(tmp, "a-file")
+	if err := os.WriteFile(notDir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	unusable := map[string]string{"missing": filepath.Join(tmp, "no-such-dir"), "not a directory": notDir}
+	if os.Geteuid() != 0 { // root may write anywhere
+		ro := filepath.Join(tmp, "read-only")
+		if err := os.Mkdir(ro, 0o500); err != nil {
+			t.Fatal(err)
+		}
+		unusable["read-only"] = ro
+	}
+	for why, dir := range unusable {
+		defaultDir = dir
+		if ds := dirs(""); len(ds) != 1 || ds[0] != tmp {
+			t.Fatalf("%s: dirs = %v; want [%s]", why, ds, tmp)
+		}
+		r, err := Create(Options{DataSlots: 16, ChunkSize: 64, Chunks: 4})
+		if err != nil {
+			t.Fatalf("%s: Create = %v", why, err)
+		}
+		if filepath.Dir(r.Path()) != tmp {
+			t.Errorf("%s: Path() = %q; want it in %q", why, r.Path(), tmp)
+		}
+		h, err := Open(r.Name(), Options{})
+		if err != nil {
+			t.Fatalf("%s: Open by name = %v", why, err)
+		}
+		h.Close()
+		infos, err := List("")
+		if err != nil || len(infos) != 1 || infos[0].Name != r.Name() {
+			t.Errorf("%s: List = %+v, %v; want just %s", why, infos, err, r.Name())
+		}
+		r.Close()
+		if _, err := os.Stat(r.Path()); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s: after Close: stat = %v; want not exist", why, err)
+		}
+		// Remove, too, looks there.
+		m, err := createMapping("", NewName(), 8192)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.close()
+		if err := Remove(filepath.Base(m.path), Options{}); err != nil || filepath.Dir(m.path) != tmp {
+			t.Errorf("%s: Remove(%s) = %v", why, m.path, err)
+		}
+	}
+}
+
 func TestCreateExclusive(t *testing.T) {
 	dir := t.TempDir()
 	name := NewName()

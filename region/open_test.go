@@ -82,6 +82,13 @@ func TestOpenErrors(t *testing.T) {
 	)
 	// A FIFO opened read-write does not block; it is refused by the check.
 	tests = append(tests, test{"fifo", fifoName, ErrLayout, "not a regular file"})
+	// A file beyond MaxTotalSize is refused before it is mapped (a sparse
+	// file: nothing is written).
+	hugeName := write(nil, 0o600)
+	if err := os.Truncate(filepath.Join(dir, hugeName), MaxTotalSize+4096); err != nil {
+		t.Fatal(err)
+	}
+	tests = append(tests, test{"larger than the limit", hugeName, ErrLayout, "17179873280 bytes, more than 17179869184"})
 	if os.Geteuid() != 0 { // root reads anything
 		tests = append(tests, test{"unreadable", write(nil, 0o000), ErrPermission, "permission denied"})
 	}

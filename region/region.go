@@ -119,12 +119,28 @@ type Region struct {
 	verdict   atomic.Int32 // PeerState; written under mu, read anywhere
 	fenced    atomic.Bool  // set by the monitor when our claim was revoked
 	closed    atomic.Bool  // set first thing in Close
-	waiters   atomic.Int32 // goroutines inside wait; Close lets them leave before unmapping
+	waiters   atomic.Int32 // goroutines inside wait; the mapping is never unmapped while > 0
+	unmap     atomic.Int32 // unmapNone, then unmapPending (Close left it to the last waiter), unmapDone
 	stopMon   chan struct{}
 	monDone   chan struct{}
 	closeOnce sync.Once
 	stopOnce  sync.Once
 }
+
+// States of Region.unmap. Close unmaps the region itself once every
+// waiter has left; if some are still inside wait after closeGrace (a
+// goroutine that has not been scheduled since it was woken), it marks the
+// unmap pending and the last waiter to leave does it. Whoever moves
+// unmapPending to unmapDone by compare-and-swap unmaps: exactly one.
+const (
+	unmapNone = iota
+	unmapPending
+	unmapDone
+)
+
+// closeGrace is how long Close waits for woken waiters to leave before it
+// leaves the unmap to the last of them. A variable for tests.
+var closeGrace = 5 * time.Second
 
 // sideWords are the atomics of one side block.
 type sideWords struct {
@@ -508,13 +524,17 @@ func (r *Region) count(c int, n uint64) { r.counters[c].Add(n) }
 // reset here. The creator also marks the region closed and removes its
 // name.
 //
-// Goroutines blocked in Wait, WaitSpace or WaitChunks are woken and return
-// ErrClosed before the memory is unmapped, so Close may be called from
-// another goroutine to stop a worker sleeping on a doorbell. Any other
-// Sender or Receiver call must not run concurrently with Close, and none
-// may be made after it (their memory is gone): the worker must stop on
-// ErrClosed. Payload slices obtained from the Receiver become invalid.
-// Peer, Counter, PeerCounter and Wake are safe at any time.
+// Goroutines blocked in Wait, WaitSpace, WaitChunks or WaitReleases are
+// woken and return ErrClosed, so Close may be called from another
+// goroutine to stop a worker sleeping on a doorbell. The memory is never
+// unmapped while such a goroutine is still inside its wait: Close waits up
+// to 5 s for them to leave (they leave as soon as they are scheduled), and
+// if one has not left by then, Close returns without unmapping and the
+// last waiter to leave unmaps. Any other Sender or Receiver call must not
+// run concurrently with Close, and none may be made after it (their
+// memory is gone): the worker must stop on ErrClosed. Payload slices
+// obtained from the Receiver become invalid. Peer, Counter, PeerCounter
+// and Wake are safe at any time.
 func (r *Region) Close() error {
 	err := ErrClosed
 	r.closeOnce.Do(func() {
@@ -525,7 +545,7 @@ func (r *Region) Close() error {
 		// interval): let them leave. Store closed, then load waiters;
 		// a waiter adds itself, then loads closed: one sees the other.
 		r.wakeOwn()
-		for deadline := time.Now().Add(5 * time.Second); r.waiters.Load() > 0 && time.Now().Before(deadline); {
+		for deadline := time.Now().Add(closeGrace); r.waiters.Load() > 0 && time.Now().Before(deadline); {
 			time.Sleep(50 * time.Microsecond)
 		}
 		r.mu.Lock()
@@ -555,12 +575,29 @@ func (r *Region) Close() error {
 				err = fmt.Errorf("region: remove %s: %w", r.m.path, rerr)
 			}
 		}
-		if cerr := r.m.close(); cerr != nil && err == nil {
-			err = fmt.Errorf("region: unmap %s: %w", r.m.path, cerr)
-		}
 		r.mem = nil
+		// Unmap now unless a waiter is still inside wait (it would fault
+		// on its next access): then the last one to leave unmaps. Store
+		// pending, then load waiters; a waiter decrements, then CASes
+		// pending: at least one of the two sees the other, the CAS picks
+		// one.
+		r.unmap.Store(unmapPending)
+		if r.waiters.Load() == 0 && r.unmap.CompareAndSwap(unmapPending, unmapDone) {
+			if cerr := r.m.close(); cerr != nil && err == nil {
+				err = fmt.Errorf("region: unmap %s: %w", r.m.path, cerr)
+			}
+		}
 	})
 	return err
+}
+
+// leaveWait is the last thing a waiter does: it deregisters and, if Close
+// left the unmap to the last waiter, unmaps when it is that one. Nothing
+// may touch the mapping after it.
+func (r *Region) leaveWait() {
+	if r.waiters.Add(-1) == 0 && r.unmap.Load() == unmapPending && r.unmap.CompareAndSwap(unmapPending, unmapDone) {
+		r.m.close() // nobody to report an error to; the mapping is gone either way
+	}
 }
 
 // Remove deletes the region named name from opts.Dir (or the default

@@ -3,8 +3,9 @@
 **
 ** Usage: shm_peer PATH|NAME
 **
-** Attaches to the region file PATH (or /dev/shm/NAME for a bare region
-** name, of any lane) as side 1 and echoes: every data
+** Attaches to the region file PATH (or, for a bare region name of any
+** lane, /dev/shm/NAME, else $TMPDIR/NAME or /tmp/NAME: haywire_shm.h
+** section 1) as side 1 and echoes: every data
 ** descriptor it receives on ring 0 is validated, its payload checked
 ** against the FNV-1a checksum the sender put in `conn`, copied into a chunk
 ** of arena 1 and sent back on ring 1 with the same kind, flags, stream and
@@ -214,6 +215,11 @@ int main(int argc, char **argv) {
     if (hw_shm_name_parse(argv[1], NULL, NULL) != HW_SHM_OK)
       return die(1, "not a region name");
     snprintf(path, sizeof path, "/dev/shm/%s", argv[1]);
+    if (access(path, F_OK) != 0) { /* the fallback directory: os.TempDir() on the Go side */
+      const char *tmp = getenv("TMPDIR");
+      if (snprintf(path, sizeof path, "%s/%s", tmp != NULL && *tmp != '\0' ? tmp : "/tmp", argv[1]) >= (int)sizeof path)
+        return die(1, "path too long");
+    }
   } else if (snprintf(path, sizeof path, "%s", argv[1]) >= (int)sizeof path) {
     return die(1, "path too long");
   }

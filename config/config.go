@@ -92,9 +92,11 @@ func set(s *Settings, key, value string) error {
 	case "parser":
 		// Haywire chose between parsers; haywire has one.
 	case "tcp_nodelay":
-		if _, err := parseBool(value); err != nil {
+		on, err := parseBool(value)
+		if err != nil {
 			return bad(err)
 		}
+		cfg.NoTCPNoDelay = !on // Haywire's tcp_nodelay false leaves Nagle on
 	case "bridge":
 		on, err := parseBool(value)
 		if err != nil {
@@ -229,7 +231,7 @@ func LoadFile(s *Settings, path string) error {
 var keyDocs = map[string]string{
 	"listen_address": "IP literal or localhost to listen on", "listen_port": "port to listen on",
 	"thread_count": "listeners (reuseport) and C callback concurrency", "balancer": "ipc or reuseport",
-	"parser": "ignored (Haywire)", "tcp_nodelay": "ignored: always on", "listen_backlog": "accept queue length",
+	"parser": "ignored (Haywire)", "tcp_nodelay": "1 sets TCP_NODELAY on accepted sockets, 0 leaves Nagle on", "listen_backlog": "accept queue length",
 	"max_request_size": "largest request body in bytes", "max_target_bytes": "longest request-target",
 	"max_header_bytes": "largest request head", "max_header_count": "most header fields",
 	"header_timeout_ms": "time allowed for a request head", "body_timeout_ms": "longest wait for more body",

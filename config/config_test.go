@@ -168,3 +168,38 @@ func TestEveryKeyDocumented(t *testing.T) {
 		t.Errorf("Keys() has %d entries, the every-key file sets %d", len(Keys()), strings.Count(allKeys, "="))
 	}
 }
+
+// tcp_nodelay was accepted and ignored (TCP_NODELAY always on); it now
+// maps onto engine.Config.NoTCPNoDelay as Haywire's field did: true sets
+// TCP_NODELAY, false leaves Nagle's algorithm on, omitted keeps the
+// caller's default.
+func TestTCPNoDelay(t *testing.T) {
+	for _, tc := range []struct {
+		ini         string
+		start       bool // NoTCPNoDelay before the file
+		wantNoDelay bool
+	}{
+		{"tcp_nodelay = 1", true, false},
+		{"tcp_nodelay = true", true, false},
+		{"tcp_nodelay = on", true, false},
+		{"tcp_nodelay = 0", false, true},
+		{"tcp_nodelay = no", false, true},
+		{"listen_port = 1", true, true}, // omitted: unchanged
+		{"listen_port = 1", false, false},
+	} {
+		path := filepath.Join(t.TempDir(), "hw.conf")
+		os.WriteFile(path, []byte("[http]\n"+tc.ini+"\n"), 0o600)
+		s := Settings{Engine: engine.Config{NoTCPNoDelay: tc.start}}
+		if err := LoadFile(&s, path); err != nil {
+			t.Fatal(err)
+		}
+		if s.Engine.NoTCPNoDelay != tc.wantNoDelay {
+			t.Errorf("LoadFile(%q) from NoTCPNoDelay %v: NoTCPNoDelay = %v; want %v", tc.ini, tc.start, s.Engine.NoTCPNoDelay, tc.wantNoDelay)
+		}
+		k, v, _ := strings.Cut(tc.ini, "=")
+		s = Settings{Engine: engine.Config{NoTCPNoDelay: tc.start}}
+		if err := Set(&s, k, v); err != nil || s.Engine.NoTCPNoDelay != tc.wantNoDelay {
+			t.Errorf("Set(%q) from NoTCPNoDelay %v = %v: NoTCPNoDelay = %v; want %v", tc.ini, tc.start, err, s.Engine.NoTCPNoDelay, tc.wantNoDelay)
+		}
+	}
+}

@@ -11,7 +11,10 @@
 //	                           serialises C callbacks as Haywire's single loop did
 //	balancer          string   ipc | reuseport
 //	parser            string   accepted for compatibility ("http_parser"); ignored
-//	tcp_nodelay       bool     accepted for compatibility; TCP_NODELAY is always set
+//	tcp_nodelay       bool     1 sets TCP_NODELAY on accepted sockets, 0 leaves
+//	                           Nagle's algorithm on (engine.Config.NoTCPNoDelay);
+//	                           default 0 for hw_init_from_config and hw_config_set, as
+//	                           in Haywire (lifecycle.HaywireDefaults); 1 for the launcher
 //	listen_backlog    int      0 = system default
 //	max_request_size  bytes    largest request body; default 1048576
 //	max_target_bytes  bytes    longest request-target; default 8192

@@ -243,13 +243,17 @@ typedef struct
 ** Haywire's configuration, for hw_init_with_config().
 **
 **   http_listen_address  IPv4/IPv6 literal or "localhost"; NULL = "0.0.0.0"
-**   http_listen_port     0 picks a free port
+**   http_listen_port     0 picks a free port (hw_listen_address() tells which)
 **   thread_count         listeners under the "reuseport" balancer; 0 or 1
 **                        also serializes request callbacks
 **   balancer             "ipc" (default; NULL allowed) or "reuseport"
 **   parser               ignored (Haywire chose between parsers); may be NULL
-**   tcp_nodelay          ignored: TCP_NODELAY is set on every accepted socket,
-**                        because the engine batches its own writes
+**   tcp_nodelay          ^true sets TCP_NODELAY on every accepted socket;
+**                        ^false (as in a zeroed struct) leaves Nagle's
+**                        algorithm on, as in Haywire. The engine writes each
+**                        batch of responses at once, so true mostly saves
+**                        the delay of a response that follows an
+**                        unacknowledged one (pipelining, a slow reader)
 **   listen_backlog       0 = the system's SOMAXCONN
 **   max_request_size     largest request body in bytes; 0 = 1 MiB; larger → 413
 **
@@ -282,7 +286,8 @@ typedef struct
 **   body                    the whole body, de-chunked (length 0 if none)
 **   body_length             body->length
 **   state                   always OK: the engine answers bad requests itself
-**                           (400, 413, 414, 431, 501, 505) without calling back
+**                           (400, 408, 413, 414, 417, 431, 501, 505) without
+**                           calling back
 **
 ** OWNERSHIP: ^the request and every string it points to stay valid until
 ** the response is sent with hw_http_response_send() (or abandoned with
@@ -317,26 +322,43 @@ typedef void (HAYWIRE_CALLING_CONVENTION *http_request_callback)(http_request* r
 /*
 ** Called once a response's bytes have been handed to the socket (or the
 ** connection failed), with the user_data given to hw_http_response_send().
+** ^Called exactly once per hw_http_response_send() that gave it, on a
+** library thread; never for a response abandoned with
+** hw_free_http_response().
 */
 typedef void (HAYWIRE_CALLING_CONVENTION *http_response_complete_callback)(void* user_data);
 
 /*
 ** Load the configuration from an INI file.
+**
 ** Section [http]; keys: listen_address, listen_port, thread_count, balancer,
 ** parser, tcp_nodelay, listen_backlog, max_request_size (Haywire's), and
 ** max_target_bytes, max_header_bytes, max_header_count, header_timeout_ms,
-** body_timeout_ms, idle_timeout_ms, write_timeout_ms, server_name. Keys not
-** in the file keep their defaults (listen_port 8000).
+** body_timeout_ms, idle_timeout_ms, write_timeout_ms, server_name. ^Keys not
+** in the file keep Haywire's defaults: listen_port 8000, tcp_nodelay 0
+** (Nagle's algorithm on; "tcp_nodelay = 1" sets TCP_NODELAY), the rest as
+** in the configuration struct above. ^The whole configuration is replaced,
+** and the hw_stats() counters start again from 0. ^The file is only read:
+** a port in use or an address that cannot be bound is reported by
+** hw_start() or hw_http_open(), not here.
+** OWNERSHIP: the name is read during the call only.
+** THREADS: any thread; not while another configuration call runs.
 ** RETURNS: HW_OK; HW_ENOENT (no such file), HW_ECONFIG (unknown section or
 **   key, bad value: hw_last_error() names the file, key and value),
-**   HW_ESTATE (the server is running), HW_EINVAL (NULL name).
+**   HW_ESTATE (the server is running), HW_EINVAL (NULL name). The original
+**   returned non-zero for any failure; these are all non-zero.
 ** SINCE: Haywire; ^every key, unlike the original, which read two.
 */
 HAYWIRE_EXTERN int hw_init_from_config(char* configuration_filename);
 
 /*
 ** Set the configuration from a Haywire configuration struct.
+**
+** ^Replaces the whole configuration (keys set with hw_config_set() before
+** are forgotten), and the hw_stats() counters start again from 0. Fields
+** are read as the struct's comment above says.
 ** OWNERSHIP: the struct and its strings are copied; the caller keeps them.
+** THREADS: any thread; not while another configuration call runs.
 ** RETURNS: HW_OK, HW_ECONFIG (bad address, balancer or value), HW_ESTATE
 **   (the server is running), HW_EINVAL (NULL config).
 ** SINCE: Haywire
@@ -345,99 +367,178 @@ HAYWIRE_EXTERN int hw_init_with_config(configuration* config);
 
 /*
 ** Start serving and block until hw_stop() is called from another thread.
-** RETURNS: 0 after a stop; HW_EADDRINUSE, HW_ELISTEN, HW_ECONFIG, HW_ESTATE
-**   (already running) when it could not start.
+**
+** Serves with the configuration set last (Haywire's defaults if none) and
+** the routes added so far. hw_start() is the same without blocking.
+** THREADS: any thread; it blocks that thread, which serves no callbacks.
+** RETURNS: 0 (HW_OK) after a stop; when it could not start:
+**   HW_EADDRINUSE (the port is taken), HW_ELISTEN (the address cannot be
+**   bound: not one of this machine's, say), HW_ECONFIG, HW_ESTATE
+**   (already running).
 ** SINCE: Haywire
 */
 HAYWIRE_EXTERN int hw_http_open(void);
 
 /*
 ** Route requests whose path matches route to callback.
+**
 ** Patterns are paths whose '/'-separated segments must match one for one;
-** a segment "*" matches any one segment; empty segments are ignored ("/ping/"
-** matches "/ping"); the query string never takes part. ^A path equal to a
-** pattern wins; otherwise patterns are tried in the order added. Adding a
-** pattern again replaces its callback. Requests no route matches get 404.
-** OWNERSHIP: route is copied; user_data is passed back untouched.
-** THREADS: any thread, also while serving.
-** ERRORS: an invalid route (NULL, empty, not starting with '/' or "*") is
-**   ignored; hw_last_error() says why.
+** ^a segment that is "*" or starts with '*' ("*id") matches any one
+** segment, as in Haywire; empty segments are ignored ("/ping/" matches
+** "/ping"); the query string never takes part. ^A pattern without a
+** leading '/' gets one, as in Haywire ("ping" is "/ping"), except "*"
+** alone, which takes "OPTIONS *". ^A path equal to a pattern wins;
+** otherwise patterns are tried in the order added. Adding a pattern again
+** replaces its callback. Requests no route matches get 404.
+** OWNERSHIP: route is copied; user_data is passed back untouched to every
+**   call of callback.
+** THREADS: any thread, also while serving: ^a route added while serving
+**   takes the next request.
+** ERRORS: an invalid route (NULL or empty) or a NULL callback is ignored;
+**   hw_last_error() says why (this call returns nothing, as in Haywire).
 ** SINCE: Haywire
 */
 HAYWIRE_EXTERN void hw_http_add_route(char* route, http_request_callback callback, void* user_data);
 
 /*
-** Find a request header. ^Names compare without regard to case (Haywire
-** compared bytes against lower-cased names). Returns the first field's
-** value, or NULL. The returned string lives as long as the request.
+** Find a request header field by name.
+**
+** ^Names compare without regard to ASCII case (Haywire compared bytes
+** against lower-cased names). ^Returns the first field's value (length 0
+** for an empty value), or NULL when the request has no such field or an
+** argument is NULL.
+** OWNERSHIP: key is read during the call only. ^The returned string is
+**   the request's: valid as long as the request (see http_request), not
+**   NUL-terminated; do not free or change it.
+** THREADS: any thread holding the request.
+** ERRORS: none; NULL as above. hw_request_header_at() walks all fields.
 ** SINCE: Haywire
 */
 HAYWIRE_EXTERN hw_string* hw_get_header(http_request* request, hw_string* key);
 
 /*
-** Abandon a response that will not be sent: ^the engine answers 500 in its
-** place. After hw_http_response_send() it is a harmless no-op (Haywire
-** freed the response in send already).
+** Abandon a response that will not be sent.
+**
+** ^The engine answers 500 in its place and counts it in
+** hw_stats().handler_errors; no completion callback runs. ^After
+** hw_http_response_send() it is a harmless no-op (Haywire freed the
+** response in send already), as it is for NULL.
+** OWNERSHIP: the response and the request it answers are the library's
+**   again: ^neither may be used after this call.
+** THREADS: the request callback's thread or, later, any thread; once per
+**   response, instead of hw_http_response_send().
+** ERRORS: none (returns nothing, as in Haywire).
 ** SINCE: Haywire
 */
 HAYWIRE_EXTERN void hw_free_http_response(hw_http_response* response);
 
 /*
 ** Set the response's HTTP version (1.0 or 1.1; default 1.1).
+**
+** ^"1.0" makes the status line read "HTTP/1.0"; the engine still closes
+** or keeps the connection as the request asked (http_request.keep_alive).
+** OWNERSHIP: nothing is kept.
+** THREADS: the thread building the response, before
+**   hw_http_response_send().
+** ERRORS: none; a NULL or already sent response is ignored.
 ** SINCE: Haywire
 */
 HAYWIRE_EXTERN void hw_set_http_version(hw_http_response* response, unsigned short major, unsigned short minor);
 
 /*
-** Set the status line, "200 OK" style (use the HTTP_STATUS_* macros). A
-** status that does not start with a three-digit code, or a 1xx code, is
-** answered as 500. Default: 200 OK.
-** OWNERSHIP: the bytes are read at hw_http_response_send(); keep them valid
-**   until then.
+** Set the status line, "200 OK" style (use the HTTP_STATUS_* macros).
+**
+** ^A status that does not start with a three-digit code, or a 1xx code,
+** is answered as 500. Default: 200 OK. Calling it again replaces the
+** status.
+** OWNERSHIP: ^the hw_string and its bytes are read at
+**   hw_http_response_send(), not before: keep them valid until then (a
+**   string literal, or SETSTRING on one, always is).
+** THREADS: the thread building the response, before
+**   hw_http_response_send().
+** ERRORS: none; a NULL argument or an already sent response is ignored.
 ** SINCE: Haywire
 */
 HAYWIRE_EXTERN void hw_set_response_status_code(hw_http_response* response, hw_string* status_code);
 
 /*
-** Add a response header field. ^The engine writes Server, Date and
-** Content-Length itself: Content-Length and Transfer-Encoding given here are
-** dropped, as is a field whose name is not a token or whose value holds CR,
-** LF or NUL. ^"Connection: close" closes the connection after the response.
-** There is no fixed limit on the number of fields (Haywire overflowed a
-** fixed array).
-** OWNERSHIP: name and value are read at hw_http_response_send(); keep them
-**   valid until then.
+** Add a response header field.
+**
+** ^Fields are sent in the order added; a name may repeat. ^The engine
+** writes Server, Date and Content-Length itself: Content-Length and
+** Transfer-Encoding given here are dropped, as is a field whose name is not
+** a token or whose value holds CR, LF or NUL (no response splitting).
+** ^"Connection: close" closes the connection after the response. There is
+** no fixed limit on the number of fields (Haywire overflowed a fixed
+** array).
+** OWNERSHIP: ^the bytes of name and value are read at
+**   hw_http_response_send(), not before: keep them valid until then. The
+**   hw_string structs themselves are copied now.
+** THREADS: the thread building the response, before
+**   hw_http_response_send().
+** ERRORS: none; a NULL argument or an already sent response is ignored,
+**   and so is the field when memory runs out.
 ** SINCE: Haywire
 */
 HAYWIRE_EXTERN void hw_set_response_header(hw_http_response* response, hw_string* name, hw_string* value);
 
 /*
-** Set the response body. The response carries Content-Length; ^a HEAD
-** request gets the headers without the body.
-** OWNERSHIP: the bytes are read at hw_http_response_send().
+** Set the response body.
+**
+** ^The response carries Content-Length; ^a HEAD request gets the headers
+** without the body. Calling it again replaces the body. Default: none.
+** OWNERSHIP: ^the bytes are read (copied) at hw_http_response_send(), not
+**   before: keep them valid until then. A request's own body (an echo)
+**   may be passed as it is.
+** THREADS: the thread building the response, before
+**   hw_http_response_send().
+** ERRORS: none; a NULL argument or an already sent response is ignored.
 ** SINCE: Haywire
 */
 HAYWIRE_EXTERN void hw_set_body(hw_http_response* response, hw_string* body);
 
 /*
-** Send the response. ^Everything set on the response is copied here, so
-** stack buffers the callback used may go away afterwards. ^callback (may be
-** NULL) is called with user_data once the bytes were written or the
-** connection failed, on a library thread. Call once per response; later
-** calls are ignored.
+** Send the response.
+**
+** ^Everything set on the response is copied here, so stack buffers the
+** callback used may go away afterwards. ^callback (may be NULL) is called
+** exactly once, with user_data, once the bytes were written or the
+** connection failed, on a library thread. Call once per response; ^later
+** calls are ignored. If memory runs out copying, the client gets 500.
+** OWNERSHIP: ^the response and the request it answers are the library's
+**   again once this returns: neither may be used afterwards (the request's
+**   strings included). user_data is passed back untouched.
 ** THREADS: ^from the request callback or, later, from any thread.
+** ERRORS: none (returns nothing, as in Haywire); NULL is ignored.
 ** SINCE: Haywire
 */
 HAYWIRE_EXTERN void hw_http_response_send(hw_http_response* response, void* user_data, http_response_complete_callback callback);
 
 /*
-** Print the request's header fields to stdout, "KEY: name VALUE: value".
+** Print the request's header fields to stdout, one line per field in the
+** order received: "KEY: name VALUE: value".
+**
+** For debugging, as in Haywire's sample. ^Writes through stdio's stdout:
+** when stdout is a pipe or a file the lines sit in its buffer until the
+** program calls fflush(stdout) (or the buffer fills).
+** OWNERSHIP: nothing is kept.
+** THREADS: any thread holding the request; lines of concurrent calls may
+**   interleave.
+** ERRORS: none; NULL prints nothing.
 ** SINCE: Haywire
 */
 HAYWIRE_EXTERN void hw_print_request_headers(http_request* request);
 
 /*
-** Print the request body to stdout, "BODY: ..." or "BODY is empty!".
+** Print the request body to stdout: "BODY: <body>" or "BODY is empty!",
+** then a newline.
+**
+** For debugging, as in Haywire's sample. Writes through stdio's stdout
+** (see hw_print_request_headers()); the body is printed as it is, binary
+** bytes included.
+** OWNERSHIP: nothing is kept.
+** THREADS: any thread holding the request.
+** ERRORS: none; NULL prints nothing.
 ** SINCE: Haywire (exported there without a declaration)
 */
 HAYWIRE_EXTERN void hw_print_body(http_request* request);
@@ -458,8 +559,10 @@ HAYWIRE_EXTERN int hw_request_header_at(http_request* request, size_t index, hw_
 /*
 ** Set one configuration key, with the names and value syntax of the INI
 ** file (see hw_init_from_config), e.g. hw_config_set("idle_timeout_ms", "5000").
-** Keys not yet set keep their defaults; calling hw_init_with_config() or
-** hw_init_from_config() afterwards replaces the whole configuration.
+** Keys not yet set keep their defaults (those of hw_init_from_config());
+** calling hw_init_with_config() or hw_init_from_config() afterwards
+** replaces the whole configuration. ^Like them, it starts the hw_stats()
+** counters again from 0.
 ** RETURNS: HW_OK, HW_ECONFIG (unknown key or bad value), HW_ESTATE (the
 **   server is running), HW_EINVAL (NULL argument).
 ** SINCE: 0.1
@@ -469,7 +572,16 @@ HAYWIRE_EXTERN int hw_config_set(const char* key, const char* value);
 /*
 ** Start serving without blocking. ^Returns once the listeners accept
 ** connections.
-** RETURNS: HW_OK, HW_EADDRINUSE, HW_ELISTEN, HW_ECONFIG, HW_ESTATE (running).
+**
+** ^The library installs no signal handlers: SIGINT and SIGTERM keep the
+** program's dispositions (the default ends the process; a program that
+** wants a graceful stop catches them and calls hw_stop()). ^A client that
+** resets its connection while a response is written does not kill the
+** process with SIGPIPE.
+** THREADS: any thread.
+** RETURNS: HW_OK; HW_EADDRINUSE (the port is taken); HW_ELISTEN (the
+**   address cannot be bound: not one of this machine's, say);
+**   HW_ECONFIG; HW_ESTATE (running, or a stop is under way).
 ** SINCE: 0.1
 */
 HAYWIRE_EXTERN int hw_start(void);
@@ -480,13 +592,34 @@ HAYWIRE_EXTERN int hw_start(void);
 ** and wait for them up to timeout_ms (negative: without limit). ^Connections
 ** still open after that are closed. ^An hw_http_open() blocked in another
 ** thread returns. ^The engine can be started again with the same routes.
+** ^A callback still running when timeout_ms passes is not interrupted:
+** its connection is closed, and hw_stop() returns HW_ETIMEDOUT once the
+** callback has returned.
 ** RETURNS: HW_OK; HW_ETIMEDOUT (connections had to be cut; the engine is
-**   stopped all the same); HW_ESTATE (not running).
-** THREADS: any thread, but not from a request callback (it would wait for
-**   itself).
+**   stopped all the same); HW_ESTATE (not running; ^also from an
+**   hw_stop() called while another hw_stop() is under way: it waits until
+**   that one has finished, then returns HW_ESTATE, the engine stopped).
+** THREADS: any thread, several at once (see HW_ESTATE), but not from a
+**   request callback (it would wait for itself).
 ** SINCE: 0.1
 */
 HAYWIRE_EXTERN int hw_stop(int timeout_ms);
+
+/*
+** The address and port the running engine listens on.
+**
+** ^Copies the address as text ("127.0.0.1", "::1"; a wildcard address may
+** read "::", a socket that takes IPv4 and IPv6) into buf, NUL-terminated,
+** and sets *port to the port: ^the one the system picked when
+** listen_port was 0.
+** OWNERSHIP: buf is the caller's; nothing is allocated. buf may be NULL
+**   (size is then ignored) and port may be NULL, to ask for one of them.
+** THREADS: any thread.
+** RETURNS: HW_OK; HW_ESTATE (not running); HW_EINVAL (size too small:
+**   48 bytes always suffice).
+** SINCE: 0.3
+*/
+HAYWIRE_EXTERN int hw_listen_address(char* buf /* OUT */, size_t size, int* port /* OUT */);
 
 /*
 ** The library's version as "MAJOR.MINOR.PATCH", and as HW_VERSION_NUMBER.
@@ -514,17 +647,20 @@ HAYWIRE_EXTERN const char* hw_strerror(int code);
 HAYWIRE_EXTERN const char* hw_last_error(void);
 
 /*
-** Engine counters, cumulative since the configuration was last set, except
-** connections_open.
+** Engine counters, cumulative since the configuration was last set
+** (hw_init_with_config(), hw_init_from_config() or hw_config_set()),
+** across hw_stop() and hw_start(), except connections_open and the bridge's
+** occupancy fields. ^Each setting of the configuration starts them all
+** from 0.
 */
 typedef struct hw_stats_t
 {
     uint64_t connections_accepted;
     uint64_t connections_open;
     uint64_t requests;          /* requests parsed and routed */
-    uint64_t refused;           /* answered by the engine with 4xx/5xx: 400, 408, 413, 414, 431, 501, 505 */
+    uint64_t refused;           /* answered by the engine with 4xx/5xx: 400, 408, 413, 414, 417, 431, 501, 505 */
     uint64_t timeouts;          /* clients that stalled mid-request (408) */
-    uint64_t handler_errors;    /* callbacks that failed (answered 500) */
+    uint64_t handler_errors;    /* answered 500 for a callback: response abandoned, or internal failure */
     uint64_t bytes_read;
     uint64_t bytes_written;
     /* The bridge (since 0.3; all 0 while it is off). */
@@ -548,6 +684,10 @@ typedef struct hw_stats_t
 ** Copy the counters into *out. size is sizeof(hw_stats_t) as the caller
 ** knows it; ^the library writes at most size bytes, so a program compiled
 ** against an older header, with a smaller struct, keeps working.
+** ^Before the first hw_start() after the configuration was set, all are 0.
+** OWNERSHIP: *out is the caller's; nothing is allocated.
+** THREADS: any thread, also while serving; each counter is read
+**   atomically, the set is not one instant.
 ** RETURNS: HW_OK, HW_EINVAL (NULL out).
 ** SINCE: 0.1
 */

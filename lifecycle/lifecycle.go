@@ -3,14 +3,17 @@
 // running server per process, with the transitions hw_init_*,
 // hw_http_add_route, hw_start, hw_http_open and hw_stop need. It keeps the
 // C shims in cmd/libhaywire free of logic. Its methods are safe for
-// concurrent use.
+// concurrent use: every one takes Engine.mu with a deferred unlock, so a
+// panic below it (recovered by the C shim) never leaves the engine locked.
 package lifecycle
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/haywireowin/haywire/bridge"
@@ -24,15 +27,27 @@ var ErrState = errors.New("lifecycle: not allowed in the current state")
 
 // Engine is a configuration, a route table and at most one running server.
 // The zero value is ready: unconfigured, it serves Haywire's defaults.
+//
+// States: stopped → (Start) running → (Stop) stopping → stopped. Running
+// and stopping both count as running for Start and the Configure
+// methods (ErrState); a Stop that finds another Stop under way waits for
+// it, then returns ErrState as any Stop of a stopped engine does.
 type Engine struct {
-	mu      sync.Mutex
-	set     config.Settings
-	cfgSet  bool // set was given; otherwise Haywire's defaults apply
-	routes  []route
-	srv     *engine.Server // built at Start from set; kept while set is unchanged
-	bridge  *bridge.Bridge // while running with the bridge enabled
-	running bool
-	stopped chan struct{} // closed when the running server has stopped
+	mu       sync.Mutex // guards every field below except handlerErrors
+	set      config.Settings
+	cfgSet   bool // set was given; otherwise Haywire's defaults apply
+	routes   []route
+	srv      *engine.Server // built at Start from set; kept while set is unchanged
+	bridge   *bridge.Bridge // while running with the bridge enabled
+	running  bool           // from a successful Start until its Stop has finished
+	stopping bool           // a Stop is under way (running is still true)
+	stopped  chan struct{}  // closed when the running server has stopped
+
+	// handlerErrors counts requests a handler failed on (answered 500)
+	// that the engine does not see as such; reset with the configuration,
+	// as the engine's own counters are (a new configuration builds a new
+	// server). Atomic: handlers count from any goroutine.
+	handlerErrors atomic.Uint64
 }
 
 type route struct {
@@ -43,6 +58,15 @@ type route struct {
 // DefaultPort is Haywire's listen port when none is configured.
 const DefaultPort = 8000
 
+// HaywireDefaults returns Haywire's configuration before any key is set:
+// port 8000 and, as a zeroed Haywire configuration struct has
+// tcp_nodelay false, Nagle's algorithm left on (NoTCPNoDelay). The
+// engine fills in the other defaults. hw_init_from_config and
+// hw_config_set start from it.
+func HaywireDefaults() config.Settings {
+	return config.Settings{Engine: engine.Config{Port: DefaultPort, NoTCPNoDelay: true}}
+}
+
 // Configure replaces the engine's configuration and turns the bridge off.
 // It fails with ErrState while the server runs, and with an error wrapping
 // engine.ErrConfig when cfg is bad.
@@ -50,7 +74,8 @@ func (e *Engine) Configure(cfg engine.Config) error {
 	return e.ConfigureSettings(config.Settings{Engine: cfg})
 }
 
-// ConfigureSettings replaces the whole configuration, bridge included.
+// ConfigureSettings replaces the whole configuration, bridge included, and
+// resets the counters (see Stats).
 func (e *Engine) ConfigureSettings(s config.Settings) error {
 	if _, err := engine.New(s.Engine); err != nil {
 		return err
@@ -61,13 +86,15 @@ func (e *Engine) ConfigureSettings(s config.Settings) error {
 		return fmt.Errorf("%w: stop the server before reconfiguring", ErrState)
 	}
 	e.set, e.cfgSet, e.srv = s, true, nil
+	e.handlerErrors.Store(0)
 	return nil
 }
 
-// ConfigureFile replaces the configuration by Haywire's defaults updated
-// with the INI file at path (see package config).
+// ConfigureFile replaces the configuration by HaywireDefaults updated with
+// the INI file at path (see package config): a file without tcp_nodelay
+// leaves Nagle's algorithm on, as Haywire did.
 func (e *Engine) ConfigureFile(path string) error {
-	s := config.Settings{Engine: engine.Config{Port: DefaultPort}}
+	s := HaywireDefaults()
 	if err := config.LoadFile(&s, path); err != nil {
 		return err
 	}
@@ -83,8 +110,8 @@ func (e *Engine) Set(key, value string) error {
 	return e.ConfigureSettings(s)
 }
 
-// Config returns the configuration as given, or Haywire's defaults (port
-// 8000) when none was; the engine fills in the other defaults.
+// Config returns the configuration as given, or HaywireDefaults when none
+// was; the engine fills in the other defaults.
 func (e *Engine) Config() engine.Config { return e.Settings().Engine }
 
 // Settings returns the whole configuration (see Config).
@@ -96,7 +123,7 @@ func (e *Engine) Settings() config.Settings {
 
 func (e *Engine) settingsLocked() config.Settings {
 	if !e.cfgSet {
-		return config.Settings{Engine: engine.Config{Port: DefaultPort}}
+		return HaywireDefaults()
 	}
 	return e.set
 }
@@ -118,8 +145,21 @@ func (e *Engine) AddRoute(pattern string, h engine.Handler) error {
 
 // Start starts serving and returns once listening.
 func (e *Engine) Start() error {
+	_, err := e.start()
+	return err
+}
+
+// start is Start, returning the channel closed when this run stops.
+func (e *Engine) start() (stopped <-chan struct{}, err error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if err := e.startLocked(); err != nil {
+		return nil, err
+	}
+	return e.stopped, nil
+}
+
+func (e *Engine) startLocked() error {
 	if e.running {
 		return fmt.Errorf("%w: already running", ErrState)
 	}
@@ -165,6 +205,18 @@ func (e *Engine) Start() error {
 	return nil
 }
 
+// Addr returns the address the running server listens on (its real port
+// when port 0 was configured), or nil when it is not running.
+func (e *Engine) Addr() *net.TCPAddr {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.running || e.srv == nil {
+		return nil
+	}
+	a, _ := e.srv.Addr().(*net.TCPAddr)
+	return a
+}
+
 // RegionName returns the name hosts attach to while the bridge runs, or "".
 func (e *Engine) RegionName() string {
 	e.mu.Lock()
@@ -184,43 +236,86 @@ func (e *Engine) Bridge() *bridge.Bridge {
 
 // Run starts serving and blocks until Stop is called, like hw_http_open.
 func (e *Engine) Run() error {
-	if err := e.Start(); err != nil {
+	stopped, err := e.start()
+	if err != nil {
 		return err
 	}
-	e.mu.Lock()
-	stopped := e.stopped
-	e.mu.Unlock()
 	<-stopped
 	return nil
 }
 
 // Stop stops the server gracefully, waiting up to timeout for requests in
 // progress (a negative timeout waits for as long as they take). It returns
-// engine.ErrStopTimeout if connections had to be cut.
+// engine.ErrStopTimeout if connections had to be cut, and ErrState if the
+// server is not running. A Stop called while another is under way waits
+// until that one has finished, then returns ErrState: the server was
+// stopped, but not by this call.
 func (e *Engine) Stop(timeout time.Duration) error {
-	e.mu.Lock()
-	if !e.running {
-		e.mu.Unlock()
-		return fmt.Errorf("%w: not running", ErrState)
+	srv, stopped, mine, err := e.beginStop()
+	if err != nil {
+		return err
 	}
-	srv := e.srv
-	e.mu.Unlock()
+	if !mine {
+		<-stopped
+		return fmt.Errorf("%w: not running: stopped by a concurrent Stop", ErrState)
+	}
+	defer e.endStop() // also if srv.Stop panics: the waiters must wake
 	ctx := context.Background()
 	if timeout >= 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	err := srv.Stop(ctx)
+	return srv.Stop(ctx)
+}
+
+// beginStop moves a running engine to stopping. mine is false when another
+// Stop got there first; stopped is closed when that run has stopped.
+func (e *Engine) beginStop() (srv *engine.Server, stopped <-chan struct{}, mine bool, err error) {
 	e.mu.Lock()
-	if e.bridge != nil {
-		e.bridge.Close() // after the server: no request can reach it now
-		e.bridge = nil
+	defer e.mu.Unlock()
+	switch {
+	case !e.running:
+		return nil, nil, false, fmt.Errorf("%w: not running", ErrState)
+	case e.stopping:
+		return nil, e.stopped, false, nil
 	}
-	e.running = false
-	close(e.stopped)
-	e.mu.Unlock()
-	return err
+	e.stopping = true
+	return e.srv, e.stopped, true, nil
+}
+
+// endStop closes the bridge, after the server (no request can reach it
+// now), and marks the engine stopped, waking Run and concurrent Stops.
+func (e *Engine) endStop() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	defer func() { // also if Close panics
+		e.running, e.stopping = false, false
+		close(e.stopped)
+	}()
+	if b := e.bridge; b != nil {
+		e.bridge = nil
+		b.Close()
+	}
+}
+
+// CountHandlerError counts a request a handler failed on and answered 500
+// without the engine seeing a panic (a C callback that abandoned its
+// response, a request that could not be handed to C). Safe from any
+// goroutine.
+func (e *Engine) CountHandlerError() { e.handlerErrors.Add(1) }
+
+// Stats returns the running or last server's counters, cumulative since
+// the configuration was last set (all zero before the first Start after
+// it, except that HandlerPanics already includes the errors counted with
+// CountHandlerError).
+func (e *Engine) Stats() engine.Stats {
+	var st engine.Stats
+	if srv := e.Server(); srv != nil {
+		st = srv.Stats()
+	}
+	st.HandlerPanics += e.handlerErrors.Load()
+	return st
 }
 
 // Running reports whether the server is running.

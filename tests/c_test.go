@@ -20,6 +20,7 @@ var cTests = []struct {
 }{
 	{"test-lifecycle", func(t *testing.T) []string { return []string{strconv.Itoa(freePort(t)), t.TempDir()} }},
 	{"test-routes", func(t *testing.T) []string { return []string{strconv.Itoa(freePort(t))} }},
+	{"test-stop", func(t *testing.T) []string { return []string{strconv.Itoa(freePort(t))} }},
 	{"test-host", func(t *testing.T) []string { return hostTestArgs(t) }},
 }
 

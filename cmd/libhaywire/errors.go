@@ -9,6 +9,7 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"log"
 	"net"
 	"os"
 	"syscall"
@@ -94,9 +95,23 @@ func fail(err error) C.int {
 }
 
 // guard turns a panic in an export into HW_EINTERNAL: a Go panic must never
-// unwind into C.
+// unwind into C. Every export that returns a code starts with
+// "defer guard(&rc)", rc being its named result; exports that return
+// nothing start with "defer guardVoid(name)" (TestEveryExportIsGuarded
+// checks both).
 func guard(rc *C.int) {
 	if p := recover(); p != nil {
 		*rc = fail(fmt.Errorf("internal error: panic: %v", p))
+	}
+}
+
+// guardVoid is guard for an export that returns nothing, named fn in the
+// C API: the panic is logged to stderr, where a void call can still be
+// noticed, and recorded for hw_last_error.
+func guardVoid(fn string) {
+	if p := recover(); p != nil {
+		err := fmt.Errorf("internal error: %s: panic: %v", fn, p)
+		log.Printf("libhaywire: %v", err)
+		fail(err)
 	}
 }

@@ -49,6 +49,7 @@ func hw_init_with_config(c *C.configuration) (rc C.int) {
 		Balancer:       engine.Balancer(goString(c.balancer)),
 		Backlog:        int(c.listen_backlog),
 		MaxRequestSize: int64(c.max_request_size),
+		NoTCPNoDelay:   !bool(c.tcp_nodelay), // Haywire: false leaves Nagle on
 	}
 	return status(eng.Configure(cfg))
 }
@@ -61,8 +62,7 @@ func hw__config_set_go(key, value *C.char) (rc C.int) {
 
 //export hw_http_add_route
 func hw_http_add_route(route *C.char, cb C.http_request_callback, userData unsafe.Pointer) {
-	var rc C.int
-	defer guard(&rc)
+	defer guardVoid("hw_http_add_route")
 	if route == nil || cb == nil {
 		fail(errNil("hw_http_add_route", "route or callback"))
 		return
@@ -100,17 +100,14 @@ func hw_stats(out *C.hw_stats_t, size C.size_t) (rc C.int) {
 	if out == nil {
 		return fail(errNil("hw_stats", "out"))
 	}
-	var st engine.Stats
-	if srv := eng.Server(); srv != nil {
-		st = srv.Stats()
-	}
+	st := eng.Stats()
 	full := C.hw_stats_t{
 		connections_accepted: C.uint64_t(st.ConnectionsAccepted),
 		connections_open:     C.uint64_t(st.ConnectionsOpen),
 		requests:             C.uint64_t(st.Requests),
 		refused:              C.uint64_t(st.Refused),
 		timeouts:             C.uint64_t(st.Timeouts),
-		handler_errors:       C.uint64_t(st.HandlerPanics + handlerErrors.Load()),
+		handler_errors:       C.uint64_t(st.HandlerPanics),
 		bytes_read:           C.uint64_t(st.BytesRead),
 		bytes_written:        C.uint64_t(st.BytesWritten),
 	}
@@ -130,6 +127,28 @@ func hw_stats(out *C.hw_stats_t, size C.size_t) (rc C.int) {
 	}
 	n := min(uintptr(size), unsafe.Sizeof(full))
 	copy(unsafe.Slice((*byte)(unsafe.Pointer(out)), n), unsafe.Slice((*byte)(unsafe.Pointer(&full)), n))
+	return C.HW_OK
+}
+
+//export hw_listen_address
+func hw_listen_address(buf *C.char, size C.size_t, port *C.int) (rc C.int) {
+	defer guard(&rc)
+	a := eng.Addr()
+	if a == nil {
+		return fail(fmt.Errorf("%w: hw_listen_address: the engine is not running", lifecycle.ErrState))
+	}
+	if buf != nil {
+		text := a.IP.String()
+		if uintptr(size) < uintptr(len(text))+1 {
+			return fail(fmt.Errorf("%w: hw_listen_address: %d bytes needed, buf has %d", errInvalid, len(text)+1, size))
+		}
+		out := unsafe.Slice((*byte)(unsafe.Pointer(buf)), len(text)+1)
+		copy(out, text)
+		out[len(text)] = 0
+	}
+	if port != nil {
+		*port = C.int(a.Port)
+	}
 	return C.HW_OK
 }
 

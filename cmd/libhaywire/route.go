@@ -6,7 +6,6 @@ package main
 import "C"
 
 import (
-	"log"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -73,7 +72,6 @@ var (
 	// Haywire's single event loop (thread_count 0 or 1).
 	serializeCallbacks atomic.Bool
 	callbackMu         sync.Mutex
-	handlerErrors      atomic.Uint64
 )
 
 // cRoute serves a route with a C callback.
@@ -91,7 +89,7 @@ func (r *cRoute) ServeExchange(x *engine.Exchange) {
 		if s != nil {
 			releaseSlot(s)
 		}
-		handlerErrors.Add(1)
+		eng.CountHandlerError()
 		x.SetStatus(500, "")
 		return
 	}
@@ -118,11 +116,7 @@ func (r *cRoute) ServeExchange(x *engine.Exchange) {
 //
 //export hw__go_response_ready
 func hw__go_response_ready(ex *C.hw__exchange) {
-	defer func() {
-		if p := recover(); p != nil {
-			log.Printf("libhaywire: panic completing a response: %v", p)
-		}
-	}()
+	defer guardVoid("hw_http_response_send")
 	s := slotAt(int32(ex.slot))
 	if s == nil || s.ex != ex {
 		return
@@ -186,7 +180,7 @@ func fillRequest(ex *C.hw__exchange, x *engine.Exchange) bool {
 func finish(s *slot) {
 	x, r := s.x, &s.ex.response
 	if r.abandoned != 0 {
-		handlerErrors.Add(1)
+		eng.CountHandlerError()
 		x.SetStatus(500, "")
 	} else {
 		if r.minor == 0 && r.major == 1 {

@@ -1,11 +1,20 @@
 /*
-** test-lifecycle: configuration (INI with every key, struct, key/value),
-** errors and hw_last_error, hw_start/hw_stop twice in one process,
-** hw_http_open unblocked by hw_stop, hw_stats, versions.
+** test-lifecycle: configuration (INI with every key, each checked for its
+** effect where a client can see it, struct, key/value), errors and
+** hw_last_error, hw_start/hw_stop twice in one process, hw_http_open
+** unblocked by hw_stop, listen failures, hw_stats, versions.
+**
+** The library serves inside this process, so the server's end of a
+** connection is one of this process's descriptors: the test finds it and
+** reads its TCP_NODELAY, and finds the listening sockets and reads the
+** address they are bound to. The listen backlog is read with ss(8) when
+** it is installed.
 ** Usage: test-lifecycle PORT TMPDIR
 */
 
+#include <netinet/tcp.h>
 #include <pthread.h>
+#include <time.h>
 #include "haywire.h"
 #include "harness.h"
 
@@ -32,6 +41,129 @@ static void* open_thread(void* arg)
     *(int*)arg = hw_http_open();
     return NULL;
 }
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Read from fd into buf until needle shows up or the peer closes;
+** returns the bytes read (buf NUL-terminated). */
+static int read_until(int fd, char* buf, size_t cap, const char* needle)
+{
+    size_t n = 0;
+    buf[0] = 0;
+    while (n < cap - 1 && (needle == NULL || strstr(buf, needle) == NULL)) {
+        ssize_t r = read(fd, buf + n, cap - 1 - n);
+        if (r <= 0) break;
+        n += (size_t)r;
+        buf[n] = 0;
+    }
+    return (int)n;
+}
+
+static int port_of(const struct sockaddr_storage* a)
+{
+    if (a->ss_family == AF_INET) return ntohs(((const struct sockaddr_in*)a)->sin_port);
+    if (a->ss_family == AF_INET6) return ntohs(((const struct sockaddr_in6*)a)->sin6_port);
+    return -1;
+}
+
+/* The server's end, in this process, of the client connection fd: the
+** socket whose peer is fd's local port. -1 if there is none. */
+static int server_end(int fd)
+{
+    struct sockaddr_storage mine, peer;
+    socklen_t len = sizeof mine;
+    if (getsockname(fd, (struct sockaddr*)&mine, &len) != 0) return -1;
+    for (int s = 3; s < 4096; s++) {
+        len = sizeof peer;
+        if (s != fd && getpeername(s, (struct sockaddr*)&peer, &len) == 0 && port_of(&peer) == port_of(&mine))
+            return s;
+    }
+    return -1;
+}
+
+/* TCP_NODELAY on the server's end of a fresh keep-alive connection: 1, 0,
+** or -1 when it could not be found. */
+static int server_nodelay(int port)
+{
+    char buf[4096];
+    const char* req = "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
+    int fd = hw_test_connect(port), s, v = -1;
+    socklen_t len = sizeof v;
+    if (fd < 0) return -1;
+    /* The answer proves the engine accepted the connection. */
+    if (write(fd, req, strlen(req)) == (ssize_t)strlen(req) && read_until(fd, buf, sizeof buf, "hello world") > 0 &&
+        (s = server_end(fd)) >= 0 && getsockopt(s, IPPROTO_TCP, TCP_NODELAY, &v, &len) == 0)
+        v = v != 0;
+    else
+        v = -1;
+    close(fd);
+    return v;
+}
+
+/* Count this process's listening sockets on port, and how many of them
+** are bound to the IPv4 address want. */
+static void listeners_on(int port, const char* want, int* total, int* bound_to_want)
+{
+    *total = *bound_to_want = 0;
+    for (int s = 3; s < 4096; s++) {
+        int acc = 0;
+        socklen_t len = sizeof acc;
+        struct sockaddr_storage a;
+        char text[64] = "";
+        if (getsockopt(s, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) != 0 || !acc) continue;
+        len = sizeof a;
+        if (getsockname(s, (struct sockaddr*)&a, &len) != 0 || port_of(&a) != port) continue;
+        (*total)++;
+        if (a.ss_family == AF_INET) inet_ntop(AF_INET, &((struct sockaddr_in*)&a)->sin_addr, text, sizeof text);
+        *bound_to_want += strcmp(text, want) == 0;
+    }
+}
+
+/* The backlog of each listening socket on port as ss(8) reports it (its
+** Send-Q column for a listener); returns how many were read into out, or
+** -1 when ss is not available. */
+static int ss_backlogs(int port, int* out, int max)
+{
+    char cmd[128], line[512];
+    int n = 0;
+    FILE* p;
+    if (system("command -v ss >/dev/null 2>&1") != 0) return -1;
+    snprintf(cmd, sizeof cmd, "ss -ltnH 'sport = :%d' 2>/dev/null", port);
+    p = popen(cmd, "r");
+    if (!p) return -1;
+    while (n < max && fgets(line, sizeof line, p)) {
+        char state[32];
+        int recvq, sendq;
+        if (sscanf(line, "%31s %d %d", state, &recvq, &sendq) == 3) out[n++] = sendq;
+    }
+    pclose(p);
+    return n;
+}
+
+/* Send the bytes of a request head or body that never completes and
+** wait for the engine's answer: returns how long it took, in ms, with the
+** answer in resp. */
+static long long stalled(int port, const char* partial, char* resp, size_t cap)
+{
+    int fd = hw_test_connect(port);
+    long long t0 = now_ms();
+    resp[0] = 0;
+    if (fd < 0) return -1;
+    if (write(fd, partial, strlen(partial)) != (ssize_t)strlen(partial)) { close(fd); return -1; }
+    read_until(fd, resp, cap, NULL); /* until the engine closes */
+    close(fd);
+    return now_ms() - t0;
+}
+
+/* CHECK that ms is within [lo, hi]. */
+#define CHECK_MS(ms, lo, hi, what) do { long long m_ = (ms); if (m_ < (lo) || m_ > (hi)) { \
+    fprintf(stderr, "%s:%d: %s took %lld ms; want %d to %d\n", __FILE__, __LINE__, (what), m_, (lo), (hi)); \
+    hw_test_failures++; } } while (0)
 
 int main(int argc, char** argv)
 {
@@ -71,8 +203,8 @@ int main(int argc, char** argv)
         "; every key\n[http]\nlisten_address = 127.0.0.1\nlisten_port = %d\nthread_count = 2\n"
         "balancer = reuseport\nparser = http_parser\ntcp_nodelay = 1\nlisten_backlog = 64\n"
         "max_request_size = 1000\nmax_target_bytes = 100\nmax_header_bytes = 2048\n"
-        "max_header_count = 10\nheader_timeout_ms = 3000\nbody_timeout_ms = 3000\n"
-        "idle_timeout_ms = 5000\nwrite_timeout_ms = 5000\nserver_name = lifecycle-test\n", port);
+        "max_header_count = 10\nheader_timeout_ms = 400\nbody_timeout_ms = 500\n"
+        "idle_timeout_ms = 700\nwrite_timeout_ms = 5000\nserver_name = lifecycle-test\n", port);
     CHECK_INT(write_file(path, ini), 0);
     CHECK_INT(hw_init_from_config(path), HW_OK);
     hw_http_add_route("/", hello, NULL);
@@ -105,8 +237,65 @@ int main(int argc, char** argv)
         strcat(big, "\r\n");
         CHECK(hw_test_get(port, big, resp, sizeof resp) > 0);
         CHECK_CONTAINS(resp, "HTTP/1.1 431 ");
+        /* max_header_bytes = 2048: one field of 2100 bytes (well under
+        ** max_header_count) is too much. */
+        strcpy(big, "GET / HTTP/1.1\r\nHost: t\r\nX-Long: ");
+        memset(big + strlen(big), 'v', 2100);
+        strcpy(big + strlen("GET / HTTP/1.1\r\nHost: t\r\nX-Long: ") + 2100, "\r\n\r\n");
+        CHECK(hw_test_get(port, big, resp, sizeof resp) > 0);
+        CHECK_CONTAINS(resp, "HTTP/1.1 431 ");
+        /* header_timeout_ms = 400: a head that stops coming gets 408. */
+        CHECK_MS(stalled(port, "GET / HTTP/1.1\r\nHost: t\r\n", resp, sizeof resp), 300, 2500, "a stalled head");
+        CHECK_CONTAINS(resp, "HTTP/1.1 408 ");
+        /* body_timeout_ms = 500: so does a body. */
+        CHECK_MS(stalled(port, "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc", resp, sizeof resp),
+                 350, 2500, "a stalled body");
+        CHECK_CONTAINS(resp, "HTTP/1.1 408 ");
+        /* idle_timeout_ms = 700: a kept-alive connection without a next
+        ** request is closed, without an answer. */
+        {
+            int fd = hw_test_connect(port);
+            const char* req = "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
+            long long t0;
+            CHECK(fd >= 0);
+            if (fd >= 0) {
+                CHECK(write(fd, req, strlen(req)) == (ssize_t)strlen(req));
+                CHECK(read_until(fd, resp, sizeof resp, "hello world") > 0);
+                t0 = now_ms();
+                CHECK_INT(read_until(fd, resp, sizeof resp, NULL), 0);
+                CHECK_MS(now_ms() - t0, 450, 3000, "closing an idle connection");
+                close(fd);
+            }
+        }
+        /* listen_address = 127.0.0.1, thread_count = 2 with reuseport: two
+        ** listeners, both bound to it; hw_listen_address says so. */
+        {
+            int total, on_loopback, listen_port = 0;
+            char address[48];
+            listeners_on(port, "127.0.0.1", &total, &on_loopback);
+            CHECK_INT(total, 2);
+            CHECK_INT(on_loopback, 2);
+            CHECK_INT(hw_listen_address(address, sizeof address, &listen_port), HW_OK);
+            CHECK(strcmp(address, "127.0.0.1") == 0);
+            CHECK_INT(listen_port, port);
+            CHECK_INT(hw_listen_address(address, 4, NULL), HW_EINVAL);
+            CHECK_INT(hw_listen_address(NULL, 0, &listen_port), HW_OK);
+        }
+        /* listen_backlog = 64, seen by ss(8). */
+        {
+            int backlogs[8], n = ss_backlogs(port, backlogs, 8);
+            if (n < 0) {
+                if (round == 1) printf("test-lifecycle: ss not installed: listen_backlog not checked\n");
+            } else {
+                CHECK_INT(n, 2);
+                for (int i = 0; i < n; i++) CHECK_INT(backlogs[i], 64);
+            }
+        }
+        /* tcp_nodelay = 1 */
+        CHECK_INT(server_nodelay(port), 1);
 
         CHECK_INT(hw_stop(2000), HW_OK);
+        CHECK_INT(hw_listen_address(NULL, 0, NULL), HW_ESTATE);
         CHECK_INT(hw_stop(2000), HW_ESTATE);
         CHECK(hw_test_get(port, "GET / HTTP/1.1\r\nHost: t\r\n\r\n", resp, sizeof resp) < 0);
     }
@@ -134,6 +323,8 @@ int main(int argc, char** argv)
         CHECK_CONTAINS(resp, "Server: set-by-key\r\n");
         CHECK_CONTAINS(resp, "hello world");
         CHECK_INT(open_rc, -100); /* still blocked */
+        /* tcp_nodelay false in the struct, as in Haywire: Nagle stays on. */
+        CHECK_INT(server_nodelay(port), 0);
         CHECK_INT(hw_stop(2000), HW_OK);
         pthread_join(t, NULL);
         CHECK_INT(open_rc, HW_OK);
@@ -154,6 +345,24 @@ int main(int argc, char** argv)
         CHECK_INT(rc, HW_EADDRINUSE);
         CHECK(strstr(hw_last_error(), "address already in use") != NULL);
         close(fd);
+    }
+
+    /* An address this machine does not have (TEST-NET-1) cannot be bound. */
+    {
+        CHECK_INT(hw_config_set("listen_address", "192.0.2.1"), HW_OK);
+        rc = hw_start();
+        CHECK_INT(rc, HW_ELISTEN);
+        CHECK(strstr(hw_last_error(), "192.0.2.1") != NULL);
+        CHECK_INT(hw_stop(100), HW_ESTATE);
+        CHECK_INT(hw_config_set("listen_address", "127.0.0.1"), HW_OK);
+    }
+
+    /* tcp_nodelay set by key: TCP_NODELAY on accepted sockets. */
+    {
+        CHECK_INT(hw_config_set("tcp_nodelay", "1"), HW_OK);
+        CHECK_INT(hw_start(), HW_OK);
+        CHECK_INT(server_nodelay(port), 1);
+        CHECK_INT(hw_stop(2000), HW_OK);
     }
 
     /* With the bridge on, the region's name is known while running. */

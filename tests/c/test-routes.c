@@ -2,8 +2,10 @@
 ** test-routes: the Haywire request/response API end to end over real
 ** sockets — routing (exact, wildcard, 404), headers in and out, bodies,
 ** HEAD, responses sent later from another thread, pipelining order,
-** completion callbacks, abandoned responses, and the promise that with
-** thread_count 0 no two callbacks run at once.
+** completion callbacks (exactly one per send that asked for one),
+** abandoned responses (500, counted in handler_errors until the
+** configuration is set again), and the promise that with thread_count 0
+** no two callbacks run at once.
 ** Usage: test-routes PORT
 */
 
@@ -11,8 +13,14 @@
 #include "haywire.h"
 #include "harness.h"
 
-static int in_callback, overlaps, completions;
-static pthread_mutex_t count_mu = PTHREAD_MUTEX_INITIALIZER;
+static int in_callback, overlaps;
+
+/* Each send that asks for a completion callback takes the next of these
+** counters as its user_data; the callback increments it. At the end each
+** taken counter must be exactly 1. */
+#define MAX_SENDS 1024
+static int completions[MAX_SENDS];
+static int sends; /* counters taken (atomic) */
 
 static void enter(void)
 {
@@ -25,9 +33,9 @@ static void leave(void) { __atomic_fetch_sub(&in_callback, 1, __ATOMIC_SEQ_CST);
 
 static void complete(void* user_data)
 {
-    pthread_mutex_lock(&count_mu);
-    completions += (user_data == (void*)&completions);
-    pthread_mutex_unlock(&count_mu);
+    int* c = user_data;
+    if (c >= completions && c < completions + MAX_SENDS) __atomic_fetch_add(c, 1, __ATOMIC_SEQ_CST);
+    else __atomic_fetch_add(&overlaps, 1000, __ATOMIC_SEQ_CST); /* a stranger's user_data: fails below */
 }
 
 static void send_text(hw_http_response* response, const char* status, const char* text)
@@ -41,7 +49,8 @@ static void send_text(hw_http_response* response, const char* status, const char
     body.value = local;
     body.length = strlen(local);
     hw_set_body(response, &body);
-    hw_http_response_send(response, &completions, complete);
+    int i = __atomic_fetch_add(&sends, 1, __ATOMIC_SEQ_CST);
+    hw_http_response_send(response, i < MAX_SENDS ? &completions[i] : NULL, complete);
 }
 
 static void root(http_request* request, hw_http_response* response, void* user_data)
@@ -180,6 +189,7 @@ int main(int argc, char** argv)
     hw_http_add_route("/users/*/profile", root, "profile");
     hw_http_add_route("/abandon", abandon, NULL);
     hw_http_add_route("/headers", headers_out, NULL);
+    hw_http_add_route("wild/*id/end", root, "wild"); /* Haywire's forms: no '/', a '*' segment */
     CHECK_INT(hw_start(), HW_OK);
 
     /* Routing. */
@@ -192,6 +202,8 @@ int main(int argc, char** argv)
     CHECK_CONTAINS(resp, "\r\n\r\nprofile");
     hw_test_get(port, "GET /users/42/other HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", resp, sizeof resp);
     CHECK_CONTAINS(resp, "HTTP/1.1 404 Not Found\r\n");
+    hw_test_get(port, "GET /wild/42/end HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", resp, sizeof resp);
+    CHECK_CONTAINS(resp, "\r\n\r\nwild");
 
     /* Request metadata and case-insensitive header lookup. */
     hw_test_get(port, "PATCH /info?q=%20 HTTP/1.0\r\nX-Test-Header: found\r\nA: 1\r\n\r\n", resp, sizeof resp);
@@ -267,8 +279,39 @@ int main(int argc, char** argv)
 
     CHECK_INT(hw_stop(5000), HW_OK);
     /* Every send that asked for a completion callback got exactly one. */
-    pthread_mutex_lock(&count_mu);
-    CHECK(completions >= 80 + 16);
-    pthread_mutex_unlock(&count_mu);
+    {
+        int n = __atomic_load_n(&sends, __ATOMIC_SEQ_CST), wrong = 0;
+        CHECK(n >= 80 + 16);
+        CHECK(n <= MAX_SENDS);
+        for (int i = 0; i < n && i < MAX_SENDS; i++) {
+            int c = __atomic_load_n(&completions[i], __ATOMIC_SEQ_CST);
+            if (c != 1 && wrong++ < 5)
+                fprintf(stderr, "%s:%d: send %d got %d completion callbacks; want 1\n", __FILE__, __LINE__, i, c);
+        }
+        CHECK_INT(wrong, 0);
+        CHECK_INT(__atomic_load_n(&overlaps, __ATOMIC_SEQ_CST), 0);
+    }
+
+    /* hw_stats: the abandoned response is the one handler error; setting
+    ** the configuration again starts every counter from 0. */
+    {
+        hw_stats_t st;
+        CHECK_INT(hw_stats(&st, sizeof st), HW_OK);
+        CHECK_INT(st.handler_errors, 1);
+        CHECK(st.requests >= 80 + 16);
+        CHECK_INT(hw_init_with_config(&config), HW_OK);
+        CHECK_INT(hw_stats(&st, sizeof st), HW_OK);
+        CHECK_INT(st.handler_errors, 0);
+        CHECK_INT(st.requests, 0);
+        CHECK_INT(st.connections_accepted, 0);
+        /* And they count again from there. */
+        CHECK_INT(hw_start(), HW_OK);
+        hw_test_get(port, "GET /abandon HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", resp, sizeof resp);
+        CHECK_CONTAINS(resp, "HTTP/1.1 500 ");
+        CHECK_INT(hw_stop(5000), HW_OK);
+        CHECK_INT(hw_stats(&st, sizeof st), HW_OK);
+        CHECK_INT(st.handler_errors, 1);
+        CHECK_INT(st.requests, 1);
+    }
     return hw_test_done("test-routes");
 }

@@ -169,6 +169,8 @@ namespace Haywire.Owin
             {
                 Check(NativeMethods.hw_config_set("bridge", "1"), "hw_config_set(bridge)");
                 Check(NativeMethods.hw_config_set("listen_port", port.ToString(CultureInfo.InvariantCulture)), "hw_config_set(listen_port)");
+                // The C API keeps Haywire's default (Nagle on); streamed responses want it off.
+                Check(NativeMethods.hw_config_set("tcp_nodelay", "1"), "hw_config_set(tcp_nodelay)");
                 if (options.RegionDir != null)
                 {
                     Check(NativeMethods.hw_config_set("region_dir", options.RegionDir), "hw_config_set(region_dir)");

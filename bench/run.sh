@@ -48,7 +48,7 @@ fi
 
 start_server() { # name port
   case $1 in
-    haywire)   taskset -c 1 "$BUILD/hello_world" --port "$2" >/dev/null 2>&1 & ;;
+    haywire)   taskset -c 1 "$BUILD/hello_world" --port "$2" --tcp_nodelay >/dev/null 2>&1 & ;;
     nethttp)   taskset -c 1 "$BUILD/bench-nethttp" -port "$2" >/dev/null 2>&1 & ;;
     haywire_c) (cd "$(mktemp -d)" && exec taskset -c 1 "$HAYWIRE_C_BIN" --port "$2" --threads 1 --tcp_nodelay) >/dev/null 2>&1 & ;;
     bridged|bridged-x|owin)

@@ -2,16 +2,31 @@
 ** hello_world — Haywire's sample, against haywire's library.
 **
 **   GET  /      → "hello world"
-**   POST /ping  → echoes the request body
+**   POST /ping  → prints the request's header fields and body to stdout
+**                 (hw_print_request_headers, hw_print_body), then echoes
+**                 the body
 **
 ** Flags as in Haywire's sample: --port --threads --balancer --parser
 ** --tcp_nodelay --max_request_size --listen_backlog, plus --config FILE
 ** (an INI file for hw_init_from_config) and --help.
+**
+** Once listening it prints the address and port the server actually uses
+** (from the flags or the INI file; the free port picked for port 0), and
+** serves until SIGINT or SIGTERM, then stops gracefully (a second signal
+** ends it at once).
 */
+#if !defined(_WIN32) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE /* getopt_long, sigaction, nanosleep */
+#endif
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <getopt.h>
+#ifdef _WIN32
+#include <windows.h>
+#endif
 #include "haywire.h"
 
 static void response_complete(void* user_data)
@@ -55,9 +70,51 @@ static void get_ping(http_request* request, hw_http_response* response, void* us
 {
     hw_string body;
     (void)user_data;
+    hw_print_request_headers(request);
+    hw_print_body(request);
+    fflush(stdout); /* a pipe is fully buffered: show each request as it comes */
     body.value = request->body->value;
     body.length = request->body->length;
     respond(request, response, &body);
+}
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+/* The library installs no signal handlers: stopping gracefully on SIGINT
+** and SIGTERM is the program's choice. */
+static void catch_stop_signals(void)
+{
+#ifdef _WIN32
+    signal(SIGINT, on_stop_signal); /* reset to the default once delivered */
+    signal(SIGTERM, on_stop_signal);
+#else
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    /* The handler may run on a thread of the Go runtime inside libhaywire,
+    ** which needs SA_ONSTACK; SA_RESETHAND lets a second signal end the
+    ** process at once. */
+    sa.sa_flags = SA_ONSTACK | SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+#endif
+}
+
+static void nap(void)
+{
+#ifdef _WIN32
+    Sleep(100);
+#else
+    struct timespec ts = {0, 100 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+#endif
 }
 
 static void usage(const char* argv0)
@@ -67,10 +124,11 @@ static void usage(const char* argv0)
            "  --threads N           listener count with --balancer reuseport (default 0)\n"
            "  --balancer NAME       ipc or reuseport (default ipc)\n"
            "  --parser NAME         accepted for compatibility; ignored\n"
-           "  --tcp_nodelay         accepted for compatibility; TCP_NODELAY is always on\n"
+           "  --tcp_nodelay         set TCP_NODELAY on accepted sockets (default: off, Nagle on)\n"
            "  --max_request_size N  largest request body in bytes (default 1048576)\n"
            "  --listen_backlog N    listen backlog (default SOMAXCONN)\n"
            "  --config FILE         read an INI configuration instead of the flags above\n"
+           "                        (tcp_nodelay = 1 there for TCP_NODELAY)\n"
            "  --help                this text\n", argv0);
 }
 
@@ -124,10 +182,27 @@ int main(int argc, char** argv)
     hw_http_add_route("/ping", get_ping, NULL);
     hw_http_add_route("/", get_root, NULL);
 
-    printf("hello_world: haywire %s listening on port %u\n", hw_version(), config.http_listen_port);
-    fflush(stdout);
-    rc = hw_http_open();
+    catch_stop_signals();
+    rc = hw_start();
     if (rc != HW_OK) {
+        fprintf(stderr, "hello_world: %s (%s)\n", hw_last_error(), hw_strerror(rc));
+        return 1;
+    }
+    {
+        char address[48];
+        int port = 0;
+        rc = hw_listen_address(address, sizeof address, &port);
+        if (rc != HW_OK) {
+            fprintf(stderr, "hello_world: %s (%s)\n", hw_last_error(), hw_strerror(rc));
+            return 1;
+        }
+        printf("hello_world: haywire %s listening on %s port %d\n", hw_version(), address, port);
+        fflush(stdout);
+    }
+
+    while (!stop_requested) nap(); /* the signal may land on any thread */
+    rc = hw_stop(5000);
+    if (rc != HW_OK && rc != HW_ETIMEDOUT) {
         fprintf(stderr, "hello_world: %s (%s)\n", hw_last_error(), hw_strerror(rc));
         return 1;
     }

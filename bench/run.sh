@@ -133,6 +133,15 @@ line() {
   printf '%-38s%sx%s\n' "$label:" "$(ratio "${!a}" "${!b}")" "${note:+   ($note)}"
 }
 line "haywire / net/http, plain" 'P[haywire]' 'P[nethttp]' "target >= 2x"
+# paired A B COLUMN: the median of the per-round ratios (rounds interleave, so
+# each pair ran minutes apart at most: steadier than a ratio of medians).
+paired() {
+  awk -v a="$1" -v b="$2" -v c="$3" '$1==a {x[++i]=$c} $1==b {y[++j]=$c} END {for (k = 1; k <= i && k <= j; k++) if (y[k] > 0) print x[k] / y[k]}' "$results" |
+    sort -g | awk '{r[NR]=$1} END {if (NR) printf "%.2f (rounds %.2f to %.2f)", (NR%2) ? r[(NR+1)/2] : (r[NR/2]+r[NR/2+1])/2, r[1], r[NR]}'
+}
+if [ -n "${P[haywire]:-}" ] && [ -n "${P[nethttp]:-}" ]; then
+  echo "haywire / net/http, plain, per round: $(paired haywire nethttp 2)x"
+fi
 line "haywire / net/http, pipelined" 'Q[haywire]' 'Q[nethttp]'
 line "haywire pipelined / haywire plain" 'Q[haywire]' 'P[haywire]' "target >= 6x"
 line "bridged (C host) / native, plain" 'P[bridged]' 'P[haywire]' "target >= 0.9x; host shares the server CPU"

@@ -39,13 +39,13 @@ type conn struct {
 	parser   http1.Parser
 	chunk    http1.ChunkedDecoder
 	nextID   uint64
-	reqStart time.Time   // when the request being read first needed more input; zero when none
-	readDL   time.Time   // read deadline last set by this goroutine
-	cache    []*Exchange // reusable exchanges taken from free without locking
-	linger   bool        // close gracefully: the client may still be sending
+	reqStart time.Duration // when (monoNow) the request being read first needed more input; 0 when none
+	readDL   time.Duration // read deadline last set by this goroutine (monoNow); 0 when none
+	cache    []*Exchange   // reusable exchanges taken from free without locking
+	linger   bool          // close gracefully: the client may still be sending
 
-	writeMu sync.Mutex // held while writing to rwc; taken before mu
-	writeDL time.Time  // write deadline last set (writeMu)
+	writeMu sync.Mutex    // held while writing to rwc; taken before mu
+	writeDL time.Duration // write deadline last set (monoNow; writeMu)
 	// isClosed mirrors closed for the reader's check after each deadline
 	// change, which must not cost a lock per request.
 	isClosed atomic.Bool
@@ -141,9 +141,9 @@ func (c *conn) fill() bool {
 			c.regrow(0, 0)
 		}
 	}
-	now := time.Now()
+	now := monoNow()
 	if idle {
-		if !c.setReadDeadline(now.Add(cfg.IdleTimeout)) {
+		if !c.setReadDeadline(now, now+cfg.IdleTimeout) {
 			return false
 		}
 		// Dekker with Server.Stop: publish idle, then look at stopping.
@@ -158,10 +158,10 @@ func (c *conn) fill() bool {
 		// The head began in an earlier read, processed since without
 		// waiting: timing from now is at most that processing late, and
 		// spares a clock read per request.
-		if c.reqStart.IsZero() {
+		if c.reqStart == 0 {
 			c.reqStart = now
 		}
-		if !c.setReadDeadline(c.reqStart.Add(cfg.HeaderTimeout)) {
+		if !c.setReadDeadline(now, c.reqStart+cfg.HeaderTimeout) {
 			return false
 		}
 	}
@@ -188,9 +188,9 @@ func (c *conn) fill() bool {
 // connection is still open. A flush on another goroutine that closes the
 // connection wakes the reader with a deadline in the past; looking at
 // closed after setting ours means one of the two always sees the other.
-func (c *conn) setReadDeadline(t time.Time) bool {
-	if moveDeadline(c.readDL, t) {
-		c.rwc.SetReadDeadline(t)
+func (c *conn) setReadDeadline(now, t time.Duration) bool {
+	if moveDeadline(now, c.readDL, t) {
+		c.rwc.SetReadDeadline(clockBase.Add(t))
 		c.readDL = t
 	}
 	return !c.isClosed.Load()
@@ -198,17 +198,25 @@ func (c *conn) setReadDeadline(t time.Time) bool {
 
 // moveDeadline reports whether a deadline set at cur must be re-armed for
 // next: always when next is earlier, otherwise only when it moves by more
-// than 1/16 of the remaining time (at most a second). Re-arming a runtime
+// than 1/16 of the time left from now (at most a second). Re-arming a runtime
 // timer twice per request is a measurable share of a small request; a
 // timeout that fires up to 6% late is not. Deadlines set by others (Stop,
 // a closing flush) always end the connection, so the cache needs no update.
-func moveDeadline(cur, next time.Time) bool {
-	if next.Before(cur) || cur.IsZero() {
+func moveDeadline(now, cur, next time.Duration) bool {
+	if next < cur || cur == 0 {
 		return true
 	}
-	slack := min(time.Until(next)/16, time.Second)
-	return next.Sub(cur) > slack
+	slack := min((next-now)/16, time.Second)
+	return next-cur > slack
 }
+
+// clockBase anchors the clock deadlines are kept in: time.Since a time
+// with a monotonic reading reads one clock, where time.Now reads two, and
+// a deadline is a plain number to compare.
+var clockBase = time.Now()
+
+// monoNow is the time elapsed since clockBase: always > 0.
+func monoNow() time.Duration { return time.Since(clockBase) }
 
 // readFailed ends the connection after a failed read: 408 to a client that
 // stalled mid-request; otherwise (half-close, idle timeout, Stop) the
@@ -264,7 +272,8 @@ func (c *conn) readMore() bool {
 	if c.pendingOutput() > 0 && !c.flush() {
 		return false
 	}
-	if !c.setReadDeadline(time.Now().Add(c.srv.cfg.BodyTimeout)) {
+	now := monoNow()
+	if !c.setReadDeadline(now, now+c.srv.cfg.BodyTimeout) {
 		return false
 	}
 	n, err := c.rwc.Read(c.buf[c.w:])
@@ -305,7 +314,7 @@ func (c *conn) readBody(x *Exchange, headLen int) bool {
 	req := x.req
 	start := c.r
 	x.head = c.buf[start : start+headLen]
-	c.reqStart = time.Time{}
+	c.reqStart = 0
 	bodyStart := start + headLen
 	switch {
 	case req.Chunked:
@@ -585,8 +594,9 @@ func (c *conn) flush() bool {
 
 	var err error
 	if len(out) > 0 {
-		if dl := time.Now().Add(c.srv.cfg.WriteTimeout); moveDeadline(c.writeDL, dl) {
-			c.rwc.SetWriteDeadline(dl)
+		now := monoNow()
+		if dl := now + c.srv.cfg.WriteTimeout; moveDeadline(now, c.writeDL, dl) {
+			c.rwc.SetWriteDeadline(clockBase.Add(dl))
 			c.writeDL = dl
 		}
 		var n int

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net"
 	"os"
-	"time"
 
 	"github.com/haywireowin/haywire/http1"
 )
@@ -30,7 +29,7 @@ func (c *conn) beginStream(x *Exchange, headLen int) bool {
 	req := x.req
 	start := c.r
 	x.head = c.buf[start : start+headLen]
-	c.reqStart = time.Time{}
+	c.reqStart = 0
 	c.r = start + headLen
 	x.body = nil
 	if !req.Chunked && req.ContentLength > c.srv.cfg.MaxRequestSize {
@@ -159,7 +158,8 @@ func (c *conn) readBodyBytes(x *Exchange) bool {
 		c.failBody(x)
 		return false
 	}
-	if !c.setReadDeadline(time.Now().Add(c.srv.cfg.BodyTimeout)) {
+	now := monoNow()
+	if !c.setReadDeadline(now, now+c.srv.cfg.BodyTimeout) {
 		c.failBody(x)
 		return false
 	}

@@ -183,11 +183,11 @@ func (x *Exchange) AddHeader(name, value []byte) bool {
 	// By length first: most names are none of these.
 	switch len(name) {
 	case len("content-length"), len("transfer-encoding"):
-		if http1.EqualFold(name, []byte("content-length")) || http1.EqualFold(name, []byte("transfer-encoding")) {
+		if http1.EqualFoldToken(name, "content-length") || http1.EqualFoldToken(name, "transfer-encoding") {
 			return false
 		}
 	case len("connection"):
-		if http1.EqualFold(name, []byte("connection")) {
+		if http1.EqualFoldToken(name, "connection") {
 			x.connHdr = append(x.connHdr[:0], value...)
 			if http1.HasToken(value, "close") {
 				x.close = true

@@ -1,8 +1,10 @@
 package http1
 
 import (
+	"bytes"
 	"net/http"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -130,4 +132,59 @@ func TestAppendDate(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestSafeFieldValueWords checks the word-at-a-time scan against the plain
+// rule at every length and every position of every byte value.
+func TestSafeFieldValueWords(t *testing.T) {
+	naive := func(b []byte) bool {
+		for _, c := range b {
+			if c == '\r' || c == '\n' || c == 0 {
+				return false
+			}
+		}
+		return true
+	}
+	for n := 0; n <= 24; n++ {
+		b := bytes.Repeat([]byte{'v'}, n)
+		if !SafeFieldValue(b) {
+			t.Fatalf("SafeFieldValue(%q) = false", b)
+		}
+		for i := 0; i < n; i++ {
+			for c := 0; c < 256; c++ {
+				b[i] = byte(c)
+				if got, want := SafeFieldValue(b), naive(b); got != want {
+					t.Fatalf("SafeFieldValue(%q) = %v; want %v", b, got, want)
+				}
+			}
+			b[i] = 'v'
+		}
+	}
+}
+
+// TestEqualFoldToken checks the word-at-a-time comparison against
+// EqualFold for every token character at every position of names that
+// matter to the engine.
+func TestEqualFoldToken(t *testing.T) {
+	for _, name := range []string{"connection", "content-length", "transfer-encoding", "te", "a"} {
+		if !EqualFoldToken([]byte(strings.ToUpper(name)), name) || !EqualFoldToken([]byte(name), name) {
+			t.Fatalf("EqualFoldToken(%q) = false", name)
+		}
+		if EqualFoldToken([]byte(name+"x"), name) || EqualFoldToken([]byte(name[1:]), name) {
+			t.Fatalf("EqualFoldToken matched a name of another length")
+		}
+		b := []byte(name)
+		for i := range b {
+			for c := 0; c < 256; c++ {
+				if !isTchar[c] {
+					continue
+				}
+				b[i] = byte(c)
+				if got, want := EqualFoldToken(b, name), EqualFold(b, []byte(name)); got != want {
+					t.Fatalf("EqualFoldToken(%q, %q) = %v; want %v", b, name, got, want)
+				}
+			}
+			b[i] = name[i]
+		}
+	}
 }

@@ -36,12 +36,13 @@ var slots struct {
 
 func acquireSlot() *slot {
 	slots.mu.Lock()
-	defer slots.mu.Unlock()
 	if n := len(slots.free); n > 0 {
 		s := slots.free[n-1]
 		slots.free = slots.free[:n-1]
+		slots.mu.Unlock()
 		return s
 	}
+	defer slots.mu.Unlock()
 	s := &slot{idx: int32(len(slots.all))}
 	s.ex = C.hw__exchange_new(C.int32_t(s.idx))
 	if s.ex == nil {

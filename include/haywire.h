@@ -77,9 +77,9 @@ extern "C" {
 ** was compiled with matches the library it runs with: same major = same ABI.
 */
 #define HW_VERSION_MAJOR 0
-#define HW_VERSION_MINOR 3
+#define HW_VERSION_MINOR 4
 #define HW_VERSION_PATCH 0
-#define HW_VERSION_STRING "0.3.0"
+#define HW_VERSION_STRING "0.4.0"
 #define HW_VERSION_NUMBER (HW_VERSION_MAJOR * 1000000 + HW_VERSION_MINOR * 1000 + HW_VERSION_PATCH)
 
 /*

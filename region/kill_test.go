@@ -245,27 +245,12 @@ func killProducerMain() int {
 		if count > 0 {
 			want = int(min(uint64(want), count-(next-first)))
 		}
-		k, err := s.Reserve(want)
+		put, err := sendBatch(s, next, want, func(n int) { w.intent.Store(next + uint64(n)) })
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "reserve:", err)
+			fmt.Fprintln(os.Stderr, "send:", err)
 			return 3
 		}
-		put := 0
-		for ; put < k; put++ {
-			c, ok := s.Alloc()
-			if !ok {
-				break
-			}
-			seq := next + uint64(put)
-			b := c.Buf[:8*payloadWords(seq, stressMaxWords)]
-			d := Descriptor{Kind: KindBody, Stream: seq, Conn: fillPayload(b, seq), Offset: c.Offset, Length: uint32(len(b)), Gen: c.Gen}
-			if err := s.Put(put, &d); err != nil {
-				fmt.Fprintln(os.Stderr, "put:", err)
-				return 3
-			}
-		}
 		if put == 0 {
-			s.Commit(0)
 			if free, _, _ := s.Chunks(); free == 0 {
 				err = s.WaitChunks(time.Second, nil)
 			} else {
@@ -277,8 +262,6 @@ func killProducerMain() int {
 			}
 			continue
 		}
-		w.intent.Store(next + uint64(put))
-		s.Commit(put)
 		next += uint64(put)
 		w.done.Store(next)
 		if rng.IntN(16) == 0 {

@@ -126,8 +126,9 @@ func pump(r *Region, cfg pumpConfig) error {
 }
 
 // sendBatch fills up to want slots with fresh payload descriptors and
-// publishes them; it returns how many it sent.
-func sendBatch(s *Sender, next uint64, want int) (int, error) {
+// publishes them; it returns how many it sent. beforeCommit, if not nil,
+// runs with that count just before they are published.
+func sendBatch(s *Sender, next uint64, want int, beforeCommit func(n int)) (int, error) {
 	k, err := s.Reserve(want)
 	if err != nil {
 		return 0, err
@@ -144,6 +145,9 @@ func sendBatch(s *Sender, next uint64, want int) (int, error) {
 		if err := s.Put(put, &d); err != nil {
 			return 0, err
 		}
+	}
+	if beforeCommit != nil && put > 0 {
+		beforeCommit(put)
 	}
 	s.Commit(put)
 	return put, nil
@@ -187,7 +191,7 @@ func pumpSpin(r *Region, cfg pumpConfig) error {
 			if _, err := s.Collect(); err != nil {
 				return err
 			}
-			k, err := sendBatch(s, sent, int(min(64, cfg.n-sent)))
+			k, err := sendBatch(s, sent, int(min(64, cfg.n-sent)), nil)
 			if err != nil {
 				return err
 			}
@@ -256,7 +260,7 @@ func sendSleepy(r *Region, cfg pumpConfig) error {
 			if _, err := s.Collect(); err != nil {
 				return err
 			}
-			k, err := sendBatch(s, sent, int(min(16, end-sent)))
+			k, err := sendBatch(s, sent, int(min(16, end-sent)), nil)
 			if err != nil {
 				return err
 			}

@@ -617,7 +617,7 @@ HAYWIRE_EXTERN int hw_stop(int timeout_ms);
 ** THREADS: any thread.
 ** RETURNS: HW_OK; HW_ESTATE (not running); HW_EINVAL (size too small:
 **   48 bytes always suffice).
-** SINCE: 0.3
+** SINCE: 0.4
 */
 HAYWIRE_EXTERN int hw_listen_address(char* buf /* OUT */, size_t size, int* port /* OUT */);
 

@@ -4,8 +4,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.IO;
 using System.Linq;
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
@@ -320,22 +318,17 @@ namespace Haywire.Owin.Tests
 
         // ---- In-process engine -------------------------------------------------------------
 
-        private static int FreePort()
-        {
-            var listener = new TcpListener(IPAddress.Loopback, 0);
-            listener.Start();
-            int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-            listener.Stop();
-            return port;
-        }
-
         [Test]
         public void StartInProcessServesEndToEndAndExitsCleanly()
         {
-            int port = FreePort();
             var environment = new Dictionary<string, string> { { "LD_LIBRARY_PATH", OwinPaths.BuildDir } };
-            OwinChildProcess sample = StartMono("Sample.exe", "--in-process --port " + port, environment);
-            sample.WaitForLine("serving: ", TimeSpan.FromSeconds(30));
+            OwinChildProcess sample = StartMono("Sample.exe", "--in-process --port 0", environment);
+            string serving = sample.WaitForLine("serving: ", TimeSpan.FromSeconds(30));
+            // Port 0: the engine picked one, and hw_listen_address told the host which.
+            StringAssert.Contains(", listening ", serving);
+            string address = serving.Substring(serving.IndexOf("listening ", StringComparison.Ordinal) + "listening ".Length);
+            int port = int.Parse(address.Substring(address.LastIndexOf(':') + 1), CultureInfo.InvariantCulture);
+            Assert.That(port, Is.GreaterThan(0), serving);
             Assert.AreEqual(0, sample.Children().Count, "no launcher: the engine runs inside the mono process");
             OwinWait.UntilServed(port);
             using (var client = new OwinHttpClient(port))

@@ -30,6 +30,9 @@ namespace Haywire.Owin
         public static extern int hw_region_name(byte[] buffer, UIntPtr size);
 
         [DllImport(Haywire, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int hw_listen_address(byte[] buffer, UIntPtr size, out int port);
+
+        [DllImport(Haywire, CallingConvention = CallingConvention.Cdecl)]
         public static extern IntPtr hw_last_error();
 
         [DllImport(Haywire, CallingConvention = CallingConvention.Cdecl)]
@@ -53,6 +56,24 @@ namespace Haywire.Owin
             }
             int n = Array.IndexOf(buffer, (byte)0);
             return Encoding.ASCII.GetString(buffer, 0, n < 0 ? buffer.Length : n);
+        }
+
+        /// <summary>
+        /// Where the engine running in this process listens, as "ip:port" ("[ip6]:port"): the
+        /// port is the one the system picked when listen_port was 0.
+        /// </summary>
+        public static string ListenAddress()
+        {
+            var buffer = new byte[64]; // 48 bytes always suffice (haywire.h, hw_listen_address)
+            int port;
+            int rc = hw_listen_address(buffer, (UIntPtr)buffer.Length, out port);
+            if (rc != HW_OK)
+            {
+                throw new InvalidOperationException("hw_listen_address failed (" + rc + "): " + LastError());
+            }
+            int n = Array.IndexOf(buffer, (byte)0);
+            string ip = Encoding.ASCII.GetString(buffer, 0, n < 0 ? buffer.Length : n);
+            return (ip.IndexOf(':') >= 0 ? "[" + ip + "]" : ip) + ":" + port.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
 
         public const int SIGTERM = 15;

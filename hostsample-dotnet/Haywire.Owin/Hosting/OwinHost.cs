@@ -61,6 +61,7 @@ namespace Haywire.Owin
         private HostConnection _connection;
         private EngineProcess _engine;
         private bool _inProcess;
+        private string _inProcessListen;
         private PumpWorker _worker; // the thread allowed to call Next; replaced when an application blocks it
         private Timer _watchdog;
         private int _retirements;
@@ -149,7 +150,8 @@ namespace Haywire.Owin
         }
 
         /// <summary>
-        /// Loads libhaywire into this process, starts its engine on port with the bridge on,
+        /// Loads libhaywire into this process, starts its engine on port (0: any free port, see
+        /// <see cref="ListenAddress"/>) with the bridge on,
         /// and serves app from its region — still read in managed code on managed threads:
         /// the library's Go threads never call into .NET. Supported on Mono; on CoreCLR a Go
         /// library in-process crashes under load (DESIGN.md), use Launch there. One engine per
@@ -164,7 +166,7 @@ namespace Haywire.Owin
         public static OwinHost StartInProcess(int port, Action<AppBuilder> startup, OwinHostOptions options = null)
         {
             options = options ?? new OwinHostOptions();
-            string region;
+            string region, listen;
             try
             {
                 Check(NativeMethods.hw_config_set("bridge", "1"), "hw_config_set(bridge)");
@@ -177,14 +179,16 @@ namespace Haywire.Owin
                 }
                 Check(NativeMethods.hw_start(), "hw_start");
                 region = NativeMethods.RegionName();
+                listen = NativeMethods.ListenAddress();
             }
             catch (DllNotFoundException e)
             {
                 throw new InvalidOperationException("libhaywire could not be loaded (" + e.Message
                     + "): put build/ on LD_LIBRARY_PATH, or use Launch", e);
             }
-            var host = new OwinHost(options, AddressesOf("0.0.0.0:" + port, options.PathBase));
+            var host = new OwinHost(options, AddressesOf(listen, options.PathBase));
             host._inProcess = true;
+            host._inProcessListen = listen;
             try
             {
                 host.Build(startup);
@@ -351,10 +355,13 @@ namespace Haywire.Owin
             get { return _connection == null ? -1 : _connection.Lane; }
         }
 
-        /// <summary>Launch: the address the engine listens on ("ip:port"); null otherwise.</summary>
+        /// <summary>
+        /// Launch and StartInProcess: the address the engine listens on ("ip:port", "[ip6]:port";
+        /// the port the system picked for port 0); null when attached to another's engine.
+        /// </summary>
         public string ListenAddress
         {
-            get { return _engine == null ? null : _engine.ListenAddress; }
+            get { return _engine != null ? _engine.ListenAddress : _inProcessListen; }
         }
 
         /// <summary>Launch: the engine's process id; 0 otherwise.</summary>

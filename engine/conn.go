@@ -154,6 +154,12 @@ func (c *conn) fill() bool {
 			c.flush()
 			return false
 		}
+		// Let the other connections' ready work run first: by the time
+		// this one reads again, its client has more likely answered,
+		// which spares a read that finds nothing and the park and
+		// wake-up after it (measured: +15% plain, +40% pipelined, on
+		// one CPU with 32 connections).
+		runtime.Gosched()
 	} else {
 		// The head began in an earlier read, processed since without
 		// waiting: timing from now is at most that processing late, and
@@ -164,14 +170,6 @@ func (c *conn) fill() bool {
 		if !c.setReadDeadline(now, c.reqStart+cfg.HeaderTimeout) {
 			return false
 		}
-	}
-	if idle {
-		// Let the other connections' ready work run first: by the time
-		// this one reads again, its client has more likely answered,
-		// which spares a read that finds nothing and the park and
-		// wake-up after it (measured: +15% plain, +40% pipelined, on
-		// one CPU with 32 connections).
-		runtime.Gosched()
 	}
 	n, err := c.rwc.Read(c.buf[c.w:])
 	c.idle.Store(false)

@@ -237,10 +237,13 @@ func TestBridgeInvalidResponse502(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	go func() { // a faulty host: answers every request with a bad message
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	defer func() { close(stop); r.Wake(); <-stopped }() // before Close: no call may race it
+	go func() {                                         // a faulty host: answers every request with a bad message
+		defer close(stopped)
 		rc := r.Receiver()
 		for {
-			if err := rc.Wait(time.Second, nil); err != nil && err != region.ErrTimeout {
+			if err := rc.Wait(time.Second, stop); err != nil && err != region.ErrTimeout {
 				return
 			}
 			n, _ := rc.Poll(16)

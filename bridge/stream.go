@@ -82,8 +82,10 @@ func (l *lane) sendBody(s *stream, p []byte, end bool) (int, bool) {
 		sent += n
 		k++
 	}
-	snd.Commit(k)
+	// Counted before publishing: once the host has it, the exchange may
+	// complete, and whoever then reads the stats must see these bytes.
 	l.b.stats.bodyIn.Add(uint64(sent))
+	snd.Commit(k)
 	return sent, sent == len(p)
 }
 
@@ -217,10 +219,10 @@ func (s *stream) write(contentLength int64, first []byte) {
 			if !wrote { // an empty body: a whole response after all
 				x.StartStream(contentLength)
 			}
+			l.b.stats.completed.Add(1) // before Done: the client may look at once
 			if err == nil || !wrote {
 				x.Done()
 			}
-			l.b.stats.completed.Add(1)
 			return
 		case <-s.failed:
 			// The host is gone or gave up: its chunks are not ours to give

@@ -238,8 +238,9 @@ func TestBridgeInvalidResponse502(t *testing.T) {
 	}
 	defer r.Close()
 	stop, stopped := make(chan struct{}), make(chan struct{})
-	defer func() { close(stop); r.Wake(); <-stopped }() // before Close: no call may race it
-	go func() {                                         // a faulty host: answers every request with a bad message
+	// The host goroutine ends before Close: no region call may race it.
+	defer func() { close(stop); r.Wake(); <-stopped }()
+	go func() { // a faulty host: answers every request with a bad message
 		defer close(stopped)
 		rc := r.Receiver()
 		for {

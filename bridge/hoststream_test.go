@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -825,6 +826,9 @@ func TestHostBackpressureThroughEngine(t *testing.T) {
 		n, sum, err := fnvOf(w.Request().Body())
 		fmt.Fprintf(w, "%d %s %v", n, sum, err)
 	})
+	var release sync.Once
+	let := func() { release.Do(func() { close(letRead) }) }
+	t.Cleanup(let) // runs before the server's stop, which would wait for the handler
 	const size = 64 << 20
 	nc, br := rawRequest(t, base, fmt.Sprintf("POST /slow HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n", size))
 	nc.SetDeadline(time.Now().Add(60 * time.Second))
@@ -838,11 +842,22 @@ func TestHostBackpressureThroughEngine(t *testing.T) {
 		}), &pattern{n: size}, make([]byte, 64<<10))
 		wrote <- err
 	}()
-	time.Sleep(300 * time.Millisecond)
-	stalled := sent.Load()
-	time.Sleep(200 * time.Millisecond)
-	if now := sent.Load(); now != stalled || now > 24<<20 {
-		t.Fatalf("the client sent %d bytes, then %d 200 ms later, to a host that reads nothing; want a stall well under 24 MB", stalled, now)
+	// Wait for the upload to stop moving (200 ms without progress), up to
+	// 10 s: how soon depends on the machine's load, the stall does not.
+	stalled := int64(-1)
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		time.Sleep(200 * time.Millisecond)
+		now := sent.Load()
+		if now == stalled {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the upload to a host that reads nothing never stalled: %d bytes sent so far", now)
+		}
+		stalled = now
+	}
+	if stalled > 24<<20 {
+		t.Fatalf("the client sent %d bytes to a host that reads nothing; want a stall well under 24 MB", stalled)
 	}
 	for _, l := range b.Lanes() {
 		// The window (a quarter of 1024 chunks) plus the view's chunk.
@@ -851,7 +866,7 @@ func TestHostBackpressureThroughEngine(t *testing.T) {
 		}
 	}
 	t.Logf("upload stalled at %.1f MB while the host did not read", float64(stalled)/(1<<20))
-	close(letRead)
+	let()
 	if err := <-wrote; err != nil {
 		t.Fatal(err)
 	}

@@ -295,15 +295,21 @@ type Completer struct {
 // Done completes a held exchange like Exchange.Done, but leaves the write
 // to Flush. It does nothing for an exchange that was not held.
 func (cp *Completer) Done(x *Exchange) {
-	if !x.held || !x.conn.queueHeld(x) {
+	if !x.held {
+		return
+	}
+	// Read before queueHeld: once x is complete, a flush on another
+	// goroutine may send it and its connection reuse it for a new request.
+	xc := x.conn
+	if !xc.queueHeld(x) {
 		return
 	}
 	for _, c := range cp.conns {
-		if c == x.conn {
+		if c == xc {
 			return
 		}
 	}
-	cp.conns = append(cp.conns, x.conn)
+	cp.conns = append(cp.conns, xc)
 }
 
 // Flush writes what Done queued.

@@ -69,8 +69,11 @@ type Bridge struct {
 	lanes  []*lane
 	nextID atomic.Uint64
 	stop   chan struct{}
-	wg     sync.WaitGroup
-	stats  counters
+
+	closeOnce sync.Once
+	closeErr  error // the first Close's
+	wg        sync.WaitGroup
+	stats     counters
 	// clock is a coarse time.Now (UnixNano), advanced by the receive
 	// loops: take deadlines need no clock read per request.
 	clock atomic.Int64
@@ -194,18 +197,19 @@ func New(opts Options) (*Bridge, error) {
 func (b *Bridge) Name() string { return b.lanes[0].r.Name() }
 
 // Close stops serving, fails requests in flight with 502 and removes the
-// region's lanes.
+// region's lanes. Later calls do nothing and return the first one's error.
 func (b *Bridge) Close() error {
-	close(b.stop)
-	b.wg.Wait()
-	var first error
-	for _, l := range b.lanes {
-		l.failAll(502)
-		if err := l.r.Close(); err != nil && first == nil {
-			first = err
+	b.closeOnce.Do(func() {
+		close(b.stop)
+		b.wg.Wait()
+		for _, l := range b.lanes {
+			l.failAll(502)
+			if err := l.r.Close(); err != nil && b.closeErr == nil {
+				b.closeErr = err
+			}
 		}
-	}
-	return first
+	})
+	return b.closeErr
 }
 
 // pick returns the lane of the newest attached host that is not draining,

@@ -74,20 +74,8 @@ func (e *fakeEngine) lent() int {
 // responses reads the response messages the host sent within d, by stream.
 func (e *fakeEngine) responses(d time.Duration) map[uint64][]byte {
 	got := map[uint64][]byte{}
-	rc := e.r.Receiver()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		rc.Wait(time.Until(deadline), nil)
-		n, _ := rc.Poll(64)
-		for i := 0; i < n; i++ {
-			d, err := rc.Get(i)
-			if err != nil {
-				e.t.Fatal(err)
-			}
-			got[d.Stream] = append(got[d.Stream], rc.Payload(&d)...)
-			rc.Release(&d)
-		}
-		rc.Consume(n)
+	for _, m := range e.collect(d, true) {
+		got[m.d.Stream] = append(got[m.d.Stream], m.payload...)
 	}
 	return got
 }

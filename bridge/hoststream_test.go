@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/haywireowin/haywire/engine"
 	"github.com/haywireowin/haywire/region"
 )
 
@@ -506,19 +505,8 @@ func streamSetup(t *testing.T, opts Options, handler HostHandler) (base string, 
 	if opts.Region.PeerTimeout == 0 {
 		opts.Region.PeerTimeout = 500 * time.Millisecond
 	}
-	b, err := New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := engine.New(engine.Config{Address: "127.0.0.1", MaxRequestSize: 1 << 30})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.SetNotFound(b)
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	h, err = Attach(b.Name(), region.Options{Dir: dir})
+	srv, b := setupWith(t, opts)
+	h, err := Attach(b.Name(), region.Options{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -528,7 +516,7 @@ func streamSetup(t *testing.T, opts Options, handler HostHandler) (base string, 
 		defer close(served)
 		h.Serve(ctx, handler)
 	}()
-	t.Cleanup(func() {
+	t.Cleanup(func() { // before setupWith's, which then finds both closed
 		// The engine goes first: a handler stuck on a body that never
 		// comes then fails (region.ErrPeerGone) instead of hanging Serve.
 		cancel()

@@ -102,11 +102,14 @@ func (l *lane) returned(off uint32) {
 }
 
 // piece is a part of a streamed response for the writer goroutine: a
-// KindBody (with its chunk, released once written) or the end.
+// KindBody (with its chunk, released once written), the end, or the
+// host's abort. An abort travels with the pieces, so whatever the host
+// published before it reaches the client first: ring order is byte order.
 type piece struct {
-	d    region.Descriptor
-	data []byte // in the host's arena
-	end  bool
+	d     region.Descriptor
+	data  []byte // in the host's arena
+	end   bool
+	abort bool
 }
 
 // responseBody routes a KindBody or KindEnd from the host to its stream's
@@ -165,7 +168,14 @@ func (l *lane) endStream(id uint64, status int, msg string) bool {
 	}
 	s.over.Store(true)
 	if s.out != nil {
-		s.fail()
+		// Behind the pieces already queued. The queue holds one piece per
+		// chunk the host lent plus one, so it has room unless the host
+		// broke the protocol; then the order no longer matters.
+		select {
+		case s.out <- piece{abort: true}:
+		default:
+			s.fail()
+		}
 		return true
 	}
 	respondError(s.x, status, msg)
@@ -176,68 +186,87 @@ func (l *lane) endStream(id uint64, status int, msg string) bool {
 // fail tells the writer to abandon the stream.
 func (s *stream) fail() { s.failOnce.Do(func() { close(s.failed) }) }
 
-// write runs on its own goroutine for a streamed response: it writes each
-// piece to the client, then gives its chunk back, so a slow client holds
-// the host back rather than the engine's memory filling. first is the
-// body part of the response message.
+// write runs on its own goroutine for a streamed response: it writes the
+// head at once (a head-only flush is how a host starts a long poll or an
+// event stream), then each piece, then gives its chunk back, so a slow
+// client holds the host back rather than the engine's memory filling.
+// first is the body part of the response message.
 func (s *stream) write(contentLength int64, first []byte) {
 	x, l := s.x, s.l
 	rc := l.r.Receiver()
+	x.StartStream(contentLength)
 	var err error
-	wrote := false
+	headOut := false
 	put := func(p []byte) {
-		if err != nil || len(p) == 0 {
+		if err != nil || (len(p) == 0 && headOut) {
 			return
-		}
-		if !wrote {
-			x.StartStream(contentLength)
-			wrote = true
 		}
 		if err = x.WriteStream(p); err != nil {
 			cancelStream(x) // the host may stop producing
-		} else {
-			l.b.stats.bodyOut.Add(uint64(len(p)))
+			return
+		}
+		headOut = true
+		l.b.stats.bodyOut.Add(uint64(len(p)))
+	}
+	var p piece
+	have := false
+	if len(first) == 0 {
+		// What the host published with the head leaves in the head's
+		// write: a first piece, or the end (Done writes head and end).
+		select {
+		case p = <-s.out:
+			have = true
+		default:
 		}
 	}
-	put(first)
+	// The head, now -- unless the client may wait for a 100 Continue: a
+	// final head would preclude it (the engine sends the interim response
+	// only before any of the final one), so the head of a response to
+	// "Expect: 100-continue" leaves with the first body bytes.
+	if !have && (len(first) > 0 || !x.Request().ExpectContinue) {
+		put(first)
+	}
 	for {
-		select {
-		case p := <-s.out:
-			put(p.data)
-			if p.d.Kind == region.KindBody {
-				// Published at once: the host may be waiting for this
-				// chunk to write the next piece.
-				rc.Release(&p.d)
-				rc.Flush()
-			}
-			if !p.end {
-				continue
-			}
-			if err != nil && !errors.Is(err, engine.ErrConnClosed) {
-				log.Printf("bridge: stream %d: %v", s.id, err)
-			}
-			if !wrote { // an empty body: a whole response after all
-				x.StartStream(contentLength)
-			}
-			l.b.stats.completed.Add(1) // before Done: the client may look at once
-			if err == nil || !wrote {
-				x.Done()
-			}
-			return
-		case <-s.failed:
-			// The host is gone or gave up: its chunks are not ours to give
-			// back any more (a dead host's arena is reclaimed whole), and
-			// the client must not take a truncated body for whole.
-			if wrote {
+		if !have {
+			select {
+			case p = <-s.out:
+			case <-s.failed:
+				// The host is gone: its chunks are not ours to give back
+				// any more (a dead host's arena is reclaimed whole), and
+				// the client must not take a truncated body for whole.
 				x.Abort()
-			} else {
-				respondError(x, 500, "the application failed")
-				x.Done()
+				return
+			case <-l.b.stop:
+				x.Abort()
+				return
 			}
-			return
-		case <-l.b.stop:
+		}
+		have = false
+		if p.abort {
+			// The host gave up after its head was sent: only a cut
+			// connection tells the client the body is not whole.
 			x.Abort()
 			return
 		}
+		if len(p.data) > 0 || !p.end {
+			put(p.data)
+		}
+		if p.d.Kind == region.KindBody {
+			// Published at once: the host may be waiting for this
+			// chunk to write the next piece.
+			rc.Release(&p.d)
+			rc.Flush()
+		}
+		if !p.end {
+			continue
+		}
+		if err != nil && !errors.Is(err, engine.ErrConnClosed) {
+			log.Printf("bridge: stream %d: %v", s.id, err)
+		}
+		l.b.stats.completed.Add(1) // before Done: the client may look at once
+		if err == nil {
+			x.Done()
+		}
+		return
 	}
 }

@@ -35,6 +35,10 @@ type Options struct {
 	// unreleased; the engine stops reading that client meanwhile. Default
 	// a quarter of the request arena, at least one chunk.
 	BodyWindow int
+	// HostWait bounds how long a request that finds no host ready waits
+	// for one to attach (a host starting or restarting) before it is
+	// answered 503. Default 5 s; negative: answer 503 at once.
+	HostWait time.Duration
 	// Lanes is how many hosts may be attached at once (each lane is a
 	// region file). Two allow a hot swap: a new host attaches while the old
 	// one drains. Default 2, at most region.MaxLanes.
@@ -44,9 +48,11 @@ type Options struct {
 // Cancel codes (Descriptor.Aux of KindCancel).
 const (
 	// CancelDrain, on stream 0, tells a host that the engine sends it no
-	// more requests (a newer host took over): it finishes what it has,
-	// sends the responses, and detaches. Every request the engine sent
-	// before it precedes it on the ring.
+	// more requests (a newer host took over, or the host asked to leave):
+	// it finishes what it has, sends the responses, and detaches. Every
+	// request the engine sent before it precedes it on the ring. From a
+	// host, it asks to leave: the engine stops routing to the host's lane
+	// at once and answers with its own CancelDrain.
 	CancelDrain = 1
 	// CancelClientGone, on a request's stream, says its client
 	// disconnected: the host may stop working on it; a response it still
@@ -81,13 +87,51 @@ type Bridge struct {
 	// whenever a lane's host attaches, drains or goes.
 	serving atomic.Pointer[lane]
 	pickMu  sync.Mutex
+	// hostCame is closed (and replaced) when a lane starts serving: the
+	// requests waiting for a host go then. Under pickMu.
+	hostCame chan struct{}
 }
 
 // refreshServing recomputes the lane new requests go to.
 func (b *Bridge) refreshServing() {
 	b.pickMu.Lock()
-	b.serving.Store(b.pick())
+	l := b.pick()
+	b.serving.Store(l)
+	if l != nil && b.hostCame != nil {
+		close(b.hostCame)
+		b.hostCame = nil
+	}
 	b.pickMu.Unlock()
+}
+
+// awaitHost returns the lane new requests go to, waiting up to HostWait
+// for a host when none serves: a host starting (or restarting) costs its
+// first requests a delay, not a 503. Nil when none came in time.
+func (b *Bridge) awaitHost() *lane {
+	if l := b.serving.Load(); l != nil || b.opts.HostWait < 0 {
+		return l
+	}
+	timer := time.NewTimer(b.opts.HostWait)
+	defer timer.Stop()
+	for {
+		b.pickMu.Lock()
+		l := b.serving.Load()
+		if l == nil && b.hostCame == nil {
+			b.hostCame = make(chan struct{})
+		}
+		came := b.hostCame
+		b.pickMu.Unlock()
+		if l != nil {
+			return l
+		}
+		select {
+		case <-came:
+		case <-timer.C:
+			return b.serving.Load()
+		case <-b.stop:
+			return nil
+		}
+	}
 }
 
 // now returns the coarse clock.
@@ -164,6 +208,9 @@ func New(opts Options) (*Bridge, error) {
 	if opts.BodyInline == 0 {
 		opts.BodyInline = 64 << 10
 	}
+	if opts.HostWait == 0 {
+		opts.HostWait = 5 * time.Second
+	}
 	if opts.SendTimeout < 0 || opts.TakeTimeout < 0 || opts.BodyInline < 0 || opts.BodyWindow < 0 {
 		return nil, fmt.Errorf("%w: negative option (send timeout %v, take timeout %v, body inline %d, body window %d)",
 			ErrConfig, opts.SendTimeout, opts.TakeTimeout, opts.BodyInline, opts.BodyWindow)
@@ -232,22 +279,28 @@ func (b *Bridge) pick() *lane {
 func (b *Bridge) rebalance() {
 	newest := b.pick()
 	for _, l := range b.lanes {
-		if l == newest {
-			continue
+		if l != newest {
+			l.drain()
 		}
-		l.mu.Lock()
-		tell := l.epoch != 0 && !l.draining
-		l.draining = l.draining || tell
-		l.mu.Unlock()
-		if tell {
-			b.refreshServing()
-			l.sendMu.Lock()
-			_, err := l.r.Sender().Send(&region.Descriptor{Kind: region.KindCancel, Aux: CancelDrain})
-			l.sendMu.Unlock()
-			if err != nil {
-				log.Printf("bridge: telling lane %d to drain: %v", l.r.Lane(), err)
-			}
-		}
+	}
+}
+
+// drain stops routing new requests to the lane's host and tells the host
+// so (CANCEL DRAIN), once: every request sent before precedes the notice.
+func (l *lane) drain() {
+	l.mu.Lock()
+	tell := l.epoch != 0 && !l.draining
+	l.draining = l.draining || tell
+	l.mu.Unlock()
+	if !tell {
+		return
+	}
+	l.b.refreshServing()
+	l.sendMu.Lock()
+	_, err := l.r.Sender().Send(&region.Descriptor{Kind: region.KindCancel, Aux: CancelDrain})
+	l.sendMu.Unlock()
+	if err != nil {
+		log.Printf("bridge: telling lane %d to drain: %v", l.r.Lane(), err)
 	}
 }
 
@@ -325,9 +378,9 @@ func (b *Bridge) Lanes() []LaneStats {
 }
 
 // ServeExchange forwards x to the host, or answers 503 when none is
-// attached or it has no room within SendTimeout.
+// attached within HostWait or it has no room within SendTimeout.
 func (b *Bridge) ServeExchange(x *engine.Exchange) {
-	l := b.serving.Load()
+	l := b.awaitHost()
 	if l == nil {
 		b.stats.noHost.Add(1)
 		respondError(x, 503, "no application host attached")
@@ -578,11 +631,15 @@ func (l *lane) handle(d *region.Descriptor, payload []byte) (kept bool) {
 		}
 	case region.KindNop: // a host announcing itself: the wake-up was the point
 	case region.KindCancel:
-		if d.Aux != CancelHostAbort {
+		switch {
+		case d.Aux == CancelHostAbort:
+			l.hostAbort(d.Stream)
+		case d.Aux == CancelDrain && d.Stream == 0: // the host asks to leave
+			l.watchHost() // it may have attached since this loop looked
+			l.drain()
+		default:
 			l.b.stats.invalid.Add(1)
-			return false
 		}
-		l.hostAbort(d.Stream)
 	default:
 		l.b.stats.invalid.Add(1)
 	}
@@ -674,6 +731,10 @@ func applyHead(x *engine.Exchange, h *ResponseHead) {
 // is gone fails its requests with 502 and its lane is reclaimed for the
 // next one.
 func (l *lane) watchHost() {
+	if l.r.Fenced() {
+		l.rejoin()
+		return
+	}
 	p := l.r.Peer()
 	switch p.State {
 	case region.PeerAlive:

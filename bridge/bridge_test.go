@@ -10,9 +10,11 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -51,7 +53,10 @@ func runHostProcess(name, dir string) int {
 		return 1
 	}
 	fmt.Println("attached")
-	err = h.Serve(context.Background(), echoHandler)
+	// SIGTERM: leave (no more requests), answer what came, exit 0.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	err = h.Serve(ctx, echoHandler)
 	h.Close()
 	if err == ErrDrained {
 		return 0
@@ -109,6 +114,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func TestBridgeNoHost503(t *testing.T) {
 	srv, b, _ := setup(t)
+	b.opts.HostWait = -1 // answer at once (hostwait_test.go waits)
 	if code, body, _ := get(t, srv, "/app"); code != 503 || !strings.Contains(body, "no application host") {
 		t.Fatalf("GET /app without a host = %d %q; want 503", code, body)
 	}
@@ -388,7 +394,12 @@ func TestBridgeHotSwapUnderLoad(t *testing.T) {
 			}
 		}(c)
 	}
-	time.Sleep(300 * time.Millisecond)
+	served := func(pid int) int {
+		mu.Lock()
+		defer mu.Unlock()
+		return pids[strconv.Itoa(pid)]
+	}
+	waitFor(t, "host A to serve under load", func() bool { return served(a.Process.Pid) >= 50 })
 	bHost := startHostProcess(t, b.Name(), dir)
 	waitFor(t, "host B to take over", func() bool { return b.Stats().HostPID == bHost.Process.Pid })
 	exited := make(chan error, 1)
@@ -401,7 +412,7 @@ func TestBridgeHotSwapUnderLoad(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("host A did not drain and exit within 10 s")
 	}
-	time.Sleep(300 * time.Millisecond)
+	waitFor(t, "host B to serve under load", func() bool { return served(bHost.Process.Pid) >= 50 })
 	close(stop)
 	wg.Wait()
 	mu.Lock()

@@ -180,6 +180,16 @@ func (h *Host) Close() error {
 	return h.r.Close()
 }
 
+// Leave asks the engine to send this host no more requests, so that it
+// can exit without failing any: the engine stops routing to it at once
+// and answers with the drain notice, which follows every request it sent
+// before. Keep calling Next: it returns those requests, then ErrDrained
+// once each is ended; then Close. It fails with the region's error when
+// the engine is gone (Close at once then).
+func (h *Host) Leave() error {
+	return h.sendControl(region.Descriptor{Kind: region.KindCancel, Aux: CancelDrain})
+}
+
 // InFlight returns how many requests Next handed out that are not ended.
 func (h *Host) InFlight() int {
 	h.mu.Lock()
@@ -849,14 +859,22 @@ func (h *Host) peerErr() error {
 }
 
 // Serve runs handler for every request, each on its own goroutine, until
-// ctx ends, the engine goes away, or the engine tells this host to drain
-// (a newer host took over: Serve then answers what it has and returns
-// ErrDrained); it waits for the handlers in progress before it returns.
-// Its loop on Next also feeds the handlers' body reads.
+// the engine tells this host to drain (a newer host took over, or ctx
+// ended: Serve then asks to Leave) and every request it sent is answered,
+// which returns ErrDrained, or until the engine goes away; it waits for
+// the handlers in progress before it returns. Its loop on Next also feeds
+// the handlers' body reads.
 func (h *Host) Serve(ctx context.Context, handler HostHandler) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	for ctx.Err() == nil {
+	leaving := false
+	for {
+		if !leaving && ctx.Err() != nil {
+			leaving = true
+			if err := h.Leave(); err != nil {
+				return err
+			}
+		}
 		req, err := h.Next(50 * time.Millisecond)
 		if errors.Is(err, region.ErrTimeout) {
 			continue
@@ -870,7 +888,6 @@ func (h *Host) Serve(ctx context.Context, handler HostHandler) error {
 			serveOne(req, handler)
 		}()
 	}
-	return nil
 }
 
 func serveOne(req *HostRequest, handler HostHandler) {
@@ -1293,11 +1310,15 @@ func (w *ResponseWriter) Stream(contentLength int64) error {
 	return err
 }
 
-// Flush sends what was written so far: it starts streaming (Stream(-1))
-// if the response does not stream yet.
+// Flush sends what was written so far, however little: it starts
+// streaming (Stream(-1)) if the response does not stream yet, so the
+// head reaches the client now even with no body written (the idiom of
+// long polls and event streams).
 func (w *ResponseWriter) Flush() error {
 	if !w.streaming {
-		return w.Stream(-1)
+		if err := w.Stream(-1); err != nil {
+			return err
+		}
 	}
 	if w.err != nil {
 		return w.err

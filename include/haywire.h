@@ -77,9 +77,9 @@ extern "C" {
 ** was compiled with matches the library it runs with: same major = same ABI.
 */
 #define HW_VERSION_MAJOR 0
-#define HW_VERSION_MINOR 4
+#define HW_VERSION_MINOR 5
 #define HW_VERSION_PATCH 0
-#define HW_VERSION_STRING "0.4.0"
+#define HW_VERSION_STRING "0.5.0"
 #define HW_VERSION_NUMBER (HW_VERSION_MAJOR * 1000000 + HW_VERSION_MINOR * 1000 + HW_VERSION_PATCH)
 
 /*
@@ -834,12 +834,29 @@ HAYWIRE_EXTERN int hw_host_attach(const char* region_name, const char* region_di
 HAYWIRE_EXTERN int hw_host_next(hw_host* host, int timeout_ms, hw_host_request** out /* OUT */);
 
 /*
+** METHOD: hw_host
+** Ask the engine for no more requests, to exit without failing any.
+**
+** ^The engine stops routing new requests to this host at once (they wait
+** for another host, up to its host_wait_ms, then get 503) and answers
+** with its drain notice, which follows every request it had sent.
+** ^hw_host_next() keeps returning those requests, then HW_EDRAINED once
+** every one is ended: then hw_host_detach() costs no request a 502. This
+** is how a host stops on SIGTERM. Calling it again does no harm.
+** THREADS: any thread.
+** RETURNS: HW_OK; HW_ECLOSED (the engine is gone: detach at once);
+**   HW_EINVAL (not a live host).
+** SINCE: 0.5
+*/
+HAYWIRE_EXTERN int hw_host_leave(hw_host* host);
+
+/*
 ** DESTRUCTOR: hw_host
 ** Detach from the region and free the host.
 **
 ** ^Requests the engine forwarded that hw_host_next() had not returned yet
-** are answered 502 by the engine. A host that wants none to fail drains
-** instead: it starts its successor and waits for HW_EDRAINED.
+** are answered 502 by the engine. A host that wants none to fail leaves
+** first: hw_host_leave(), then hw_host_next() until HW_EDRAINED.
 ** OWNERSHIP: ^on HW_OK host is freed and must not be used again.
 **   ^Detaching NULL is a harmless no-op returning HW_OK.
 ** RESTRICTIONS: ^every request hw_host_next() returned must have been

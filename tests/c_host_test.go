@@ -76,6 +76,32 @@ func waitServed(t *testing.T, b *bridged) {
 	}
 }
 
+// getBody returns the body of a 200 answer to GET url, or "".
+func getBody(url string) string {
+	resp, err := http.Get(url)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return ""
+	}
+	return string(body)
+}
+
+// waitFor polls cond until it holds, failing the test after 20 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after 20 s waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // hostTestArgs starts an engine for tests/c/test-host.c and returns its
 // arguments: PORT REGION DIR ENGINE_PID.
 func hostTestArgs(t *testing.T) []string {
@@ -218,7 +244,7 @@ func TestCHostKilled(t *testing.T) {
 			codes <- resp.StatusCode
 		}()
 	}
-	time.Sleep(300 * time.Millisecond) // they reach the host
+	waitFor(t, "the slow requests to reach the host", func() bool { return getBody(b.url("/holding")) == strconv.Itoa(inflight) })
 	killed := time.Now()
 	host.Process.Kill()
 	for range inflight {
@@ -281,7 +307,12 @@ func TestCHostHotSwap(t *testing.T) {
 			}
 		}(c)
 	}
-	time.Sleep(300 * time.Millisecond)
+	served := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return ok
+	}
+	waitFor(t, "the first c_host to serve under load", func() bool { return served() >= 50 })
 	second := startCHost(t, b)
 	exited := make(chan error, 1)
 	go func() { exited <- first.Wait() }()
@@ -293,7 +324,8 @@ func TestCHostHotSwap(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the first c_host did not drain and exit within 10 s")
 	}
-	time.Sleep(300 * time.Millisecond) // the second serves alone
+	alone := served()
+	waitFor(t, "the second c_host to serve alone", func() bool { return served() >= alone+50 })
 	close(stop)
 	wg.Wait()
 	if failures != 0 || ok == 0 {
@@ -337,5 +369,64 @@ func TestCHostCancelAfterClientDisconnect(t *testing.T) {
 	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "test-host: ok") {
 		t.Fatalf("test-host %v: %v\n%s", args, err, trimOutput(out))
+	}
+}
+
+// SIGTERM to c_host under load: it leaves (hw_host_leave), answers what
+// it has and exits 0; the requests meanwhile wait for the next c_host.
+// None fails: no 502 for the leaving host, no 503 while none is there.
+func TestCHostLeavesWithoutFailures(t *testing.T) {
+	b := startBridged(t)
+	first := startCHost(t, b)
+	waitServed(t, b)
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok := 0
+	var failures []string
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := &http.Client{Timeout: 20 * time.Second}
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := client.Get(b.url("/slow?ms=1"))
+				mu.Lock()
+				if err != nil || resp.StatusCode != 200 {
+					failures = append(failures, fmt.Sprint(resp, err))
+				} else {
+					ok++
+				}
+				mu.Unlock()
+				if resp != nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			}
+		}()
+	}
+	served := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return ok
+	}
+	waitFor(t, "the first c_host to serve under load", func() bool { return served() >= 50 })
+	first.Process.Signal(syscall.SIGTERM)
+	if err := first.Wait(); err != nil {
+		t.Errorf("c_host after SIGTERM: %v; want exit 0", err)
+	}
+	before := served()
+	startCHost(t, b)
+	waitFor(t, "the next c_host to serve", func() bool { return served() >= before+50 })
+	close(stop)
+	wg.Wait()
+	if len(failures) > 0 {
+		t.Fatalf("%d requests failed while one c_host left and the next came; first: %s", len(failures), failures[0])
 	}
 }

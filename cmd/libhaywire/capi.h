@@ -119,6 +119,7 @@ int hw__host_attach_go(char* name, char* dir, hw_host** out);
 int hw__host_next_go(uintptr_t handle, int timeout_ms, hw_host_request* req);
 int hw__host_end_go(uintptr_t handle, uint64_t id, char* msg, size_t len);
 int hw__host_cancelled_go(uintptr_t handle, uint64_t id);
+int hw__host_leave_go(uintptr_t handle);
 int hw__host_detach_go(uintptr_t handle);
 int hw__host_read_go(uintptr_t handle, uint64_t id, char* buf, size_t cap, int timeout_ms, size_t* n);
 int hw__host_begin_go(uintptr_t handle, uint64_t id, char* msg, size_t len);

@@ -150,6 +150,15 @@ int hw_host_next(hw_host* host, int timeout_ms, hw_host_request** out)
     return HW_OK;
 }
 
+int hw_host_leave(hw_host* host)
+{
+    if (!hw__host_ok(host)) {
+        hw__set_error("hw_host_leave: not an attached host");
+        return HW_EINVAL;
+    }
+    return hw__host_leave_go(host->handle);
+}
+
 int hw_host_detach(hw_host* host)
 {
     int rc, n;

@@ -198,6 +198,12 @@ func hw__host_cancelled_go(handle C.uintptr_t, id C.uint64_t) (rc C.int) {
 	return 0
 }
 
+//export hw__host_leave_go
+func hw__host_leave_go(handle C.uintptr_t) (rc C.int) {
+	defer guard(&rc)
+	return status(hostOf(handle).Leave())
+}
+
 //export hw__host_detach_go
 func hw__host_detach_go(handle C.uintptr_t) (rc C.int) {
 	defer guard(&rc)

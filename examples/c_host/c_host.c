@@ -39,12 +39,13 @@
 #endif
 #include "haywire.h"
 
+/* 0 serving; 1 a signal came: leave; 2 leaving; 3 a second signal: quit. */
 static volatile sig_atomic_t stopping;
 
 static void on_signal(int sig)
 {
     (void)sig;
-    stopping = 1;
+    stopping = stopping ? 3 : 1;
 }
 
 static void usage(FILE* f)
@@ -59,7 +60,10 @@ static void usage(FILE* f)
             "  /download?bytes=N  N bytes of the pattern (i * 131 + 7) & 0xFF, streamed\n"
             "  /sum               the body's length and FNV-1a 64 checksum\n"
             "  /slow?ms=N         answers after N ms (default 2000)\n"
-            "Stops on SIGTERM or SIGINT, or once drained by a newer host.\n"
+            "  /holding           how many /slow requests wait for their answer\n"
+            "On SIGTERM or SIGINT it leaves: the engine sends it no more requests,\n"
+            "it answers those it has and exits (a second signal: at once). It also\n"
+            "exits once drained by a newer host.\n"
             "\n"
             "  --region NAME      the region to attach to (required)\n"
             "  --region-dir DIR   the directory of the region files (default /dev/shm)\n"
@@ -302,6 +306,10 @@ static void serve(hw_host_request* req)
                 ms = ms * 10 + (q.value[i] - '0');
         }
         if (add_slow(req, now_ms() + ms) != 0) answer(req, 503, "text/plain", "c_host: out of memory\n", 22);
+    } else if (equals(path, "/holding")) {
+        char n[24];
+        int len = snprintf(n, sizeof n, "%zu", nslow);
+        answer(req, 200, "text/plain", n, (size_t)len);
     } else {
         answer(req, 404, "text/plain", "not found\n", 10);
     }
@@ -343,18 +351,26 @@ int main(int argc, char** argv)
     printf("c_host: attached to %s\n", name);
     fflush(stdout);
 
-    while (!stopping) {
+    for (;;) {
         hw_host_request* req;
         int timeout = 100; /* how often a signal is looked at */
         if (nslow > 0) {
             long long left = slow[0].due - now_ms();
             if (left < timeout) timeout = left < 0 ? 0 : (int)left;
         }
+        if (stopping == 3) break;
+        if (stopping == 1) {
+            /* Leave rather than detach at once: requests already on their
+            ** way get answered, and nothing is sent to us after this. */
+            stopping = 2;
+            if (hw_host_leave(host) != HW_OK) break;
+        }
         rc = hw_host_next(host, timeout, &req);
         if (rc == HW_OK) {
             serve(req);
         } else if (rc == HW_EDRAINED) {
-            fprintf(stderr, "c_host: drained: a newer host took over\n");
+            if (stopping) fprintf(stderr, "c_host: left: every request answered\n");
+            else fprintf(stderr, "c_host: drained: a newer host took over\n");
             break;
         } else if (rc == HW_ECLOSED) {
             fprintf(stderr, "c_host: %s: %s\n", hw_strerror(rc), hw_last_error());

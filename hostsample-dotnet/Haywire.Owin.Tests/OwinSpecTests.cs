@@ -766,6 +766,41 @@ namespace Haywire.Owin.Tests
             Assert.AreEqual(500, Get("/throw-late-buffered").Status);
         }
 
+        [Test]
+        public void HeadOnlyFlushSendsTheHeadBeforeAnyBody()
+        {
+            // Server-sent events and long polling: the head is flushed, the first event comes later.
+            var asyncRelease = new TaskCompletionSource<bool>();
+            var syncRelease = new TaskCompletionSource<bool>();
+            Route("/sse-async", async env =>
+            {
+                ResponseHeaders(env)["Content-Type"] = new[] { "text/event-stream" };
+                await ((Stream)env[OwinKeys.ResponseBody]).FlushAsync();
+                await asyncRelease.Task;
+                await WriteText(env, "data: 1\n\n");
+            });
+            Route("/sse-sync", async env =>
+            {
+                ResponseHeaders(env)["Content-Type"] = new[] { "text/event-stream" };
+                ((Stream)env[OwinKeys.ResponseBody]).Flush();
+                await syncRelease.Task;
+                await WriteText(env, "data: 2\n\n");
+            });
+            foreach (var route in new[] { Tuple.Create("/sse-async", asyncRelease, "data: 1\n\n"), Tuple.Create("/sse-sync", syncRelease, "data: 2\n\n") })
+            {
+                using (var client = new OwinHttpClient(Port, 20000))
+                {
+                    client.Send("GET " + route.Item1 + " HTTP/1.1\r\nHost: x\r\n\r\n");
+                    OwinResponse head = client.ReadHead(); // while the application waits
+                    Assert.AreEqual(200, head.Status, route.Item1);
+                    Assert.AreEqual("text/event-stream", head.Header("Content-Type"), route.Item1);
+                    Assert.AreEqual("chunked", head.Header("Transfer-Encoding"), route.Item1);
+                    route.Item2.SetResult(true);
+                    Assert.AreEqual(route.Item3.Length.ToString("x"), client.ReadLine(), route.Item1 + ": the first body bytes come after the head");
+                }
+            }
+        }
+
         // ---- Lifetime (§3.6, §6.2) ---------------------------------------------------------
 
         [Test]

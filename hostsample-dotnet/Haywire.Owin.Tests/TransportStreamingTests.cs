@@ -90,6 +90,49 @@ namespace Haywire.Owin.Tests
         }
 
         [Test]
+        public void FlushRingsTheEngineWhereThePumpWouldDeferIt()
+        {
+            // OwinHost's pump thread publishes without a doorbell while requests wait ready (one wake per
+            // batch). A flush means "send what was written now": it rings at once.
+            _conn.DeferWakesOnNextThread = true;
+            using (var a = new RawClient(_engine.Port))
+            using (var b = new RawClient(_engine.Port))
+            {
+                a.Send(RawClient.Get("/a"));
+                HostRequest ra = NextOrFail();
+                b.Send(RawClient.Get("/b"));
+                Assert.That(TransportAssert.Eventually(() =>
+                {
+                    if (_conn.TryAcquirePump())
+                    {
+                        try
+                        {
+                            _conn.Pump();
+                        }
+                        finally
+                        {
+                            _conn.ReleasePump();
+                        }
+                    }
+                    return _conn.ReadyCount() == 1;
+                }, 10000), Is.True, "the second request waits ready behind the first");
+                ra.StartResponse(200, null, TransportAssert.TextPlain, -1); // deferred: this thread has more to answer
+                ra.Flush();
+                Assert.That(_conn.WakeOwed, Is.False, "no doorbell owed after a flush");
+                Assert.That(a.ReadLine(), Is.EqualTo("HTTP/1.1 200 OK"), "the head reaches the client before any body");
+                while (!string.IsNullOrEmpty(a.ReadLine()))
+                {
+                }
+                ra.WriteBody(Encoding.ASCII.GetBytes("abc"), 0, 3);
+                ra.EndResponse();
+                Assert.That(a.ReadLine(), Is.EqualTo("3"));
+                HostRequest rb = NextOrFail();
+                TransportAssert.RespondText(rb, 200, "b");
+                Assert.That(b.ReadResponse().Text, Is.EqualTo("b"));
+            }
+        }
+
+        [Test]
         public void StreamedResponseRefusesMoreThanItsContentLength()
         {
             Exception failure = null;

@@ -323,6 +323,7 @@ namespace Haywire.Owin
                     _request.WriteBody(_buffer, 0, _buffered);
                     _buffered = 0;
                 }
+                _request.Flush();
             }
             catch (Exception e)
             {
@@ -347,14 +348,16 @@ namespace Haywire.Owin
                     return Task.CompletedTask;
                 }
                 StartIfNeeded();
+                if (_buffered == 0)
+                {
+                    // A head-only flush (SSE, long polling): the head goes to the client now.
+                    _request.Flush();
+                    return Task.CompletedTask;
+                }
             }
             catch (Exception e)
             {
                 return Failed(e is HaywireException ? ServerFailure(e) : e);
-            }
-            if (_buffered == 0)
-            {
-                return Task.CompletedTask;
             }
             return FlushSlowAsync(cancellationToken);
         }
@@ -365,6 +368,7 @@ namespace Haywire.Owin
             {
                 await _request.WriteBodyAsync(_buffer, 0, _buffered, cancellationToken).ConfigureAwait(false);
                 _buffered = 0;
+                _request.Flush();
             }
             catch (Exception e)
             {

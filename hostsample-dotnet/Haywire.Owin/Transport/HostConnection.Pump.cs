@@ -86,7 +86,7 @@ namespace Haywire.Owin.Transport
             }
         }
 
-        private int ReadyCount()
+        internal int ReadyCount()
         {
             lock (_stateLock)
                 return _readyCount;

@@ -102,6 +102,12 @@ namespace Haywire.Owin.Transport
                 Count(ShmLayout.CounterWakeups);
         }
 
+        /// <summary>True while publications on ring 1 or 2 wait for a deferred doorbell (tests).</summary>
+        internal bool WakeOwed
+        {
+            get { return Volatile.Read(ref _outWakeOwed) != 0 || Volatile.Read(ref _relWakeOwed) != 0; }
+        }
+
         /// <summary>Copies bytes [pos, pos+len) of the message head ++ body into dst.</summary>
         private static void CopyMessage(byte* dst, long pos, int len, byte[] head, int headLen, byte[] body, int bodyOffset)
         {

@@ -709,6 +709,25 @@ namespace Haywire.Owin.Transport
             }
         }
 
+        /// <summary>
+        /// Wakes the engine now for what was sent so far (a flush: "send what was written now"). The pump thread
+        /// otherwise defers its doorbell to the end of its batch, or up to a heartbeat while an application holds
+        /// it; other threads ring at once anyway.
+        /// </summary>
+        public void Flush()
+        {
+            if (!_c.TryEnter())
+                return;
+            try
+            {
+                _c.FlushWakes();
+            }
+            finally
+            {
+                _c.Exit();
+            }
+        }
+
         private void ThrowIfCannotWrite()
         {
             string gone = _goneReason;

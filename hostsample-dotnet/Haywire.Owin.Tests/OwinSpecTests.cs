@@ -558,6 +558,8 @@ namespace Haywire.Owin.Tests
                 return WriteText(env, "12345");
             });
             AssertNotDelivered("/cl-short");
+            StringAssert.Contains("GET /cl-short: the application wrote 5 bytes with a Content-Length of 10; answered 500", Trace.ToString(),
+                "nothing had gone out: the log says 500, not aborted");
         }
 
         [Test]
@@ -730,7 +732,11 @@ namespace Haywire.Owin.Tests
                 Assert.IsNull(r.Header("X-Leak"), target);
                 Assert.AreEqual("0", r.Header("Content-Length"), target);
             }
-            StringAssert.Contains("thrown synchronously", Trace.ToString(), "failures are traced to host.TraceOutput");
+            string trace = Trace.ToString();
+            StringAssert.Contains("thrown synchronously", trace, "failures are traced to host.TraceOutput");
+            StringAssert.Contains("GET /throw failed (answered 500): System.InvalidOperationException: thrown synchronously", trace);
+            StringAssert.Contains("GET /fault failed (answered 500)", trace, "the view went back long ago: still method and path");
+            StringAssert.DoesNotContain("(answered)", trace);
         }
 
         [Test]
@@ -748,22 +754,62 @@ namespace Haywire.Owin.Tests
                 await WriteText(env, "partial");
                 throw new InvalidOperationException("after a buffered write");
             });
-            using (var client = new OwinHttpClient(Port, 10000))
-            {
-                client.Send("GET /throw-late HTTP/1.1\r\nHost: x\r\n\r\n");
-                OwinResponse head = client.ReadHead();
-                Assert.AreEqual(200, head.Status, "the head went out with the flush");
-                Assert.Throws<IOException>(() =>
-                {
-                    // The chunked body never ends: the connection is cut.
-                    while (true)
-                    {
-                        client.ReadLine();
-                    }
-                });
-            }
-            // Nothing had left the host yet: the engine can still answer 500.
+            AssertCutAfterPartial("/throw-late");
+            // Nothing had left the host yet: it can still answer 500.
             Assert.AreEqual(500, Get("/throw-late-buffered").Status);
+            string trace = Trace.ToString();
+            StringAssert.Contains("GET /throw-late failed (the response was aborted", trace);
+            StringAssert.Contains("GET /throw-late-buffered failed (answered 500)", trace);
+        }
+
+        [Test]
+        public void ExceptionAfterTheFirstWriteAbortsTheConnectionEveryTime()
+        {
+            // The host sends the flushed piece, then CANCEL HOST_ABORT, in ring order: the
+            // client must always get the head and the piece, then a cut, never a 500 or an end.
+            Route("/throw-late-loop", async env =>
+            {
+                var body = (Stream)env[OwinKeys.ResponseBody];
+                await WriteText(env, "partial");
+                await body.FlushAsync();
+                throw new InvalidOperationException("after the head, again");
+            });
+            for (int i = 0; i < 200; i++)
+            {
+                AssertCutAfterPartial("/throw-late-loop?i=" + i);
+            }
+        }
+
+        /// <summary>The head, one chunk "partial", then the connection cut: no terminator, nothing more.</summary>
+        private void AssertCutAfterPartial(string target)
+        {
+            using (var client = new OwinHttpClient(Port, 20000))
+            {
+                client.Send("GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n");
+                OwinResponse head = client.ReadHead();
+                Assert.AreEqual(200, head.Status, target + ": the head went out with the flush");
+                Assert.AreEqual("chunked", head.Header("Transfer-Encoding"), target);
+                Assert.AreEqual("7", client.ReadLine(), target + ": the flushed chunk's size");
+                Assert.AreEqual("partial", client.ReadLine(), target + ": the flushed bytes");
+                byte[] rest = client.ReadUntilClosed(TimeSpan.FromSeconds(20));
+                Assert.AreEqual("", Encoding.ASCII.GetString(rest), target + ": after the flushed bytes, only the cut");
+            }
+        }
+
+        [Test]
+        public void ExceptionAfterTheFirstWriteFiresCallCancelled()
+        {
+            var cancelled = new TaskCompletionSource<bool>();
+            Route("/throw-late-cancel", async env =>
+            {
+                var token = (CancellationToken)env[OwinKeys.CallCancelled];
+                token.Register(() => cancelled.TrySetResult(true));
+                await WriteText(env, "partial");
+                await ((Stream)env[OwinKeys.ResponseBody]).FlushAsync();
+                throw new InvalidOperationException("after the head, with a token");
+            });
+            AssertCutAfterPartial("/throw-late-cancel");
+            Assert.That(cancelled.Task.Wait(TimeSpan.FromSeconds(20)), "owin.CallCancelled fires when the response is aborted (§6.2)");
         }
 
         [Test]

@@ -514,6 +514,39 @@ namespace Haywire.Owin.Tests
             }
         }
 
+        /// <summary>
+        /// The bytes that come until the server closes the connection (EOF or reset); fails
+        /// the test when it is still open after timeout (a receive timeout is no close).
+        /// </summary>
+        public byte[] ReadUntilClosed(TimeSpan timeout)
+        {
+            _tcp.ReceiveTimeout = (int)timeout.TotalMilliseconds;
+            var rest = new MemoryStream();
+            try
+            {
+                while (true)
+                {
+                    rest.Write(_buffer, _start, _end - _start);
+                    _start = _end;
+                    if (!Fill())
+                    {
+                        return rest.ToArray();
+                    }
+                }
+            }
+            catch (IOException e)
+            {
+                var socketError = e.InnerException as SocketException;
+                if (socketError != null && (socketError.SocketErrorCode == SocketError.TimedOut
+                    || socketError.SocketErrorCode == SocketError.WouldBlock))
+                {
+                    Assert.Fail("the connection was still open after {0} s; received meanwhile: \"{1}\"",
+                        timeout.TotalSeconds, Encoding.ASCII.GetString(rest.ToArray()));
+                }
+                return rest.ToArray(); // reset: cut
+            }
+        }
+
         public void Dispose()
         {
             _tcp.Close();

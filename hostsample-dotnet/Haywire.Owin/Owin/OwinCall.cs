@@ -37,6 +37,7 @@ namespace Haywire.Owin
         private CancellationTokenRegistration _cancelRegistration;
         private bool _cancelRequested;
         private volatile bool _ended;
+        private string _method, _path; // for traces: read at the start, the view goes back with the response
 
         public OwinCall(ServerContext server, HostRequest request, Action<OwinCall> onEnded)
         {
@@ -92,7 +93,7 @@ namespace Haywire.Owin
             catch (Exception e)
             {
                 // A bug of this host, not of the application: keep the pump alive, answer if still possible.
-                _server.Trace("request " + _request.RequestId + ": the host failed: " + e);
+                _server.Trace(Describe() + ": the host failed: " + e);
                 if (!_ended)
                 {
                     try
@@ -113,8 +114,10 @@ namespace Haywire.Owin
 
         private void StartApp()
         {
+            _method = _request.Method;
+            _path = _request.RawPath;
             string unused;
-            if (!PathDecoder.TrySplit(PathDecoder.Decode(_request.RawPath), _server.PathBase, out unused))
+            if (!PathDecoder.TrySplit(PathDecoder.Decode(_path), _server.PathBase, out unused))
             {
                 // Not under the configured base path: not this application's request.
                 FinishWith(404, "not under " + _server.PathBase + "\n");
@@ -178,39 +181,26 @@ namespace Haywire.Owin
             }
         }
 
-        /// <summary>The application failed (§6.1): 500 before the first write, an abort after.</summary>
+        /// <summary>The application failed (§6.1): 500 before anything went out, an abort after.</summary>
         private void Fail(Exception e)
         {
-            if (!(e is OperationCanceledException && _request.Cancelled))
-            {
-                _server.Trace("request " + _request.RequestId + " " + Describe() + " failed: " + e);
-            }
+            // A cancellation the client's leaving caused is no failure worth a trace.
+            bool trace = !(e is OperationCanceledException && _request.Cancelled);
             try
             {
-                ResponseBodyStream.FailWith(e);
+                ResponseBodyStream.FailWith(e, trace);
             }
             catch (Exception sendError)
             {
-                _server.Trace("request " + _request.RequestId + ": could not answer the failure: " + sendError.Message);
+                _server.Trace(Describe() + ": could not answer the failure: " + sendError.Message);
             }
             End();
         }
 
-        /// <summary>"METHOD /path" while the view is readable (it goes back to the engine with the response).</summary>
-        private string Describe()
+        /// <summary>"request ID METHOD /path" for traces (taken when the call started: the view may be gone since).</summary>
+        internal string Describe()
         {
-            if (ViewGone)
-            {
-                return "(answered)";
-            }
-            try
-            {
-                return _request.Method + " " + _request.RawPath;
-            }
-            catch (ObjectDisposedException)
-            {
-                return "(answered)";
-            }
+            return "request " + _request.RequestId + " " + (_method ?? "?") + " " + (_path ?? "?");
         }
 
         /// <summary>True once the request's memory went back to the engine: request values can no longer be read.</summary>
@@ -230,7 +220,7 @@ namespace Haywire.Owin
             }
             catch (Exception e)
             {
-                _server.Trace("request " + _request.RequestId + ": could not answer " + status + ": " + e.Message);
+                _server.Trace(Describe() + ": could not answer " + status + ": " + e.Message);
             }
             End();
         }
@@ -262,7 +252,7 @@ namespace Haywire.Owin
                 }
                 catch (Exception e)
                 {
-                    _server.Trace("request " + _request.RequestId + ": a CallCancelled callback threw: " + e.Message);
+                    _server.Trace(Describe() + ": a CallCancelled callback threw: " + e.Message);
                 }
             }
         }

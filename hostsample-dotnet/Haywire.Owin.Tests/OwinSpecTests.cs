@@ -534,6 +534,100 @@ namespace Haywire.Owin.Tests
             Assert.AreEqual(0, r.Body.Length);
         }
 
+        [TestCase("-10")]
+        [TestCase("abc")]
+        [TestCase("+5")]
+        [TestCase("5 5")]
+        [TestCase("99999999999999999999")]
+        [TestCase("5|6")]
+        [TestCase("5, 6")]
+        public void InvalidContentLengthBecomes500(string values)
+        {
+            // Katana, Nowin and Kestrel refuse these too; ignoring them would send a body of any length.
+            string route = "/badcl" + values.GetHashCode().ToString("x", CultureInfo.InvariantCulture);
+            Route(route, env =>
+            {
+                ResponseHeaders(env)["Content-Length"] = values.Split('|');
+                ResponseHeaders(env)["X-App"] = new[] { "set" };
+                return WriteText(env, "12345");
+            });
+            using (var client = new OwinHttpClient(Port))
+            {
+                OwinResponse r = client.Get(route);
+                Assert.AreEqual(500, r.Status);
+                Assert.IsNull(r.Header("X-App"));
+                Assert.AreEqual("0", r.Header("Content-Length"));
+                Assert.AreEqual(404, client.Get("/no-such-route").Status, "the connection is still in step");
+            }
+            StringAssert.Contains("GET " + route + ": invalid Content-Length", Trace.ToString());
+        }
+
+        [TestCase("5|5")]
+        [TestCase("5, 5")]
+        [TestCase(" 5 ")]
+        public void RepeatedEqualContentLengthIsOne(string values)
+        {
+            string route = "/samecl" + values.GetHashCode().ToString("x", CultureInfo.InvariantCulture);
+            Route(route, env =>
+            {
+                ResponseHeaders(env)["Content-Length"] = values.Split('|');
+                return WriteText(env, "12345");
+            });
+            OwinResponse r = Get(route);
+            Assert.AreEqual(200, r.Status);
+            Assert.AreEqual(new[] { "5" }, r.HeaderValues("Content-Length").ToArray());
+            Assert.AreEqual("12345", r.BodyText);
+        }
+
+        [Test]
+        public void ReasonPhraseThatIsNotAStringOrHoldsALineBreakBecomes500()
+        {
+            Route("/reason-int", env =>
+            {
+                env[OwinKeys.ResponseReasonPhrase] = 42;
+                ResponseHeaders(env)["X-App"] = new[] { "set" };
+                return WriteText(env, "body");
+            });
+            Route("/reason-crlf", env =>
+            {
+                env[OwinKeys.ResponseReasonPhrase] = "OK\r\nX-Injected: yes";
+                return WriteText(env, "body");
+            });
+            Route("/reason-lf", env =>
+            {
+                env[OwinKeys.ResponseReasonPhrase] = "OK\nX-Injected: yes";
+                return Task.CompletedTask;
+            });
+            foreach (string target in new[] { "/reason-int", "/reason-crlf", "/reason-lf" })
+            {
+                OwinResponse r = Get(target);
+                Assert.AreEqual(500, r.Status, target);
+                Assert.IsNull(r.Header("X-App"), target);
+                Assert.IsNull(r.Header("X-Injected"), target);
+                Assert.AreEqual(0, r.Body.Length, target);
+            }
+            string trace = Trace.ToString();
+            StringAssert.Contains("GET /reason-int: owin.ResponseReasonPhrase is a System.Int32, not a string: answered 500", trace);
+            StringAssert.Contains("GET /reason-crlf: owin.ResponseReasonPhrase holds CR, LF or NUL", trace);
+        }
+
+        [Test]
+        public void ApplicationServerAndDateReplaceTheEngines()
+        {
+            Route("/server-date", env =>
+            {
+                ResponseHeaders(env)["Server"] = new[] { "MyServer/1.0" };
+                ResponseHeaders(env)["Date"] = new[] { "Tue, 01 Dec 2026 10:00:00 GMT" };
+                return WriteText(env, "mine");
+            });
+            Route("/no-server-date", env => WriteText(env, "engine's"));
+            OwinResponse r = Get("/server-date");
+            Assert.AreEqual(new[] { "MyServer/1.0" }, r.HeaderValues("Server").ToArray(), "one Server field, the application's");
+            Assert.AreEqual(new[] { "Tue, 01 Dec 2026 10:00:00 GMT" }, r.HeaderValues("Date").ToArray(), "one Date field, the application's");
+            OwinResponse plain = Get("/no-server-date");
+            Assert.AreEqual(1, plain.HeaderValues("Date").Count, "the engine's Date otherwise");
+        }
+
         // ---- Content-Length and streaming ------------------------------------------------
 
         [Test]
@@ -698,6 +792,37 @@ namespace Haywire.Owin.Tests
                 Assert.AreEqual(200, r.Status);
                 Assert.AreEqual("5", r.Header("Content-Length"));
                 Assert.AreEqual("12345", client.Get("/head-cl").BodyText, "the connection is still in step");
+            }
+        }
+
+        [Test]
+        public void HeadDiscardsTheBodyWithoutCheckingItAgainstTheContentLength()
+        {
+            // As Katana, Nowin and Kestrel: the bytes of a HEAD response are counted, not sent.
+            Route("/head-over", env =>
+            {
+                ResponseHeaders(env)["Content-Length"] = new[] { "10" };
+                var bytes = new byte[10000];
+                return ((Stream)env[OwinKeys.ResponseBody]).WriteAsync(bytes, 0, bytes.Length);
+            });
+            Route("/head-large", async env =>
+            {
+                var bytes = new byte[100000];
+                await ((Stream)env[OwinKeys.ResponseBody]).WriteAsync(bytes, 0, bytes.Length);
+                await ((Stream)env[OwinKeys.ResponseBody]).WriteAsync(bytes, 0, 1);
+            });
+            using (var client = new OwinHttpClient(Port))
+            {
+                client.Send("HEAD /head-over HTTP/1.1\r\nHost: x\r\n\r\n");
+                OwinResponse r = client.Read(headRequest: true);
+                Assert.AreEqual(200, r.Status);
+                Assert.AreEqual("10", r.Header("Content-Length"));
+                client.Send("HEAD /head-large HTTP/1.1\r\nHost: x\r\n\r\n");
+                r = client.Read(headRequest: true);
+                Assert.AreEqual(200, r.Status);
+                Assert.AreEqual("100001", r.Header("Content-Length"), "what the application wrote, counted");
+                Assert.IsNull(r.Header("Transfer-Encoding"));
+                Assert.AreEqual(404, client.Get("/no-such-route").Status, "no body bytes went out: the connection is still in step");
             }
         }
 

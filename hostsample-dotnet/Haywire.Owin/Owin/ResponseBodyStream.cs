@@ -47,7 +47,8 @@ namespace Haywire.Owin
         private bool _headFixed;
         private bool _started; // StartResponse went to the engine: streaming
         private bool _done; // the response is complete or given up
-        private bool _discardBody; // the status was invalid: 500 goes out instead
+        private bool _discardBody; // the head was invalid: 500 goes out instead
+        private readonly bool _head; // a HEAD request: body bytes are counted, not sent
         private int _status;
         private string _reason;
         private List<KeyValuePair<string, string>> _headers;
@@ -57,6 +58,7 @@ namespace Haywire.Owin
         {
             _call = call;
             _request = call.Request;
+            _head = _request.IsHead;
         }
 
         /// <summary>True once status and headers are fixed (the first write or flush).</summary>
@@ -155,15 +157,16 @@ namespace Haywire.Owin
                 FixHead();
             }
             _written += count;
-            if (_declaredLength >= 0 && _written > _declaredLength && !_discardBody)
+            if (_discardBody || _head || count == 0)
+            {
+                // HEAD: counted for the Content-Length, never sent nor checked against it (as Katana, Nowin, Kestrel).
+                return false;
+            }
+            if (_declaredLength >= 0 && _written > _declaredLength)
             {
                 string message = "the application wrote " + _written + " bytes, more than its Content-Length of "
                     + _declaredLength + "; ";
                 throw new IOException(message + GiveUp(": " + message, ""));
-            }
-            if (_discardBody || count == 0)
-            {
-                return false;
             }
             if (_buffered + count <= BufferLimit)
             {
@@ -461,27 +464,22 @@ namespace Haywire.Owin
             _headFixed = true;
             OwinEnvironment env = _call.Env;
             int status;
-            if (!TryReadStatus(env.GetKnown(OwinEnvironment.ResponseStatusCode), out status) || status < 200 || status > 999)
+            object given = env.GetKnown(OwinEnvironment.ResponseStatusCode);
+            if (!TryReadStatus(given, out status) || status < 200 || status > 999)
             {
                 // 1xx are interim (100 would leave no final response, §3.4; 101 needs the
                 // upgrade extension, not offered) and the rest are not HTTP status codes.
-                object given = env.GetKnown(OwinEnvironment.ResponseStatusCode);
-                _call.Server.Trace(_call.Describe() + ": invalid owin.ResponseStatusCode "
-                    + (given == OwinEnvironment.Absent ? "(removed)" : Convert.ToString(given, CultureInfo.InvariantCulture))
-                    + ": answered 500");
-                _status = 500;
-                _reason = null;
-                _headers = NoHeaders;
-                _discardBody = true;
-                _call.ResponseHeadersDictionary.MakeReadOnly(HeadersSentMessage);
+                AnswerInvalidHead("invalid owin.ResponseStatusCode "
+                    + (given == OwinEnvironment.Absent ? "(removed)" : Describe(given)));
                 return;
             }
             _status = status;
-            object reason = env.GetKnown(OwinEnvironment.ResponseReasonPhrase);
-            _reason = reason as string;
-            if (_reason != null && (_reason.Length == 0 || _reason.Length > 255))
+            string problem;
+            _reason = ReadReason(env.GetKnown(OwinEnvironment.ResponseReasonPhrase), out problem);
+            if (problem != null)
             {
-                _reason = null; // the engine supplies the standard phrase
+                AnswerInvalidHead(problem);
+                return;
             }
             HeaderDictionary dictionary = _call.ResponseHeadersDictionary;
             Dictionary<string, string[]> entries = dictionary.RawEntries;
@@ -503,18 +501,14 @@ namespace Haywire.Owin
                 }
                 if (string.Equals(pair.Key, "Content-Length", StringComparison.OrdinalIgnoreCase))
                 {
-                    long declared;
-                    if (values.Length == 1 && long.TryParse(values[0], NumberStyles.None, CultureInfo.InvariantCulture, out declared))
+                    // The engine writes Content-Length itself, from this value.
+                    if (!TryReadContentLength(values, out _declaredLength))
                     {
-                        _declaredLength = declared;
+                        problem = "invalid Content-Length \"" + string.Join("\", \"", values) + "\"";
                     }
-                    else
-                    {
-                        _call.Server.Trace(_call.Describe() + ": ignoring invalid Content-Length \""
-                            + string.Join(",", values) + "\"");
-                    }
-                    continue; // the engine writes Content-Length itself
+                    continue;
                 }
+                // Everything else, Server and Date included, goes as the application set it.
                 foreach (string value in values)
                 {
                     if (value != null)
@@ -523,8 +517,123 @@ namespace Haywire.Owin
                     }
                 }
             }
+            if (problem != null)
+            {
+                headers.Clear();
+                _spareHeaders = headers;
+                _declaredLength = -1;
+                AnswerInvalidHead(problem);
+                return;
+            }
             _headers = headers;
             dictionary.MakeReadOnly(HeadersSentMessage);
+        }
+
+        /// <summary>
+        /// A head the application got wrong: 500 without its headers (as Katana, Nowin and
+        /// Kestrel), traced; what it writes from here is discarded.
+        /// </summary>
+        private void AnswerInvalidHead(string problem)
+        {
+            _call.Server.Trace(_call.Describe() + ": " + problem + ": answered 500");
+            _status = 500;
+            _reason = null;
+            _headers = NoHeaders;
+            _discardBody = true;
+            _call.ResponseHeadersDictionary.MakeReadOnly(HeadersSentMessage);
+        }
+
+        /// <summary>
+        /// owin.ResponseReasonPhrase: null for the standard phrase (absent, null, empty, or one
+        /// the wire cannot carry: over 255 characters or beyond Latin-1, traced); problem set
+        /// when it is not a string or holds CR, LF or NUL (header injection: 500).
+        /// </summary>
+        private string ReadReason(object value, out string problem)
+        {
+            problem = null;
+            if (value == null || value == OwinEnvironment.Absent)
+            {
+                return null;
+            }
+            var reason = value as string;
+            if (reason == null)
+            {
+                problem = "owin.ResponseReasonPhrase is a " + value.GetType().FullName + ", not a string";
+                return null;
+            }
+            bool latin1 = true;
+            for (int i = 0; i < reason.Length; i++)
+            {
+                char c = reason[i];
+                if (c == '\r' || c == '\n' || c == '\0')
+                {
+                    problem = "owin.ResponseReasonPhrase holds CR, LF or NUL: " + Describe(reason);
+                    return null;
+                }
+                if (c > '\u00FF')
+                {
+                    latin1 = false;
+                }
+            }
+            if (reason.Length == 0)
+            {
+                return null;
+            }
+            if (reason.Length > 255 || !latin1)
+            {
+                _call.Server.Trace(_call.Describe() + ": owin.ResponseReasonPhrase " + Describe(reason)
+                    + " is longer than 255 characters or not Latin-1: sending the standard phrase");
+                return null;
+            }
+            return reason;
+        }
+
+        /// <summary>
+        /// The Content-Length values: one non-negative decimal integer, possibly repeated
+        /// ("42", "42, 42": RFC 9110 §8.6 lets a recipient take a list of equal values).
+        /// False for anything else ("-10", "abc", "1 2", two different values, an overflow).
+        /// </summary>
+        private static bool TryReadContentLength(string[] values, out long length)
+        {
+            length = -1;
+            bool any = false;
+            foreach (string value in values)
+            {
+                if (value == null)
+                {
+                    continue;
+                }
+                foreach (string element in value.Split(','))
+                {
+                    string digits = element.Trim(' ', '\t');
+                    long n;
+                    if (digits.Length == 0 || !long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out n)
+                        || any && n != length)
+                    {
+                        length = -1;
+                        return false;
+                    }
+                    length = n;
+                    any = true;
+                }
+            }
+            if (!any)
+            {
+                length = -1;
+                return values.Length == 0; // an empty array means no Content-Length; [null] is not a value
+            }
+            return true;
+        }
+
+        /// <summary>A value for a trace line: quoted and cut short.</summary>
+        private static string Describe(object value)
+        {
+            string text = value == null ? "null" : Convert.ToString(value, CultureInfo.InvariantCulture);
+            if (text.Length > 80)
+            {
+                text = text.Substring(0, 80) + "...";
+            }
+            return "\"" + text.Replace("\r", "\\r").Replace("\n", "\\n").Replace("\0", "\\0") + "\"";
         }
 
         private static bool TryReadStatus(object value, out int status)
@@ -573,22 +682,30 @@ namespace Haywire.Owin
                 FixHead();
             }
             _done = true;
-            bool head = _request.IsHead;
             if (!_started)
             {
                 if (_discardBody)
                 {
                     _request.Respond(500, null, NoHeaders, NoBytes, 0, 0);
                 }
-                else if (_declaredLength >= 0 && _declaredLength != _written && !(head && _written == 0))
+                else if (_head)
+                {
+                    // No body goes out; the Content-Length is the application's, else what it wrote.
+                    long length = _declaredLength >= 0 ? _declaredLength : _written;
+                    if (length == 0)
+                    {
+                        _request.Respond(_status, _reason, _headers, NoBytes, 0, 0);
+                        Recycle();
+                    }
+                    else
+                    {
+                        _request.StartResponse(_status, _reason, _headers, length);
+                        _request.EndResponse();
+                    }
+                }
+                else if (_declaredLength >= 0 && _declaredLength != _written)
                 {
                     GiveUp(": the application wrote " + _written + " bytes with a Content-Length of " + _declaredLength + "; ", "");
-                }
-                else if (head && _declaredLength > 0 && _written == 0)
-                {
-                    // HEAD: announce the length the application set without a body.
-                    _request.StartResponse(_status, _reason, _headers, _declaredLength);
-                    _request.EndResponse();
                 }
                 else
                 {
@@ -602,7 +719,7 @@ namespace Haywire.Owin
                 _request.WriteBody(_buffer, 0, _buffered);
                 _buffered = 0;
             }
-            if (_declaredLength >= 0 && _written < _declaredLength && !head)
+            if (_declaredLength >= 0 && _written < _declaredLength && !_head)
             {
                 GiveUp(": the application wrote " + _written + " bytes of its Content-Length of " + _declaredLength + "; ", "");
                 return;

@@ -575,7 +575,7 @@ namespace Haywire.Owin.Transport
 
         /// <summary>
         /// Answers with a whole response: status (100..999), reason (null or "" for the standard phrase), headers
-        /// (invalid names or values are dropped; the engine writes Content-Length, Date and Server itself), and
+        /// (invalid names or values are dropped; the engine writes Content-Length itself, and Date and Server unless headers has them), and
         /// body[offset, offset+count). Ends the request: its view goes back to the engine.
         /// </summary>
         /// <exception cref="InvalidOperationException">The request was already answered or its response started.</exception>

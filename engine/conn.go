@@ -475,6 +475,7 @@ func (c *conn) call(h Handler, x *Exchange) {
 			x.held = false
 			x.SetStatus(500, "")
 			x.headers, x.connHdr, x.resBody = x.headers[:0], x.connHdr[:0], x.resBody[:0]
+			x.ownServer, x.ownDate = false, false
 			x.close = true
 		}
 	}()

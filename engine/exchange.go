@@ -59,6 +59,9 @@ type Exchange struct {
 	close   bool // close the connection after this response
 	dropped bool // not sent: an earlier response closed the connection (conn.mu)
 	held    bool
+	// The handler gave its own Server / Date field: the engine's is left
+	// out, as two of either make an invalid message (RFC 9110 §5.3).
+	ownServer, ownDate bool
 	// Streamed request body: the head was dispatched before the body.
 	streamBody bool
 	continued  bool // Continue was called (conn.mu)
@@ -83,6 +86,7 @@ func (x *Exchange) reset(c *conn) {
 	x.head, x.body, x.store = nil, nil, x.store[:0]
 	x.status, x.minor, x.reason = 200, 1, x.reason[:0]
 	x.headers, x.connHdr, x.resBody = x.headers[:0], x.connHdr[:0], x.resBody[:0]
+	x.ownServer, x.ownDate = false, false
 	x.close, x.held, x.done, x.out, x.err = false, false, false, x.out[:0], nil
 	x.dropped = false
 }
@@ -173,9 +177,10 @@ func (x *Exchange) SetHTTPVersion(minor int) {
 // AddHeader adds a response header field. The engine writes Date, Server
 // and Content-Length itself: Content-Length and Transfer-Encoding given
 // here are ignored, as are fields with a name that is not a token or a value
-// with CR, LF or NUL in it (they could split the response). A Connection
-// field is honoured: "close" closes the connection after the response.
-// It reports whether the field was kept.
+// with CR, LF or NUL in it (they could split the response); a Date or
+// Server given here is sent instead of the engine's. A Connection field is
+// honoured: "close" closes the connection after the response. It reports
+// whether the field was kept.
 func (x *Exchange) AddHeader(name, value []byte) bool {
 	if !http1.ValidToken(name) || !http1.SafeFieldValue(value) {
 		return false
@@ -194,6 +199,10 @@ func (x *Exchange) AddHeader(name, value []byte) bool {
 			}
 			return true
 		}
+	case len("server"):
+		x.ownServer = x.ownServer || http1.EqualFoldToken(name, "server")
+	case len("date"):
+		x.ownDate = x.ownDate || http1.EqualFoldToken(name, "date")
 	}
 	x.headers = append(x.headers, name...)
 	x.headers = append(x.headers, ": "...)
@@ -328,8 +337,12 @@ func (x *Exchange) appendResponse(dst []byte, srv *Server) []byte {
 		status, reason = 500, ""
 	}
 	dst = http1.AppendStatusLine(dst, x.minor, status, reason)
-	dst = append(dst, srv.serverHeader...)
-	dst = http1.AppendDate(dst)
+	if !x.ownServer {
+		dst = append(dst, srv.serverHeader...)
+	}
+	if !x.ownDate {
+		dst = http1.AppendDate(dst)
+	}
 	dst = append(dst, x.headers...)
 	switch {
 	case x.close:

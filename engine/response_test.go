@@ -58,6 +58,66 @@ func TestDateAndServerHeaders(t *testing.T) {
 	}
 }
 
+// A Server or Date field the handler gives replaces the engine's (two of
+// either make an invalid message, RFC 9110 §5.3), whatever the case of its
+// name, for held and streamed responses too; a field AddHeader refuses
+// replaces nothing, and the next response on the connection carries the
+// engine's again.
+func TestOwnServerAndDateReplaceTheEngines(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, Config{})
+	const appDate = "Tue, 01 Jan 2030 00:00:00 GMT"
+	own := func(x *Exchange) {
+		for _, f := range strings.Split(string(x.Request().Query), ",") {
+			switch f {
+			case "server":
+				x.AddHeader([]byte("sErVeR"), []byte("app/1.0"))
+			case "date":
+				x.AddHeader([]byte("DATE"), []byte(appDate))
+			case "bad-server": // refused: it would split the response
+				x.AddHeader([]byte("Server"), []byte("evil\r\nX-Injected: 1"))
+			}
+		}
+		x.WriteString("own")
+	}
+	s.HandleFunc("/own", own)
+	s.HandleFunc("/own-held", func(x *Exchange) {
+		x.Hold()
+		go func() { own(x); x.Done() }()
+	})
+	s.HandleFunc("/own-stream", func(x *Exchange) {
+		x.Hold()
+		go func() {
+			x.StartStream(int64(len("own")))
+			own(x)
+			x.Done()
+		}()
+	})
+	c := dial(t, s)
+	for _, path := range []string{"/own", "/own-held", "/own-stream"} {
+		for _, tt := range []struct{ query, server, date string }{
+			{"server,date", "app/1.0", appDate},
+			{"server", "app/1.0", ""},
+			{"date", "haywire", appDate},
+			{"bad-server", "haywire", ""},
+			{"", "haywire", ""},
+		} {
+			r := c.do(get(path + "?" + tt.query))
+			if r.count("Server") != 1 || r.header("Server") != tt.server {
+				t.Errorf("%s?%s: Server fields %d, first %q; want one, %q", path, tt.query, r.count("Server"), r.header("Server"), tt.server)
+			}
+			date := r.header("Date")
+			if r.count("Date") != 1 || (tt.date != "" && date != tt.date) || (tt.date == "" && !imfFixdate.MatchString(date)) {
+				t.Errorf("%s?%s: Date fields %d, first %q; want one, the %s", path, tt.query, r.count("Date"), date,
+					map[bool]string{true: "engine's", false: "handler's"}[tt.date == ""])
+			}
+			if r.has("X-Injected") || r.body != "own" {
+				t.Errorf("%s?%s: got %q", path, tt.query, r.raw)
+			}
+		}
+	}
+}
+
 func TestResponseRules(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, Config{})

@@ -467,7 +467,8 @@ HAYWIRE_EXTERN void hw_set_response_status_code(hw_http_response* response, hw_s
 ** ^Fields are sent in the order added; a name may repeat. ^The engine
 ** writes Server, Date and Content-Length itself: Content-Length and
 ** Transfer-Encoding given here are dropped, as is a field whose name is not
-** a token or whose value holds CR, LF or NUL (no response splitting).
+** a token or whose value holds CR, LF or NUL (no response splitting); a
+** Server or Date given here is sent instead of the engine's.
 ** ^"Connection: close" closes the connection after the response. There is
 ** no fixed limit on the number of fields (Haywire overflowed a fixed
 ** array).

@@ -135,7 +135,7 @@ func TestHostReadsStreamedBody(t *testing.T) {
 		}
 		done <- rest
 	}()
-	time.Sleep(20 * time.Millisecond) // the reader waits for END, driving the ring
+	waitAsleep(t, h) // the reader waits for END, driving the ring
 	e.sendBody(1, []byte("tail"), 0)
 	e.sendEnd(1)
 	rest := <-done
@@ -174,7 +174,7 @@ func TestHostBodyReadWhileNextWaits(t *testing.T) {
 		_, err := h.Next(-1) // drives the ring until the drain notice
 		nextDone <- err
 	}()
-	time.Sleep(10 * time.Millisecond)
+	waitAsleep(t, h)
 	buf := make([]byte, 100)
 	start := time.Now()
 	if n, err := req.ReadBody(buf, 30*time.Millisecond); n != 0 || !errors.Is(err, region.ErrTimeout) {
@@ -741,8 +741,7 @@ func TestHostAbortThroughEngine(t *testing.T) {
 		if string(v.Path()) == "/late" {
 			w.Stream(1 << 20)
 			w.Write(make([]byte, 100<<10))
-			w.Flush()
-			time.Sleep(50 * time.Millisecond) // the client has the head and part of the body
+			w.Flush() // ordered before the abort: the client has the head and part of the body
 		}
 		w.Request().Abort()
 	})
@@ -771,7 +770,7 @@ func TestHostAbortThroughEngine(t *testing.T) {
 // on.
 func TestHostClientGoneMidUploadThroughEngine(t *testing.T) {
 	readErr := make(chan error, 1)
-	base, _, _ := streamSetup(t, Options{}, func(v View, w *ResponseWriter) {
+	base, b, _ := streamSetup(t, Options{}, func(v View, w *ResponseWriter) {
 		n, err := io.Copy(io.Discard, w.Request().Body())
 		if string(v.Path()) == "/gone" {
 			if n == 0 {
@@ -783,7 +782,7 @@ func TestHostClientGoneMidUploadThroughEngine(t *testing.T) {
 	})
 	nc, _ := rawRequest(t, base, "POST /gone HTTP/1.1\r\nHost: t\r\nContent-Length: 10000000\r\n\r\n")
 	nc.Write(make([]byte, 1<<20))
-	time.Sleep(50 * time.Millisecond)
+	waitFor(t, "body bytes to reach the host", func() bool { return b.Stats().BodyIn > 0 })
 	nc.Close()
 	select {
 	case err := <-readErr:

@@ -118,11 +118,26 @@ func (h *rawHost) request() (region.Descriptor, View) {
 	return d, v
 }
 
+// send publishes d with payload, waiting (up to 10 s) for room in the
+// ring and the arena as the engine takes and releases.
 func (h *rawHost) send(d region.Descriptor, payload []byte) {
 	h.t.Helper()
-	h.snd.Collect()
-	if err := h.snd.SendBytes(d, payload); err != nil {
-		h.t.Fatal(err)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		h.snd.Collect()
+		err := h.snd.SendBytes(d, payload)
+		switch {
+		case err == nil:
+			return
+		case time.Now().After(deadline):
+			h.t.Fatalf("no room to send %v in 10 s: %v", d, err)
+		case errors.Is(err, region.ErrRingFull):
+			h.snd.WaitSpace(100*time.Millisecond, nil)
+		case errors.Is(err, region.ErrArenaFull):
+			h.snd.WaitReleases(100*time.Millisecond, nil)
+		default:
+			h.t.Fatal(err)
+		}
 	}
 }
 
@@ -239,9 +254,6 @@ func TestBridgeStreamedDownload(t *testing.T) {
 		p := bytes.Repeat([]byte{byte('a' + i%26)}, 1+i*37%4096)
 		want = append(want, p...)
 		h.send(region.Descriptor{Kind: region.KindBody, Stream: req.Stream, Conn: req.Conn}, p)
-		if i%50 == 0 {
-			time.Sleep(time.Millisecond) // let the ring and arena cycle
-		}
 	}
 	h.send(region.Descriptor{Kind: region.KindEnd, Stream: req.Stream, Conn: req.Conn}, nil)
 	r := <-done
@@ -345,7 +357,6 @@ func TestBridgeHostAbort(t *testing.T) {
 	}()
 	req, _ = h.request()
 	h.respond(req, &ResponseHead{Status: 200, Flags: ResponseStream, ContentLength: 100}, []byte("part of it"))
-	time.Sleep(20 * time.Millisecond)
 	h.send(region.Descriptor{Kind: region.KindCancel, Aux: CancelHostAbort, Stream: req.Stream, Conn: req.Conn}, nil)
 	if err := <-errc; err == nil {
 		t.Fatal("the client read a whole response the host abandoned")
@@ -382,8 +393,10 @@ func TestBridgeHostDiesMidStream(t *testing.T) {
 	srv, b := setupWith(t, Options{})
 	h := attachRaw(t, b, b.opts.Region.Dir)
 	errc := make(chan error, 1)
+	headRead := make(chan struct{})
 	go func() {
 		resp, err := (&http.Client{Timeout: 10 * time.Second}).Get("http://" + srv.Addr().String() + "/dies")
+		close(headRead)
 		if err == nil {
 			_, err = io.ReadAll(resp.Body)
 			resp.Body.Close()
@@ -392,7 +405,7 @@ func TestBridgeHostDiesMidStream(t *testing.T) {
 	}()
 	req, _ := h.request()
 	h.respond(req, &ResponseHead{Status: 200, Flags: ResponseStream, ContentLength: -1}, []byte("begun"))
-	time.Sleep(20 * time.Millisecond)
+	<-headRead  // the response has begun
 	h.r.Close() // detaches: the engine fails its streams
 	select {
 	case err := <-errc:

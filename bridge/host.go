@@ -1273,7 +1273,8 @@ func (w *ResponseWriter) Request() *HostRequest { return w.req }
 func (w *ResponseWriter) SetStatus(code int) { w.status = code }
 
 // AddHeader adds a header field; the engine validates it and writes
-// Content-Length, Date and Server itself. It has no effect once the
+// Content-Length itself, and Date and Server unless added here (the
+// host's then replace the engine's). It has no effect once the
 // response streams.
 func (w *ResponseWriter) AddHeader(name, value string) {
 	if w.streaming {

@@ -138,3 +138,31 @@ func TestHostFlushSendsWhatWasWritten(t *testing.T) {
 		t.Fatalf("at the end the client read %q, %v; want %q", got, err, want)
 	}
 }
+
+// A host's own Server and Date replace the engine's, whole and streamed:
+// the client sees exactly one of each (RFC 9110 5.3).
+func TestHostOwnServerAndDate(t *testing.T) {
+	base, _, _ := streamSetup(t, Options{}, func(v View, w *ResponseWriter) {
+		w.AddHeader("Server", "app/1.0")
+		w.AddHeader("date", "Tue, 01 Dec 2026 00:00:00 GMT")
+		if string(v.Path()) == "/streamed" {
+			w.Flush()
+		}
+		w.WriteString("hi")
+	})
+	for _, path := range []string{"/whole", "/streamed"} {
+		c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+		head := readHead(t, bufio.NewReader(c))
+		c.Close()
+		lower := strings.ToLower(head)
+		if strings.Count(lower, "\r\nserver:") != 1 || !strings.Contains(head, "Server: app/1.0\r\n") ||
+			strings.Count(lower, "\r\ndate:") != 1 || !strings.Contains(head, "date: Tue, 01 Dec 2026 00:00:00 GMT\r\n") {
+			t.Errorf("%s: head %q; want the host's Server and Date, once each", path, head)
+		}
+	}
+}

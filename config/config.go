@@ -171,6 +171,14 @@ func set(s *Settings, key, value string) error {
 		return ms(&cfg.IdleTimeout)
 	case "write_timeout_ms":
 		return ms(&cfg.WriteTimeout)
+	case "lingering_time_ms":
+		return ms(&cfg.LingerTime)
+	case "lingering_bytes":
+		var n int
+		if err := num(&n); err != nil {
+			return err
+		}
+		cfg.LingerBytes = int64(n)
 	case "server_name":
 		cfg.ServerName = value
 	default:
@@ -236,6 +244,8 @@ var keyDocs = map[string]string{
 	"max_header_bytes": "largest request head", "max_header_count": "most header fields",
 	"header_timeout_ms": "time allowed for a request head", "body_timeout_ms": "longest wait for more body",
 	"idle_timeout_ms": "keep-alive idle limit", "write_timeout_ms": "longest blocked write",
+	"lingering_time_ms": "longest drain of what a client still sends after an answer that closes the connection (default 2000)",
+	"lingering_bytes":   "most bytes drained after an answer that closes the connection (default 8388608)",
 	"server_name":       "Server header; - omits it",
 	"bridge":            "forward requests without a native route to host processes",
 	"host_routes":       "comma-separated route patterns sent to the host (default: all without a native route)",

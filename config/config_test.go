@@ -33,6 +33,8 @@ header_timeout_ms = 1500
 body_timeout_ms = 2500
 idle_timeout_ms = 3500
 write_timeout_ms = 4500
+lingering_time_ms = 5500
+lingering_bytes = 12345
 server_name = test server
 
 [bridge]
@@ -64,6 +66,7 @@ var wantEngine = engine.Config{
 	Limits:        http1.Limits{MaxTargetBytes: 1000, MaxHeaderBytes: 4000, MaxHeaderCount: 20},
 	HeaderTimeout: 1500 * time.Millisecond, BodyTimeout: 2500 * time.Millisecond,
 	IdleTimeout: 3500 * time.Millisecond, WriteTimeout: 4500 * time.Millisecond,
+	LingerTime: 5500 * time.Millisecond, LingerBytes: 12345,
 	ServerName: "test server",
 }
 
@@ -109,6 +112,7 @@ func TestSetRejects(t *testing.T) {
 		{"tcp_nodelay", "maybe", "boolean"},
 		{"max_request_size", "1MB", "non-negative"},
 		{"idle_timeout_ms", "5s", "non-negative"},
+		{"lingering_bytes", "-1", "non-negative"},
 		{"no_such_key", "1", "unknown key"},
 		{"bridge", "perhaps", "boolean"},
 		{"region_chunks", "-4", "non-negative"},

@@ -24,6 +24,12 @@
 //	body_timeout_ms   int      default 30000
 //	idle_timeout_ms   int      default 60000
 //	write_timeout_ms  int      default 30000
+//	lingering_time_ms int      after an answer that closes the connection (400, 408, 413,
+//	                           414, 431, Connection: close), the engine half-closes and
+//	                           discards what the client still sends, this long at most,
+//	                           so that its close does not reset the connection and
+//	                           destroy the answer; default 2000
+//	lingering_bytes   bytes    and this many bytes at most; default 8388608
 //	server_name       string   Server header; "-" omits it; default haywire
 //
 // Keys of section [bridge] (the launcher turns the bridge on):

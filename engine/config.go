@@ -52,6 +52,19 @@ type Config struct {
 	// on expiry. Default 30 s.
 	WriteTimeout time.Duration
 
+	// LingerTime bounds the lingering close that follows an answer closing
+	// the connection (400, 408, 413, 414, 431, a "Connection: close"
+	// response): the engine half-closes, then reads and discards what the
+	// client still sends before closing. Closing with input unread would
+	// make the kernel reset the connection, which fails a client still
+	// sending and can destroy the answer before it is read (nginx's
+	// lingering_close). Default 2 s, counted from the half-close.
+	LingerTime time.Duration
+	// LingerBytes bounds the bytes a lingering close discards. A client
+	// that reads only once it has sent its whole body needs about that
+	// body's size. Default 8 MiB.
+	LingerBytes int64
+
 	// ServerName is the Server header's value; "-" omits the header.
 	// Default "haywire".
 	ServerName string
@@ -68,6 +81,8 @@ const (
 	DefaultBodyTimeout    = 30 * time.Second
 	DefaultIdleTimeout    = 60 * time.Second
 	DefaultWriteTimeout   = 30 * time.Second
+	DefaultLingerTime     = 2 * time.Second
+	DefaultLingerBytes    = 8 << 20
 	DefaultServerName     = "haywire"
 )
 
@@ -108,6 +123,12 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxRequestSize == 0 {
 		c.MaxRequestSize = DefaultMaxRequestSize
 	}
+	if c.LingerBytes < 0 {
+		return bad("lingering_bytes", c.LingerBytes)
+	}
+	if c.LingerBytes == 0 {
+		c.LingerBytes = DefaultLingerBytes
+	}
 	if c.Limits.MaxTargetBytes < 0 || c.Limits.MaxHeaderBytes < 0 || c.Limits.MaxHeaderCount < 0 {
 		return bad("limits", c.Limits)
 	}
@@ -130,6 +151,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"body_timeout", &c.BodyTimeout, DefaultBodyTimeout},
 		{"idle_timeout", &c.IdleTimeout, DefaultIdleTimeout},
 		{"write_timeout", &c.WriteTimeout, DefaultWriteTimeout},
+		{"lingering_time", &c.LingerTime, DefaultLingerTime},
 	} {
 		if *t.v < 0 {
 			return bad(t.name, *t.v)

@@ -18,7 +18,6 @@ const (
 	readBufSize    = 4 << 10  // initial read buffer per connection
 	maxIdleBufSize = 64 << 10 // a larger buffer is dropped when the connection idles
 	flushThreshold = 64 << 10 // write early when this much output has queued up
-	lingerTime     = 500 * time.Millisecond
 )
 
 // conn serves one client connection.
@@ -42,7 +41,7 @@ type conn struct {
 	reqStart time.Duration // when (monoNow) the request being read first needed more input; 0 when none
 	readDL   time.Duration // read deadline last set by this goroutine (monoNow); 0 when none
 	cache    []*Exchange   // reusable exchanges taken from free without locking
-	linger   bool          // close gracefully: the client may still be sending
+	linger   bool          // close gracefully (lingerClose): the client may still be sending
 
 	writeMu sync.Mutex    // held while writing to rwc; taken before mu
 	writeDL time.Duration // write deadline last set (monoNow; writeMu)
@@ -674,22 +673,45 @@ func (c *conn) finish() {
 	c.isClosed.Store(true)
 	c.drained.Broadcast()
 	broken := c.broken
+	// closing: a response that closes the connection went out, perhaps a
+	// held one completed while this goroutine was reading.
+	linger := c.linger || c.closing
 	c.mu.Unlock()
 	if tc, ok := c.rwc.(*net.TCPConn); ok && broken {
 		// The peer stopped reading (write timeout) or is gone: a reset
 		// frees the unsent data now instead of keeping it in the kernel.
 		tc.SetLinger(0)
-	} else if c.linger {
-		// Send FIN and read what the client is still sending for a moment,
-		// so our final response is not destroyed by a reset.
-		if cw, ok := c.rwc.(interface{ CloseWrite() error }); ok {
-			cw.CloseWrite()
-			c.rwc.SetReadDeadline(time.Now().Add(lingerTime))
-			io.CopyN(io.Discard, c.rwc, 256<<10)
-		}
+	} else if linger {
+		c.lingerClose()
 	}
 	c.rwc.Close()
 	c.srv.forget(c)
+}
+
+// lingerClose half-closes the connection, then reads and discards what the
+// client still sends until it closes too, up to LingerBytes and LingerTime
+// (nginx's lingering close, net/http's closeWriteAndWait). Closing with
+// input unread would make the kernel send a reset: the client's writes
+// fail (one that reads only once it has sent everything never sees our
+// answer) and the answer may be destroyed before the client read it. The
+// bytes count as read, never as requests.
+func (c *conn) lingerClose() {
+	cw, ok := c.rwc.(interface{ CloseWrite() error })
+	if !ok {
+		return
+	}
+	// A flush that began before finish marked the connection closed ends
+	// first: the FIN must follow its output, and its wake-up deadline must
+	// not cut the drain short.
+	c.writeMu.Lock()
+	c.writeMu.Unlock()
+	if cw.CloseWrite() != nil {
+		return
+	}
+	cfg := &c.srv.cfg
+	c.rwc.SetReadDeadline(time.Now().Add(cfg.LingerTime))
+	n, _ := io.CopyN(io.Discard, c.rwc, cfg.LingerBytes)
+	c.srv.stats.bytesRead.Add(uint64(n))
 }
 
 // abort closes the connection now, waking its goroutine wherever it

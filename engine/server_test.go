@@ -39,6 +39,8 @@ func TestConfig(t *testing.T) {
 		{"body timeout", Config{BodyTimeout: -1}, "body_timeout"},
 		{"idle timeout", Config{IdleTimeout: -1}, "idle_timeout"},
 		{"write timeout", Config{WriteTimeout: -1}, "write_timeout"},
+		{"lingering time", Config{LingerTime: -1}, "lingering_time"},
+		{"lingering bytes", Config{LingerBytes: -1}, "lingering_bytes"},
 		{"server name CRLF", Config{ServerName: "x\r\nSet-Cookie: a"}, "server_name"},
 		{"server name DEL", Config{ServerName: "x\x7f"}, "server_name"},
 		{"localhost", Config{Address: "localhost"}, ""},
@@ -72,6 +74,7 @@ func TestConfig(t *testing.T) {
 		MaxRequestSize: DefaultMaxRequestSize, Limits: http1.DefaultLimits,
 		HeaderTimeout: DefaultHeaderTimeout, BodyTimeout: DefaultBodyTimeout,
 		IdleTimeout: DefaultIdleTimeout, WriteTimeout: DefaultWriteTimeout,
+		LingerTime: DefaultLingerTime, LingerBytes: DefaultLingerBytes,
 		ServerName: DefaultServerName,
 	}
 	if got != want {

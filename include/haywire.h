@@ -257,8 +257,8 @@ typedef struct
 **   listen_backlog       0 = the system's SOMAXCONN
 **   max_request_size     largest request body in bytes; 0 = 1 MiB; larger → 413
 **
-** Settings this struct lacks (timeouts, header limits, the Server header)
-** are set with hw_config_set() or in the INI file.
+** Settings this struct lacks (timeouts, header limits, the lingering close,
+** the Server header) are set with hw_config_set() or in the INI file.
 */
 typedef struct
 {
@@ -334,7 +334,8 @@ typedef void (HAYWIRE_CALLING_CONVENTION *http_response_complete_callback)(void*
 ** Section [http]; keys: listen_address, listen_port, thread_count, balancer,
 ** parser, tcp_nodelay, listen_backlog, max_request_size (Haywire's), and
 ** max_target_bytes, max_header_bytes, max_header_count, header_timeout_ms,
-** body_timeout_ms, idle_timeout_ms, write_timeout_ms, server_name. ^Keys not
+** body_timeout_ms, idle_timeout_ms, write_timeout_ms, lingering_time_ms,
+** lingering_bytes, server_name. ^Keys not
 ** in the file keep Haywire's defaults: listen_port 8000, tcp_nodelay 0
 ** (Nagle's algorithm on; "tcp_nodelay = 1" sets TCP_NODELAY), the rest as
 ** in the configuration struct above. ^The whole configuration is replaced,

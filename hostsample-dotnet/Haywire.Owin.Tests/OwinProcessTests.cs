@@ -134,8 +134,7 @@ namespace Haywire.Owin.Tests
             sample.Signal(OwinNative.SIGTERM);
             Assert.That(sample.WaitForExit(TimeSpan.FromSeconds(30)), "SIGTERM stops the sample");
             Assert.AreEqual(0, sample.Process.ExitCode, sample.Stderr);
-            Thread.Sleep(200);
-            Assert.IsFalse(OwinNative.Alive(children[0]), "the engine it launched stopped too");
+            Assert.That(OwinWait.Until(() => !OwinNative.Alive(children[0]), TimeSpan.FromSeconds(10)), "the engine it launched stopped too");
         }
 
         // ---- Failure and recovery ----------------------------------------------------------
@@ -150,8 +149,9 @@ namespace Haywire.Owin.Tests
             // A request in flight when the host dies: the engine answers it 502.
             using (var client = new OwinHttpClient(engine.Port, 20000))
             {
-                client.Send("GET /delay?ms=20000 HTTP/1.1\r\nHost: x\r\n\r\n"); // held by the host
-                Thread.Sleep(500);
+                // The 100 Continue says the application holds the request: it asked for the body, which never comes.
+                client.Send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\n");
+                Assert.AreEqual(100, client.ReadHead().Status, "the host reads the body");
                 sample.Signal(OwinNative.SIGKILL);
                 Assert.That(sample.WaitForExit(TimeSpan.FromSeconds(10)));
                 OwinResponse inFlight = client.Read();
@@ -209,14 +209,14 @@ namespace Haywire.Owin.Tests
                 }
             }, TaskCreationOptions.LongRunning)).ToArray();
 
-            Thread.Sleep(1000);
+            Assert.That(OwinWait.Until(() => Volatile.Read(ref ok) >= 100, TimeSpan.FromSeconds(30)), "load runs before the swap");
             int beforeSwap = Volatile.Read(ref ok);
             OwinChildProcess second = StartSample(engine, "--swap");
             Assert.That(first.WaitForExit(TimeSpan.FromSeconds(30)), "the old host drains and exits");
             Assert.AreEqual(0, first.Process.ExitCode, first.Stderr);
             StringAssert.Contains("a newer host took over", first.Stderr);
             int atExit = Volatile.Read(ref ok);
-            Thread.Sleep(1000);
+            Assert.That(OwinWait.Until(() => Volatile.Read(ref ok) >= atExit + 100, TimeSpan.FromSeconds(30)), "the new host answers");
             stop.Set();
             Task.WaitAll(load, TimeSpan.FromSeconds(30));
             Console.WriteLine("hot swap: {0} answered before the swap, {1} when the old host exited, {2} in all, {3} failed",

@@ -1027,8 +1027,10 @@ namespace Haywire.Owin.Tests
         public void AnApplicationBlockingSynchronouslyDoesNotHoldUpOthers()
         {
             var release = new ManualResetEventSlim(false);
+            var blocking = new TaskCompletionSource<bool>();
             Route("/blocking", env =>
             {
+                blocking.TrySetResult(true);
                 release.Wait(TimeSpan.FromSeconds(20)); // a synchronous wait: on the pump thread, if it runs there
                 return WriteText(env, "unblocked");
             });
@@ -1036,7 +1038,7 @@ namespace Haywire.Owin.Tests
             using (var blocked = new OwinHttpClient(Port))
             {
                 blocked.Send("GET /blocking HTTP/1.1\r\nHost: x\r\n\r\n");
-                Thread.Sleep(100);
+                Assert.That(blocking.Task.Wait(TimeSpan.FromSeconds(20)), "the blocking request is in the application");
                 var clock = System.Diagnostics.Stopwatch.StartNew();
                 Assert.AreEqual("quick", Get("/quick").BodyText);
                 Assert.That(clock.ElapsedMilliseconds, Is.LessThan(2000), "served beside the blocked request");

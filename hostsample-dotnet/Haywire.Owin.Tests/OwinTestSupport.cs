@@ -564,6 +564,21 @@ namespace Haywire.Owin.Tests
 
     internal static class OwinWait
     {
+        /// <summary>Polls condition until it holds or timeout passes; returns whether it held.</summary>
+        public static bool Until(Func<bool> condition, TimeSpan timeout)
+        {
+            var clock = Stopwatch.StartNew();
+            while (!condition())
+            {
+                if (clock.Elapsed > timeout)
+                {
+                    return false;
+                }
+                Thread.Sleep(5);
+            }
+            return true;
+        }
+
         /// <summary>
         /// Waits until the engine routes requests to a host: it notices a new host on its
         /// next liveness tick and answers 503 until then.

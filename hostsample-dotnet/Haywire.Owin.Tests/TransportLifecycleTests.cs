@@ -82,8 +82,9 @@ namespace Haywire.Owin.Tests
         {
             var engine = Keep(new TransportEngine("--lanes 1"));
             HostConnection first = engine.Attach();
-            var later = Task.Run(() => HostConnection.Attach(engine.Region, engine.RegionDir, TimeSpan.FromSeconds(5)));
-            Thread.Sleep(200);
+            long busy = HostConnection.BusyScans;
+            var later = Task.Run(() => HostConnection.Attach(engine.Region, engine.RegionDir, TimeSpan.FromSeconds(20)));
+            Assert.That(TransportAssert.Eventually(() => HostConnection.BusyScans > busy, 10000), Is.True, "the second attach finds the lane taken");
             Assert.That(later.IsCompleted, Is.False);
             first.Dispose();
             Assert.That(later.Wait(5000), Is.True);
@@ -102,8 +103,9 @@ namespace Haywire.Owin.Tests
             Assert.IsNotNull(r);
             var cancelled = new ManualResetEventSlim();
             r.CancellationToken.Register(cancelled.Set);
+            long idle = conn.NextIdleRounds;
             var next = Task.Run(() => conn.Next(-1));
-            Thread.Sleep(100);
+            Assert.That(TransportAssert.Eventually(() => conn.NextIdleRounds > idle, 10000), Is.True, "Next waits");
             var sw = Stopwatch.StartNew();
             engine.KillHard();
             var ex = Assert.Throws<AggregateException>(() => next.Wait(5000));
@@ -124,8 +126,9 @@ namespace Haywire.Owin.Tests
         {
             var engine = Keep(new TransportEngine());
             HostConnection conn = Keep(engine.AttachReady());
+            long idle = conn.NextIdleRounds;
             var next = Task.Run(() => conn.Next(-1));
-            Thread.Sleep(100);
+            Assert.That(TransportAssert.Eventually(() => conn.NextIdleRounds > idle, 10000), Is.True, "Next waits");
             Assert.That(engine.Terminate(10000), Is.True);
             var ex = Assert.Throws<AggregateException>(() => next.Wait(5000));
             Assert.That(ex.InnerException, Is.InstanceOf<HaywireException>());
@@ -142,7 +145,9 @@ namespace Haywire.Owin.Tests
             HostRequest r = conn.Next(10000);
             Assert.IsNotNull(r);
             var stop = Task.Run(() => engine.Terminate(10000));
-            Thread.Sleep(300);
+            // Stopping, it closes its listener first: answer only once it no longer accepts.
+            Assert.That(TransportAssert.Eventually(() => !TransportAssert.Accepts(engine.Port), 10000), Is.True, "the engine is stopping");
+            Assert.That(stop.IsCompleted, Is.False, "it waits for the response in flight");
             TransportAssert.RespondText(r, 200, "last words");
             Assert.That(client.ReadResponse().Text, Is.EqualTo("last words"));
             Assert.That(stop.Wait(10000) && stop.Result, Is.True);

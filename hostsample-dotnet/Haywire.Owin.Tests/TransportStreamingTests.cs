@@ -164,8 +164,10 @@ namespace Haywire.Owin.Tests
             byte[] body = TransportAssert.Bytes(32 * 1024 * 1024, 3);
             long written = 0;
             var done = new ManualResetEventSlim();
+            var writer = new TaskCompletionSource<HostRequest>();
             _loop = new ServeLoop(_conn, r =>
             {
+                writer.SetResult(r);
                 r.StartResponse(200, null, TransportAssert.TextPlain, body.Length);
                 for (int off = 0; off < body.Length; off += 65536)
                 {
@@ -178,11 +180,25 @@ namespace Haywire.Owin.Tests
             using (var client = new RawClient(_engine.Port))
             {
                 client.Send(RawClient.Get("/slow"));
-                Thread.Sleep(1500);
-                long stalled = Interlocked.Read(ref written);
-                Thread.Sleep(500);
-                Assert.That(Interlocked.Read(ref written), Is.EqualTo(stalled), "the writer is held while the client reads nothing");
-                Assert.That(stalled, Is.LessThan(body.Length / 2));
+                Assert.That(writer.Task.Wait(10000), Is.True, "the request reached the host");
+                HostRequest r = writer.Task.Result;
+                // Held: the writer found no room three times in a row (each wait lasts until a release or a
+                // heartbeat) without writing a byte in between.
+                long seen = -1;
+                int stallsThen = 0;
+                Assert.That(TransportAssert.Eventually(() =>
+                {
+                    long w = Interlocked.Read(ref written);
+                    if (w != seen)
+                    {
+                        seen = w;
+                        stallsThen = r.WriteStalls;
+                        return false;
+                    }
+                    return r.WriteStalls - stallsThen >= 3;
+                }, 20000), Is.True, "the writer is held while the client reads nothing");
+                Assert.That(seen, Is.LessThan(body.Length / 2));
+                Assert.That(done.IsSet, Is.False);
                 RawResponse resp = client.ReadResponse();
                 Assert.That(TransportAssert.Sha(resp.Body), Is.EqualTo(TransportAssert.Sha(body)));
             }
@@ -195,13 +211,16 @@ namespace Haywire.Owin.Tests
         {
             byte[] body = TransportAssert.Bytes(8 * 1024 * 1024 + 5, 4);
             string streamed = null;
+            bool heldAhead = false;
             _loop = new ServeLoop(_conn, r =>
             {
                 streamed = r.BodyStreamed + " " + r.ContentLength;
                 // Read slowly at first: the engine must hold the client back, not buffer 8 MiB.
                 var first = new byte[1000];
                 int n = r.ReadBody(first, 0, first.Length);
-                Thread.Sleep(300);
+                // Read nothing more until the engine has sent pieces ahead (8: well within its window of a
+                // quarter of the 128-chunk arena), so the window fills and the client is held back.
+                heldAhead = TransportAssert.Eventually(() => r.HeldPieces >= 8, 10000);
                 byte[] rest = TransportAssert.ReadAll(r, 50000);
                 var all = new byte[n + rest.Length];
                 Buffer.BlockCopy(first, 0, all, 0, n);
@@ -217,6 +236,7 @@ namespace Haywire.Owin.Tests
                 Assert.That(resp.Text, Is.EqualTo(body.Length + " " + TransportAssert.Sha(body)));
             }
             Assert.That(streamed, Is.EqualTo("True " + body.Length));
+            Assert.That(heldAhead, Is.True, "the engine sent pieces ahead of the reader");
             Assert.That(_loop.HandlerFailure, Is.Null);
         }
 
@@ -277,7 +297,7 @@ namespace Haywire.Owin.Tests
                 HostRequest r = NextOrFail();
                 Assert.That(r.BodyStreamed, Is.True);
                 var read = Task.Run(() => TransportAssert.ReadAll(r));
-                Thread.Sleep(200);
+                Assert.That(TransportAssert.Eventually(() => r.BodyWaits > 0, 10000), Is.True, "the reader waits for more body");
                 client.Tcp.Client.Shutdown(System.Net.Sockets.SocketShutdown.Both);
                 client.Tcp.Close();
                 var ex = Assert.Throws<AggregateException>(() => read.Wait(10000));
@@ -341,12 +361,12 @@ namespace Haywire.Owin.Tests
                 HostRequest r = NextOrFail();
                 // Nobody calls Next: the reader takes the pump itself and must sleep on the doorbell, not spin.
                 var read = Task.Run(() => TransportAssert.ReadAll(r));
-                Thread.Sleep(300);
+                Assert.That(TransportAssert.Eventually(() => r.BodyWaits > 0, 10000), Is.True, "the reader waits for the rest");
                 TimeSpan cpu0 = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime;
-                Thread.Sleep(1500);
+                // A measurement window, not an ordering: the read must not end, and must not spin, meanwhile.
+                Assert.That(read.Wait(1500), Is.False, "the read waits for the rest of the body");
                 TimeSpan cpu = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime - cpu0;
                 Assert.That(cpu.TotalMilliseconds, Is.LessThan(500), "CPU used while waiting 1.5 s for a body");
-                Assert.That(read.IsCompleted, Is.False);
                 client.Send(new byte[800000]);
                 Assert.That(read.Wait(10000), Is.True);
                 Assert.That(read.Result.Length, Is.EqualTo(1000000));
@@ -358,8 +378,9 @@ namespace Haywire.Owin.Tests
         [Test]
         public void DisposeWakesAThreadBlockedInNext()
         {
+            long idle = _conn.NextIdleRounds;
             var next = Task.Run(() => _conn.Next(-1));
-            Thread.Sleep(200);
+            Assert.That(TransportAssert.Eventually(() => _conn.NextIdleRounds > idle, 10000), Is.True, "Next waits");
             _conn.Dispose();
             var ex = Assert.Throws<AggregateException>(() => next.Wait(5000));
             Assert.That(ex.InnerException, Is.InstanceOf<ObjectDisposedException>());

@@ -458,6 +458,23 @@ namespace Haywire.Owin.Tests
             return cond();
         }
 
+        /// <summary>True when a TCP connection to 127.0.0.1:port is accepted (or at least not refused).</summary>
+        public static bool Accepts(int port)
+        {
+            try
+            {
+                using (var tcp = new TcpClient())
+                {
+                    tcp.Connect("127.0.0.1", port);
+                    return true;
+                }
+            }
+            catch (SocketException e)
+            {
+                return e.SocketErrorCode != SocketError.ConnectionRefused;
+            }
+        }
+
         /// <summary>Reads a request body to its end with ReadBody in pieces of the given size.</summary>
         public static byte[] ReadAll(HostRequest r, int piece = 8192)
         {

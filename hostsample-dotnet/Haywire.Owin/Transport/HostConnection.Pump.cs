@@ -34,6 +34,7 @@ namespace Haywire.Owin.Transport
                         return r;
                     }
                     FlushWakes();
+                    Interlocked.Increment(ref _nextIdleRounds); // the idle path: no cost to a ready request
                     if (deadline == long.MinValue)
                         deadline = timeoutMs < 0 ? long.MaxValue : Stopwatch.GetTimestamp() + timeoutMs * Stopwatch.Frequency / 1000;
                     ThrowIfGone();
@@ -68,6 +69,14 @@ namespace Haywire.Owin.Transport
             {
                 Exit();
             }
+        }
+
+        private long _nextIdleRounds;
+
+        /// <summary>Times Next found no request ready and went to pump or wait (tests: "a thread waits in Next").</summary>
+        internal long NextIdleRounds
+        {
+            get { return Interlocked.Read(ref _nextIdleRounds); }
         }
 
         private HostRequest TryDequeue()

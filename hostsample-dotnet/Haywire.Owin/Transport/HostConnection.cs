@@ -157,6 +157,14 @@ namespace Haywire.Owin.Transport
         /// </summary>
         /// <exception cref="HaywireException">No such region, not a region name, a file that is not a private
         /// regular file, a bad magic, version or layout, or every lane taken; the message says which, with values.</exception>
+        private static long _busyScans;
+
+        /// <summary>Attach passes that found every lane taken, by any Attach of this process (tests).</summary>
+        internal static long BusyScans
+        {
+            get { return Interlocked.Read(ref _busyScans); }
+        }
+
         public static HostConnection Attach(string regionName, string regionDir, TimeSpan attachTimeout)
         {
             var uuid = new byte[16];
@@ -180,6 +188,7 @@ namespace Haywire.Owin.Transport
                     c.SendControl(ShmLayout.KindNop, 0, 0, 0);
                     return c;
                 }
+                Interlocked.Increment(ref _busyScans);
                 busy = StripLanes(busy);
                 long left = deadline - Stopwatch.GetTimestamp();
                 if (left <= 0)

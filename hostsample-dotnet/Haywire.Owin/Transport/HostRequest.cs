@@ -65,6 +65,25 @@ namespace Haywire.Owin.Transport
         private long _declaredLength;
         private long _written;
 
+        // Tests observe waits through these rather than sleeping to guess them.
+        private int _bodyWaits, _writeStalls;
+
+        /// <summary>Times a body read found nothing to read and waited for the engine (tests).</summary>
+        internal int BodyWaits { get { return Volatile.Read(ref _bodyWaits); } }
+
+        /// <summary>Times a body write found no room (stream limit or arena) and waited for releases (tests).</summary>
+        internal int WriteStalls { get { return Volatile.Read(ref _writeStalls); } }
+
+        /// <summary>Body pieces received and not read yet (tests).</summary>
+        internal int HeldPieces
+        {
+            get
+            {
+                lock (this)
+                    return _pieces == null ? 0 : _pieces.Count;
+            }
+        }
+
         internal HostRequest(HostConnection c, ulong stream, uint conn, byte* view, int viewLen, Descriptor chunk, IntPtr copy)
         {
             _c = c;
@@ -488,6 +507,7 @@ namespace Haywire.Owin.Transport
 
         private void WaitForBody(Func<bool> progress)
         {
+            Interlocked.Increment(ref _bodyWaits);
             if (_c.TryAcquirePump())
             {
                 try
@@ -699,6 +719,7 @@ namespace Haywire.Owin.Transport
                     if (!mayBlock)
                         break;
                     ct.ThrowIfCancellationRequested();
+                    Interlocked.Increment(ref _writeStalls);
                     _c.AwaitReleases(long.MaxValue);
                 }
                 return sent;

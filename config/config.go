@@ -240,7 +240,7 @@ var keyDocs = map[string]string{
 	"listen_address": "IP literal or localhost to listen on", "listen_port": "port to listen on",
 	"thread_count": "listeners (reuseport) and C callback concurrency", "balancer": "ipc or reuseport",
 	"parser": "ignored (Haywire)", "tcp_nodelay": "1 sets TCP_NODELAY on accepted sockets, 0 leaves Nagle on", "listen_backlog": "accept queue length",
-	"max_request_size": "largest request body in bytes", "max_target_bytes": "longest request-target",
+	"max_request_size": "largest request body in bytes (default 1048576; the launcher's 30000000)", "max_target_bytes": "longest request-target",
 	"max_header_bytes": "largest request head", "max_header_count": "most header fields",
 	"header_timeout_ms": "time allowed for a request head", "body_timeout_ms": "longest wait for more body",
 	"idle_timeout_ms": "keep-alive idle limit", "write_timeout_ms": "longest blocked write",

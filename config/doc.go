@@ -16,7 +16,9 @@
 //	                           default 0 for hw_init_from_config and hw_config_set, as
 //	                           in Haywire (lifecycle.HaywireDefaults); 1 for the launcher
 //	listen_backlog    int      0 = system default
-//	max_request_size  bytes    largest request body; default 1048576
+//	max_request_size  bytes    largest request body; default 1048576 (Haywire's), 30000000
+//	                           for the launcher (build/haywire, Kestrel's and IIS's default:
+//	                           bridged bodies stream with bounded memory)
 //	max_target_bytes  bytes    longest request-target; default 8192
 //	max_header_bytes  bytes    largest request head; default 32768
 //	max_header_count  int      most header fields; default 100

@@ -274,25 +274,40 @@ func TestHelloWorldPingPrintsTheRequest(t *testing.T) {
 	}
 }
 
-// --max_request_size bounds the body: one byte more is 413.
+// --max_request_size bounds the body: one byte more is 413. Without it
+// (an INI file that does not set it) the library's default is Haywire's
+// 1 MiB; only the launcher defaults to more.
 func TestHelloWorldMaxRequestSize(t *testing.T) {
-	port := freePort(t)
-	startHelloWorld(t, port, "--max_request_size", "100")
-	url := "http://127.0.0.1:" + strconv.Itoa(port) + "/ping"
+	type try struct{ size, want int }
 	for _, c := range []struct {
-		size int
-		want int
-	}{{100, 200}, {101, 413}, {1000, 413}} {
-		body := strings.Repeat("b", c.size)
-		resp, err := http.Post(url, "text/plain", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != c.want || (c.want == 200 && string(got) != body) {
-			t.Errorf("POST /ping with %d bytes under --max_request_size 100 = %d (%d bytes back); want %d", c.size, resp.StatusCode, len(got), c.want)
-		}
+		name  string
+		args  func(port int) []string
+		tries []try
+	}{
+		{"flag", func(int) []string { return []string{"--max_request_size", "100"} }, []try{{100, 200}, {101, 413}, {1000, 413}}},
+		{"library default", func(port int) []string {
+			ini := filepath.Join(t.TempDir(), "hw.conf")
+			os.WriteFile(ini, []byte("[http]\nlisten_address = 127.0.0.1\nlisten_port = "+strconv.Itoa(port)+"\n"), 0o644)
+			return []string{"--config", ini}
+		}, []try{{1 << 20, 200}, {1<<20 + 1, 413}}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			port := freePort(t)
+			startHelloWorld(t, port, c.args(port)...)
+			url := "http://127.0.0.1:" + strconv.Itoa(port) + "/ping"
+			for _, tr := range c.tries {
+				body := strings.Repeat("b", tr.size)
+				resp, err := http.Post(url, "text/plain", strings.NewReader(body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != tr.want || (tr.want == 200 && string(got) != body) {
+					t.Errorf("POST /ping with %d bytes = %d (%d bytes back); want %d", tr.size, resp.StatusCode, len(got), tr.want)
+				}
+			}
+		})
 	}
 }
 

@@ -2,12 +2,15 @@ package tests
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -179,5 +182,58 @@ func TestLauncherExitWithParent(t *testing.T) {
 	parent.Wait()
 	if !waitForFile(false) {
 		t.Fatal("the launcher still runs 5 s after its parent was killed")
+	}
+}
+
+// The launcher's max_request_size defaults to 30000000 bytes (Kestrel's
+// and IIS's), not the library's 1 MiB: a 20 MB body streams through the
+// bridge to the host, one of 30000001 bytes is refused with 413.
+func TestLauncherMaxRequestSizeDefault(t *testing.T) {
+	out, err := exec.Command(filepath.Join(buildDir, "haywire"), "--help").CombinedOutput()
+	if err != nil || !regexp.MustCompile(`-max-request-size string\s+largest request body in bytes; default 30000000`).Match(out) {
+		t.Errorf("haywire --help = %v\n%s; want --max-request-size documented with default 30000000", err, out)
+	}
+	dir, port := t.TempDir(), freePort(t)
+	_, name := startLauncher(t, "--address", "127.0.0.1", "--port", strconv.Itoa(port), "--region-dir", dir)
+	h, err := bridge.Attach(name, region.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.Serve(ctx, func(v bridge.View, w *bridge.ResponseWriter) {
+			n, err := io.Copy(io.Discard, w.Request().Body())
+			if err != nil {
+				w.SetStatus(500)
+			}
+			w.WriteString(strconv.FormatInt(n, 10))
+		})
+	}()
+	t.Cleanup(func() { cancel(); <-done; h.Close() })
+
+	const size = 20_000_000
+	resp, err := http.Post("http://127.0.0.1:"+strconv.Itoa(port)+"/upload", "application/octet-stream",
+		bytes.NewReader(make([]byte, size)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != strconv.Itoa(size) {
+		t.Fatalf("POST of %d bytes = %d %q; want 200 and the host's count", size, resp.StatusCode, body)
+	}
+
+	c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, "POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 30000001\r\n\r\n")
+	status, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil || status != "HTTP/1.1 413 Content Too Large\r\n" {
+		t.Fatalf("POST announcing 30000001 bytes: %q, %v; want 413", status, err)
 	}
 }

@@ -7,6 +7,11 @@
 // (build/c_host --region NAME, Sample.exe --region NAME). SIGTERM or
 // SIGINT stops it gracefully: it stops accepting, lets requests in flight
 // finish (up to --shutdown-timeout), and removes the region.
+//
+// Its defaults are the engine's but for max_request_size, 30000000 bytes
+// (Kestrel's and IIS's; Haywire's 1 MiB suits C routes that get a body
+// whole, while bridged bodies stream to the host with bounded memory), and
+// tcp_nodelay, on.
 package main
 
 import (
@@ -17,6 +22,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -27,6 +33,10 @@ import (
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// maxRequestSize is the launcher's default max_request_size: Kestrel's and
+// IIS's default request body limit.
+const maxRequestSize = 30_000_000
 
 // flags maps each flag to the configuration key it sets.
 var flags = []struct{ flag, key string }{
@@ -48,7 +58,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	stats := fs.Bool("stats", false, "print the transport counters of the running engine named by --region (and --region-dir), then exit")
 	values := map[string]*string{}
 	for _, f := range flags {
-		values[f.flag] = fs.String(f.flag, "", config.Keys()[f.key]+" (key "+f.key+")")
+		doc := config.Keys()[f.key]
+		if f.key == "max_request_size" {
+			doc = "largest request body in bytes; default " + strconv.Itoa(maxRequestSize)
+		}
+		values[f.flag] = fs.String(f.flag, "", doc+" (key "+f.key+")")
 	}
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: haywire [flags]\n\nServes HTTP on --port and forwards requests to the host attached to\nthe region whose name it prints first (\"region: NAME\").\n\nflags:")
@@ -93,6 +107,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 				return 2
 			}
 		}
+	}
+
+	if set.Engine.MaxRequestSize == 0 { // unset, or 0: the default
+		set.Engine.MaxRequestSize = maxRequestSize
 	}
 
 	var eng lifecycle.Engine

@@ -337,6 +337,7 @@ namespace Haywire.Owin.Tests
                 var upload = Encoding.ASCII.GetBytes(new string('x', 100000));
                 Assert.AreEqual(100000, client.Post("/echo", upload).Body.Length);
             }
+            OwinAssert.RequestSizeLimitIs30000000(port, "/echo"); // as Launch's, not libhaywire's 1 MiB
             sample.Signal(OwinNative.SIGTERM);
             Assert.That(sample.WaitForExit(TimeSpan.FromSeconds(30)), "Mono with the Go library loaded exits on SIGTERM");
             Assert.AreEqual(0, sample.Process.ExitCode, sample.Stderr);

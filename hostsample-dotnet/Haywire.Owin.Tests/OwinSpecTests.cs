@@ -1173,6 +1173,18 @@ namespace Haywire.Owin.Tests
         }
 
         [Test]
+        public void LaunchedEngineLetsInBodiesUpTo30000000Bytes()
+        {
+            Route("/size", async env =>
+            {
+                var copy = new MemoryStream();
+                await ((Stream)env[OwinKeys.RequestBody]).CopyToAsync(copy);
+                await WriteText(env, copy.Length.ToString(CultureInfo.InvariantCulture));
+            });
+            OwinAssert.RequestSizeLimitIs30000000(Port, "/size");
+        }
+
+        [Test]
         public void DisposeStopsTheLaunchedEngine()
         {
             var host = OwinHost.Launch(0, env => WriteText(env, "up"), new OwinHostOptions { EnginePath = OwinPaths.Engine, TraceOutput = TextWriter.Null });

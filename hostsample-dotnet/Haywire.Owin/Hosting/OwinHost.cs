@@ -45,6 +45,9 @@ namespace Haywire.Owin
     {
         private static readonly WaitCallback RunCall = state => ((OwinCall)state).Start();
 
+        /// <summary>The largest request body StartInProcess lets in (larger: 413), the launcher's default too.</summary>
+        public const long DefaultMaxRequestSize = 30000000;
+
         /// <summary>How often the watchdog looks at the pump; a request it finds running inline twice is stuck.</summary>
         private const int WatchdogMs = 50;
 
@@ -173,6 +176,9 @@ namespace Haywire.Owin
                 Check(NativeMethods.hw_config_set("listen_port", port.ToString(CultureInfo.InvariantCulture)), "hw_config_set(listen_port)");
                 // The C API keeps Haywire's default (Nagle on); streamed responses want it off.
                 Check(NativeMethods.hw_config_set("tcp_nodelay", "1"), "hw_config_set(tcp_nodelay)");
+                // Haywire's default is 1 MiB; the launcher's, which Launch gets, is 30,000,000 (as Kestrel and IIS).
+                Check(NativeMethods.hw_config_set("max_request_size", DefaultMaxRequestSize.ToString(CultureInfo.InvariantCulture)),
+                    "hw_config_set(max_request_size)");
                 if (options.RegionDir != null)
                 {
                     Check(NativeMethods.hw_config_set("region_dir", options.RegionDir), "hw_config_set(region_dir)");

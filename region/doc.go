@@ -23,7 +23,10 @@
 //     PeerTimeout - PeerTimeout/10 without a beat). The survivor
 //     calls ReclaimPeer, which discards what was in flight, takes back
 //     every chunk and frees the side; a new peer then attaches with a new
-//     epoch, and descriptors of the old one are refused as stale.
+//     epoch, and descriptors of the old one are refused as stale. A side
+//     that outlives its fencing (it was stalled, not dead) finds itself
+//     Fenced and stops beating; Rejoin makes it a new incarnation of the
+//     side once the peer has given the side up.
 //  5. Close detaches; the creator's Close also removes the name. Regions
 //     left by crashed processes are found by List and removed by
 //     RemoveStale.

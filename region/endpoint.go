@@ -124,7 +124,12 @@ func (s *Sender) Put(i int, d *Descriptor) error {
 
 // Commit publishes the first n reserved slots with one store and wakes the
 // peer if it sleeps on the ring. Commit panics if n exceeds the reservation.
+// Once this side is fenced it publishes nothing: the ring is the peer's to
+// reclaim.
 func (s *Sender) Commit(n int) {
+	if s.r.fenced.Load() {
+		return
+	}
 	s.out.Commit(n)
 	s.outData.wake(&s.r.counters[CounterWakeups])
 }
@@ -327,6 +332,7 @@ type Receiver struct {
 	relData  bell // the peer sleeps here waiting for its chunks
 	relSpace bell // we would sleep here waiting for room to release
 
+	batch       bool       // Poll returned slots that Consume has not covered yet
 	peerEpoch   uint32     // epoch of the current peer, 0 until seen
 	minEpoch    uint32     // epochs below this belong to reclaimed peers
 	relMu       sync.Mutex // guards relOut, staged and relReserved
@@ -349,6 +355,9 @@ func (rc *Receiver) Poll(max int) (int, error) {
 	if err != nil {
 		rc.r.count(CounterInvalid, 1)
 		return 0, fmt.Errorf("region: data ring %d: %w", dataRing(1-rc.r.side), err)
+	}
+	if n > 0 {
+		rc.batch = true
 	}
 	return n, nil
 }
@@ -406,8 +415,13 @@ func (rc *Receiver) Payload(d *Descriptor) []byte {
 // Consume hands the first n available slots back to the peer (descriptors
 // already obtained with Get stay valid; their payloads stay valid until
 // released), publishes staged releases, and wakes the peer if it waits for
-// room.
+// room. Once this side is fenced it stores nothing: the ring is the peer's
+// to reclaim.
 func (rc *Receiver) Consume(n int) {
+	rc.batch = false
+	if rc.r.fenced.Load() {
+		return
+	}
 	rc.in.Consume(n)
 	rc.inSpace.wake(&rc.r.counters[CounterWakeups])
 	rc.Flush()
@@ -459,6 +473,10 @@ func (rc *Receiver) Flush() {
 
 func (rc *Receiver) flushLocked() {
 	if rc.staged == 0 {
+		return
+	}
+	if rc.r.fenced.Load() { // the staged releases go with the old incarnation
+		rc.staged, rc.relReserved = 0, 0
 		return
 	}
 	rc.relOut.Commit(rc.staged)

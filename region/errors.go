@@ -37,7 +37,8 @@ var (
 	ErrSideBusy = errors.New("region: side is occupied")
 	// ErrFenced means this process's claim on its side was revoked: the
 	// peer declared it dead (it stalled longer than the liveness bound).
-	// The region must be closed; nothing it sends is accepted any more.
+	// Nothing it sends is accepted any more: close the region, or make a
+	// new incarnation of the side with Rejoin.
 	ErrFenced = errors.New("region: attachment fenced by the peer")
 	// ErrPeerDead means the peer was declared dead (its process exited or
 	// it stopped beating); call ReclaimPeer.

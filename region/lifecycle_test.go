@@ -370,16 +370,33 @@ func TestStaleButBeating(t *testing.T) {
 		t.Skipf("cannot run true: %v", err)
 	}
 	dead := gone.Process.Pid // reaped: no such process any more
+	// Our monitor would find the side no longer ours and stop beating:
+	// beat here instead, as the occupant in another namespace would.
+	r.stopMonitor()
 	u32(r.mem, CreatorPIDOffset).Store(uint32(dead))
-	r.own.claim.Store(claimWord(dead, StateActive)) // our monitor keeps beating
+	r.own.claim.Store(claimWord(dead, StateActive))
+	stop, beat := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(beat)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Millisecond):
+				r.own.heartbeat.Add(1)
+			}
+		}
+	}()
 	infos, err := List(dir)
+	close(stop)
+	<-beat
 	if err != nil || len(infos) != 1 {
 		t.Fatalf("List = %+v, %v", infos, err)
 	}
 	if infos[0].Stale || !strings.Contains(infos[0].Reason, "heartbeat is moving") {
 		t.Fatalf("region with a moving heartbeat: stale %v (%s); want not stale", infos[0].Stale, infos[0].Reason)
 	}
-	r.stopMonitor() // now nothing beats
+	// Now nothing beats.
 	infos, err = List(dir)
 	if err != nil || len(infos) != 1 || !infos[0].Stale {
 		t.Fatalf("region without heartbeat: %+v, %v; want stale", infos, err)

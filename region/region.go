@@ -85,8 +85,9 @@ func (o *Options) setDefaults() {
 //
 // Concurrency: the Sender and the Receiver may each be driven by its own
 // goroutine. Peer, PeerTimeout, Counter, PeerCounter and Wake are safe from
-// any goroutine at any time. ReclaimPeer must not run concurrently with any
-// Sender or Receiver call; Close may only overlap their Wait methods (see
+// any goroutine at any time, and so is Fenced. ReclaimPeer and Rejoin must
+// not run concurrently with any Sender or Receiver call (Receiver.Release
+// and Flush excepted); Close may only overlap their Wait methods (see
 // Close).
 type Region struct {
 	// Immutable after Open/Create.
@@ -97,8 +98,9 @@ type Region struct {
 	creator  bool // this attachment created the file and removes it on Close
 	opts     Options
 	pid      int
-	epoch    uint32        // this attachment's incarnation
 	interval time.Duration // heartbeat period and longest sleep slice: PeerTimeout/10
+
+	epoch atomic.Uint32 // this attachment's incarnation; a new one after Rejoin
 
 	// Views of the shared header, valid while mem is mapped. own is
 	// written by this process (claim by CAS, the peer may CAS it too when
@@ -356,7 +358,7 @@ func (r *Region) claim(wait time.Duration) error {
 	for epoch == 0 { // 0 means "no epoch" in descriptors
 		epoch = src.Add(1)
 	}
-	r.epoch = epoch
+	r.epoch.Store(epoch)
 	_, token := processStatus(r.pid)
 	r.own.epoch.Store(epoch)
 	r.own.beatMS.Store(uint32(r.interval / time.Millisecond))
@@ -378,48 +380,21 @@ func (r *Region) release() {
 // attach builds the Sender and Receiver over the rings and arenas and
 // starts the monitor.
 func (r *Region) attach() error {
+	e, err := r.endpoints()
+	if err != nil {
+		return err
+	}
 	s, p := r.side, 1-r.side
-	ring := func(i int) []byte {
-		ri := r.layout.Rings[i]
-		return r.mem[ri.Offset : ri.Offset+ri.Size]
-	}
-	arenaMem := func(i int) []byte {
-		ai := r.layout.Arenas[i]
-		return r.mem[ai.Offset : ai.Offset+ai.Size]
-	}
-	out, err := ringbuf.NewProducer(ring(dataRing(s)))
-	if err != nil {
-		return fmt.Errorf("%w: ring %d: %w", ErrLayout, dataRing(s), err)
-	}
-	relIn, err := ringbuf.NewConsumer(ring(releaseRing(s)))
-	if err != nil {
-		return fmt.Errorf("%w: ring %d: %w", ErrLayout, releaseRing(s), err)
-	}
-	in, err := ringbuf.NewConsumer(ring(dataRing(p)))
-	if err != nil {
-		return fmt.Errorf("%w: ring %d: %w", ErrLayout, dataRing(p), err)
-	}
-	relOut, err := ringbuf.NewProducer(ring(releaseRing(p)))
-	if err != nil {
-		return fmt.Errorf("%w: ring %d: %w", ErrLayout, releaseRing(p), err)
-	}
-	alloc, err := arena.NewAllocator(arenaMem(s), r.layout.Arenas[s].Geometry)
-	if err != nil {
-		return fmt.Errorf("%w: arena %d: %w", ErrLayout, s, err)
-	}
-	view, err := arena.NewView(arenaMem(p), r.layout.Arenas[p].Geometry)
-	if err != nil {
-		return fmt.Errorf("%w: arena %d: %w", ErrLayout, p, err)
-	}
 	r.send = &Sender{
-		r: r, out: out, relIn: relIn, alloc: alloc, epoch: r.epoch,
+		r: r, out: e.out, relIn: e.relIn, alloc: e.alloc, epoch: r.epoch.Load(),
 		outData:  r.bellAt(dataBellOffset(dataRing(s))),
 		outSpace: r.bellAt(spaceBellOffset(dataRing(s))),
 		relData:  r.bellAt(dataBellOffset(releaseRing(s))),
 		relSpace: r.bellAt(spaceBellOffset(releaseRing(s))),
 	}
+	r.send.collected.Store(e.relIn.Position())
 	r.recv = &Receiver{
-		r: r, in: in, relOut: relOut, view: view,
+		r: r, in: e.in, relOut: e.relOut, view: e.view,
 		inData:   r.bellAt(dataBellOffset(dataRing(p))),
 		inSpace:  r.bellAt(spaceBellOffset(dataRing(p))),
 		relData:  r.bellAt(dataBellOffset(releaseRing(p))),
@@ -431,6 +406,54 @@ func (r *Region) attach() error {
 	r.monDone = make(chan struct{})
 	go r.monitor()
 	return nil
+}
+
+// endpointState is the private state of a Sender and a Receiver: ring
+// positions taken from the current indices, and an allocator with every
+// chunk free (include/haywire_shm.h section 9, claim step 4).
+type endpointState struct {
+	out, relOut *ringbuf.Producer
+	in, relIn   *ringbuf.Consumer
+	alloc       *arena.Allocator
+	view        arena.View
+}
+
+// endpoints builds fresh endpoint state over this side's rings and arenas.
+func (r *Region) endpoints() (endpointState, error) {
+	s, p := r.side, 1-r.side
+	ring := func(i int) []byte {
+		ri := r.layout.Rings[i]
+		return r.mem[ri.Offset : ri.Offset+ri.Size]
+	}
+	arenaMem := func(i int) []byte {
+		ai := r.layout.Arenas[i]
+		return r.mem[ai.Offset : ai.Offset+ai.Size]
+	}
+	out, err := ringbuf.NewProducer(ring(dataRing(s)))
+	if err != nil {
+		return endpointState{}, fmt.Errorf("%w: ring %d: %w", ErrLayout, dataRing(s), err)
+	}
+	relIn, err := ringbuf.NewConsumer(ring(releaseRing(s)))
+	if err != nil {
+		return endpointState{}, fmt.Errorf("%w: ring %d: %w", ErrLayout, releaseRing(s), err)
+	}
+	in, err := ringbuf.NewConsumer(ring(dataRing(p)))
+	if err != nil {
+		return endpointState{}, fmt.Errorf("%w: ring %d: %w", ErrLayout, dataRing(p), err)
+	}
+	relOut, err := ringbuf.NewProducer(ring(releaseRing(p)))
+	if err != nil {
+		return endpointState{}, fmt.Errorf("%w: ring %d: %w", ErrLayout, releaseRing(p), err)
+	}
+	alloc, err := arena.NewAllocator(arenaMem(s), r.layout.Arenas[s].Geometry)
+	if err != nil {
+		return endpointState{}, fmt.Errorf("%w: arena %d: %w", ErrLayout, s, err)
+	}
+	view, err := arena.NewView(arenaMem(p), r.layout.Arenas[p].Geometry)
+	if err != nil {
+		return endpointState{}, fmt.Errorf("%w: arena %d: %w", ErrLayout, p, err)
+	}
+	return endpointState{out: out, relOut: relOut, in: in, relIn: relIn, alloc: alloc, view: view}, nil
 }
 
 // halted reports ErrClosed or ErrFenced, the states in which no ring may be
@@ -475,7 +498,7 @@ func (r *Region) Path() string { return r.m.path }
 func (r *Region) Side() int { return r.side }
 
 // Epoch returns this attachment's incarnation number, unique in the region.
-func (r *Region) Epoch() uint32 { return r.epoch }
+func (r *Region) Epoch() uint32 { return r.epoch.Load() }
 
 // Layout returns the validated header layout.
 func (r *Region) Layout() Layout { return r.layout }
@@ -521,8 +544,9 @@ func (r *Region) count(c int, n uint64) { r.counters[c].Add(n) }
 
 // Close detaches from the region and unmaps it. If the peer is attached it
 // finds this side detached and reclaims it; if not, this side's rings are
-// reset here. The creator also marks the region closed and removes its
-// name.
+// reset here; if this side is fenced it touches neither the rings nor the
+// side, which are the peer's to reclaim. The creator also marks the region
+// closed and removes its name.
 //
 // Goroutines blocked in Wait, WaitSpace, WaitChunks or WaitReleases are
 // woken and return ErrClosed, so Close may be called from another
@@ -550,23 +574,28 @@ func (r *Region) Close() error {
 		}
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		r.recv.Flush()
 		mine := claimWord(r.pid, StateActive)
 		if r.creator {
 			r.ctlFlags.Or(FlagClosed)
 		}
 		peerState := claimState(r.peer.claim.Load())
-		if peerState == StateFree {
+		switch {
+		case r.fenced.Load() || r.own.claim.Load() != mine:
+			// Fenced: the rings and the side are the peer's to reclaim
+			// (or a successor's); touch neither.
+		case peerState == StateFree:
 			// Nobody will reclaim for us: leave the rings as a fresh
 			// occupant of this side will expect them (nothing lent,
 			// nothing pending) and free the side.
+			r.recv.Flush()
 			r.send.out.Reclaim()
 			r.send.relIn.Reclaim()
 			r.recv.relOut.Reclaim()
 			r.recv.in.Reclaim()
 			r.own.token.Store(0)
 			r.own.claim.CompareAndSwap(mine, 0)
-		} else {
+		default:
+			r.recv.Flush()
 			r.own.claim.CompareAndSwap(mine, claimWord(r.pid, StateDetached))
 		}
 		r.wakePeer()

@@ -211,12 +211,14 @@ type Reclaimed struct {
 	Reason       string // why it was declared dead; empty if it detached
 	DiscardedIn  uint64 // descriptors it had published that were never received
 	DiscardedOut uint64 // descriptors sent to it that it never consumed
-	Chunks       int    // chunks of our arena that it held, now free
+	Chunks       int    // chunks of our arena that it held (lent, not released), now free
 }
 
 // ReclaimPeer takes back everything a dead or departed peer held, so that a
-// new peer can attach: it discards the descriptors in flight both ways,
-// frees every chunk of this side's arena that was lent to the peer, clears
+// new peer can attach: it takes back the chunks the peer had released (as
+// Collect would, OnReturn included), discards the descriptors in flight
+// both ways, frees every chunk of this side's arena still lent to the
+// peer, clears
 // the peer's sleeping flags, makes descriptors of the peer's epoch stale,
 // and frees the peer side.
 //
@@ -252,6 +254,12 @@ func (r *Region) ReclaimPeer() (Reclaimed, error) {
 		res.Reason = r.obs.reason
 	}
 	var errs []error
+	// Releases the peer published before it left are chunks it gave
+	// back, not chunks it held: take them first, so that Chunks (and
+	// the reclaimed_chunks counter) blame only what it really kept.
+	// Invalid releases are counted by Collect; a corrupt index is
+	// repaired and reported below.
+	r.send.Collect()
 	var err error
 	// Rings the peer consumed: rewrite its head to our tail.
 	res.DiscardedOut, err = r.send.out.Reclaim()

@@ -476,7 +476,9 @@ func TestStaleZombie(t *testing.T) {
 
 // TestFenced: the side declared dead finds out and every call fails.
 func TestFenced(t *testing.T) {
-	a, b := newPairOpts(t, Options{DataSlots: 16, ChunkSize: 64, Chunks: 8, PeerTimeout: 100 * time.Millisecond})
+	// The fencing is done by hand: a long bound, so that neither side
+	// can be declared dead by a stall of the test (-race, loaded CPUs).
+	a, b := newPairOpts(t, Options{DataSlots: 16, ChunkSize: 64, Chunks: 8, PeerTimeout: 2 * time.Second})
 	a.mu.Lock()
 	a.declareDead(b.own.claim.Load(), "test", time.Now())
 	a.mu.Unlock()
@@ -551,8 +553,9 @@ func TestCloseWakesWaiter(t *testing.T) {
 	done := make(chan error, 2)
 	go func() { done <- b.Receiver().Wait(time.Minute, nil) }()
 	go func() { done <- b.Sender().WaitChunks(time.Minute, nil) }()
-	eventually(10*time.Second, func() bool { return b.waiters.Load() == 2 })
-	start := time.Now()
+	if !eventually(10*time.Second, func() bool { return b.waiters.Load() == 2 }) {
+		t.Fatalf("%d waiters; want 2", b.waiters.Load())
+	}
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -561,8 +564,8 @@ func TestCloseWakesWaiter(t *testing.T) {
 			t.Errorf("Wait interrupted by Close = %v; want %v", err, ErrClosed)
 		}
 	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("Close took %v", d)
+	if st := b.unmap.Load(); st != unmapDone || b.waiters.Load() != 0 {
+		t.Errorf("after the woken waiters left: unmap state %d, %d waiters; want done (%d), 0", st, b.waiters.Load(), unmapDone)
 	}
 	b.Wake()
 	if st := b.Peer().State; st != PeerAlive && st != PeerAbsent {
@@ -645,8 +648,10 @@ func TestWaitReleasesBesideSender(t *testing.T) {
 	a, b := newPair(t)
 	s, rc := a.Sender(), b.Receiver()
 	woke := make(chan error, 1)
-	go func() { woke <- s.WaitReleases(5*time.Second, nil) }()
-	time.Sleep(10 * time.Millisecond)
+	go func() { woke <- s.WaitReleases(time.Minute, nil) }()
+	if !eventually(10*time.Second, func() bool { return s.relData.sleeping.Load() == 1 }) {
+		t.Fatal("WaitReleases never went to sleep")
+	}
 	for range 3 { // sends and collects beside the sleeper
 		if err := s.SendBytes(Descriptor{Kind: KindBody, Stream: 1}, make([]byte, 10)); err != nil {
 			t.Fatal(err)
@@ -670,7 +675,7 @@ func TestWaitReleasesBesideSender(t *testing.T) {
 		if err != nil {
 			t.Fatalf("WaitReleases after a release = %v", err)
 		}
-	case <-time.After(2 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("WaitReleases did not wake for a release")
 	}
 	if k, err := s.Collect(); k != 1 || err != nil {
@@ -681,38 +686,12 @@ func TestWaitReleasesBesideSender(t *testing.T) {
 	}
 }
 
-// TestWaitStopLatency: closing stop alone ends a sleep at the end of its
-// slice (PeerTimeout/10, 200 ms here), as documented; it does not wait
-// for the timeout.
-func TestWaitStopLatency(t *testing.T) {
-	_, b := newPairOpts(t, Options{DataSlots: 16, ChunkSize: 64, Chunks: 8, PeerTimeout: 2 * time.Second, Spin: -1})
-	stop := make(chan struct{})
-	done := make(chan error, 1)
-	go func() { done <- b.Receiver().Wait(time.Minute, stop) }()
-	if !eventually(10*time.Second, func() bool { return b.recv.inData.sleeping.Load() == 1 }) {
-		t.Fatal("receiver never went to sleep")
-	}
-	close(stop)
-	start := time.Now()
-	select {
-	case err := <-done:
-		if !errors.Is(err, ErrStopped) {
-			t.Fatalf("Wait after stop = %v; want %v", err, ErrStopped)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("closing stop never ended the wait")
-	}
-	if took, slice := time.Since(start), b.PeerTimeout()/10; took > slice+500*time.Millisecond {
-		t.Fatalf("closing stop ended the wait after %v; want at most a slice, %v (+ slack)", took, slice)
-	}
-}
-
 // TestWaitPeerDead: sleepers on a doorbell are woken with ErrPeerDead when
 // the peer is declared dead (here its monitor stops, so it stops
-// beating), within the liveness bound; waiting again fails at once until
-// ReclaimPeer.
+// beating); waiting again fails at once until ReclaimPeer. How soon is
+// TestWaitPeerDeadBound's.
 func TestWaitPeerDead(t *testing.T) {
-	a, b := newPairOpts(t, Options{DataSlots: 16, ChunkSize: 64, Chunks: 8, PeerTimeout: 100 * time.Millisecond, Spin: -1})
+	a, b := newPairOpts(t, Options{DataSlots: 16, ChunkSize: 64, Chunks: 8, PeerTimeout: time.Second, Spin: -1})
 	s, rc := b.Sender(), b.Receiver()
 	for ok := true; ok; { // fill our data ring: WaitSpace must sleep
 		ok, _ = s.Send(&Descriptor{Kind: KindNop})
@@ -726,7 +705,6 @@ func TestWaitPeerDead(t *testing.T) {
 		t.Fatal("waiters never went to sleep")
 	}
 	a.stopMonitor()
-	start := time.Now()
 	for range 2 {
 		select {
 		case err := <-done:
@@ -736,9 +714,6 @@ func TestWaitPeerDead(t *testing.T) {
 		case <-time.After(30 * time.Second):
 			t.Fatalf("waiters not woken; peer %v", b.Peer())
 		}
-	}
-	if took := time.Since(start); took > b.PeerTimeout()+500*time.Millisecond {
-		t.Errorf("ErrPeerDead after %v; the bound is %v", took, b.PeerTimeout())
 	}
 	if err := rc.Wait(time.Minute, nil); !errors.Is(err, ErrPeerDead) || !strings.Contains(err.Error(), "no heartbeat") {
 		t.Fatalf("Wait with the peer dead = %v; want %v with the reason", err, ErrPeerDead)

@@ -17,6 +17,9 @@ namespace Haywire.Owin
     /// goes to the engine whole, with a computed Content-Length (0 when empty);
     /// a longer one, or one the application flushes, streams — chunked, or with
     /// the Content-Length the application set, which must then be met exactly.
+    /// A HEAD response's bytes are counted, never sent. A head the application got
+    /// wrong (status, Content-Length, reason phrase) becomes a 500; a response that
+    /// fails is a 500 while nothing of it went out, an abort after (see GiveUp).
     /// Closing or disposing the stream does nothing: the server ends the response
     /// when the application's Task completes (§3.5).
     /// Not thread-safe: one write at a time, as OWIN lets a server assume.
@@ -807,10 +810,13 @@ namespace Haywire.Owin
             }
             if (_started)
             {
-                _call.Cancel();
+                // On the thread pool: the application's callbacks must not run on (and could block) the pump.
+                ThreadPool.UnsafeQueueUserWorkItem(CancelCall, _call);
             }
             return outcome;
         }
+
+        private static readonly WaitCallback CancelCall = state => ((OwinCall)state).Cancel();
 
         /// <summary>A failure of the engine or the client connection: owin.CallCancelled fires (§6.2).</summary>
         private Exception ServerFailure(Exception e)

@@ -58,7 +58,8 @@ type Config struct {
 	// client still sends before closing. Closing with input unread would
 	// make the kernel reset the connection, which fails a client still
 	// sending and can destroy the answer before it is read (nginx's
-	// lingering_close). Default 2 s, counted from the half-close.
+	// lingering_close). Default 2 s, counted from the half-close. Stop
+	// waits for lingering connections too, unless its context ends first.
 	LingerTime time.Duration
 	// LingerBytes bounds the bytes a lingering close discards. A client
 	// that reads only once it has sent its whole body needs about that

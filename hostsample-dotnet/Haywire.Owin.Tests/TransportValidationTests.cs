@@ -33,7 +33,8 @@ namespace Haywire.Owin.Tests
         /// <summary>A copy of a live engine's lane 0 (header, rings, arenas), mode 0600, in a directory of its own.</summary>
         private static byte[] RealRegion()
         {
-            using (var engine = new TransportEngine("--chunks 16", "--slots 64"))
+            // Small, yet able to carry the engine's largest request view (the engine refuses less at start).
+            using (var engine = new TransportEngine("--chunks 32", "--slots 64"))
                 return File.ReadAllBytes(Path.Combine(engine.RegionDir, engine.Region));
         }
 

@@ -31,7 +31,7 @@ type Settings struct {
 func section(key string) string {
 	switch key {
 	case "bridge", "host_routes", "region_name", "region_dir", "region_lanes", "region_chunk_size", "region_chunks",
-		"region_slots", "host_timeout_ms", "host_send_timeout_ms", "host_take_timeout_ms", "body_inline", "body_window":
+		"region_slots", "host_timeout_ms", "host_send_timeout_ms", "host_take_timeout_ms", "host_wait_ms", "body_inline", "body_window":
 		return "bridge"
 	}
 	return "http"
@@ -145,6 +145,14 @@ func set(s *Settings, key, value string) error {
 		return ms(&bo.SendTimeout)
 	case "host_take_timeout_ms":
 		return ms(&bo.TakeTimeout)
+	case "host_wait_ms":
+		if err := ms(&bo.HostWait); err != nil {
+			return err
+		}
+		if bo.HostWait == 0 {
+			bo.HostWait = -1 // no wait: bridge.Options reads zero as the default
+		}
+		return nil
 	case "body_inline":
 		return num(&bo.BodyInline)
 	case "body_window":
@@ -255,6 +263,7 @@ var keyDocs = map[string]string{
 	"region_slots": "descriptors per ring (power of two)", "host_timeout_ms": "a silent host is declared dead after this",
 	"host_send_timeout_ms": "a request waits this long for room at the host, then 503",
 	"host_take_timeout_ms": "a request a live host does not take off the ring this long gets 503",
+	"host_wait_ms":         "a request that finds no host waits this long for one, then 503 (0: at once)",
 	"region_name":          "the region's name, haywire-<uuid> (default: a fresh one)",
 	"body_inline":          "request bodies up to this many bytes travel in the view; larger ones stream",
 	"body_window":          "bytes of one streamed request body a host may hold (default a quarter arena)",

@@ -48,6 +48,7 @@ region_slots = 256
 host_timeout_ms = 700
 host_send_timeout_ms = 900
 host_take_timeout_ms = 1100
+host_wait_ms = 1300
 region_name = haywire-0b5c8ad4-3c4b-4c9f-9a51-2f1de0a3e1a7
 body_inline = 4096
 body_window = 65536
@@ -56,7 +57,7 @@ body_window = 65536
 var want = Settings{Engine: wantEngine, Bridge: true, HostRoutes: []string{"/app", "/api/*"}, BridgeOptions: bridge.Options{
 	Region: region.Options{Name: "haywire-0b5c8ad4-3c4b-4c9f-9a51-2f1de0a3e1a7", Dir: "/tmp/regions", ChunkSize: 8192,
 		Chunks: 64, DataSlots: 256, PeerTimeout: 700 * time.Millisecond},
-	SendTimeout: 900 * time.Millisecond, TakeTimeout: 1100 * time.Millisecond, Lanes: 3,
+	SendTimeout: 900 * time.Millisecond, TakeTimeout: 1100 * time.Millisecond, HostWait: 1300 * time.Millisecond, Lanes: 3,
 	BodyInline: 4096, BodyWindow: 65536,
 }}
 
@@ -98,6 +99,14 @@ func TestSetEveryKeyMatchesFile(t *testing.T) {
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("Set of every key = %+v\nwant %+v", cfg, want)
+	}
+}
+
+// host_wait_ms = 0 answers 503 at once (bridge.Options: negative).
+func TestHostWaitZeroMeansNoWait(t *testing.T) {
+	var cfg Settings
+	if err := Set(&cfg, "host_wait_ms", "0"); err != nil || cfg.BridgeOptions.HostWait >= 0 {
+		t.Fatalf("host_wait_ms = 0: %v, HostWait %v; want no wait (negative)", err, cfg.BridgeOptions.HostWait)
 	}
 }
 

@@ -46,6 +46,7 @@
 //	host_timeout_ms      int      a silent host is declared dead after this; default 1000
 //	host_send_timeout_ms int      a request waits this long for room at the host, then 503; default 5000
 //	host_take_timeout_ms int      a request a live host does not take off the ring this long gets 503; default 10000
+//	host_wait_ms         int      a request that finds no host waits this long for one, then 503 (0: at once); default 5000
 //	region_name          string   the region's name, haywire-<uuid>; default a fresh one
 //	body_inline          bytes    request bodies up to this size travel in the view, larger ones stream; default 65536
 //	body_window          bytes    of one streamed request body a host may hold unreleased; default a quarter arena

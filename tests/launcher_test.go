@@ -42,7 +42,7 @@ func startLauncher(t *testing.T, args ...string) (*exec.Cmd, string) {
 func TestLauncherServesThroughAHost(t *testing.T) {
 	dir, port := t.TempDir(), freePort(t)
 	cmd, name := startLauncher(t, "--address", "127.0.0.1", "--port", strconv.Itoa(port), "--region-dir", dir,
-		"--host-timeout-ms", "500")
+		"--host-timeout-ms", "500", "--host-wait-ms", "0")
 	url := "http://127.0.0.1:" + strconv.Itoa(port) + "/hello?who=you"
 
 	resp, err := http.Get(url)
@@ -50,7 +50,7 @@ func TestLauncherServesThroughAHost(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != 503 {
+	if resp.StatusCode != 503 { // --host-wait-ms 0: no wait for a host
 		t.Fatalf("GET without a host = %d; want 503", resp.StatusCode)
 	}
 

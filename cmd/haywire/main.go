@@ -45,7 +45,7 @@ var flags = []struct{ flag, key string }{
 	{"header-timeout-ms", "header_timeout_ms"}, {"idle-timeout-ms", "idle_timeout_ms"},
 	{"region", "region_name"}, {"region-dir", "region_dir"}, {"lanes", "region_lanes"}, {"chunk-size", "region_chunk_size"}, {"chunks", "region_chunks"},
 	{"slots", "region_slots"}, {"host-timeout-ms", "host_timeout_ms"}, {"send-timeout-ms", "host_send_timeout_ms"},
-	{"take-timeout-ms", "host_take_timeout_ms"}, {"body-inline", "body_inline"}, {"body-window", "body_window"},
+	{"take-timeout-ms", "host_take_timeout_ms"}, {"host-wait-ms", "host_wait_ms"}, {"body-inline", "body_inline"}, {"body-window", "body_window"},
 	{"body-timeout-ms", "body_timeout_ms"}, {"write-timeout-ms", "write_timeout_ms"},
 }
 

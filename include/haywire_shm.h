@@ -6,8 +6,16 @@
 ** to a region created by the engine without reading any Go code; the Go
 ** implementation (packages ringbuf, region, region/arena) is one peer of
 ** this contract, tests/c/shm_peer.c another. Anything not written here is
-** not part of the contract. Sentences marked ^ are promises that tests
-** check; the rest is explanation.
+** not part of the contract.
+**
+** PROMISES. A line whose text begins with ^ (right after the comment's
+** "** ", or after a list item's "- ") opens a PROMISE, which runs to the
+** bracketed test names that close it: the implementation keeps it, and
+** those tests check it against the real code, [package TestName] meaning
+** `go test -run 'TestName' ./package/` from the repository root (the
+** tests named TestContract* are in package/contract_test.go). The rest is
+** explanation: true of the implementation as it stands, but a test may
+** not pin it. Where a promise holds for one peer only, it says which.
 **
 ** Language: C11 (<stdatomic.h>, _Static_assert). Everything is defined in
 ** this header; the inline helpers are a reference implementation of the
@@ -65,9 +73,11 @@
 ** ^Every lane's header holds the UUID of the name, its own lane number
 ** (header.lane, 0 for a name without suffix) and the lane count
 ** (header.lanes), the same in every lane; 0 <= lane < lanes. The engine
-** creates lane 0 last, so every lane exists once lane 0 does. How the
-** engine spreads streams over lanes is its business; each lane is a
-** complete region with its own epochs, liveness and reclamation, and a
+** creates lane 0 last, so every lane exists once lane 0 does.
+** [region TestCreateLanes]
+**
+** How the engine spreads streams over lanes is its business; each lane is
+** a complete region with its own epochs, liveness and reclamation, and a
 ** host attached to one lane never touches another. hw_shm_name_parse()
 ** and hw_shm_lane_name() (section 10) read and build names.
 **
@@ -120,9 +130,11 @@
 #error "haywire_shm.h is C11; include it from a C translation unit"
 #endif
 
-/* Layout version and magic. ^The engine refuses, and a host must refuse,
-** a region whose magic or version differs. The version is bumped by any
-** change that moves a field or changes its meaning. */
+/* Layout version and magic. The version is bumped by any change that
+** moves a field or changes its meaning.
+** ^The engine refuses, and a host must refuse, a region whose magic or
+** version differs (EMAGIC, EVERSION). [region TestOpenErrors]
+** [region TestCHeaderAgreement] */
 #define HW_SHM_LAYOUT_VERSION 2
 #define HW_SHM_MAGIC UINT64_C(0x314D485357594148) /* "HAYWSHM1" in memory order */
 #define HW_SHM_NAME_PREFIX "haywire-"
@@ -263,14 +275,19 @@ static inline const char *hw_shm_strerror(int code) {
 **   |creator_token |created_unix_ns| uuid (16) |ring_count |arena_count| lane | lanes | zero
 **   +--------------+---------------+-----------+-----------+-----------+------+-------+------
 **
-** ^The creator stores magic last, with a seq_cst store: a reader that
-** loads the magic (acquire) sees a complete header. liveness_ms is the
-** liveness bound both sides use (section 9). creator_token identifies the
-** creator beyond its pid (Linux: field 22 of /proc/PID/stat; 0 = unknown).
-** uuid is the 16 bytes of the UUID in the name. lane is this region's
-** lane and lanes the engine's lane count (section 1). ^A reader refuses
-** (HW_SHM_ELAYOUT) lane >= lanes or lanes > HW_SHM_MAX_LANES. ^A creator
-** of this version writes lanes >= 1. lane and lanes were added during
+** The creator stores magic last, with a seq_cst store: a reader that
+** loads the magic (acquire) sees a complete header (no test can catch the
+** opposite order reliably: this one is reviewed, not tested).
+** liveness_ms is the liveness bound both sides use (section 9).
+** creator_token identifies the creator beyond its pid (Linux: field 22 of
+** /proc/PID/stat; 0 = unknown). uuid is the 16 bytes of the UUID in the
+** name. lane is this region's lane and lanes the engine's lane count
+** (section 1).
+** ^A reader refuses (HW_SHM_ELAYOUT) lane >= lanes or lanes >
+** HW_SHM_MAX_LANES. [region TestParseHeaderErrors] [region TestHeaderLanes]
+** ^A creator of this version writes lanes >= 1. [region TestCreateLanes]
+**
+** lane and lanes were added during
 ** layout version 1, in bytes that had been zero; readers still take
 ** lanes == 0 with lane == 0 as one lane (lanes == 1). That tolerance is
 ** all that is left of it: regions of version 1 fail the version check.
@@ -448,8 +465,10 @@ typedef struct hw_shm_header {
 ** slot i lives at HW_SHM_RING_HEADER_SIZE + (i & (slot_count-1)) *
 ** slot_size. All index arithmetic is modulo 2^64.
 **
-** ^Invariant: (tail - head) mod 2^64 <= slot_count. Full: tail - head ==
-** slot_count. Empty: tail == head.
+** Full: tail - head == slot_count. Empty: tail == head.
+** ^Invariant: (tail - head) mod 2^64 <= slot_count; a side that finds it
+** broken reports ECORRUPT and touches no slot. [ringbuf TestCorruptIndex]
+** [ringbuf TestIndexWrap64]
 */
 #define HW_SHM_RING_MAGIC 0x47525748u /* "HWRG" */
 #define HW_SHM_RING_GEOMETRY_OFFSET 0
@@ -512,7 +531,8 @@ typedef struct hw_shm_ring_ctrl {
 ** sides[s].epoch (reload that word when they differ: the sender may have
 ** been replaced), on a release ring your own -- and is above every epoch
 ** you have reclaimed (section 9). Otherwise it is stale (HW_SHM_ESTALE):
-** skip it, and never release its chunk.
+** skip it, and never release its chunk. [region TestReceiverRejects]
+** [region TestStaleZombie] [region TestCollectRejects]
 **
 ** ^A receiver rejects (HW_SHM_EDESC) any descriptor breaking these rules:
 ** unknown kind; flags outside the kind's set; END and MORE together; MORE
@@ -585,7 +605,7 @@ typedef struct hw_shm_desc {
 **
 ** ^Each release ring has at least as many slots as the arena it serves
 ** has chunks, so a reader that releases only chunks it holds never finds
-** it full.
+** it full. [region TestPlan] [region TestCheckRingsErrors]
 **
 ** ======================================================================
 ** 7. PUBLISH / CONSUME PROTOCOL AND MEMORY ORDERING
@@ -611,10 +631,11 @@ typedef struct hw_shm_desc {
 **   3. Consume: next += n; atomic_store(&head, next) -- seq_cst. Slots are
 **      the producer's again; chunks are not (release them separately).
 **   4. Doorbell: hw_shm_bell_wake(space bell of the ring).
-** ^Publishing one descriptor or a batch costs one store of the index.
+** Publishing one descriptor or a batch costs one store of the index.
 ** ^Each side reloads the other's index only when the ring looks full
 ** (producer) or empty (consumer), so in steady state neither touches the
-** other's cache line.
+** other's cache line. [ringbuf TestCachedIndex]
+**
 ** The acquire/release pairs order the payload: chunk bytes and slot
 ** writes happen-before the tail store; the consumer's tail load
 ** happens-before its slot and chunk reads; its slot reads happen-before
@@ -644,6 +665,7 @@ typedef struct hw_shm_desc {
 ** futex_wait, the kernel finds seq changed and returns at once. The
 ** exchange makes one waker pay the syscall per sleep; under load a
 ** publish costs one uncontended load of the flag.
+** [region TestCrossProcessLostWakeup]
 **
 ** Linux: futex(2) FUTEX_WAIT / FUTEX_WAKE on the 32-bit seq WITHOUT
 ** FUTEX_PRIVATE_FLAG: the waiters are in another process. Sleep in slices

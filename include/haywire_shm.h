@@ -641,6 +641,35 @@ typedef struct hw_shm_desc {
 ** happens-before its slot and chunk reads; its slot reads happen-before
 ** its head store, after which the producer may overwrite them.
 **
+** Without C11 atomics. A peer written in a language without native
+** atomics (or one that reaches the mapping only through byte accessors)
+** must still move every SHARED WORD -- the ring indices head and tail,
+** claim, epoch, beat_ms, heartbeat, token, attach_unix_ns, epoch_source,
+** flags, the counters, a bell's seq and sleeping -- as one:
+**   - one full-width, naturally aligned load or store per access: a
+**     single 64-bit instruction for an 8-byte word, a 32-bit one for a
+**     4-byte word (every such word sits at an offset that is a multiple
+**     of its size, so aligned access is always possible). Never write a
+**     word byte by byte or in halves: the peer may load it between the
+**     partial stores and see a torn value -- a tail that is neither the
+**     old nor the new one, which the index checks above report as
+**     ECORRUPT at best, and at worst lets the consumer read slots that
+**     were never written.
+**   - where this header says seq_cst (the index stores, the bell's
+**     sleeping and seq, the loads in the doorbell's ready check), a FULL
+**     fence between the store and the next load: x86-64 MFENCE (or make
+**     the store an XCHG), arm64 DMB ISH after the store and before the
+**     load. Acquire and release alone do not order a store before a later
+**     load, which is what the doorbell handshake of section 8 needs. In
+**     .NET: Interlocked.Exchange for such stores, Interlocked operations
+**     or Volatile.Read after Interlocked.MemoryBarrier for the loads.
+**   - compare-and-swap (claim) and fetch-add (epoch_source, heartbeat,
+**     counters, seq) need the processor's atomic read-modify-write (x86
+**     LOCK CMPXCHG / LOCK XADD; arm64 CASAL / LDADDAL, or an LDAXR/STLXR
+**     loop): they cannot be emulated with loads and stores.
+** Descriptor slots and chunk bytes are plain memory, ordered by the index
+** stores: copy them with any loads and stores you like.
+**
 ** ======================================================================
 ** 8. DOORBELLS
 ** ======================================================================
@@ -671,6 +700,25 @@ typedef struct hw_shm_desc {
 ** FUTEX_PRIVATE_FLAG: the waiters are in another process. Sleep in slices
 ** (at most beat_ms) and re-check the peer's liveness between slices: a
 ** dead peer never rings. Other systems: poll seq with short sleeps.
+**
+** One bell per wait. A futex sleeps on one word, so a process waits for
+** one ring per sleeper: there is no bell for "a request OR a returned
+** chunk". A host that waits for both -- requests and cancels on ring 0,
+** and its chunks coming back on ring 3 so it can send the next response
+** piece -- either
+**   - gives each its own sleeper: one thread sleeps on ring 0's data bell
+**     (bells[0]) and, while a writer lacks chunks, another sleeps on ring
+**     3's data bell (bells[6]). The engine rings bells[6] each time it
+**     publishes releases. This is what the Go and C# hosts do. A bell has
+**     ONE sleeper at a time (the waker's exchange clears the flag for
+**     all): other threads waiting for the same ring wait on the sleeper,
+**     in process; or
+**   - with one thread, sleeps on bells[0] and looks at ring 3 between
+**     slices, with slices as short as the latency it accepts for a
+**     returned chunk (releases do not ring bells[0]).
+** Set a bell's sleeping flag only right before a futex_wait on it.
+** Likewise a host whose ring 1 is full sleeps on ring 1's space bell
+** (bells[3]).
 **
 ** Local stop. Whatever a sleeper checks only between slices -- its own
 ** shutdown request, say -- it notices up to one slice late (beat_ms, a

@@ -87,10 +87,22 @@
 **      its header.lanes equals lane 0's, and try hw_shm_side_claim() on
 **      side 1. HW_SHM_EBUSY: the lane serves another host, or a dead
 **      one the engine has not reclaimed yet -- unmap it and try the next
-**      lane. HW_SHM_OK: this is your lane; unmap the others.
+**      lane. HW_SHM_OK: this is your lane; unmap the others. A lane k > 0
+**      whose file is missing is skipped like a busy one (the engine is
+**      removing its lanes); a missing lane 0 means no engine.
 **   c. If every lane was busy, all lanes are taken: fail, or scan again
 **      after a pause (a dead host's lane is freed by the engine within
-**      about liveness_ms).
+**      about liveness_ms). region.OpenAnyLane scans again, pausing 1 ms
+**      doubling to 20 ms, until its attach timeout.
+** The scan looks at side 1 only (region.OpenAnyLane, and the C# host):
+** the state of the lane's side 0 does not enter the choice. After a claim
+** succeeds the host looks at side 0 (step 6): ACTIVE is an engine serving
+** the lane; DETACHED means the lane's engine was fenced or left -- the host
+** detaches again and scans on (step 6, c-d); FREE (no CLOSED) means a
+** fenced engine whose side was reclaimed (step 6). A lane whose side 1 is
+** still DETACHED -- its last host left or was fenced, and the engine has
+** not reclaimed it yet, for instance because the engine is itself paused
+** -- fails the claim with EBUSY and is skipped like a busy one.
 ** A host that must have one particular lane opens it by its name instead.
 **
 ** Lifecycle of a host (side 1):
@@ -106,9 +118,40 @@
 **   5. Loop: consume ring 0, read payloads in arena 0, release chunks on
 **      ring 2; produce on ring 1 with chunks of arena 1; take chunks back
 **      from ring 3. Sleep on doorbells when idle (section 8).
-**   6. Watch side 0 (section 9). If it is declared dead or detached,
-**      reclaim it; if header.flags has HW_SHM_FLAG_CLOSED, the engine
-**      closed the region for good (its name is gone): detach and exit.
+**   6. Watch side 0 (section 9) every beat. The engine is GONE when you
+**      declared it dead (you fenced it: its claim is now DETACHED by your
+**      CAS), when its claim is DETACHED (it closed its end), or when
+**      header.flags has HW_SHM_FLAG_CLOSED (the engine closed the region
+**      for good: its name is gone). A host whose engine is gone:
+**        a. stops publishing, and ends every request it holds locally
+**           (the engine, if it lives, answers them itself:
+**           haywire_bridge.h) and drops every pointer into arena 0;
+**        b. may reclaim the engine's side (section 9, steps 1-6: side 0
+**           becomes FREE) -- the survivor's part; the Go, C and C# hosts
+**           skip it, and an engine that comes back then repairs its own
+**           rings itself;
+**        c. detaches (step 7) -- at once: an engine that was only paused
+**           past liveness_ms (SIGSTOP, a debugger) and resumes notices
+**           that it was fenced, and it reinitialises the lane (new epochs,
+**           every chunk free) only once the host that fenced it has
+**           reclaimed side 0 or left; while that host stays attached, the
+**           lane serves nobody;
+**        d. unless the region was CLOSED, attaches again from step 1 (the
+**           lane choice above), after a pause of about beat_ms: the
+**           resumed engine serves the next host that attaches. An engine
+**           that died never serves again (its files stay until removed as
+**           stale, see region.List): the scan then finds lanes busy or
+**           their engines gone, so bound the attempts, and stop when lane
+**           0's file is gone.
+**      The Go and C hosts report the engine's loss (bridge.Host.Next:
+**      region.ErrPeerDead or ErrPeerGone) and leave steps c and d to the
+**      application (Close, then Attach); the C# host likewise (its Next
+**      throws once the engine is gone).
+**      Side 0 FREE without CLOSED means a host reclaimed a fenced engine,
+**      which may come back (paused) or not (dead): a host that finds it so
+**      may wait for side 0 to be claimed again, as the Go host does (it
+**      waits while the engine is absent), or treat the engine as gone, as
+**      the C# host does.
 **   7. Detach: hw_shm_side_detach(), then munmap. Never unlink the file:
 **      the creator does.
 **
@@ -744,29 +787,55 @@ typedef struct hw_shm_desc {
 **      (tail_cache = tail), after checking the invariant. Start with every
 **      chunk of your arena FREE.
 **
-** Liveness. Every beat_ms each side increments its heartbeat and judges
-** the peer's side block:
+** Liveness. Each side runs a monitor that ticks every beat_ms, where
+** beat_ms = liveness_ms / 10 (at least 1) computed from the HEADER's
+** liveness_ms: the checker's own period, the same on both sides. The
+** beat_ms word of a side block records the occupant's period for tools;
+** no implementation reads the peer's. On each tick the monitor first
+** increments its own heartbeat, then judges the peer's side block,
+** keeping across ticks (private memory): the claim word and heartbeat it
+** last saw, `changed`, when either last changed (its own monotonic
+** clock), and `quiet`, the number of its consecutive ticks on which
+** neither changed (0 on a tick that saw a change).
 **   - claim FREE: no peer.
-**   - claim ATTACHING or ACTIVE: the peer is DEAD if its heartbeat has
-**     not changed since your previous tick and either its pid no longer
-**     runs (a zombie counts as dead) or (ACTIVE only: while attaching the
-**     token may still be a predecessor's) its token is non-zero and no
-**     longer matches the pid's; or if its heartbeat has not changed for
-**     (liveness_ms - beat_ms) ms AND for as many of your own ticks (so
-**     your own stall is not blamed on the peer). Requiring a still
-**     heartbeat for the pid checks keeps a peer in another pid namespace,
-**     whose pid means nothing to you, alive while it beats. The pid comes
-**     from the peer: treat 0 or a value above INT32_MAX as "not running"
-**     rather than passing it to kill(2), where it would name a process
-**     group. ^A peer that dies is declared dead within liveness_ms.
-**   - claim DETACHED: the peer left (or was declared dead): reclaim it.
+**   - claim ATTACHING or ACTIVE: the peer is DEAD when
+**       (a) quiet >= 1 and its pid no longer runs (a zombie counts as
+**           dead); or
+**       (b) quiet >= 1, the claim is ACTIVE (while attaching the token may
+**           still be a predecessor's), its token is non-zero and no
+**           longer matches the pid's current token; or
+**       (c) now - changed >= liveness_ms - beat_ms AND quiet >=
+**           (liveness_ms - beat_ms) / beat_ms ticks -- 9 with the beat of
+**           a tenth: nine of YOUR ticks, spanning at least nine tenths of
+**           the bound, saw no beat.
+**     The tick count in (c) keeps a stall of the checker itself (it was
+**     descheduled or stopped: its clock ran, its ticks did not) from being
+**     blamed on the peer: after resuming it needs nine fresh ticks of
+**     silence. Requiring quiet >= 1 for (a) and (b) keeps a peer in
+**     another pid namespace, whose pid means nothing to you, alive while
+**     it beats. The pid comes from the peer: treat 0 or a value above
+**     INT32_MAX as "not running" rather than passing it to kill(2), where
+**     it would name a process group.
+**   - claim DETACHED: the peer left (or was declared dead): reclaim it
+**     (below). For a host its engine is gone (section 1, step 6).
+** ^A peer that dies, or stops beating, is declared dead within about
+** liveness_ms of its last beat: (c) fires nine ticks after the last tick
+** that saw a beat, which came at most one beat after it; a late tick adds
+** its lateness (the tests allow 0.5 s). [region TestKillConsumer]
+** [region TestKillProducer] [region TestHungPeerDeclaredDead]
+**
 ** Declaring the peer dead FENCES it: CAS its claim from the value you
 ** judged to CLAIM(pid, DETACHED). A process that finds its own claim no
 ** longer CLAIM(own pid, ACTIVE) is fenced: it must stop touching the
-** region at once (publish nothing more) and detach.
+** region at once (publish nothing more, release nothing) and detach; it
+** must not CAS its claim back. A fenced host may attach again (section 1,
+** lane choice) and gets a new epoch. A fenced engine (it was paused past
+** liveness_ms) logs it, reinitialises that lane with new epochs and
+** serves the next host that attaches.
 **
-** Reclamation, by the survivor, after fencing (hw_shm_reclaim_rings does
-** steps 1-3):
+** Reclamation, by the survivor after the peer was fenced or detached:
+** the engine always does it for its host; a host may do it for a fenced
+** engine (section 1, step 6 b). hw_shm_reclaim_rings does steps 1-3:
 **   1. Rings the dead side consumed (your data ring, the release ring you
 **      produce on): store head = tail -- you write its index; nobody else
 **      is there. Everything it had not consumed is discarded.

@@ -9,8 +9,16 @@
 ** The Go implementation (package bridge: view.go, response.go) is one peer
 ** of this contract; tests/c/bridge_check.c, checked against it by
 ** bridge/cview_test.go, another. Anything not written here is not part of
-** the contract. Sentences marked ^ are promises that tests check; the rest
-** is explanation.
+** the contract.
+**
+** PROMISES. A line whose text begins with ^ (right after the comment's
+** "** ", or after a list item's "- ") opens a PROMISE, which runs to the
+** bracketed test names that close it: the implementation keeps it, and
+** those tests check it against the real code, [package TestName] meaning
+** `go test -run 'TestName' ./package/` from the repository root (the
+** tests named TestContract* are in package/contract_test.go). The rest is
+** explanation: true of the implementation as it stands, but a test may
+** not pin it.
 **
 ** Language: C11 (_Static_assert), ISO C only: <stddef.h>, <stdint.h>,
 ** <string.h>. This header does not need haywire_shm.h; include that one
@@ -34,109 +42,240 @@
 ** One HTTP request is one STREAM. The engine picks its id (a counter,
 ** never 0) and puts it in every descriptor of the stream (desc.stream,
 ** haywire_shm.h section 5) and in the view (request_id). desc.conn is the
-** low 32 bits of the client connection id (the view's conn_id has all 64);
-** a host echoes it.
+** low 32 bits of the client connection id (the view's conn_id has all
+** 64).
+** ^Every descriptor the engine sends on a stream -- REQUEST parts, BODY,
+** END, CANCEL CLIENT_GONE -- carries that stream's id and conn; its CANCEL
+** DRAIN carries stream 0 and conn 0. [bridge TestContractFlags]
+** [bridge TestContractLengthMismatch] [bridge TestContractEngineDrain]
 **
-**   kind            sender           payload                     flags
-**   --------------  ---------------  --------------------------  ---------
-**   REQUEST   (1)   engine -> host   the request view (sect. 3)  END, MORE
-**   BODY      (2)   either           body bytes                  END
+** A host copies the REQUEST's stream and conn into every descriptor it
+** sends on that stream: RESPONSE, BODY, END, CONTINUE and CANCEL
+** HOST_ABORT; it sends stream 0 and conn 0 on NOP and CANCEL DRAIN. The
+** engine finds the stream by its id alone and does not check conn; a
+** RELEASE copies both from the descriptor it releases, and its receiver
+** ignores them (haywire_shm.h section 5).
+**
+**   kind            sender           payload                     flags sent
+**   --------------  ---------------  --------------------------  ----------
+**   REQUEST   (1)   engine -> host   a request view (sect. 3)    MORE, END
+**   BODY      (2)   either           one piece of a body         none, END
 **   END       (3)   either           none: the body is complete  -
 **   CANCEL    (4)   either           none; aux = reason          -
-**   RESPONSE  (5)   host -> engine   a response message (s. 4)   END, MORE
+**   RESPONSE  (5)   host -> engine   a response message (s. 4)   MORE, END
 **   CONTINUE  (10)  host -> engine   none: send me the body      -
+**   NOP       (9)   host -> engine   none, on stream 0           -
 **
-** Parts. A REQUEST or RESPONSE payload longer than one chunk travels as
-** consecutive descriptors of the same kind and stream: MORE on every part
-** but the last, END on the last. The receiver concatenates the payloads
-** in ring order; the message is complete at the first part flagged END
-** (the engine also treats a RESPONSE part with neither flag as "not the
-** last"). The engine publishes all parts of one request view together;
-** descriptors of different streams otherwise interleave freely, in both
-** directions. Within a stream, ring order is the order of the bytes.
+** Messages and parts. A request view and a response message are
+** MESSAGES; a body is a sequence of PIECES. END and MORE mean the same in
+** both (haywire_shm.h section 5, "Flags"): END marks the last descriptor
+** of the message, MORE one that is not. A view or response message longer
+** than one chunk travels as consecutive descriptors of the same kind and
+** stream, one chunk each: MORE on every part but the last, END on the
+** last. The receiver concatenates the payloads in ring order; the message
+** is complete at the first part flagged END. END on a REQUEST or RESPONSE
+** ends the MESSAGE, not the stream: a body may follow as BODY pieces --
+** the message says so (view flag BODY_STREAM, response flag STREAM). On
+** a BODY, END makes it the last piece of the body, exactly as an END
+** descriptor right after it would; MORE on a BODY passes the descriptor
+** rules but means nothing more than "not the last", which every BODY
+** without END already is: the engine ignores it, and sends none.
+** ^The engine sends every request view as REQUEST parts flagged MORE ...
+** MORE, END (one part: END alone), all published together, whether or
+** not a body follows; it sends no flag on a BODY piece but the last, and
+** ends a streamed request body either with END on its last BODY or with
+** an END descriptor. [bridge TestContractFlags]
+** ^The engine takes a RESPONSE part with neither flag as one flagged
+** MORE, and releases the chunk of each part as soon as it has copied it,
+** before the message is complete: a host may send a whole response larger
+** than its arena, part by part, waiting for its chunks to come back in
+** between (the Go host sends batches of a quarter of its ring or arena).
+** Nothing of a response reaches the client before its part flagged END.
+** [bridge TestContractWholeResponseInParts]
+** Descriptors of different streams interleave freely, in both directions.
 **
-** REQUEST BODY. ^When the view's flag BODY_STREAM is clear, the view holds
-** the whole (de-chunked) body and nothing follows. ^When it is set, the
+** Ordering.
+** ^Within a stream, ring order is byte order: the payloads of the REQUEST
+** parts, then of the BODY pieces, in ring order, are the view and the
+** body; the engine writes a response's bytes to the client in the order
+** the host published them. [bridge TestBridgeStreamedDownload]
+** [bridge TestHostStreamsBodiesThroughEngine]
+** ^A CANCEL HOST_ABORT is ordered like the pieces: every BODY piece the
+** host published on the stream before it is written to the client's
+** socket before the connection is cut, and every chunk comes back.
+** [bridge TestContractAbortIsOrdered]
+** (The cut is a TCP reset, which may destroy bytes the client has not
+** read yet: what the client reads is a prefix of what was written.)
+** ^A streamed response head goes to the client at once: the engine writes
+** the status line and fields (with the message's first body bytes, if
+** any) as soon as it has the message, without waiting for a first BODY
+** piece or END -- a head-only flush, so a client sees the head of a
+** response whose body is slow to come (a long poll, an event stream).
+** [bridge TestContractHeadFlush]
+** The one exception: for a request flagged EXPECT_CONTINUE the head waits
+** for the first body bytes or END, because a final head written first
+** would preclude the interim "100 Continue".
+**
+** REQUEST BODY.
+** ^When the view's flag BODY_STREAM is clear, the view holds the whole
+** (de-chunked) body and nothing follows. When it is set, the
 ** view holds the first bytes of the body (possibly none) and the rest
-** follows as BODY descriptors, each a piece of the de-chunked body, then
-** END -- or the last BODY carries the END flag instead. ^If the body cannot
-** be completed (the client went away, sent a malformed chunk, exceeded
-** max_request_size or stalled past body_timeout), a CANCEL with aux
-** CLIENT_GONE comes instead of END. The engine streams a body when it
-** arrives chunked, when its Content-Length exceeds the bridge's inline
-** limit (bridge option body_inline, default 64 KiB), and always when the
-** request carries "Expect: 100-continue".
+** follows as BODY pieces, each a piece of the de-chunked body, then END --
+** or the last BODY carries the END flag instead. The engine streams a
+** body when it arrives chunked, when its Content-Length exceeds the
+** bridge's inline limit (bridge option body_inline, default 64 KiB), and
+** always when the request carries "Expect: 100-continue".
+** [bridge TestContractFlags] [bridge TestBridgeStreamedUpload]
+** ^If the body cannot be completed (the client went away, sent a
+** malformed chunk, exceeded max_request_size or stalled past
+** body_timeout), a CANCEL with aux CLIENT_GONE comes instead of END.
+** [bridge TestHostClientGoneMidUploadThroughEngine]
 **
-** Flow control. ^The engine keeps at most `window` bytes (bridge option
-** body_window, default a quarter of the request arena) of one stream's
-** BODY pieces unreleased by the host; while the host holds that much the
-** engine stops reading from that client (TCP pushes back). So a host
-** releases BODY chunks as its application consumes them -- holding them
-** all until the end stalls a body larger than the window.
+** Flow control, request bodies.
+** ^The engine keeps at most `window` BODY pieces of one stream lent to
+** the host (not yet released); each piece is
+** one chunk of the request arena (arena 0), possibly not full, so window
+** counts chunks: window = ceil(body_window / chunk_size) with the bridge
+** option body_window (bridge.Options.BodyWindow), by default a quarter of
+** the request arena's chunk_count, and at least 1. While the host holds
+** that many the engine reads no more from that client (TCP pushes back).
+** [bridge TestBridgeStreamedUpload] [bridge TestContractDefaultWindow]
+** So a host releases BODY chunks as its application consumes them --
+** holding them all until the end stalls a body larger than the window.
+** The window is per stream: several uploads together may hold several
+** windows.
 **
-** 100-continue. ^A view flagged EXPECT_CONTINUE (and BODY_STREAM) comes
-** before any of the body: the engine reads no body until the host sends
+** 100-continue.
+** ^A view flagged EXPECT_CONTINUE (and BODY_STREAM) comes before any of
+** the body: the engine reads no body until the host sends
 ** CONTINUE on the stream; then it sends "100 Continue" to the client (if
-** no earlier response on the connection is still pending) and forwards the
-** body. A host sends CONTINUE when its application first reads the body
-** (OWIN 1.0, 3.4). ^A host that answers without CONTINUE gets no body; the
-** engine closes that client connection after the response. CONTINUE on a
-** stream that did not ask for it, or a second one, is ignored.
+** no earlier response on the connection is still pending) and forwards
+** the body. [bridge TestBridgeContinue] [bridge TestHostContinueThroughEngine]
+** A host sends CONTINUE when its application first reads the body (OWIN
+** 1.0, 3.4).
+** ^A host that answers without CONTINUE gets no body; the engine closes
+** that client connection after the response. [bridge TestHostContinueThroughEngine]
+** CONTINUE on a stream that did not ask for it, or a second one, is
+** ignored.
 **
-** RESPONSE BODY. ^A response message without the STREAM flag (section 4)
-** holds the whole response. ^With STREAM, its body holds the first bytes
-** (possibly none) and the rest follows as BODY descriptors, then END (or
-** the last BODY flagged END). content_length -1: the engine sends the body
+** RESPONSE BODY. A response message without the STREAM flag (section 4)
+** holds the whole response. With STREAM, its body holds the first bytes
+** (possibly none) and the rest follows as BODY pieces, then END (or the
+** last BODY flagged END). content_length -1: the engine sends the body
 ** chunked to HTTP/1.1 clients and closes the connection after it for
-** HTTP/1.0 ones. content_length >= 0: sent as Content-Length; ^a body that
-** turns out longer, or shorter at END, aborts the client connection (the
-** response cannot be completed honestly). ^The engine writes each piece to
-** the client before it releases the piece's chunk, so a slow client slows
-** the host down instead of filling the engine's memory; a host bounds how
-** many chunks one stream may hold so one slow client does not take its
-** whole arena (the Go and C hosts keep 8 per stream).
+** HTTP/1.0 ones. content_length >= 0: sent as Content-Length.
+** [bridge TestBridgeStreamedDownload] [bridge TestHostStreamsBodiesThroughEngine]
+** ^A streamed body that turns out longer than content_length, or shorter
+** at END, cuts the client connection (the response cannot be completed
+** honestly); the piece that overflows is not written. [bridge TestHostStreamedResponseLengthAndAbort]
+** [bridge TestContractLengthMismatch]
+** ^The engine writes each piece to the client before it releases the
+** piece's chunk, so a slow client slows the host down instead of filling
+** the engine's memory. [bridge TestHostBackpressureThroughEngine]
+** The engine sets no limit of its own on the pieces of one response it
+** holds (it takes every piece off the ring and keeps it until written):
+** the host bounds how many chunks one stream may hold, so one slow client
+** does not take its whole arena. The Go host (bridge/host.go, streamChunks)
+** and the C host built on it keep at most 8 BODY chunks of one stream
+** unreleased, the C# host too (HostConnection.StreamChunkLimit): a writer
+** that has 8 out waits for the engine to release one.
+**
+** HEAD. The view of a HEAD request has flag HEAD (and method_id 2). The
+** engine sends no body for it, whatever the host sends, and writes the
+** head as it would for GET:
+**   - a whole response (no STREAM): Content-Length is the length of the
+**     message's body -- and a whole message must have content_length
+**     equal to its body's length, or -1 (section 4) -- so a host that
+**     sends no body bytes gets "Content-Length: 0";
+**   - a streamed head (STREAM) with content_length n >= 0 and no body
+**     bytes, then END: "Content-Length: n", the declared length, with no
+**     body and no length check. This is how a host answers HEAD with the
+**     length a GET would have, without producing the body. content_length
+**     -1 gives HTTP/1.1 clients "Transfer-Encoding: chunked" and no body.
+** ^Body bytes a host sends for a HEAD request -- in the message or as
+** BODY pieces -- are discarded by the engine, not written and not checked
+** against content_length. [bridge TestContractHead]
+** So a host that discards them itself (as the OWIN host does, the
+** application's writes for HEAD going nowhere) only saves the copies.
 **
 ** Who does what:
 **   - ^A host answers every REQUEST it receives with exactly one response
-**     (whole, or streamed to its END) on the same stream. The engine has
-**     no response timeout: an unanswered request stays in flight until
-**     the host detaches or dies (then the engine answers 502, or aborts
-**     the connection if the response had begun). A view that fails
-**     hw_bridge_view_check() is answered too: the Go host sends status
-**     500 with the error as body.
+**     (whole, or streamed to its END) on the same stream, or a CANCEL
+**     HOST_ABORT. The engine has no response timeout: an unanswered
+**     request stays in flight until the host detaches or dies (then the
+**     engine answers 502, or cuts the connection if the response had
+**     begun). [bridge TestBridgeHostKilled] [bridge TestBridgeHostDiesMidStream]
+**     A view that fails hw_bridge_view_check() is answered too: the Go
+**     host sends status 500 with the error as body.
 **   - ^The engine drops, without error, a response, BODY, END or CONTINUE
 **     for a stream it no longer holds (cancelled, failed, answered or
 **     unknown), and still releases its chunks, so answering a cancelled
-**     stream is harmless. A host likewise releases and ignores BODY
-**     pieces of a stream it has answered or does not know.
+**     stream is harmless. [bridge TestContractClientGoneStreamed]
+**     [bridge TestContractValidation]
+**     A host likewise releases and ignores BODY pieces of a stream it has
+**     answered or does not know.
 **   - ^When the response is complete while the request body is still
 **     streaming, the engine stops forwarding the body (no END follows) and
 **     closes the client connection after the response.
-**   - The engine answers 502 to the client (or aborts the connection if
-**     the response had begun), and counts the message as invalid, when a
-**     response message fails the rules of section 4. It counts as invalid
-**     and ignores REQUEST, and kinds not listed above, from a host. A host
-**     ignores kinds it does not act upon.
-**   - NOP (haywire_shm.h), from a host: ignored. A host sends one on stream
-**     0 right after it attaches: the wake-up makes the engine notice it and
-**     route new requests to it at once, rather than at its next look at
-**     the lanes (tens of milliseconds; until then requests get 503).
+**     [bridge TestContractEarlyResponse]
+**   - NOP, from a host: ignored. A host sends one on stream 0 right after
+**     it attaches: the wake-up makes the engine notice it and route new
+**     requests to it at once, rather than at its next look at the lanes
+**     (tens of milliseconds; until then requests get 503).
 **   - CANCEL, engine to host, aux CLIENT_GONE on a request's stream: its
 **     client closed the connection, or only its sending side (a
 **     half-close, after which the client still reads the response), or
-**     the request body failed (above). The engine keeps holding the
-**     request: the host still answers it; a response the engine can no
-**     longer deliver is dropped. The Go host marks the request cancelled
+**     the request body failed (above), or a streamed response could not be
+**     written to the client. The engine keeps holding the request: the
+**     host still answers it; a response the engine can no longer deliver
+**     is dropped. The Go host marks the request cancelled
 **     (bridge.HostRequest.Cancelled, hw_host_request_cancelled) and hands
-**     it out all the same. CANCEL on stream 0 with aux DRAIN tells the
-**     host to drain (hot swap): no more requests come; it answers those it
-**     has and detaches. A host must accept CANCEL.
+**     it out all the same. A host must accept CANCEL.
+**   - CLIENT_GONE after a streamed response began: the host stops
+**     producing and sends END. END is also right for a half-closed
+**     client, which still reads: the response completes if its body is
+**     whole (a content_length not reached cuts it, as always); HOST_ABORT
+**     would cut even that client.
+**   - ^After the client is gone the engine still takes every BODY piece
+**     and END of a streamed response, writes nothing, and releases every
+**     chunk; END completes the stream (counted completed), and later
+**     descriptors for it are dropped. [bridge TestContractClientGoneStreamed]
 **   - ^CANCEL, host to engine, aux HOST_ABORT: the host gives up on the
 **     stream (its application failed after the response began, or it set
-**     a Content-Length it cannot keep). The engine answers 500 if nothing
-**     of the response was written yet, and otherwise aborts the client
-**     connection. It is the host's answer to the stream: nothing else need
-**     follow.
+**     a Content-Length it cannot keep). Before the response head (no
+**     whole message, no streamed head yet) the engine answers 500; after a
+**     streamed head it cuts the client connection, behind the pieces sent
+**     before the abort (Ordering, above). It is the host's answer to the
+**     stream: nothing else need follow. [bridge TestBridgeHostAbort]
+**     [bridge TestHostAbortThroughEngine] [bridge TestContractAbortIsOrdered]
+**
+** Draining. CANCEL with aux DRAIN on stream 0, conn 0, either way, ends
+** the routing of new requests to a lane; the host then finishes and
+** detaches, and no request is lost.
+**   - Engine to host (hot swap): a newer host attached; no more requests
+**     come.
+**   - ^Every request the engine published to the lane before its DRAIN
+**     precedes it on ring 0, and none follows it (new requests go to
+**     another lane). [bridge TestBridgeHotSwapUnderLoad]
+**     [bridge TestContractEngineDrain] [bridge TestContractHostDrain]
+**   - Host to engine (a host about to exit, so its exit costs no 502;
+**     the Go host's Host.Leave, the C API's hw_host_leave):
+**       1. The host sends CANCEL DRAIN on stream 0.
+**       2. The engine stops routing new requests to that lane at once
+**          (they go to the newest other host, or wait up to host_wait for
+**          one, then get 503) and answers with its own CANCEL DRAIN on
+**          stream 0 -- once: if it had told the host to drain already, that
+**          DRAIN was the answer, and none follows.
+**       3. Until the host has seen the engine's DRAIN it keeps taking
+**          requests off ring 0: every one before the DRAIN is its to
+**          answer.
+**       4. Then it finishes what it has, sends the responses (streamed
+**          ones to their END) and detaches. A host that detaches with
+**          requests unanswered has them answered 502 (or cut) by the
+**          engine.
+**   - ^The engine answers a host's DRAIN with its own, after which it
+**     publishes no request on that lane; the requests before it are
+**     served. [bridge TestContractHostDrain]
 **
 ** Trust: each side validates what the other wrote before using it
 ** (hw_bridge_view_check for views; the engine's decoder for responses). A
@@ -144,6 +283,58 @@
 ** The bytes stay in the peer's arena: read them in place, and do not keep
 ** pointers past the release of the chunk (haywire_shm.h section 6). A view
 ** split over parts must be copied into one buffer first.
+**
+** What the engine checks, and what the client gets. The engine takes the
+** descriptors of ring 1 in ring order and, for each:
+**   E1  applies the descriptor rules of haywire_shm.h section 5 and checks
+**       that a payload lies inside one chunk of arena 1. A descriptor that
+**       fails is counted (INVALID) and not used, its chunk is not
+**       released, and the stream it names, if held, fails: 502, or a cut
+**       connection if a streamed response had begun. A stale descriptor
+**       (a previous host's epoch) is skipped, without a count of INVALID.
+**   E2  RESPONSE for a stream it does not hold: dropped. For a stream whose
+**       streamed head came already: counted INVALID and dropped; the stream
+**       goes on. Parts are copied until the one flagged END (no limit on
+**       their number or total size); the message is then decoded with the
+**       rules of section 4. One that fails: 502, counted INVALID.
+**   E3  BODY or END for a stream it does not hold: dropped. For a held
+**       stream with no streamed head yet: counted INVALID and dropped; the
+**       stream goes on. With a streamed head: written (E5).
+**   E4  CONTINUE: sends the body of a held stream that waits for it;
+**       otherwise ignored. CANCEL: aux HOST_ABORT ends a held stream (500
+**       or a cut connection, above), and is ignored for one not held; aux
+**       DRAIN on stream 0 drains the lane (above); any other aux is counted
+**       INVALID and ignored. NOP: ignored. REQUEST, UPGRADE, DATA: counted
+**       INVALID and ignored.
+**   E5  A streamed body past content_length: that piece is not written,
+**       the connection is cut and the host gets CANCEL CLIENT_GONE; END
+**       short of it: the connection is cut. (HEAD, 204 and 304: no body is
+**       written and no length is checked.)
+**   E6  A valid message's status 100..199: the client gets 500 (the
+**       engine sends no interim response; a host cannot send 100 Continue
+**       or 101 itself). Its reason and fields are filtered (section 4).
+** Every chunk of a descriptor that passes E1 is released, now or, for a
+** piece of a streamed response, once written. RELEASEs on ring 3 follow
+** haywire_shm.h section 6: a wrong one is counted INVALID (or STALE) and
+** ignored.
+** ^The client gets:
+**     503  no host attached, after waiting host_wait (bridge option
+**          HostWait, default 5 s) for one; no room in ring 0 or arena 0 for
+**          the request within send_timeout (5 s); or the host did not take
+**          it off the ring within take_timeout (10 s)
+**     502  before the engine has the response head (a whole message, or
+**          a streamed head): the response message is invalid (E2), a
+**          descriptor naming the stream is (E1), the host died, detached
+**          or was fenced, or the engine closed
+**     500  CANCEL HOST_ABORT before the response head; a valid message
+**          with status 100..199 (E6)
+**     cut  (a reset connection) after a streamed head: HOST_ABORT, an
+**          invalid descriptor naming the stream, the host's death or
+**          detach, the engine closing; a streamed body of the wrong
+**          length (E5)
+**   [bridge TestContractValidation] [bridge TestBridgeInvalidResponse502]
+**   [bridge TestBridgeOutOfRangeDescriptors502] [bridge TestBridgeNoHost503]
+**   [bridge TestBridgeTakeTimeout] [bridge TestBridgeHostAbort]
 **
 ** ======================================================================
 ** 2. CONSTANTS, ERROR CODES
@@ -171,7 +362,7 @@
 #define HW_BRIDGE_KIND_CONTINUE 10
 
 /* Reasons of CANCEL (desc.aux). */
-#define HW_BRIDGE_CANCEL_DRAIN 1       /* engine -> host, stream 0: a newer host takes over */
+#define HW_BRIDGE_CANCEL_DRAIN 1       /* either way, stream 0: no more requests on this lane (Draining) */
 #define HW_BRIDGE_CANCEL_CLIENT_GONE 2 /* engine -> host: the client went away or its body failed */
 #define HW_BRIDGE_CANCEL_HOST_ABORT 3  /* host -> engine: abandon this response */
 
@@ -229,6 +420,7 @@ static inline const char *hw_bridge_strerror(int code) {
 **
 ** ^That order is part of the format: rule V3 refuses a view whose sections
 ** are not packed exactly so, which leaves no byte of it unaccounted for.
+** [bridge TestDecodeViewRequiresPackedLayout] [bridge TestCBridge]
 **
 ** Fixed header (136 bytes; u = unsigned, i = signed two's complement):
 **
@@ -288,9 +480,12 @@ static inline const char *hw_bridge_strerror(int code) {
 ** table_off: the field table: field_count entries, one per header field,
 **   in the order received (repeated names are repeated entries).
 **
-** Validation: ^hw_bridge_view_check(b, n) accepts exactly the views the Go
-** decoder (bridge.DecodeView) accepts. It checks, in order, with every
-** sum computed in 64 bits (no u32 wrap-around):
+** Validation.
+** ^hw_bridge_view_check(b, n) accepts exactly the views the Go decoder
+** (bridge.DecodeView) accepts, and the engine writes only views it
+** accepts. [bridge TestCBridge] [bridge TestContractFlags]
+** It checks, in order, with every sum computed in 64 bits (no u32
+** wrap-around):
 **   V1  n >= HW_BRIDGE_VIEW_HEADER_LEN                      else ESHORT
 **   V2  version == HW_BRIDGE_VIEW_VERSION                   else EVERSION
 **   V3  the sections are packed in order and fill the view exactly:
@@ -395,17 +590,22 @@ static inline const char *hw_bridge_strerror(int code) {
 **   the end. body: everything after the header block, n - 16 - reason_len
 **   - fields_len bytes.
 **
-** Decoding (bridge.DecodeResponse): ^a message is invalid if n < 16, if
-** 16 + reason_len + fields_len > n, or if status is outside 100..999.
+** Decoding (bridge.DecodeResponse).
+** ^A message is invalid if n < 16, if 16 + reason_len + fields_len > n,
+** or if status is outside 100..999. [bridge TestCBridge]
+** [bridge TestBridgeInvalidResponse502]
 ** The engine then also requires:
 **   content_length < 0, or content_length == the body's length, or (with
 **   STREAM) content_length >= the body's length;
 **   no flag bits other than HW_BRIDGE_RESPONSE_F_*;
-**   ^every line of the header block parses as hw_bridge_next_field does:
+**   every line of the header block parses as hw_bridge_next_field does:
 **   the line ends at the first CRLF (a block ending without CRLF is
 **   invalid), the name is everything before the first ':' and is not
 **   empty, the value is everything after it with leading SP and HTAB
 **   removed (trailing ones are kept).
+** ^hw_bridge_next_field splits a header block exactly as the engine does,
+** and the engine answers 502 to a message breaking any rule above.
+** [bridge TestCBridge] [bridge TestContractValidation]
 ** An invalid message fails the stream with 502 (section 1). Within a valid
 ** one the engine drops, silently, a reason containing CR, LF or NUL (the
 ** standard phrase is sent instead), fields whose name is not an HTTP token
@@ -429,7 +629,8 @@ static inline const char *hw_bridge_strerror(int code) {
 ** 5. COMPILE-TIME CHECKS
 ** ======================================================================
 **
-** ^The offsets accumulated above are the ones the diagrams show.
+** ^The offsets accumulated above are the ones the diagrams show, and the
+** ones package bridge writes and reads. [bridge TestCBridge]
 */
 #define HW_BRIDGE__CHECK(cond) _Static_assert(cond, #cond)
 HW_BRIDGE__CHECK(HW_BRIDGE_SPAN_SIZE == 8);

@@ -559,8 +559,11 @@ typedef struct hw_shm_ring_ctrl {
 ** epoch: the incarnation of the side that OWNS THE CHUNK: the sender's
 **   own epoch on data descriptors (and on those without a chunk); on a
 **   RELEASE, the epoch copied from the data descriptor being released.
-** stream: request / duplex stream id, chosen by the engine.
-** conn: client connection id, chosen by the engine.
+** stream: request / duplex stream id, chosen by the engine; 0 for what
+**   concerns no stream (NOP, CANCEL DRAIN).
+** conn: client connection id (its low 32 bits), chosen by the engine; 0
+**   where stream is 0. A host copies it from the REQUEST into every
+**   descriptor it sends on that stream (haywire_bridge.h section 1).
 ** offset, length: the payload, inside the OWNER's arena, relative to the
 **   arena's start. length > 0: [offset, offset + length) lies inside ONE
 **   chunk, and gen is that chunk's generation. length == 0: no chunk, and
@@ -568,6 +571,15 @@ typedef struct hw_shm_ring_ctrl {
 **   offset and gen with length 0.
 ** gen: generation of the chunk hand-out, never 0 for a chunk; a RELEASE
 **   echoes it so the owner can refuse a late or duplicated release.
+**
+** A RELEASE copies kind-independent fields from the data descriptor it
+** releases: epoch (the owner's, above), offset rounded down to the start
+** of its chunk, gen, and -- for the owner's logs only -- stream and conn;
+** flags, aux and length are 0.
+** ^The owner identifies the chunk by epoch, offset and gen alone: stream
+** and conn of a RELEASE are never checked (the Go host keeps its own table
+** of which stream a chunk belongs to), so a wrong stream or conn in a
+** valid release frees the chunk all the same. [region TestContractRelease]
 **
 ** ^A receiver accepts a descriptor only if its epoch is the current epoch
 ** of the side it must come from -- on a data ring the sender's
@@ -583,6 +595,30 @@ typedef struct hw_shm_ring_ctrl {
 ** a kind that requires one or present for a kind that forbids one; gen 0
 ** with a payload; a span outside one chunk of the arena; a RELEASE on a
 ** data ring or anything but a RELEASE on a release ring.
+** [region TestDescriptorValidate] [region TestReceiverRejects]
+** [region TestCDescriptorAgreement] (the C helper below agrees)
+**
+** Flags. END and MORE say where a MESSAGE ends; what a message is depends
+** on the kind:
+**   REQUEST, RESPONSE  the message is the payload: a request view or a
+**                      response message (haywire_bridge.h), one or more
+**                      parts. MORE on every part but the last, END on the
+**                      last. END here ends the message, NOT the stream:
+**                      whether body descriptors follow is said inside the
+**                      message (view flag BODY_STREAM, response flag
+**                      STREAM).
+**   BODY, DATA         the message is the body in this direction; each
+**                      descriptor is one piece of it. END on a piece: it is
+**                      the last piece, exactly as if an END descriptor
+**                      followed it. MORE on a piece means nothing more than
+**                      "not the last" (every piece without END is that);
+**                      the engine never sets it on BODY and ignores it.
+**   UPGRADE            MORE as for RESPONSE (duplex streams are not used
+**                      by the bridge yet).
+** ^The engine flags every REQUEST part it sends: MORE on all but the last,
+** END on the last, also when BODY pieces follow; it never sets MORE on a
+** BODY and sends END on the last BODY piece or as an END descriptor.
+** [bridge TestContractFlags]
 */
 typedef struct hw_shm_desc {
   uint8_t kind;
@@ -607,13 +643,15 @@ typedef struct hw_shm_desc {
 #define HW_SHM_DESC_GEN_OFFSET 28
 
 /* Kinds. A new kind needs a new layout version: receivers reject kinds
-** they do not know rather than guess whether they may skip them.
+** they do not know rather than guess whether they may skip them. "flags
+** allowed" is what a receiver accepts (section 5, "Flags", for their
+** meaning).
 **                                     payload     flags allowed */
-#define HW_SHM_KIND_REQUEST 1  /* required    END MORE  request head, engine -> host */
+#define HW_SHM_KIND_REQUEST 1  /* required    END MORE  request view, engine -> host */
 #define HW_SHM_KIND_BODY 2     /* required    END MORE  body bytes, either direction */
-#define HW_SHM_KIND_END 3      /* none        -         end of body in this direction */
+#define HW_SHM_KIND_END 3      /* none        -         end of the body in this direction */
 #define HW_SHM_KIND_CANCEL 4   /* none        -         abort the stream; aux = reason */
-#define HW_SHM_KIND_RESPONSE 5 /* required    END MORE  response head, host -> engine */
+#define HW_SHM_KIND_RESPONSE 5 /* required    END MORE  response message, host -> engine */
 #define HW_SHM_KIND_RELEASE 6  /* chunk ref   -         give a chunk back (release rings) */
 #define HW_SHM_KIND_UPGRADE 7  /* optional    MORE      stream becomes duplex (after 101) */
 #define HW_SHM_KIND_DATA 8     /* required    END MORE  duplex bytes after UPGRADE */
@@ -621,9 +659,12 @@ typedef struct hw_shm_desc {
 #define HW_SHM_KIND_CONTINUE 10 /* none       -         the host reads the body: send it */
 #define HW_SHM_KIND_COUNT 11
 
-/* Descriptor flags. */
-#define HW_SHM_DF_END 0x01  /* last descriptor of the stream in this direction */
-#define HW_SHM_DF_MORE 0x02 /* payload continues in the stream's next descriptor */
+/* Descriptor flags: where a message ends (section 5, "Flags"). END: the
+** last part of a message (REQUEST, RESPONSE), or the last piece of a body
+** (BODY, DATA). MORE: the message continues in the stream's next
+** descriptor of the same kind. */
+#define HW_SHM_DF_END 0x01
+#define HW_SHM_DF_MORE 0x02
 
 /*
 ** ======================================================================
@@ -640,11 +681,14 @@ typedef struct hw_shm_desc {
 **                   the owner's epoch, offset == chunk start, gen == the
 **                   chunk's current gen; anything else is counted INVALID
 **                   (or STALE, for another epoch) and ignored)
-** ^Releases may come in any order. ^A chunk is named by at most one
-** descriptor at a time. A payload longer than a chunk goes as several
-** descriptors of the same stream, each with one chunk, all but the last
-** flagged MORE. The reader must not touch a chunk after releasing it, and
-** must not write to the peer's arena at all.
+** ^Releases may come in any order, and a chunk is named by at most one
+** descriptor at a time: the Go sender refuses to publish a chunk that is
+** lent. [region TestContractRelease]
+**
+** A payload longer than a chunk goes as several descriptors of the same
+** stream, each with one chunk, all but the last flagged MORE. The reader
+** must not touch a chunk after releasing it, and must not write to the
+** peer's arena at all.
 **
 ** ^Each release ring has at least as many slots as the arena it serves
 ** has chunks, so a reader that releases only chunks it holds never finds

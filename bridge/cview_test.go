@@ -101,6 +101,7 @@ func trim(s string, n int) string {
 func TestCBridge(t *testing.T) {
 	bin := buildBridgeCheck(t)
 	t.Run("Layout", func(t *testing.T) { testCLayout(t, bin) })
+	t.Run("Methods", func(t *testing.T) { testCMethods(t, bin) })
 	t.Run("Views", func(t *testing.T) { testCViews(t, bin) })
 	t.Run("Fields", func(t *testing.T) { testCFields(t, bin) })
 	t.Run("Response", func(t *testing.T) { testCResponse(t, bin) })
@@ -286,6 +287,25 @@ func testCLayout(t *testing.T, bin string) {
 	}
 	if len(got) < 60 {
 		t.Errorf("only %d macros checked", len(got))
+	}
+}
+
+// testCMethods: HW_BRIDGE_METHOD_MAP, expanded by the C compiler (X macro
+// and enum), is the table the header's text shows (which
+// TestContractMethodNumbering compares with the parser and haywire.h).
+func testCMethods(t *testing.T, bin string) {
+	want := methodTable(t, "haywire_bridge.h", "HW_BRIDGE_METHOD_MAP")
+	got := map[int][2]string{}
+	for _, line := range runCheck(t, bin, "methods") {
+		f := strings.Fields(line)
+		n, err := strconv.Atoi(f[0])
+		if len(f) != 3 || err != nil {
+			t.Fatalf("methods line %q", line)
+		}
+		got[n] = [2]string{f[1], f[2]}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) || len(got) < 26 {
+		t.Errorf("C expands HW_BRIDGE_METHOD_MAP to\n%v\nthe header's text reads\n%v", got, want)
 	}
 }
 

@@ -176,7 +176,9 @@ typedef enum hw_status
 #define HTTP_STATUS_510 "510 Not Extended"
 #define HTTP_STATUS_511 "511 Network Authentication Required"
 
-/* Request Methods */
+/* Request Methods. The same table, entry for entry, as HW_BRIDGE_METHOD_MAP
+** in haywire_bridge.h, where the bridge's method_id numbering is defined
+** (bridge TestContractMethodNumbering checks that they agree). */
 #define HW_HTTP_METHOD_MAP(XX)       \
 XX(0,  DELETE,      DELETE)       \
 XX(1,  GET,         GET)          \

@@ -456,9 +456,10 @@ static inline const char *hw_bridge_strerror(int code) {
 **   its meaning bumps it.
 ** flags: HW_BRIDGE_VIEW_F_*. The engine writes the other bits as zero; a
 **   reader ignores them.
-** method_id: the numbering of HW_HTTP_METHOD_MAP in haywire.h (0 DELETE,
+** method_id: the method's number in HW_BRIDGE_METHOD_MAP below (0 DELETE,
 **   1 GET, 2 HEAD, 3 POST, 4 PUT, ...), HW_BRIDGE_METHOD_OTHER for any
-**   other method: read the method span then.
+**   other method: read the method span then. The method span holds the
+**   method in every case.
 ** minor: the request's HTTP minor version (HTTP/1.minor).
 ** request_id: the stream id (desc.stream). conn_id: the engine's id for
 **   the client connection; requests of one connection share it.
@@ -505,6 +506,51 @@ static inline const char *hw_bridge_strerror(int code) {
 #define HW_BRIDGE_VIEW_VERSION 2
 #define HW_BRIDGE_NO_QUERY UINT32_C(0xFFFFFFFF) /* query span len: no '?' */
 #define HW_BRIDGE_METHOD_OTHER 255               /* method_id of an unlisted method */
+
+/*
+** Method numbers (method_id): XX(number, NAME, "method as sent"). The
+** engine's parser numbers methods so; haywire.h's HW_HTTP_METHOD_MAP is
+** the same table for the in-process C API.
+** ^The engine's method_id is the number of the method in this table for
+** every method in it, and HW_BRIDGE_METHOD_OTHER for any other; the
+** table equals haywire.h's HW_HTTP_METHOD_MAP, entry for entry.
+** [bridge TestContractMethodNumbering] [bridge TestCBridge]
+** Numbers are never reused or changed; new methods get new numbers.
+*/
+#define HW_BRIDGE_METHOD_MAP(XX)       \
+  XX(0, DELETE, "DELETE")              \
+  XX(1, GET, "GET")                    \
+  XX(2, HEAD, "HEAD")                  \
+  XX(3, POST, "POST")                  \
+  XX(4, PUT, "PUT")                    \
+  XX(5, CONNECT, "CONNECT")            \
+  XX(6, OPTIONS, "OPTIONS")            \
+  XX(7, TRACE, "TRACE")                \
+  XX(8, COPY, "COPY")                  \
+  XX(9, LOCK, "LOCK")                  \
+  XX(10, MKCOL, "MKCOL")               \
+  XX(11, MOVE, "MOVE")                 \
+  XX(12, PROPFIND, "PROPFIND")         \
+  XX(13, PROPPATCH, "PROPPATCH")       \
+  XX(14, SEARCH, "SEARCH")             \
+  XX(15, UNLOCK, "UNLOCK")             \
+  XX(16, REPORT, "REPORT")             \
+  XX(17, MKACTIVITY, "MKACTIVITY")     \
+  XX(18, CHECKOUT, "CHECKOUT")         \
+  XX(19, MERGE, "MERGE")               \
+  XX(20, MSEARCH, "M-SEARCH")          \
+  XX(21, NOTIFY, "NOTIFY")             \
+  XX(22, SUBSCRIBE, "SUBSCRIBE")       \
+  XX(23, UNSUBSCRIBE, "UNSUBSCRIBE")   \
+  XX(24, PATCH, "PATCH")               \
+  XX(25, PURGE, "PURGE")
+
+/* HW_BRIDGE_METHOD_GET (1), ... */
+enum hw_bridge_method {
+#define HW_BRIDGE__METHOD(num, name, string) HW_BRIDGE_METHOD_##name = (num),
+  HW_BRIDGE_METHOD_MAP(HW_BRIDGE__METHOD)
+#undef HW_BRIDGE__METHOD
+};
 
 /* Flags (the flags field). */
 #define HW_BRIDGE_VIEW_F_KEEP_ALIVE 0x0001      /* the client keeps the connection open */

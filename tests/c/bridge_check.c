@@ -12,6 +12,9 @@
 **
 **   bridge_check layout
 **       prints "NAME VALUE" for every layout macro of the header.
+**   bridge_check methods
+**       prints "NUMBER NAME STRING" for every entry of
+**       HW_BRIDGE_METHOD_MAP, as the enum hw_bridge_method sees it.
 **   bridge_check views FILE
 **       one line per view: "reject CODE MESSAGE", or "ok" followed by
 **       every accessor's result (a range as OFFSET+LEN:FNV, OFFSET from
@@ -335,9 +338,16 @@ static int response(const char *inpath, const char *outpath) {
 
 #define PRINT(name) printf("%s %llu\n", #name, (unsigned long long)(name));
 
+/* The method table through both its C forms: the X macro and the enum. */
+#define PRINT_METHOD(num, name, string) printf("%d %s %s\n", (int)HW_BRIDGE_METHOD_##name, #name, string);
+
 int main(int argc, char **argv) {
   if (argc == 2 && strcmp(argv[1], "layout") == 0) {
     LAYOUT(PRINT)
+    return 0;
+  }
+  if (argc == 2 && strcmp(argv[1], "methods") == 0) {
+    HW_BRIDGE_METHOD_MAP(PRINT_METHOD)
     return 0;
   }
   if (argc == 3 && strcmp(argv[1], "views") == 0)
@@ -346,6 +356,6 @@ int main(int argc, char **argv) {
     return fields(argv[2]);
   if (argc == 4 && strcmp(argv[1], "response") == 0)
     return response(argv[2], argv[3]);
-  fprintf(stderr, "usage: bridge_check layout | views FILE | fields FILE | response IN OUT\n");
+  fprintf(stderr, "usage: bridge_check layout | methods | views FILE | fields FILE | response IN OUT\n");
   return 2;
 }

@@ -130,12 +130,16 @@
 **           becomes FREE) -- the survivor's part; the Go, C and C# hosts
 **           skip it, and an engine that comes back then repairs its own
 **           rings itself;
-**        c. detaches (step 7) -- at once: an engine that was only paused
-**           past liveness_ms (SIGSTOP, a debugger) and resumes notices
-**           that it was fenced, and it reinitialises the lane (new epochs,
-**           every chunk free) only once the host that fenced it has
-**           reclaimed side 0 or left; while that host stays attached, the
-**           lane serves nobody;
+**        c. detaches (step 7), at once, whether or not it reclaimed: an
+**           engine that was only paused past liveness_ms (SIGSTOP, a
+**           debugger) and resumes notices that it was fenced, and it
+**           reinitialises the lane (a new epoch, every chunk free:
+**           region.Rejoin) once the host that fenced it has reclaimed side
+**           0 or left -- while that host stays attached without
+**           reclaiming, the lane serves nobody. (A host that reclaimed and
+**           stays is served again by the resumed engine under its new
+**           epoch, as region's tests do; detaching and attaching anew is
+**           simpler and is what a host does);
 **        d. unless the region was CLOSED, attaches again from step 1 (the
 **           lane choice above), after a pause of about beat_ms: the
 **           resumed engine serves the next host that attaches. An engine

@@ -743,3 +743,62 @@ func TestContractHostDrain(t *testing.T) {
 		t.Errorf("Invalid = %d; want 0", st.Invalid)
 	}
 }
+
+// The engine writes a streamed piece to the client's socket before it
+// releases the piece's chunk: a client that reads nothing stops the host
+// once the socket buffers are full, and reading frees every chunk.
+func TestContractWriteBeforeRelease(t *testing.T) {
+	srv, b := setupWith(t, Options{})
+	h := attachRaw(t, b, b.opts.Region.Dir)
+	chunk := b.lanes[0].chunk
+	_, br := ctDial(t, srv, "GET /slow HTTP/1.1\r\nHost: h\r\n\r\n")
+	req, _ := h.request()
+	h.respond(req, &ResponseHead{Status: 200, Flags: ResponseStream, ContentLength: -1}, nil)
+	piece := bytes.Repeat([]byte{'s'}, chunk)
+	sent, stuck := 0, false
+	for sent < 64<<20 && !stuck {
+		h.snd.Collect()
+		c, ok := h.snd.Alloc()
+		if !ok {
+			// No chunk free: the engine holds them all. Still none after
+			// a while, with the client reading nothing: stuck.
+			time.Sleep(300 * time.Millisecond)
+			if h.snd.Collect(); h.ctLent() == b.lanes[0].r.Receiver().ArenaGeometry().Chunks {
+				stuck = true
+			}
+			continue
+		}
+		h.snd.Free(c)
+		h.ctPart(region.Descriptor{Kind: region.KindBody, Stream: req.Stream, Conn: req.Conn}, piece)
+		sent += len(piece)
+	}
+	if !stuck {
+		t.Fatalf("the host sent %d bytes to a client that reads nothing and never ran out of chunks", sent)
+	}
+	done := make(chan error, 1)
+	go func() {
+		resp, err := http.ReadResponse(br, nil)
+		if err == nil {
+			var n int64
+			n, err = io.Copy(io.Discard, resp.Body)
+			if err == nil && n != int64(sent) {
+				err = fmt.Errorf("read %d bytes; want %d", n, sent)
+			}
+		}
+		done <- err
+	}()
+	for deadline := time.Now().Add(10 * time.Second); h.ctLent() != 0; time.Sleep(10 * time.Millisecond) {
+		select {
+		case err := <-done:
+			t.Fatalf("the client stopped reading: %v (%d chunks still lent)", err, h.ctLent())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d chunks still lent 10 s after the client began reading", h.ctLent())
+		}
+	}
+	h.ctPart(region.Descriptor{Kind: region.KindEnd, Stream: req.Stream, Conn: req.Conn}, nil)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

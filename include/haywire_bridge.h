@@ -158,20 +158,22 @@
 ** CONTINUE on a stream that did not ask for it, or a second one, is
 ** ignored.
 **
-** RESPONSE BODY. A response message without the STREAM flag (section 4)
-** holds the whole response. With STREAM, its body holds the first bytes
-** (possibly none) and the rest follows as BODY pieces, then END (or the
-** last BODY flagged END). content_length -1: the engine sends the body
-** chunked to HTTP/1.1 clients and closes the connection after it for
-** HTTP/1.0 ones. content_length >= 0: sent as Content-Length.
+** RESPONSE BODY.
+** ^A response message without the STREAM flag (section 4) holds the
+** whole response. With STREAM, its body holds the first bytes (possibly
+** none) and the rest follows as BODY pieces, then END (or the last BODY
+** flagged END). content_length -1: the engine sends the body chunked to
+** HTTP/1.1 clients; content_length >= 0: sent as Content-Length.
 ** [bridge TestBridgeStreamedDownload] [bridge TestHostStreamsBodiesThroughEngine]
+** For HTTP/1.0 clients a body without content_length ends with the
+** connection, which the engine closes after it.
 ** ^A streamed body that turns out longer than content_length, or shorter
 ** at END, cuts the client connection (the response cannot be completed
-** honestly); the piece that overflows is not written. [bridge TestHostStreamedResponseLengthAndAbort]
+** honestly); the piece that overflows is not written.
 ** [bridge TestContractLengthMismatch]
 ** ^The engine writes each piece to the client before it releases the
 ** piece's chunk, so a slow client slows the host down instead of filling
-** the engine's memory. [bridge TestHostBackpressureThroughEngine]
+** the engine's memory. [bridge TestContractWriteBeforeRelease]
 ** The engine sets no limit of its own on the pieces of one response it
 ** holds (it takes every piece off the ring and keeps it until written):
 ** the host bounds how many chunks one stream may hold, so one slow client

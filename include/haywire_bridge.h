@@ -223,7 +223,8 @@
 **   - NOP, from a host: ignored. A host sends one on stream 0 right after
 **     it attaches: the wake-up makes the engine notice it and route new
 **     requests to it at once, rather than at its next look at the lanes
-**     (tens of milliseconds; until then requests get 503).
+**     (tens of milliseconds, which new requests spend waiting for a
+**     host).
 **   - CANCEL, engine to host, aux CLIENT_GONE on a request's stream: its
 **     client closed the connection, or only its sending side (a
 **     half-close, after which the client still reads the response), or
@@ -326,8 +327,9 @@
 **          it off the ring within take_timeout (10 s)
 **     502  before the engine has the response head (a whole message, or
 **          a streamed head): the response message is invalid (E2), a
-**          descriptor naming the stream is (E1), the host died, detached
-**          or was fenced, or the engine closed
+**          descriptor naming the stream is (E1), the host died or
+**          detached, the engine was fenced (it stalled past the liveness
+**          bound: haywire_shm.h section 9), or the engine closed
 **     500  CANCEL HOST_ABORT before the response head; a valid message
 **          with status 100..199 (E6)
 **     cut  (a reset connection) after a streamed head: HOST_ABORT, an
@@ -643,8 +645,9 @@ enum hw_bridge_method {
 ** or if status is outside 100..999. [bridge TestCBridge]
 ** [bridge TestBridgeInvalidResponse502]
 ** The engine then also requires:
-**   content_length < 0, or content_length == the body's length, or (with
-**   STREAM) content_length >= the body's length;
+**   content_length < 0 (any negative value means -1, not announced), or
+**   content_length == the body's length, or (with STREAM) content_length
+**   >= the body's length;
 **   no flag bits other than HW_BRIDGE_RESPONSE_F_*;
 **   every line of the header block parses as hw_bridge_next_field does:
 **   the line ends at the first CRLF (a block ending without CRLF is

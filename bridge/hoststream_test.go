@@ -735,7 +735,7 @@ func TestHostContinueThroughEngine(t *testing.T) {
 }
 
 // Abort: before any response the client gets 500; after the response
-// began, the connection is reset and the client sees a truncated body.
+// began, the connection ends early and the client sees a truncated body.
 func TestHostAbortThroughEngine(t *testing.T) {
 	base, _, _ := streamSetup(t, Options{}, func(v View, w *ResponseWriter) {
 		if string(v.Path()) == "/late" {

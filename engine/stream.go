@@ -217,7 +217,14 @@ func (c *conn) writeStream(x *Exchange, p []byte) error {
 	return nil
 }
 
-// abortExchange completes x without a response and resets the connection.
+// abortExchange completes x without the rest of its response and ends
+// the connection. When x's head went out with a length or chunked, the
+// client can tell the body is cut short: the connection closes as after
+// a closing response (a FIN after what was written, none of which is
+// lost; then the lingering close). Otherwise (nothing sent, or a body
+// that ends with the connection) only a reset keeps the client from
+// taking a truncated response for whole; a reset also destroys what the
+// client has not read yet.
 func (c *conn) abortExchange(x *Exchange) {
 	c.mu.Lock()
 	if x.done || c.closed {
@@ -226,6 +233,13 @@ func (c *conn) abortExchange(x *Exchange) {
 		return
 	}
 	x.done, x.aborted, x.dropped = true, true, true
+	if x.headSent && !x.isHead && (x.streamCL >= 0 || x.chunkedBody()) {
+		c.closing = true // nothing more goes out on this connection
+		c.drained.Broadcast()
+		c.mu.Unlock()
+		c.flush() // closes it and wakes its goroutine, which lingers
+		return
+	}
 	c.broken, c.closed = true, true
 	c.isClosed.Store(true)
 	c.drained.Broadcast()

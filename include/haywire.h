@@ -1105,9 +1105,9 @@ HAYWIRE_EXTERN int hw_host_response_end(hw_host_request* req);
 **
 ** For an application that fails after it began a response, or cannot
 ** keep the content_length it announced. ^The engine answers 500 if none
-** of the response reached the client yet, and otherwise resets the
-** client connection (the client sees a truncated response, never a
-** complete-looking one). Whatever was buffered is dropped.
+** of the response reached the client yet, and otherwise ends the client
+** connection before the body's end (the client reads what was sent,
+** then sees a truncated response, never a complete-looking one). Whatever was buffered is dropped.
 ** OWNERSHIP: ^as hw_host_response_end(): req and its strings are invalid
 **   once this returns (except HW_EINVAL).
 ** THREADS: any thread, one call per request.

@@ -104,8 +104,12 @@
 ** host published on the stream before it is written to the client's
 ** socket before the connection is cut, and every chunk comes back.
 ** [bridge TestContractAbortIsOrdered]
-** (The cut is a TCP reset, which may destroy bytes the client has not
-** read yet: what the client reads is a prefix of what was written.)
+** ^The cut of a body framed by a length or chunked is a FIN after those
+** bytes: the client reads every one, then sees the body end early.
+** [engine TestAbortDeliversWhatWasWritten] (A body that would end with
+** the connection -- HTTP/1.0, no length -- is cut with a TCP reset, the
+** only way to tell the client it is not whole; a reset may destroy bytes
+** the client has not read yet.)
 ** ^A streamed response head goes to the client at once: the engine writes
 ** the status line and fields (with the message's first body bytes, if
 ** any) as soon as it has the message, without waiting for a first BODY
@@ -332,7 +336,8 @@
 **          bound: haywire_shm.h section 9), or the engine closed
 **     500  CANCEL HOST_ABORT before the response head; a valid message
 **          with status 100..199 (E6)
-**     cut  (a reset connection) after a streamed head: HOST_ABORT, an
+**     cut  (the connection ends before the body does) after a streamed
+**          head: HOST_ABORT, an
 **          invalid descriptor naming the stream, the host's death or
 **          detach, the engine closing; a streamed body of the wrong
 **          length (E5)

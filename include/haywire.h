@@ -1020,8 +1020,9 @@ HAYWIRE_EXTERN int hw_host_response_status(hw_host_request* req, int status, con
 **
 ** ^Fields are sent in the order added; a name may repeat. ^The engine
 ** writes Date, Server and Content-Length itself: Content-Length and
-** Transfer-Encoding given here are dropped. ^"Connection: close" closes
-** the client connection after the response.
+** Transfer-Encoding given here are dropped; a Server or Date given here is
+** sent instead of the engine's. ^"Connection: close" closes the client
+** connection after the response.
 ** OWNERSHIP: ^name and value are copied; the caller keeps them (a name or
 **   value read from the request may be passed as it is).
 ** RETURNS: HW_OK; HW_EINVAL (NULL argument, ended request, a name that is

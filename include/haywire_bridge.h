@@ -666,8 +666,10 @@ enum hw_bridge_method {
 ** one the engine drops, silently, a reason containing CR, LF or NUL (the
 ** standard phrase is sent instead), fields whose name is not an HTTP token
 ** or whose value contains CR, LF or NUL, and Content-Length and
-** Transfer-Encoding fields; it writes Date, Server and Content-Length
-** itself, and honours "Connection: close".
+** Transfer-Encoding fields; it writes Content-Length itself, and Date and
+** Server unless the header block has its own (which then replace the
+** engine's: one of each goes out), and honours "Connection: close".
+** [bridge TestHostOwnServerAndDate]
 */
 #define HW_BRIDGE_RESPONSE_STATUS_OFFSET 0
 #define HW_BRIDGE_RESPONSE_FLAGS_OFFSET (HW_BRIDGE_RESPONSE_STATUS_OFFSET + HW_BRIDGE_U16)

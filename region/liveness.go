@@ -99,14 +99,13 @@ func (r *Region) monitor() {
 		r.mu.Lock() // Rejoin changes the claim and the fenced flag under it
 		if r.own.claim.Load() == claimWord(r.pid, StateActive) {
 			r.own.heartbeat.Add(1)
-		} else if !r.fenced.Load() {
+		} else {
 			// The peer declared us dead (we stalled): stop using the
 			// region, and stop beating on a side that is no longer
 			// ours (a successor's beats would be muddled with ours);
 			// every wait and send now fails with ErrFenced until
 			// Rejoin.
-			r.fenced.Store(true)
-			r.wakeOwn()
+			r.fence()
 		}
 		r.observePeer(time.Now())
 		r.mu.Unlock()

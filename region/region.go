@@ -457,8 +457,11 @@ func (r *Region) endpoints() (endpointState, error) {
 }
 
 // halted reports ErrClosed or ErrFenced, the states in which no ring may be
-// touched. Two plain loads on the hot path; a best effort against misuse
-// after Close, a guarantee against publishing once fenced is noticed.
+// touched. Three plain loads on the hot path; a best effort against misuse
+// after Close, a guarantee against publishing once fenced is noticed. The
+// claim itself is checked, not only the monitor's verdict: a process
+// resumed after a stall must not read or publish even once before its
+// monitor's next tick, since the peer may have reclaimed the rings.
 func (r *Region) halted() error {
 	if r.fenced.Load() {
 		return ErrFenced
@@ -466,7 +469,19 @@ func (r *Region) halted() error {
 	if r.closed.Load() {
 		return ErrClosed
 	}
+	if r.own.claim.Load() != claimWord(r.pid, StateActive) {
+		r.fence()
+		return ErrFenced
+	}
 	return nil
+}
+
+// fence records that this side's claim was revoked and wakes its
+// sleepers, which then fail with ErrFenced.
+func (r *Region) fence() {
+	if r.fenced.CompareAndSwap(false, true) {
+		r.wakeOwn()
+	}
 }
 
 // stopMonitor stops the monitor goroutine and waits for it.

@@ -217,6 +217,12 @@ func (s *Sender) Collect() (int, error) {
 	if err := s.r.halted(); err != nil {
 		return 0, err
 	}
+	return s.collect(true)
+}
+
+// collect is Collect without the halted check, for a reclaim in Close,
+// which passes notify false: OnReturn is not called from Close.
+func (s *Sender) collect(notify bool) (int, error) {
 	freed := 0
 	var first error
 	budget := s.relIn.Geometry().SlotCount
@@ -246,7 +252,7 @@ func (s *Sender) Collect() (int, error) {
 			if err == nil {
 				err = s.alloc.Return(d.Offset, d.Gen)
 			}
-			if err == nil && s.OnReturn != nil {
+			if err == nil && notify && s.OnReturn != nil {
 				s.OnReturn(d.Offset)
 			}
 			if err != nil {

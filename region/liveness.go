@@ -238,6 +238,12 @@ func (r *Region) ReclaimPeer() (Reclaimed, error) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return r.reclaimLocked(true)
+}
+
+// reclaimLocked is ReclaimPeer with r.mu held, for Close too; notify says
+// whether collected chunks are reported to OnReturn.
+func (r *Region) reclaimLocked(notify bool) (Reclaimed, error) {
 	now := time.Now()
 	r.observePeer(now)
 	c := r.peer.claim.Load()
@@ -258,7 +264,7 @@ func (r *Region) ReclaimPeer() (Reclaimed, error) {
 	// the reclaimed_chunks counter) blame only what it really kept.
 	// Invalid releases are counted by Collect; a corrupt index is
 	// repaired and reported below.
-	r.send.Collect()
+	r.send.collect(notify)
 	var err error
 	// Rings the peer consumed: rewrite its head to our tail.
 	res.DiscardedOut, err = r.send.out.Reclaim()

@@ -557,9 +557,11 @@ func (r *Region) PeerCounter(c int) uint64 {
 
 func (r *Region) count(c int, n uint64) { r.counters[c].Add(n) }
 
-// Close detaches from the region and unmaps it. If the peer is attached it
-// finds this side detached and reclaims it; if not, this side's rings are
-// reset here; if this side is fenced it touches neither the rings nor the
+// Close detaches from the region and unmaps it. A peer that left or was
+// declared dead is reclaimed first (as ReclaimPeer, but without calling
+// OnReturn). If the peer is
+// attached it finds this side detached and reclaims it; if not, this
+// side's rings are reset here; if this side is fenced it touches neither the rings nor the
 // side, which are the peer's to reclaim. The creator also marks the region
 // closed and removes its name.
 //
@@ -592,6 +594,13 @@ func (r *Region) Close() error {
 		mine := claimWord(r.pid, StateActive)
 		if r.creator {
 			r.ctlFlags.Or(FlagClosed)
+		}
+		if !r.fenced.Load() && r.own.claim.Load() == mine && claimState(r.peer.claim.Load()) == StateDetached {
+			// The peer left or was declared dead and nobody else will
+			// reclaim it: do, so the region is left clean for
+			// successors (and what it published unread is discarded
+			// rather than read by a successor of ours).
+			r.reclaimLocked(false)
 		}
 		peerState := claimState(r.peer.claim.Load())
 		switch {

@@ -127,17 +127,25 @@ func TestRejoinAfterPeerReclaim(t *testing.T) {
 	}
 }
 
+// leaveUnreclaimed detaches r without reclaiming its peer, as a peer that
+// does not follow section 9 (or dies just after detaching) would.
+func leaveUnreclaimed(r *Region) {
+	r.stopMonitor()
+	r.own.claim.Store(claimWord(r.pid, StateDetached))
+}
+
 // TestRejoinPeerLeft: a peer that fenced us and left without reclaiming
 // us (both sides detached) leaves the repair to us: Rejoin discards what
 // we had in flight, the departed peer is reclaimed as usual, and a new
-// peer attaches and is served.
+// peer attaches and is served. A peer that leaves with Close reclaims us
+// first.
 func TestRejoinPeerLeft(t *testing.T) {
 	a, b := newPairOpts(t, Options{DataSlots: 16, ChunkSize: 64, Chunks: 8, PeerTimeout: 2 * time.Second})
 	for range 2 {
 		a.Sender().Send(&Descriptor{Kind: KindNop})
 	}
 	fence(t, a, b)
-	b.Close() // its peer is DETACHED, not FREE: it leaves DETACHED too
+	leaveUnreclaimed(b)
 	res, err := a.Rejoin()
 	if err != nil || res.ByPeer || res.Discarded != 2 || res.Epoch <= res.OldEpoch {
 		t.Fatalf("Rejoin with the peer gone = %+v, %v; want by ourselves, 2 discarded, a new epoch", res, err)
@@ -158,6 +166,23 @@ func TestRejoinPeerLeft(t *testing.T) {
 	}
 	if d, p := receiveOne(t, c); d.Epoch != a.Epoch() || p != "hello" {
 		t.Fatalf("new peer received %q at epoch %d; want \"hello\" at %d", p, d.Epoch, a.Epoch())
+	}
+
+	// c fences a and leaves with Close, which reclaims a first: what a
+	// sent meanwhile is discarded, and a rejoins a clean, free region.
+	a.Sender().Send(&Descriptor{Kind: KindNop})
+	fence(t, a, c)
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st := claimState(a.peer.claim.Load()); st != StateFree {
+		t.Fatalf("the peer's side after its Close: %s; want free", stateName(st))
+	}
+	if res, err := a.Rejoin(); err != nil || !res.ByPeer || res.Discarded != 0 {
+		t.Fatalf("Rejoin after the peer's Close = %+v, %v; want by the peer, nothing left to discard", res, err)
+	}
+	if n, _ := a.Receiver().Poll(1); n != 0 {
+		t.Fatalf("%d descriptors left after the reclaim", n)
 	}
 }
 
@@ -271,8 +296,8 @@ func echo(t *testing.T, host *Region, msg string) uint32 {
 // rejoins with a new epoch, whether the host reclaimed its side and stayed
 // or left without doing so, and serves the host (or its successor).
 func TestRejoinAfterSIGSTOP(t *testing.T) {
-	for _, reclaim := range []bool{true, false} {
-		t.Run(fmt.Sprintf("host_reclaims=%v", reclaim), func(t *testing.T) {
+	for _, mode := range []string{"reclaim-and-stay", "close", "leave-unreclaimed"} {
+		t.Run(mode, func(t *testing.T) {
 			dir := t.TempDir()
 			cmd, out := startPeerAt(t, "-", dir, "rejoin-engine")
 			var name string
@@ -298,12 +323,15 @@ func TestRejoinAfterSIGSTOP(t *testing.T) {
 			if !eventually(30*time.Second, func() bool { return host.Peer().State == PeerDead }) {
 				t.Fatalf("stopped engine not declared dead: %+v", host.Peer())
 			}
-			if reclaim {
+			switch mode {
+			case "reclaim-and-stay":
 				if _, err := host.ReclaimPeer(); err != nil {
 					t.Fatal(err)
 				}
-			} else {
+			case "close": // reclaims the engine's side first
 				host.Close()
+			case "leave-unreclaimed":
+				leaveUnreclaimed(host)
 			}
 			cmd.Process.Signal(syscall.SIGCONT)
 
@@ -318,10 +346,10 @@ func TestRejoinAfterSIGSTOP(t *testing.T) {
 			var e2, e1 uint64
 			var byPeer bool
 			if n, err := fmt.Sscanf(line, "epoch=%d old=%d bypeer=%t", &e2, &e1, &byPeer); n != 3 || err != nil ||
-				e1 != epoch || e2 <= e1 || byPeer != reclaim {
-				t.Fatalf("engine said %q; want old=%d, a higher epoch, bypeer=%v\n%s", line, epoch, reclaim, out)
+				e1 != epoch || e2 <= e1 || byPeer != (mode != "leave-unreclaimed") {
+				t.Fatalf("engine said %q; want old=%d, a higher epoch, bypeer=%v\n%s", line, epoch, mode != "leave-unreclaimed", out)
 			}
-			if !reclaim { // a successor attaches once the engine reclaimed the departed host
+			if mode != "reclaim-and-stay" { // a successor attaches once the departed host is reclaimed
 				if host, err = Open(name, Options{Dir: dir, AttachTimeout: 30 * time.Second}); err != nil {
 					t.Fatalf("Open after the rejoin: %v\n%s", err, out)
 				}

@@ -160,6 +160,12 @@ type lane struct {
 	// connection per batch of responses.
 	done engine.Completer
 
+	// fenced and rejoinErr belong to the receive goroutine: the lane was
+	// lost to a host that declared this engine dead, and why the last
+	// attempt to reinitialise it failed (logged when it changes).
+	fenced    bool
+	rejoinErr string
+
 	mu       sync.Mutex // guards the fields below
 	streams  map[uint64]*stream
 	untaken  []untaken // requests published, oldest first, not yet seen taken
@@ -756,6 +762,51 @@ func (l *lane) watchHost() {
 		l.r.ReclaimPeer()
 		l.sendMu.Unlock()
 	}
+}
+
+// rejoin handles a lane whose host declared this engine dead: the engine
+// stalled (SIGSTOP, swapping, a debugger) past the liveness bound, the
+// host fenced it, and the lane's rings, arena and side are no longer this
+// incarnation's. It fails what was in flight with 502, once, and makes the
+// lane a new incarnation (region.Rejoin, a new epoch: descriptors from
+// before are stale) as soon as the host has given the side up; the next
+// host that attaches is served. Until then it retries once per heartbeat.
+func (l *lane) rejoin() {
+	if !l.fenced {
+		l.fenced = true
+		n := l.failAll(502)
+		who := "its host" // which may have reclaimed the lane and left
+		if pid := l.r.Peer().PID; pid != 0 {
+			who = fmt.Sprintf("its host (pid %d)", pid)
+		}
+		log.Printf("bridge: lane %d: fenced: %s declared this engine dead (it stalled for longer than the %v liveness bound); %d requests failed with 502; reinitialising the lane",
+			l.r.Lane(), who, l.r.PeerTimeout(), n)
+	}
+	l.sendMu.Lock()
+	res, err := l.r.Rejoin()
+	if err == nil {
+		clear(l.owner) // the arena starts over: every chunk is free
+	}
+	l.sendMu.Unlock()
+	if err != nil {
+		if msg := err.Error(); msg != l.rejoinErr {
+			l.rejoinErr = msg
+			log.Printf("bridge: lane %d: not reinitialised yet: %v", l.r.Lane(), err)
+		}
+		// Every wait on a fenced region fails at once: pace the retries.
+		select {
+		case <-l.b.stop:
+		case <-time.After(l.r.PeerTimeout() / 10):
+		}
+		return
+	}
+	l.fenced, l.rejoinErr = false, ""
+	how := "the host had reclaimed it"
+	if !res.ByPeer {
+		how = fmt.Sprintf("no host was left to reclaim it; %d descriptors discarded", res.Discarded)
+	}
+	log.Printf("bridge: lane %d: reinitialised with epoch %d (was %d; %s; %d chunks freed): it serves the next host that attaches",
+		l.r.Lane(), res.Epoch, res.OldEpoch, how, res.Chunks)
 }
 
 // failAll answers every stream in flight with status (or aborts the

@@ -35,6 +35,11 @@ type Options struct {
 	// unreleased; the engine stops reading that client meanwhile. Default
 	// a quarter of the request arena, at least one chunk.
 	BodyWindow int
+	// RequestLimits are the engine's limits on request heads (its
+	// engine.Config.Limits): with BodyInline they bound the largest
+	// request view, which New checks the ring and arena can carry. Zero
+	// fields: http1.DefaultLimits.
+	RequestLimits http1.Limits
 	// HostWait bounds how long a request that finds no host ready waits
 	// for one to attach (a host starting or restarting) before it is
 	// answered 503. Default 5 s; negative: answer 503 at once.
@@ -223,6 +228,9 @@ func New(opts Options) (*Bridge, error) {
 	}
 	if opts.Lanes == 0 {
 		opts.Lanes = 2
+	}
+	if err := checkGeometry(&opts); err != nil {
+		return nil, err
 	}
 	rs, err := region.CreateLanes(opts.Region, opts.Lanes)
 	if err != nil {

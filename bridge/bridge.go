@@ -604,7 +604,9 @@ func (l *lane) receive() {
 		}
 		n, err := rc.Poll(64)
 		if err != nil {
-			l.b.stats.invalid.Add(1)
+			if !errors.Is(err, region.ErrFenced) { // fenced: watchHost rejoins
+				l.b.stats.invalid.Add(1)
+			}
 			continue
 		}
 		for i := 0; i < n; i++ {
@@ -649,7 +651,9 @@ func (l *lane) handle(d *region.Descriptor, payload []byte) (kept bool) {
 		case d.Aux == CancelHostAbort:
 			l.hostAbort(d.Stream)
 		case d.Aux == CancelDrain && d.Stream == 0: // the host asks to leave
-			l.watchHost() // it may have attached since this loop looked
+			if p := l.r.Peer(); p.State == region.PeerAlive {
+				l.hostAlive(p) // it may have attached since this loop looked
+			}
 			l.drain()
 		default:
 			l.b.stats.invalid.Add(1)
@@ -752,16 +756,7 @@ func (l *lane) watchHost() {
 	p := l.r.Peer()
 	switch p.State {
 	case region.PeerAlive:
-		l.mu.Lock()
-		fresh := l.epoch != p.Epoch
-		if fresh {
-			l.epoch, l.since, l.draining = p.Epoch, time.Now(), false
-		}
-		l.mu.Unlock()
-		if fresh { // a new host: it takes new requests, the others drain
-			l.b.refreshServing()
-			l.b.rebalance()
-		}
+		l.hostAlive(p)
 	case region.PeerDead, region.PeerGone:
 		if n := l.failAll(502); n > 0 {
 			log.Printf("bridge: host pid %d %s: %d requests failed with 502", p.PID, p.State, n)
@@ -769,6 +764,21 @@ func (l *lane) watchHost() {
 		l.sendMu.Lock()
 		l.r.ReclaimPeer()
 		l.sendMu.Unlock()
+	}
+}
+
+// hostAlive notes the lane's host as alive; a new one takes new requests
+// and the others drain.
+func (l *lane) hostAlive(p region.PeerInfo) {
+	l.mu.Lock()
+	fresh := l.epoch != p.Epoch
+	if fresh {
+		l.epoch, l.since, l.draining = p.Epoch, time.Now(), false
+	}
+	l.mu.Unlock()
+	if fresh {
+		l.b.refreshServing()
+		l.b.rebalance()
 	}
 }
 

@@ -174,7 +174,9 @@ func (e *Engine) startLocked() error {
 		e.srv = srv
 	}
 	if set := e.settingsLocked(); set.Bridge {
-		b, err := bridge.New(set.BridgeOptions)
+		opts := set.BridgeOptions
+		opts.RequestLimits = set.Engine.Limits // the geometry must carry the largest head
+		b, err := bridge.New(opts)
 		if err != nil {
 			return err
 		}

@@ -354,52 +354,15 @@ func TestBridgeHotSwapUnderLoad(t *testing.T) {
 	a := startHostProcess(t, b.Name(), dir)
 	waitFor(t, "host A", func() bool { return b.Stats().HostPID == a.Process.Pid })
 
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	pids := map[string]int{}
-	failures := 0
-	for c := 0; c < 8; c++ {
-		wg.Add(1)
-		go func(c int) {
-			defer wg.Done()
-			client := &http.Client{Timeout: 10 * time.Second}
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				path := "/swap?ms=0"
-				if i%5 == 0 {
-					path = "/slow?ms=30" // in flight while the swap happens
-				}
-				resp, err := client.Get("http://" + srv.Addr().String() + path)
-				mu.Lock()
-				if err != nil || resp.StatusCode != 200 {
-					failures++
-					if err == nil {
-						t.Errorf("request failed during the swap: %d", resp.StatusCode)
-					} else {
-						t.Errorf("request failed during the swap: %v", err)
-					}
-				} else {
-					pids[resp.Header.Get("X-Pid")]++
-				}
-				mu.Unlock()
-				if resp != nil {
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-				}
-			}
-		}(c)
-	}
-	served := func(pid int) int {
-		mu.Lock()
-		defer mu.Unlock()
-		return pids[strconv.Itoa(pid)]
-	}
-	waitFor(t, "host A to serve under load", func() bool { return served(a.Process.Pid) >= 50 })
+	base := "http://" + srv.Addr().String()
+	load := startLoad(8, func(i int) string {
+		if i%5 == 0 {
+			return base + "/slow?ms=30" // in flight while the swap happens
+		}
+		return base + "/swap?ms=0"
+	})
+	defer load.finish()
+	waitFor(t, "host A to serve under load", func() bool { return load.served(a.Process.Pid) >= 50 })
 	bHost := startHostProcess(t, b.Name(), dir)
 	waitFor(t, "host B to take over", func() bool { return b.Stats().HostPID == bHost.Process.Pid })
 	exited := make(chan error, 1)
@@ -412,16 +375,9 @@ func TestBridgeHotSwapUnderLoad(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("host A did not drain and exit within 10 s")
 	}
-	waitFor(t, "host B to serve under load", func() bool { return served(bHost.Process.Pid) >= 50 })
-	close(stop)
-	wg.Wait()
-	mu.Lock()
-	defer mu.Unlock()
-	if failures != 0 {
-		t.Fatalf("%d requests failed during the hot swap", failures)
-	}
-	if pids[strconv.Itoa(a.Process.Pid)] == 0 || pids[strconv.Itoa(bHost.Process.Pid)] == 0 {
-		t.Fatalf("responses by pid = %v; want both hosts to have served", pids)
+	waitFor(t, "host B to serve under load", func() bool { return load.served(bHost.Process.Pid) >= 50 })
+	if failures := load.finish(); len(failures) != 0 {
+		t.Fatalf("%d requests failed during the hot swap, first: %s", len(failures), failures[0])
 	}
 	if st := b.Stats(); st.Failed != 0 || st.NoHost != 0 {
 		t.Fatalf("stats = %+v; want no failures", st)

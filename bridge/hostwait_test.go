@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -76,56 +75,17 @@ func TestBridgeHostLeavesWithoutFailures(t *testing.T) {
 	a := startHostProcess(t, b.Name(), dir)
 	waitFor(t, "host A", func() bool { return b.Stats().HostPID == a.Process.Pid })
 
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	pids := map[string]int{}
-	var failures []string
-	for c := 0; c < 8; c++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			client := &http.Client{Timeout: 20 * time.Second}
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				resp, err := client.Get("http://" + srv.Addr().String() + "/leave?ms=1")
-				mu.Lock()
-				switch {
-				case err != nil:
-					failures = append(failures, err.Error())
-				case resp.StatusCode != 200:
-					failures = append(failures, resp.Status)
-				default:
-					pids[resp.Header.Get("X-Pid")]++
-				}
-				mu.Unlock()
-				if resp != nil {
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-				}
-			}
-		}()
-	}
-	served := func(pid int) int {
-		mu.Lock()
-		defer mu.Unlock()
-		return pids[strconv.Itoa(pid)]
-	}
-	waitFor(t, "host A to serve under load", func() bool { return served(a.Process.Pid) >= 50 })
+	load := startLoad(8, func(int) string { return "http://" + srv.Addr().String() + "/leave?ms=1" })
+	defer load.finish()
+	waitFor(t, "host A to serve under load", func() bool { return load.served(a.Process.Pid) >= 50 })
 	a.Process.Signal(syscall.SIGTERM)
 	if err := a.Wait(); err != nil {
 		t.Errorf("host A after leaving: %v; want exit 0", err)
 	}
 	// Nobody serves now: the requests wait for the next host.
 	bHost := startHostProcess(t, b.Name(), dir)
-	waitFor(t, "host B to serve under load", func() bool { return served(bHost.Process.Pid) >= 50 })
-	close(stop)
-	wg.Wait()
-	if len(failures) > 0 {
+	waitFor(t, "host B to serve under load", func() bool { return load.served(bHost.Process.Pid) >= 50 })
+	if failures := load.finish(); len(failures) > 0 {
 		t.Fatalf("%d requests failed while host A left and B came, first: %s", len(failures), failures[0])
 	}
 	if st := b.Stats(); st.Failed != 0 || st.NoHost != 0 {

@@ -90,6 +90,66 @@ func getBody(url string) string {
 	return string(body)
 }
 
+// clientLoad is n clients sending GETs in a loop, counting the 200s and
+// keeping every failure.
+type clientLoad struct {
+	stop     chan struct{}
+	stopOnce sync.Once
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	oks      int
+	failures []string
+}
+
+// startLoad starts n clients; url(c, i) is client c's i-th URL.
+func startLoad(n int, url func(c, i int) string) *clientLoad {
+	l := &clientLoad{stop: make(chan struct{})}
+	for c := range n {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			client := &http.Client{Timeout: 20 * time.Second}
+			for i := 0; ; i++ {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				resp, err := client.Get(url(c, i))
+				l.mu.Lock()
+				if err != nil || resp.StatusCode != 200 {
+					l.failures = append(l.failures, fmt.Sprintf("GET %s: %v %v", url(c, i), resp, err))
+				} else {
+					l.oks++
+				}
+				l.mu.Unlock()
+				if resp != nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			}
+		}()
+	}
+	return l
+}
+
+// ok returns how many requests were answered 200 so far.
+func (l *clientLoad) ok() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.oks
+}
+
+// finish stops the clients, waits for them and returns the failures; it
+// may be called again.
+func (l *clientLoad) finish() []string {
+	l.stopOnce.Do(func() { close(l.stop) })
+	l.wg.Wait()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.failures
+}
+
 // waitFor polls cond until it holds, failing the test after 20 s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -272,47 +332,14 @@ func TestCHostHotSwap(t *testing.T) {
 	first := startCHost(t, b)
 	waitServed(t, b)
 
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	ok, failures := 0, 0
-	for c := range 8 {
-		wg.Add(1)
-		go func(c int) {
-			defer wg.Done()
-			client := &http.Client{Timeout: 10 * time.Second}
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				path := "/"
-				if i%5 == c%5 {
-					path = "/slow?ms=30" // in flight while the swap happens
-				}
-				resp, err := client.Get(b.url(path))
-				mu.Lock()
-				if err != nil || resp.StatusCode != 200 {
-					failures++
-					t.Errorf("GET %s during the swap: %v %v", path, resp, err)
-				} else {
-					ok++
-				}
-				mu.Unlock()
-				if resp != nil {
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-				}
-			}
-		}(c)
-	}
-	served := func() int {
-		mu.Lock()
-		defer mu.Unlock()
-		return ok
-	}
-	waitFor(t, "the first c_host to serve under load", func() bool { return served() >= 50 })
+	load := startLoad(8, func(c, i int) string {
+		if i%5 == c%5 {
+			return b.url("/slow?ms=30") // in flight while the swap happens
+		}
+		return b.url("/")
+	})
+	defer load.finish()
+	waitFor(t, "the first c_host to serve under load", func() bool { return load.ok() >= 50 })
 	second := startCHost(t, b)
 	exited := make(chan error, 1)
 	go func() { exited <- first.Wait() }()
@@ -324,12 +351,10 @@ func TestCHostHotSwap(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the first c_host did not drain and exit within 10 s")
 	}
-	alone := served()
-	waitFor(t, "the second c_host to serve alone", func() bool { return served() >= alone+50 })
-	close(stop)
-	wg.Wait()
-	if failures != 0 || ok == 0 {
-		t.Fatalf("%d requests failed, %d succeeded during the hot swap; want 0 failed", failures, ok)
+	alone := load.ok()
+	waitFor(t, "the second c_host to serve alone", func() bool { return load.ok() >= alone+50 })
+	if failures := load.finish(); len(failures) != 0 {
+		t.Fatalf("%d requests failed during the hot swap, first: %s", len(failures), failures[0])
 	}
 	if second.ProcessState != nil {
 		t.Fatalf("the second c_host exited: %v", second.ProcessState)
@@ -380,53 +405,17 @@ func TestCHostLeavesWithoutFailures(t *testing.T) {
 	first := startCHost(t, b)
 	waitServed(t, b)
 
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	ok := 0
-	var failures []string
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			client := &http.Client{Timeout: 20 * time.Second}
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				resp, err := client.Get(b.url("/slow?ms=1"))
-				mu.Lock()
-				if err != nil || resp.StatusCode != 200 {
-					failures = append(failures, fmt.Sprint(resp, err))
-				} else {
-					ok++
-				}
-				mu.Unlock()
-				if resp != nil {
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-				}
-			}
-		}()
-	}
-	served := func() int {
-		mu.Lock()
-		defer mu.Unlock()
-		return ok
-	}
-	waitFor(t, "the first c_host to serve under load", func() bool { return served() >= 50 })
+	load := startLoad(8, func(int, int) string { return b.url("/slow?ms=1") })
+	defer load.finish()
+	waitFor(t, "the first c_host to serve under load", func() bool { return load.ok() >= 50 })
 	first.Process.Signal(syscall.SIGTERM)
 	if err := first.Wait(); err != nil {
 		t.Errorf("c_host after SIGTERM: %v; want exit 0", err)
 	}
-	before := served()
+	before := load.ok()
 	startCHost(t, b)
-	waitFor(t, "the next c_host to serve", func() bool { return served() >= before+50 })
-	close(stop)
-	wg.Wait()
-	if len(failures) > 0 {
+	waitFor(t, "the next c_host to serve", func() bool { return load.ok() >= before+50 })
+	if failures := load.finish(); len(failures) > 0 {
 		t.Fatalf("%d requests failed while one c_host left and the next came; first: %s", len(failures), failures[0])
 	}
 }

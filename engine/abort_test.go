@@ -33,7 +33,7 @@ func TestAbortDeliversWhatWasWritten(t *testing.T) {
 			x := <-held
 			x.StartStream(tc.length)
 			piece := bytes.Repeat([]byte("0123456789abcdef"), 4096) // 64 KiB
-			const pieces = 32                                        // 2 MiB: more than the socket buffers hold
+			const pieces = 32                                       // 2 MiB: more than the socket buffers hold
 			wrote := make(chan error, 1)
 			go func() {
 				for range pieces {

@@ -171,6 +171,11 @@ type lane struct {
 	fenced    bool
 	rejoinErr string
 
+	// open is set while the lane takes new requests: its host is alive
+	// and not draining. send checks it under sendMu, so no request is
+	// published behind a drain notice, or to a host that is gone.
+	open atomic.Bool
+
 	mu       sync.Mutex // guards the fields below
 	streams  map[uint64]*stream
 	untaken  []untaken // requests published, oldest first, not yet seen taken
@@ -309,6 +314,7 @@ func (l *lane) drain() {
 	if !tell {
 		return
 	}
+	l.open.Store(false) // before the notice: send checks it under sendMu
 	l.b.refreshServing()
 	l.sendMu.Lock()
 	_, err := l.r.Sender().Send(&region.Descriptor{Kind: region.KindCancel, Aux: CancelDrain})
@@ -394,33 +400,49 @@ func (b *Bridge) Lanes() []LaneStats {
 // ServeExchange forwards x to the host, or answers 503 when none is
 // attached within HostWait or it has no room within SendTimeout.
 func (b *Bridge) ServeExchange(x *engine.Exchange) {
-	l := b.awaitHost()
-	if l == nil {
-		b.stats.noHost.Add(1)
-		respondError(x, 503, "no application host attached")
-		return
-	}
-	id := b.nextID.Add(1)
-	x.Hold() // copies the request out of the connection's buffer
-	s := &stream{x: x, l: l, id: id, conn: uint32(x.ConnID())}
-	x.UserData, x.Cancel = s, cancelStream
-	if x.BodyStreamed() {
-		x.BodyFunc = s.forwardBody
-	}
-	l.mu.Lock()
-	l.streams[id] = s
-	l.mu.Unlock()
-	if err := l.send(s); err != nil {
-		if l.take(id) != nil { // not already failed by the receiver
+	for {
+		l := b.awaitHost()
+		if l == nil {
 			b.stats.noHost.Add(1)
-			x.BodyFunc = nil // nobody takes the body: the connection closes
-			respondError(x, 503, "application host busy: "+err.Error())
-			x.Done()
+			x.BodyFunc = nil
+			respondError(x, 503, "no application host attached")
+			x.Done() // if an earlier try held x; nothing otherwise
+			return
 		}
+		id := b.nextID.Add(1)
+		x.Hold() // copies the request out of the connection's buffer
+		s := &stream{x: x, l: l, id: id, conn: uint32(x.ConnID())}
+		// Only this goroutine calls x.Cancel, and not before we return.
+		x.UserData, x.Cancel = s, cancelStream
+		x.BodyFunc = nil
+		if x.BodyStreamed() {
+			x.BodyFunc = s.forwardBody
+		}
+		l.mu.Lock()
+		l.streams[id] = s
+		l.mu.Unlock()
+		err := l.send(s)
+		if err == nil {
+			b.stats.forwarded.Add(1)
+			return
+		}
+		if l.take(id) == nil {
+			return // failed by the receiver meanwhile
+		}
+		if errors.Is(err, errLaneClosed) {
+			continue // it began to drain, or its host went: pick again
+		}
+		b.stats.noHost.Add(1)
+		x.BodyFunc = nil // nobody takes the body: the connection closes
+		respondError(x, 503, "application host busy: "+err.Error())
+		x.Done()
 		return
 	}
-	b.stats.forwarded.Add(1)
 }
+
+// errLaneClosed is send's error for a lane that stopped taking requests
+// after the request picked it.
+var errLaneClosed = errors.New("bridge: lane closed to new requests")
 
 // StreamBody tells the engine which request bodies to stream rather than
 // read whole first (engine.BodyStreamer).
@@ -435,6 +457,9 @@ func (l *lane) send(s *stream) error {
 	x := s.x
 	l.sendMu.Lock()
 	defer l.sendMu.Unlock()
+	if !l.open.Load() {
+		return errLaneClosed
+	}
 	v := &l.view
 	viewOf(v, s.id, x)
 	d := region.Descriptor{Kind: region.KindRequest, Flags: region.FlagEnd, Stream: s.id, Conn: s.conn}
@@ -774,6 +799,7 @@ func (l *lane) hostAlive(p region.PeerInfo) {
 	fresh := l.epoch != p.Epoch
 	if fresh {
 		l.epoch, l.since, l.draining = p.Epoch, time.Now(), false
+		l.open.Store(true)
 	}
 	l.mu.Unlock()
 	if fresh {
@@ -837,6 +863,7 @@ func (l *lane) failAll(status int) int {
 	l.streams = map[uint64]*stream{}
 	l.untaken = l.untaken[:0]
 	l.epoch, l.draining = 0, false
+	l.open.Store(false)
 	l.mu.Unlock()
 	l.b.refreshServing()
 	for _, s := range streams {

@@ -873,13 +873,38 @@ typedef struct hw_shm_desc {
 ** [region TestKillProducer] [region TestHungPeerDeclaredDead]
 **
 ** Declaring the peer dead FENCES it: CAS its claim from the value you
-** judged to CLAIM(pid, DETACHED). A process that finds its own claim no
-** longer CLAIM(own pid, ACTIVE) is fenced: it must stop touching the
-** region at once (publish nothing more, release nothing) and detach; it
-** must not CAS its claim back. A fenced host may attach again (section 1,
-** lane choice) and gets a new epoch. A fenced engine (it was paused past
-** liveness_ms) logs it, reinitialises that lane with new epochs and
-** serves the next host that attaches.
+** judged to CLAIM(pid, DETACHED).
+** ^A process that finds its own claim no longer CLAIM(own pid, ACTIVE) is
+** fenced. It stops touching the region at once: it publishes nothing,
+** releases nothing, consumes nothing, and stops beating (the side is no
+** longer its own). It never CASes its claim back. It checks its claim
+** before each poll and publish, not only when it beats: a process resumed
+** after a stall runs its loops before its beat thread. (The Go peer loads
+** its claim word on every Reserve, Poll and Collect, which then fail with
+** region.ErrFenced.) [region TestFencedStopsBeating]
+** [region TestFencedNoticedBeforeBeat] [region TestRejoinAfterPeerReclaim]
+** A fenced process may detach, or rejoin as a new incarnation once the
+** side is given up (region.Rejoin):
+**   - the side is FREE (the peer reclaimed it): claim it again;
+**   - it is still CLAIM(own pid, DETACHED) and the peer side is FREE or
+**     DETACHED: nobody will reclaim it, so reset your own rings as a
+**     detach with a FREE peer does (below), store token = 0 and claim = 0,
+**     then claim it;
+**   - the peer is ATTACHING or ACTIVE: wait (retry each beat), it owes the
+**     reclaim.
+** After claiming, build the ring state from the current indices with
+** every chunk FREE (claim step 4).
+** ^A Go side rejoins with a new epoch whether its peer reclaimed it or
+** left without doing so, and refuses (region.ErrSideBusy) while a live
+** peer still owes the reclaim. [region TestRejoinAfterPeerReclaim]
+** [region TestRejoinPeerLeft] [region TestRejoinAfterSIGSTOP]
+** A fenced host may also attach again anew (section 1, lane choice).
+** ^A fenced engine (it was paused past liveness_ms: SIGSTOP, swapping, a
+** debugger) logs the fencing, fails that lane's requests in flight with
+** 502 (or cuts their connections if a streamed response had begun),
+** reinitialises the lane with a new epoch once its host has given the side
+** up (region.Rejoin, retried each beat), logs the new epoch and serves the
+** next host that attaches. [tests TestEnginePauseRejoins]
 **
 ** Reclamation, by the survivor after the peer was fenced or detached:
 ** the engine always does it for its host; a host may do it for a fenced

@@ -225,6 +225,30 @@ func TestFencedStopsBeating(t *testing.T) {
 	}
 }
 
+// TestFencedNoticedBeforeBeat: a side fenced while its monitor does not
+// tick (a process resumed after a stall runs its loops first) fails its
+// next Reserve, Poll and Collect with ErrFenced, without touching a ring.
+func TestFencedNoticedBeforeBeat(t *testing.T) {
+	a, b := newPair(t)
+	a.stopMonitor() // no tick will notice
+	b.Sender().Send(&Descriptor{Kind: KindNop, Stream: 1})
+	b.mu.Lock()
+	b.declareDead(a.own.claim.Load(), "test", time.Now())
+	b.mu.Unlock()
+	if _, err := a.Receiver().Poll(1); !errors.Is(err, ErrFenced) {
+		t.Fatalf("Poll on a side fenced before its tick = %v; want %v", err, ErrFenced)
+	}
+	if _, err := a.Sender().Reserve(1); !errors.Is(err, ErrFenced) {
+		t.Fatalf("Reserve on a side fenced before its tick = %v; want %v", err, ErrFenced)
+	}
+	if _, err := a.Sender().Collect(); !errors.Is(err, ErrFenced) {
+		t.Fatalf("Collect on a side fenced before its tick = %v; want %v", err, ErrFenced)
+	}
+	if !a.Fenced() || a.Receiver().in.Position() != 0 {
+		t.Fatalf("fenced %v, ring 1 consumed to %d; want fenced, nothing consumed", a.Fenced(), a.Receiver().in.Position())
+	}
+}
+
 // rejoinEngineMain is an engine that echoes every payload back and, when
 // it finds itself fenced, rejoins: the process TestRejoinAfterSIGSTOP
 // stops and resumes.

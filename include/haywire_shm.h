@@ -236,7 +236,7 @@
 #define HW_SHM_COUNTER_PEER_DEATHS 6      /* peers declared dead */
 #define HW_SHM_COUNTER_RECLAIMS 7         /* reclaims performed */
 #define HW_SHM_COUNTER_RECLAIMED_DESCS 8  /* descriptors discarded by reclaims */
-#define HW_SHM_COUNTER_RECLAIMED_CHUNKS 9 /* own chunks taken back by reclaims */
+#define HW_SHM_COUNTER_RECLAIMED_CHUNKS 9 /* own chunks a departed peer still held (lent, not released) */
 #define HW_SHM_COUNTER_ATTACHES 10        /* times this side was claimed */
 #define HW_SHM_COUNTER_SLEEP_TIMEOUTS 11  /* futex waits that ended by timeout */
 #define HW_SHM_NUM_COUNTERS 12
@@ -908,16 +908,26 @@ typedef struct hw_shm_desc {
 **
 ** Reclamation, by the survivor after the peer was fenced or detached:
 ** the engine always does it for its host; a host may do it for a fenced
-** engine (section 1, step 6 b). hw_shm_reclaim_rings does steps 1-3:
+** engine (section 1, step 6 b). hw_shm_reclaim_rings does steps 1-3
+** (collect the releases of step 4 before calling it):
 **   1. Rings the dead side consumed (your data ring, the release ring you
 **      produce on): store head = tail -- you write its index; nobody else
 **      is there. Everything it had not consumed is discarded.
 **   2. Rings the dead side produced: store your head = tail (drain first
-**      if the published descriptors are still useful), or, if tail is
-**      corrupt, store tail = head.
+**      if the published descriptors are still useful, as the releases of
+**      step 4 are), or, if tail is corrupt, store tail = head.
 **   3. Clear the sleeping flag of every bell the dead side waits on.
-**   4. Free every chunk of your arena that was LENT; drop every pointer
-**      into the dead side's arena (its successor will overwrite it).
+**   4. First take the releases the dead side published on the release
+**      ring of your arena, as a collect would (section 6): those chunks
+**      were given back (do it before step 2 skips them). Then free every
+**      chunk still LENT. Only these count in
+**      HW_SHM_COUNTER_RECLAIMED_CHUNKS. Drop every pointer into the dead
+**      side's arena (its successor will overwrite it).
+**      ^The Go peer counts in RECLAIMED_CHUNKS only the chunks the
+**      departed peer had not released, whether it detached cleanly or was
+**      killed. [region TestReclaimCountsOnlyHeldChunks]
+**      [region TestReclaimCountsChunksOfKilledPeer]
+**      [tests TestReclaimedChunksOnlyForHeldChunks]
 **   5. Remember its epoch: from now on reject descriptors with an epoch
 **      <= it (ESTALE).
 **   6. Store its token = 0, then its claim = 0 (FREE). A successor may
@@ -1518,10 +1528,12 @@ static inline int hw_shm_side_beat(hw_shm_header *h, int side, uint32_t pid) {
 
 /*
 ** Steps 1-3 of reclamation for the survivor `side` after the peer was
-** fenced: fix the indices of all four rings and clear the peer's sleeping
-** flags. The caller then frees its LENT chunks, drops pointers into the
-** peer's arena, records the peer's epoch as stale and frees the peer's
-** claim (store 0). Returns the number of descriptors discarded.
+** fenced or detached: fix the indices of all four rings and clear the
+** peer's sleeping flags. Collect the releases on the release ring of your
+** arena first (step 4): this discards them. The caller then frees its
+** chunks still LENT, drops pointers into the peer's arena, records the
+** peer's epoch as stale and frees the peer's claim (token = 0, then claim
+** = 0). Returns the number of descriptors discarded.
 */
 static inline uint64_t hw_shm_reclaim_rings(hw_shm_header *h, int side) {
   int peer = 1 - side, r;

@@ -195,7 +195,7 @@ const (
 	CounterPeerDeaths             // peers this side declared dead
 	CounterReclaims               // reclaims this side performed
 	CounterReclaimedDescs         // descriptors discarded by reclaims
-	CounterReclaimedChunks        // own chunks taken back by reclaims
+	CounterReclaimedChunks        // own chunks a departed peer still held (lent, not released)
 	CounterAttaches               // times this side was claimed
 	CounterSleepTimeouts          // futex waits that ended by timeout, not by a wake
 	NumCounters                   // number of defined counters (at most 16)

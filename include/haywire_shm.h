@@ -126,10 +126,13 @@
 **        a. stops publishing, and ends every request it holds locally
 **           (the engine, if it lives, answers them itself:
 **           haywire_bridge.h) and drops every pointer into arena 0;
-**        b. may reclaim the engine's side (section 9, steps 1-6: side 0
-**           becomes FREE) -- the survivor's part; the Go, C and C# hosts
-**           skip it, and an engine that comes back then repairs its own
-**           rings itself;
+**        b. reclaims the engine's side (section 9, steps 1-6: side 0
+**           becomes FREE) -- the survivor's part -- at once or when it
+**           detaches: the Go and C hosts (region.Close) and the C# host
+**           (HostConnection.Dispose) do it when they detach, which also
+**           discards what they published after fencing it. (An engine
+**           that comes back to a host that left without reclaiming it
+**           repairs its own rings itself: section 9, fencing);
 **        c. detaches (step 7), at once, whether or not it reclaimed: an
 **           engine that was only paused past liveness_ms (SIGSTOP, a
 **           debugger) and resumes notices that it was fenced, and it
@@ -907,8 +910,9 @@ typedef struct hw_shm_desc {
 ** next host that attaches. [tests TestEnginePauseRejoins]
 **
 ** Reclamation, by the survivor after the peer was fenced or detached:
-** the engine always does it for its host; a host may do it for a fenced
-** engine (section 1, step 6 b). hw_shm_reclaim_rings does steps 1-3
+** the engine always does it for its host; a host does it for an engine
+** that left or that it fenced, at the latest when it detaches (section 1,
+** step 6 b). hw_shm_reclaim_rings does steps 1-3
 ** (collect the releases of step 4 before calling it):
 **   1. Rings the dead side consumed (your data ring, the release ring you
 **      produce on): store head = tail -- you write its index; nobody else
@@ -933,10 +937,20 @@ typedef struct hw_shm_desc {
 **   6. Store its token = 0, then its claim = 0 (FREE). A successor may
 **      now claim the side and gets a new epoch.
 **
-** Detach (hw_shm_side_detach): CAS own claim CLAIM(pid, ACTIVE) ->
-** CLAIM(pid, DETACHED) if the peer is attached (it reclaims you), or, if
-** the peer side is FREE, do steps 1-2 for your own rings and CAS to 0.
-** Then ring every bell the peer may sleep on so it notices at once.
+** Detach (hw_shm_side_detach), only while your claim is CLAIM(pid,
+** ACTIVE) (fenced, touch nothing: above). If the peer's claim is DETACHED
+** (it left, or you declared it dead), reclaim it first (steps 1-6). Then,
+** if the peer side is FREE, reset your own rings (steps 1-3 as the peer
+** would do them: hw_shm_reclaim_rings for the peer), store your token = 0
+** and CAS your claim to 0; if the peer is attached, CAS your claim
+** CLAIM(pid, ACTIVE) -> CLAIM(pid, DETACHED): it reclaims you. Then ring
+** every bell the peer may sleep on so it notices at once.
+** ^hw_shm_side_detach, and a Go side's Close, reclaim a peer that left or
+** was declared dead, so both sides are left FREE and what the peer
+** published unread is discarded; a fenced side's Close touches neither
+** rings nor claims.
+** [region TestRejoinPeerLeft] [region TestRejoinAfterSIGSTOP]
+** [region TestFencedStopsBeating] [region TestCPeerDetachReclaims]
 */
 
 /* Compile-time checks: the structs above and the offsets documented with
@@ -1564,23 +1578,43 @@ static inline uint64_t hw_shm_reclaim_rings(hw_shm_header *h, int side) {
   return discarded;
 }
 
-/* Detach side `side` of process pid (section 9): DETACHED if the peer is
-** attached (it reclaims us), otherwise reset our rings and FREE. Then ring
-** the bells the peer may sleep on. */
-static inline void hw_shm_side_detach(hw_shm_header *h, int side, uint32_t pid) {
-  int peer = 1 - side;
+/*
+** Detach side `side` of process pid (section 9). A peer that left or was
+** declared dead (DETACHED) is reclaimed first: steps 1-3 and 6, counted in
+** RECLAIMS and RECLAIMED_DESCS (steps 4-5 concern the caller's private
+** state, which it drops now: a caller that keeps RECLAIMED_CHUNKS collects
+** and counts before). Then, the peer side being FREE, our rings are reset
+** and our claim freed; a peer still attached finds us DETACHED and
+** reclaims us. Then the bells the peer may sleep on are rung.
+** RETURNS: HW_SHM_OK, or HW_SHM_EFENCED when our claim is no longer
+** CLAIM(pid, ACTIVE): fenced, it touches nothing.
+*/
+static inline int hw_shm_side_detach(hw_shm_header *h, int side, uint32_t pid) {
+  int peer = 1 - side, ok;
   uint64_t mine = HW_SHM_CLAIM(pid, HW_SHM_STATE_ACTIVE);
+  uint64_t pc = atomic_load(&h->sides[peer].claim);
+  if (atomic_load(&h->sides[side].claim) != mine)
+    return HW_SHM_EFENCED; /* the rings and the side are the peer's to reclaim */
+  if (HW_SHM_CLAIM_STATE(pc) == HW_SHM_STATE_DETACHED) {
+    uint64_t discarded = hw_shm_reclaim_rings(h, side); /* we are the survivor */
+    atomic_store(&h->sides[peer].token, 0);
+    if (atomic_compare_exchange_strong(&h->sides[peer].claim, &pc, 0)) {
+      hw_shm_count(h, side, HW_SHM_COUNTER_RECLAIMS, 1);
+      hw_shm_count(h, side, HW_SHM_COUNTER_RECLAIMED_DESCS, discarded);
+    }
+  }
   if (HW_SHM_CLAIM_STATE(atomic_load(&h->sides[peer].claim)) == HW_SHM_STATE_FREE) {
     hw_shm_reclaim_rings(h, peer); /* as if the (absent) peer reclaimed us */
     atomic_store(&h->sides[side].token, 0);
-    atomic_compare_exchange_strong(&h->sides[side].claim, &mine, 0);
+    ok = atomic_compare_exchange_strong(&h->sides[side].claim, &mine, 0);
   } else {
-    atomic_compare_exchange_strong(&h->sides[side].claim, &mine, HW_SHM_CLAIM(pid, HW_SHM_STATE_DETACHED));
+    ok = atomic_compare_exchange_strong(&h->sides[side].claim, &mine, HW_SHM_CLAIM(pid, HW_SHM_STATE_DETACHED));
   }
   hw_shm_bell_interrupt(hw_shm_data_bell(h, HW_SHM_DATA_RING(side)));
   hw_shm_bell_interrupt(hw_shm_data_bell(h, HW_SHM_RELEASE_RING(peer)));
   hw_shm_bell_interrupt(hw_shm_space_bell(h, HW_SHM_DATA_RING(peer)));
   hw_shm_bell_interrupt(hw_shm_space_bell(h, HW_SHM_RELEASE_RING(side)));
+  return ok ? HW_SHM_OK : HW_SHM_EFENCED;
 }
 
 #endif /* HAYWIRE_SHM_H */

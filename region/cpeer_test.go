@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/haywireowin/haywire/region/arena"
+	"github.com/haywireowin/haywire/ringbuf"
 )
 
 // The C side of the contract: tests/c/shm_peer.c and tests/c/test-shm-check.c
@@ -204,6 +205,66 @@ func TestCPeerEcho(t *testing.T) {
 	}
 	t.Logf("%d messages, %d descriptors, %d refused; C peer: %s; sleeps %d, wake-ups issued here %d",
 		sent, s.Position(), invalid, line, r.PeerCounter(CounterSleeps), r.Counter(CounterWakeups))
+}
+
+// TestCPeerDetachReclaims: the C peer whose engine left without reclaiming
+// it (its claim DETACHED) detaches with hw_shm_side_detach, which reclaims
+// the engine's side first: both sides end FREE, every ring empty (the echo
+// and the release it had published are discarded), and the reclaim is
+// counted on the C side.
+func TestCPeerDetachReclaims(t *testing.T) {
+	bin := buildC(t, "shm_peer.c")
+	r, err := Create(Options{Dir: t.TempDir(), DataSlots: 16, ChunkSize: 64, Chunks: 8, PeerTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var out bytes.Buffer
+	cmd := exec.Command(bin, r.Path())
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	if !eventually(20*time.Second, func() bool { return r.Peer().State == PeerAlive }) {
+		t.Fatalf("C peer never attached: %v\n%s", r.Peer(), out.String())
+	}
+	payload := []byte("hello")
+	if err := r.Sender().SendBytes(Descriptor{Kind: KindBody, Stream: 1, Conn: fnv1a(payload)}, payload); err != nil {
+		t.Fatal(err)
+	}
+	// The echo (ring 1) and the release of our chunk (ring 2) are
+	// published; leave both unread and depart without reclaiming.
+	if !eventually(20*time.Second, func() bool {
+		return r.Receiver().in.ProducerPosition() == 1 && r.send.relIn.ProducerPosition() == 1
+	}) {
+		t.Fatalf("no echo and release from the C peer\n%s", out.String())
+	}
+	leaveUnreclaimed(r)
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 3 {
+		t.Fatalf("C peer after the engine left: %v; want exit 3 (engine gone)\n%s", err, out.String())
+	}
+	for s := range SideCount {
+		if c := u64(r.mem, sideOffset(s)+SideClaimOffset).Load(); c != 0 {
+			t.Errorf("side %d claim %#x after the C peer detached; want free", s, c)
+		}
+	}
+	for i, ring := range r.layout.Rings {
+		off := int(ring.Offset)
+		if tail, head := u64(r.mem, off+ringbuf.TailOffset).Load(), u64(r.mem, off+ringbuf.HeadOffset).Load(); tail != head {
+			t.Errorf("ring %d: tail %d, head %d; want it emptied", i, tail, head)
+		}
+	}
+	if n, d := r.PeerCounter(CounterReclaims), r.PeerCounter(CounterReclaimedDescs); n != 1 || d != 2 {
+		t.Errorf("C peer counted %d reclaims, %d descriptors discarded; want 1 and 2 (the echo, the release)", n, d)
+	}
 }
 
 // Codes from HW_SHM_ERRNO_MAP.

@@ -14,7 +14,8 @@
 ** stream is the slot position, and counted in the INVALID counter. A NOP
 ** with stream UINT64_MAX ends the run: the peer answers with a NOP,
 ** detaches and exits 0. It sleeps on the ring-0 doorbell when idle, beats
-** its heartbeat, and exits 2 if fenced or 3 if the engine goes away.
+** its heartbeat, and exits 2 if fenced, or 3 if the engine goes away
+** (after detaching, which reclaims an engine that left).
 **
 ** Output (stdout, one line): ok received=N echoed=N invalid=N sleeps=N
 */
@@ -123,7 +124,8 @@ static int collect(peer *p) {
   return err;
 }
 
-/* Beat when due; report fencing or the engine's departure. */
+/* Beat when due; report fencing (2: touch nothing more) or the engine's
+** departure (3, once detached: section 1, step 6). */
 static int beat(peer *p) {
   uint64_t t = now_ns();
   uint64_t c;
@@ -133,14 +135,15 @@ static int beat(peer *p) {
   if (hw_shm_side_beat(p->h, SIDE, p->pid) != HW_SHM_OK)
     return 2;
   c = atomic_load(&p->h->sides[PEER].claim);
-  if (HW_SHM_CLAIM_STATE(c) != HW_SHM_STATE_ACTIVE)
-    return 3;
   /* A pid from the region is untrusted: 0 or > INT32_MAX would name a
   ** process group in kill(2). (A real host would also require the
   ** heartbeat to have stopped, section 9.) */
-  if (HW_SHM_CLAIM_PID(c) == 0 || HW_SHM_CLAIM_PID(c) > 0x7fffffffu ||
-      (kill((pid_t)HW_SHM_CLAIM_PID(c), 0) != 0 && errno == ESRCH))
+  if (HW_SHM_CLAIM_STATE(c) != HW_SHM_STATE_ACTIVE || HW_SHM_CLAIM_PID(c) == 0 || HW_SHM_CLAIM_PID(c) > 0x7fffffffu ||
+      (kill((pid_t)HW_SHM_CLAIM_PID(c), 0) != 0 && errno == ESRCH)) {
+    /* Reclaims an engine that left (DETACHED) first, then frees side 1. */
+    hw_shm_side_detach(p->h, SIDE, p->pid);
     return 3;
+  }
   return 0;
 }
 

@@ -85,6 +85,15 @@
 ** not a body follows; it sends no flag on a BODY piece but the last, and
 ** ends a streamed request body either with END on its last BODY or with
 ** an END descriptor. [bridge TestContractFlags]
+** ^The engine refuses at start any geometry in which the largest request
+** view cannot be sent (it would answer such requests 503 forever). With
+** V = 136 + 16 x max_header_count + max_header_bytes + body_inline and
+** H = V - body_inline (the view of a head whose body streams), it needs
+** ceil(V / chunk_size) <= slots (region_slots, the data ring) and
+** max(ceil(V / chunk_size), ceil(H / chunk_size) + 1) <= chunks
+** (region_chunks: a streamed body needs a chunk beside its head's view);
+** the error names the smallest working values. [bridge TestCheckGeometry]
+** [bridge TestViewBoundsIsViewLen] [tests TestGeometryTooSmallRefused]
 ** ^The engine takes a RESPONSE part with neither flag as one flagged
 ** MORE, and releases the chunk of each part as soon as it has copied it,
 ** before the message is complete: a host may send a whole response larger

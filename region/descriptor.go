@@ -79,8 +79,11 @@ func (k Kind) String() string {
 type Flags uint8
 
 const (
-	// FlagEnd marks the last descriptor of the stream in this direction:
-	// Request|End is a request without body, Body|End its last chunk.
+	// FlagEnd marks the last part of a message (haywire_shm.h section 5,
+	// "Flags"): on a Request or Response, the last part of the request
+	// view or response message, which ends the message, not the stream
+	// (the message says whether a body follows); on a Body (or Data), the
+	// last piece of the body, as if an End descriptor followed it.
 	FlagEnd Flags = 1 << 0
 	// FlagMore marks a payload continued by the next descriptor of the same
 	// stream (a message longer than one chunk); the last part has it clear.

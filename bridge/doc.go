@@ -12,13 +12,22 @@
 //
 // Messages, per stream (one request; Descriptor.Stream is the request id):
 //
-//	engine → host  KindRequest   the request view, whole body inline (FlagEnd)
-//	host → engine  KindResponse  response head and body (FlagEnd on the last part)
+//	engine → host  KindRequest   the request view (FlagEnd on the last part): the whole body
+//	                             inline, or its first bytes (ViewBodyStream)
+//	engine → host  KindBody      a piece of a streamed request body; then KindEnd, or FlagEnd on the last
+//	host → engine  KindContinue  send the body (the view is flagged ViewExpectContinue)
+//	host → engine  KindResponse  the response message (FlagEnd on the last part): the whole
+//	                             response, or its head and first bytes (ResponseStream)
+//	host → engine  KindBody      a piece of a streamed response body; then KindEnd, or FlagEnd on the last
+//	host → engine  KindCancel    Aux CancelHostAbort: the host gives up on the response
 //	engine → host  KindCancel    the client went away (Aux CancelClientGone): still answer it
 //	engine → host  KindCancel    on stream 0, Aux CancelDrain: a newer host takes over
+//	host → engine  KindCancel    on stream 0, Aux CancelDrain: the host leaves (Host.Leave);
+//	                             the engine answers with its own, after the requests it sent
 //
-// A payload larger than a chunk comes as consecutive parts flagged
-// FlagMore (region.Sender.SendBytes).
+// A view or response message larger than a chunk comes as consecutive
+// parts flagged FlagMore (region.Sender.SendBytes); include/haywire_bridge.h
+// is the protocol in full.
 //
 // Trust: everything read from the peer is validated — a view or response
 // that does not decode fails that stream (502 on the engine side) and is

@@ -884,8 +884,10 @@ typedef struct hw_shm_desc {
 ** before each poll and publish, not only when it beats: a process resumed
 ** after a stall runs its loops before its beat thread. (The Go peer loads
 ** its claim word on every Reserve, Poll and Collect, which then fail with
-** region.ErrFenced.) [region TestFencedStopsBeating]
+** region.ErrFenced; tests/c/shm_peer.c before each poll, consume, publish
+** and collect.) [region TestFencedStopsBeating]
 ** [region TestFencedNoticedBeforeBeat] [region TestRejoinAfterPeerReclaim]
+** [region TestCPeerFencedTouchesNothing]
 ** A fenced process may detach, or rejoin as a new incarnation once the
 ** side is given up (region.Rejoin):
 **   - the side is FREE (the peer reclaimed it): claim it again;

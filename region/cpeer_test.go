@@ -267,6 +267,53 @@ func TestCPeerDetachReclaims(t *testing.T) {
 	}
 }
 
+// TestCPeerFencedTouchesNothing: the C peer, fenced while it sleeps, is
+// woken by a descriptor and exits 2 without consuming it, without
+// detaching and without freeing its claim: the side is ours to reclaim.
+func TestCPeerFencedTouchesNothing(t *testing.T) {
+	bin := buildC(t, "shm_peer.c")
+	r, err := Create(Options{Dir: t.TempDir(), DataSlots: 16, ChunkSize: 64, Chunks: 8, PeerTimeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var out bytes.Buffer
+	cmd := exec.Command(bin, r.Path())
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	if !eventually(20*time.Second, func() bool { return r.Peer().State == PeerAlive }) {
+		t.Fatalf("C peer never attached: %v\n%s", r.Peer(), out.String())
+	}
+	r.mu.Lock()
+	c := r.peer.claim.Load()
+	r.declareDead(c, "test", time.Now())
+	fencedClaim := r.peer.claim.Load()
+	r.mu.Unlock()
+	payload := []byte("hello")
+	if err := r.Sender().SendBytes(Descriptor{Kind: KindBody, Stream: 1, Conn: fnv1a(payload)}, payload); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+		t.Fatalf("fenced C peer: %v; want exit 2 (fenced)\n%s", err, out.String())
+	}
+	if head := r.send.out.ConsumerPosition(); head != 0 {
+		t.Errorf("fenced C peer consumed ring 0 to %d; want 0", head)
+	}
+	if got := r.peer.claim.Load(); got != fencedClaim {
+		t.Errorf("fenced C peer's claim %#x -> %#x; want it left as fenced", fencedClaim, got)
+	}
+}
+
 // Codes from HW_SHM_ERRNO_MAP.
 const (
 	cOK, cTruncated, cMagic, cVersion, cLayout, cDesc, cStale = 0, -1, -2, -3, -4, -7, -8

@@ -104,10 +104,19 @@ typedef struct {
   uint64_t beat_ns;
 } peer;
 
+/* Fenced (section 9): our claim is no longer ours. Checked before every
+** poll and publish, not only when beating: a process resumed after a stall
+** must not read or write a ring the engine may have reclaimed. */
+static int fenced(const peer *p) {
+  return atomic_load(&p->h->sides[SIDE].claim) != HW_SHM_CLAIM(p->pid, HW_SHM_STATE_ACTIVE);
+}
+
 /* Take back released chunks of arena 1. */
 static int collect(peer *p) {
   int err;
   uint32_t n, i;
+  if (fenced(p))
+    return HW_SHM_EFENCED;
   while ((n = hw_shm_consumer_available(&p->rel_in, 64, &err)) > 0) {
     for (i = 0; i < n; i++) {
       hw_shm_desc d = *hw_shm_consumer_slot(&p->rel_in, i); /* copy, then validate */
@@ -173,6 +182,8 @@ static int send_desc(peer *p, hw_shm_desc *d) {
     hw_shm_count(p->h, SIDE, HW_SHM_COUNTER_SLEEPS, 1);
     hw_shm_bell_wait(hw_shm_space_bell(p->h, HW_SHM_DATA_RING(SIDE)), ready_space, p, p->beat_ns);
   }
+  if (fenced(p))
+    return 2;
   d->epoch = p->epoch;
   *hw_shm_producer_slot(&p->out, 0) = *d;
   hw_shm_producer_commit(&p->out, 1);
@@ -185,6 +196,8 @@ static int send_desc(peer *p, hw_shm_desc *d) {
 static int release(peer *p, const hw_shm_desc *d) {
   int err;
   hw_shm_desc r;
+  if (fenced(p))
+    return 2;
   if (hw_shm_producer_reserve(&p->rel_out, 1, &err) == 0)
     return die(4, "release ring full or corrupt");
   memset(&r, 0, sizeof r);
@@ -288,7 +301,10 @@ int main(int argc, char **argv) {
 
   /* 5. Echo loop. */
   for (;;) {
-    uint32_t n = hw_shm_consumer_available(&p.in, 64, &err);
+    uint32_t n;
+    if (fenced(&p))
+      return die(2, "fenced");
+    n = hw_shm_consumer_available(&p.in, 64, &err);
     if (err != HW_SHM_OK)
       return die(4, "ring 0 tail corrupt");
     if ((rc = beat(&p)) != 0)
@@ -342,8 +358,8 @@ int main(int argc, char **argv) {
       out.offset = out.gen = 0;
       if (d.length != 0) {
         while (!alloc_chunk(&p.a, &off, &gen)) {
-          if (collect(&p) != HW_SHM_OK)
-            return die(4, "ring 3 tail corrupt");
+          if ((rc = collect(&p)) != HW_SHM_OK)
+            return rc == HW_SHM_EFENCED ? die(2, "fenced") : die(4, "ring 3 tail corrupt");
           if (p.a.nfree > 0)
             continue;
           if ((rc = beat(&p)) != 0)
@@ -361,10 +377,12 @@ int main(int argc, char **argv) {
         return rc;
       echoed++;
     }
+    if (fenced(&p))
+      return die(2, "fenced");
     hw_shm_consumer_consume(&p.in, n);
     if (hw_shm_bell_wake(hw_shm_space_bell(p.h, HW_SHM_DATA_RING(PEER))))
       hw_shm_count(p.h, SIDE, HW_SHM_COUNTER_WAKEUPS, 1);
-    if (collect(&p) != HW_SHM_OK)
-      return die(4, "ring 3 tail corrupt");
+    if ((rc = collect(&p)) != HW_SHM_OK)
+      return rc == HW_SHM_EFENCED ? die(2, "fenced") : die(4, "ring 3 tail corrupt");
   }
 }

@@ -559,11 +559,11 @@ func (r *Region) count(c int, n uint64) { r.counters[c].Add(n) }
 
 // Close detaches from the region and unmaps it. A peer that left or was
 // declared dead is reclaimed first (as ReclaimPeer, but without calling
-// OnReturn). If the peer is
-// attached it finds this side detached and reclaims it; if not, this
-// side's rings are reset here; if this side is fenced it touches neither the rings nor the
-// side, which are the peer's to reclaim. The creator also marks the region
-// closed and removes its name.
+// OnReturn). If the peer is attached it finds this side detached and
+// reclaims it; if not, this side's rings are reset here; if this side is
+// fenced it touches neither the rings nor the side, which are the peer's
+// to reclaim. The creator also marks the region closed and removes its
+// name.
 //
 // Goroutines blocked in Wait, WaitSpace, WaitChunks or WaitReleases are
 // woken and return ErrClosed, so Close may be called from another

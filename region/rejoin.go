@@ -8,10 +8,10 @@ import (
 
 // Fenced reports whether the peer revoked this side's claim: it declared
 // this process dead, typically because it stalled (SIGSTOP, swapping, a
-// debugger) for longer than PeerTimeout. The monitor notices within one
-// heartbeat interval of its next tick; from then on every Sender and
-// Receiver call fails with ErrFenced and this side stops beating, until
-// Rejoin succeeds.
+// debugger) for longer than PeerTimeout. The next Reserve, Poll or
+// Collect notices it (as does the monitor at its next tick); from then on
+// every Sender and Receiver call fails with ErrFenced and this side stops
+// beating, until Rejoin succeeds.
 func (r *Region) Fenced() bool { return r.fenced.Load() }
 
 // Rejoined reports what Rejoin did.

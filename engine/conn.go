@@ -507,9 +507,11 @@ func (c *conn) queueHeld(x *Exchange) bool {
 	if x.stream {
 		var complete bool
 		x.out, complete = x.appendStreamEnd(x.out[:0], c.srv)
-		if !complete { // fewer bytes than announced: the client must see it fail
+		if !complete {
+			// Fewer bytes than the Content-Length announced: the client
+			// sees the body end early when the connection closes, after
+			// every byte written (as abortExchange does).
 			x.out, x.close = x.out[:0], true
-			c.broken = true
 		}
 	} else {
 		x.out = x.appendResponse(x.out[:0], c.srv)

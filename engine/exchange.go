@@ -273,9 +273,11 @@ func (x *Exchange) WriteStream(p []byte) error {
 	return x.conn.writeStream(x, p)
 }
 
-// Abort gives up on a held exchange's response: the connection is closed
-// at once (reset), since a response cut short cannot be told from a whole
-// one otherwise; responses behind it are lost with the connection. It
+// Abort gives up on a held exchange's response and ends the connection,
+// so the client sees the response cut short: after what was written when
+// the body is framed (Content-Length or chunked), else with a reset (a
+// body that ends with the connection cannot be told from a whole one
+// otherwise). Responses behind it are lost with the connection. It
 // completes the exchange: do not call Done after it. Any goroutine.
 func (x *Exchange) Abort() {
 	if x.held {

@@ -6,6 +6,7 @@ import (
 	"log"
 	"net"
 	"net/netip"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -87,7 +88,10 @@ type Bridge struct {
 	closeOnce sync.Once
 	closeErr  error // the first Close's
 	wg        sync.WaitGroup
-	stats     counters
+	// writers counts the goroutines writing streamed responses: they read
+	// the hosts' arenas, which Close must not unmap under them.
+	writers sync.WaitGroup
+	stats   counters
 	// clock is a coarse time.Now (UnixNano), advanced by the receive
 	// loops: take deadlines need no clock read per request.
 	clock atomic.Int64
@@ -112,14 +116,17 @@ func (b *Bridge) refreshServing() {
 	b.pickMu.Unlock()
 }
 
-// awaitHost returns the lane new requests go to, waiting up to HostWait
+// awaitHost returns the lane new requests go to, waiting until deadline
 // for a host when none serves: a host starting (or restarting) costs its
 // first requests a delay, not a 503. Nil when none came in time.
-func (b *Bridge) awaitHost() *lane {
+func (b *Bridge) awaitHost(deadline time.Time) *lane {
 	if l := b.serving.Load(); l != nil || b.opts.HostWait < 0 {
 		return l
 	}
-	timer := time.NewTimer(b.opts.HostWait)
+	if deadline.IsZero() { // the serving lane went since the caller looked
+		deadline = time.Now().Add(b.opts.HostWait)
+	}
+	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 	for {
 		b.pickMu.Lock()
@@ -178,6 +185,10 @@ type lane struct {
 	// and not draining. send checks it under sendMu, so no request is
 	// published behind a drain notice, or to a host that is gone.
 	open atomic.Bool
+	// drainOwed is the epoch of the host owed a drain notice the ring had
+	// no room for yet (0: none); the receive loop sends it. Written under
+	// mu.
+	drainOwed atomic.Uint32
 
 	mu       sync.Mutex // guards the fields below
 	streams  map[uint64]*stream
@@ -256,6 +267,8 @@ func New(opts Options) (*Bridge, error) {
 		}
 		r.Sender().OnReturn = l.returned
 		b.lanes = append(b.lanes, l)
+	}
+	for _, l := range b.lanes { // once b.lanes is whole: they read it
 		b.wg.Add(1)
 		go l.receive()
 	}
@@ -273,6 +286,12 @@ func (b *Bridge) Close() error {
 		b.wg.Wait()
 		for _, l := range b.lanes {
 			l.failAll(502)
+		}
+		// The writers stop at b.stop, once out of a write to their client
+		// (bounded by the engine's write timeout). Until then their
+		// arenas stay mapped, whatever it costs.
+		b.writers.Wait()
+		for _, l := range b.lanes {
 			if err := l.r.Close(); err != nil && b.closeErr == nil {
 				b.closeErr = err
 			}
@@ -309,21 +328,54 @@ func (b *Bridge) rebalance() {
 
 // drain stops routing new requests to the lane's host and tells the host
 // so (CANCEL DRAIN), once: every request sent before precedes the notice.
-func (l *lane) drain() {
+func (l *lane) drain() { l.drainEpoch(0) }
+
+// drainEpoch is drain for the host of the given epoch (0: the one the lane
+// knows). A host's own DRAIN names its epoch, which this lane may not have
+// seen yet (the host asked to leave at once): it is noted, never routed to.
+func (l *lane) drainEpoch(epoch uint32) {
 	l.mu.Lock()
+	if epoch != 0 && l.epoch != epoch {
+		l.epoch, l.since, l.draining = epoch, time.Now(), false
+	}
 	tell := l.epoch != 0 && !l.draining
-	l.draining = l.draining || tell
+	if tell {
+		// With the flag send checks under sendMu: no request is published
+		// behind the notice.
+		l.draining = true
+		l.open.Store(false)
+		l.drainOwed.Store(l.epoch)
+	}
 	l.mu.Unlock()
-	if !tell {
+	if tell {
+		l.b.refreshServing()
+		l.sendOwedDrain()
+	}
+}
+
+// sendOwedDrain sends the drain notice the lane owes its host, if the ring
+// has room now; the receive loop calls it again until it had.
+func (l *lane) sendOwedDrain() {
+	if l.drainOwed.Load() == 0 {
 		return
 	}
-	l.open.Store(false) // before the notice: send checks it under sendMu
-	l.b.refreshServing()
 	l.sendMu.Lock()
-	_, err := l.r.Sender().Send(&region.Descriptor{Kind: region.KindCancel, Aux: CancelDrain})
-	l.sendMu.Unlock()
+	defer l.sendMu.Unlock()
+	l.mu.Lock()
+	epoch := l.drainOwed.Load()
+	current := epoch != 0 && epoch == l.epoch // not a later host's
+	l.mu.Unlock()
+	if !current {
+		return
+	}
+	ok, err := l.r.Sender().Send(&region.Descriptor{Kind: region.KindCancel, Aux: CancelDrain})
 	if err != nil {
 		log.Printf("bridge: telling lane %d to drain: %v", l.r.Lane(), err)
+	}
+	if ok || err != nil {
+		l.mu.Lock()
+		l.drainOwed.CompareAndSwap(epoch, 0)
+		l.mu.Unlock()
 	}
 }
 
@@ -403,8 +455,23 @@ func (b *Bridge) Lanes() []LaneStats {
 // ServeExchange forwards x to the host, or answers 503 when none is
 // attached within HostWait or it has no room within SendTimeout.
 func (b *Bridge) ServeExchange(x *engine.Exchange) {
-	for {
-		l := b.awaitHost()
+	var deadline time.Time // of the wait for a host, set when one is needed
+	for try := 0; ; try++ {
+		if try > 0 || b.serving.Load() == nil {
+			if deadline.IsZero() {
+				deadline = time.Now().Add(b.opts.HostWait)
+			} else if time.Now().After(deadline) {
+				b.stats.noHost.Add(1)
+				x.BodyFunc = nil
+				respondError(x, 503, "no application host took the request")
+				x.Done()
+				return
+			}
+			if try > 0 {
+				runtime.Gosched() // the lane that refused is being taken out of service
+			}
+		}
+		l := b.awaitHost(deadline)
 		if l == nil {
 			b.stats.noHost.Add(1)
 			x.BodyFunc = nil
@@ -432,8 +499,8 @@ func (b *Bridge) ServeExchange(x *engine.Exchange) {
 		if l.take(id) == nil {
 			return // failed by the receiver meanwhile
 		}
-		if errors.Is(err, errLaneClosed) {
-			continue // it began to drain, or its host went: pick again
+		if errors.Is(err, errLaneClosed) || errors.Is(err, region.ErrFenced) {
+			continue // it began to drain, its host went or fenced us: pick again
 		}
 		b.stats.noHost.Add(1)
 		x.BodyFunc = nil // nobody takes the body: the connection closes
@@ -624,6 +691,7 @@ func (l *lane) receive() {
 		}
 		l.b.clock.Store(time.Now().UnixNano())
 		l.watchHost()
+		l.sendOwedDrain()
 		l.expireUntaken()
 		if err := rc.Wait(50*time.Millisecond, l.b.stop); err != nil && !errors.Is(err, region.ErrTimeout) {
 			if errors.Is(err, region.ErrClosed) {
@@ -679,10 +747,7 @@ func (l *lane) handle(d *region.Descriptor, payload []byte) (kept bool) {
 		case d.Aux == CancelHostAbort:
 			l.hostAbort(d.Stream)
 		case d.Aux == CancelDrain && d.Stream == 0: // the host asks to leave
-			if p := l.r.Peer(); p.State == region.PeerAlive {
-				l.hostAlive(p) // it may have attached since this loop looked
-			}
-			l.drain()
+			l.drainEpoch(d.Epoch)
 		default:
 			l.b.stats.invalid.Add(1)
 		}
@@ -731,6 +796,7 @@ func (l *lane) response(d *region.Descriptor, payload []byte) {
 		respondError(s.x, 502, "application host sent an invalid response")
 	case streamed:
 		applyHead(s.x, &h)
+		l.b.writers.Add(1)
 		go s.write(h.ContentLength, append([]byte(nil), body...))
 		s.resp = nil
 		return
@@ -803,6 +869,7 @@ func (l *lane) hostAlive(p region.PeerInfo) {
 	if fresh {
 		l.epoch, l.since, l.draining = p.Epoch, time.Now(), false
 		l.open.Store(true)
+		l.drainOwed.Store(0)
 	}
 	l.mu.Unlock()
 	if fresh {
@@ -867,6 +934,7 @@ func (l *lane) failAll(status int) int {
 	l.untaken = l.untaken[:0]
 	l.epoch, l.draining = 0, false
 	l.open.Store(false)
+	l.drainOwed.Store(0)
 	l.mu.Unlock()
 	l.b.refreshServing()
 	for _, s := range streams {

@@ -20,6 +20,11 @@ var (
 	// host's work to a newer host (hot swap) and every request it had was
 	// ended: the host should detach.
 	ErrDrained = errors.New("bridge: drained: a newer host took over")
+	// ErrLeaveUnanswered is returned by Serve when the engine did not
+	// answer a Leave with its drain notice within 10 s (an engine that
+	// predates Leave): the host should Close; requests the engine still
+	// sends it get 502.
+	ErrLeaveUnanswered = errors.New("bridge: the engine did not answer the request to leave")
 	// ErrEnded is returned when a request is answered a second time, or
 	// used after it was answered.
 	ErrEnded = errors.New("bridge: request already ended")
@@ -188,6 +193,13 @@ func (h *Host) Close() error {
 // the engine is gone (Close at once then).
 func (h *Host) Leave() error {
 	return h.sendControl(region.Descriptor{Kind: region.KindCancel, Aux: CancelDrain})
+}
+
+// drainNoticed reports whether the engine's drain notice came.
+func (h *Host) drainNoticed() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.draining
 }
 
 // InFlight returns how many requests Next handed out that are not ended.
@@ -861,22 +873,26 @@ func (h *Host) peerErr() error {
 // Serve runs handler for every request, each on its own goroutine, until
 // the engine tells this host to drain (a newer host took over, or ctx
 // ended: Serve then asks to Leave) and every request it sent is answered,
-// which returns ErrDrained, or until the engine goes away; it waits for
+// which returns ErrDrained (ErrLeaveUnanswered if an engine never answers
+// the Leave), or until the engine goes away; it waits for
 // the handlers in progress before it returns. Its loop on Next also feeds
 // the handlers' body reads.
 func (h *Host) Serve(ctx context.Context, handler HostHandler) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	leaving := false
+	var leftAt time.Time
 	for {
-		if !leaving && ctx.Err() != nil {
-			leaving = true
+		if leftAt.IsZero() && ctx.Err() != nil {
+			leftAt = time.Now()
 			if err := h.Leave(); err != nil {
 				return err
 			}
 		}
 		req, err := h.Next(50 * time.Millisecond)
 		if errors.Is(err, region.ErrTimeout) {
+			if !leftAt.IsZero() && time.Since(leftAt) > 10*time.Second && !h.drainNoticed() {
+				return ErrLeaveUnanswered
+			}
 			continue
 		}
 		if err != nil {

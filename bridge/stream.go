@@ -193,6 +193,7 @@ func (s *stream) fail() { s.failOnce.Do(func() { close(s.failed) }) }
 // first is the body part of the response message.
 func (s *stream) write(contentLength int64, first []byte) {
 	x, l := s.x, s.l
+	defer l.b.writers.Done()
 	rc := l.r.Receiver()
 	x.StartStream(contentLength)
 	var err error
@@ -222,8 +223,10 @@ func (s *stream) write(contentLength int64, first []byte) {
 	// The head, now -- unless the client may wait for a 100 Continue: a
 	// final head would preclude it (the engine sends the interim response
 	// only before any of the final one), so the head of a response to
-	// "Expect: 100-continue" leaves with the first body bytes.
-	if !have && (len(first) > 0 || !x.Request().ExpectContinue) {
+	// "Expect: 100-continue" leaves with the first body bytes. An abort
+	// queued already cuts after the head all the same, as one that comes
+	// later would.
+	if (!have || p.abort) && (len(first) > 0 || !x.Request().ExpectContinue) {
 		put(first)
 	}
 	for {
@@ -242,6 +245,15 @@ func (s *stream) write(contentLength int64, first []byte) {
 			}
 		}
 		have = false
+		select {
+		case <-s.failed:
+			// The host is gone: p.data is in an arena that may be the
+			// next host's already (a select picks at random among ready
+			// cases, so a piece may come after the failure).
+			x.Abort()
+			return
+		default:
+		}
 		if p.abort {
 			// The host gave up after its head was sent: only a cut
 			// connection tells the client the body is not whole.

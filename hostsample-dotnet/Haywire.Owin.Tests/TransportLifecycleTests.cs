@@ -197,6 +197,112 @@ namespace Haywire.Owin.Tests
         }
 
         [Test]
+        public void LeaveMakesTheEngineDrainAfterTheRequestsItSent()
+        {
+            // A long host wait: the request sent after the leave waits for the next host however slow the machine.
+            var engine = Keep(new TransportEngine("--lanes 2", "--host-wait-ms 30000"));
+            HostConnection conn = Keep(engine.AttachReady());
+            var clients = new List<RawClient>();
+            for (int i = 0; i < 3; i++)
+            {
+                RawClient c = Keep(new RawClient(engine.Port));
+                c.Send(RawClient.Get("/before-" + i));
+                clients.Add(c);
+            }
+            // Nobody pumps: the three views wait on ring 0 (or in the ready queue, had a sweep taken them).
+            Assert.That(TransportAssert.Eventually(() => conn.Unread + conn.ReadyCount() >= 3, 10000), Is.True,
+                        "the engine publishes the three requests");
+            Assert.That(conn.Leaving, Is.False);
+            conn.Leave();
+            conn.Leave(); // only the first call sends
+            Assert.That(conn.Leaving, Is.True);
+
+            var got = new List<HostRequest>();
+            Exception ended = null;
+            var sw = Stopwatch.StartNew();
+            while (ended == null && sw.ElapsedMilliseconds < 10000)
+            {
+                try
+                {
+                    HostRequest r = conn.Next(100);
+                    if (r != null)
+                        got.Add(r);
+                }
+                catch (DrainedException e)
+                {
+                    ended = e;
+                }
+            }
+            Assert.That(ended, Is.InstanceOf<DrainedException>(), "the engine answers the leave with its own DRAIN");
+            StringAssert.Contains("left", ended.Message);
+            Assert.That(conn.Draining, Is.True);
+            var paths = new List<string>();
+            foreach (HostRequest r in got)
+                paths.Add(r.Target);
+            paths.Sort(StringComparer.Ordinal);
+            Assert.That(paths, Is.EqualTo(new[] { "/before-0", "/before-1", "/before-2" }),
+                        "every request published before the DRAIN is handed out, and nothing else");
+            Assert.That(conn.InFlight, Is.EqualTo(3));
+
+            // Routing has moved off this lane: a request now waits for another host rather than coming here.
+            var late = Keep(new RawClient(engine.Port));
+            late.Send(RawClient.Get("/after-leave"));
+            // The leaving host still answers what it has.
+            foreach (HostRequest r in got)
+                TransportAssert.RespondText(r, 200, "answered " + r.Target);
+            for (int i = 0; i < 3; i++)
+            {
+                RawResponse resp = clients[i].ReadResponse();
+                Assert.That(resp.Status, Is.EqualTo(200));
+                Assert.That(resp.Text, Is.EqualTo("answered /before-" + i));
+            }
+            Assert.That(conn.InFlight, Is.EqualTo(0));
+            Assert.Throws<DrainedException>(() => conn.Next(0), "drained for good");
+
+            HostConnection next = Keep(engine.Attach());
+            Assert.That(next.Lane, Is.EqualTo(1));
+            Keep(new ServeLoop(next, q => TransportAssert.RespondText(q, 200, "next host " + q.Target)));
+            RawResponse waited = late.ReadResponse();
+            Assert.That(waited.Status, Is.EqualTo(200), "the request waited for a host: no 502, no 503");
+            Assert.That(waited.Text, Is.EqualTo("next host /after-leave"));
+            Assert.That(conn.Unread, Is.EqualTo(0), "nothing followed the engine's DRAIN on the left lane");
+            conn.Dispose();
+            Assert.Throws<ObjectDisposedException>(() => conn.Leave());
+        }
+
+        [Test]
+        public void LeaveAfterTheEngineDrainedSendsNothingAndEndsTheSame()
+        {
+            var engine = Keep(new TransportEngine("--lanes 2"));
+            HostConnection oldHost = Keep(engine.AttachReady());
+            HostConnection newHost = Keep(engine.Attach());
+            Keep(new ServeLoop(newHost, q => TransportAssert.RespondText(q, 200, "new")));
+            Assert.Throws<DrainedException>(() =>
+            {
+                var sw = Stopwatch.StartNew();
+                while (sw.ElapsedMilliseconds < 10000)
+                    Assert.IsNull(oldHost.Next(100), "the old host had no request");
+            }, "the hot swap drains the old host");
+            oldHost.Leave(); // a late leave: harmless
+            Assert.That(oldHost.Leaving, Is.True);
+            var ex = Assert.Throws<DrainedException>(() => oldHost.Next(0));
+            StringAssert.Contains("drained", ex.Message, "the engine's own notice came first");
+            using (var client = new RawClient(engine.Port))
+                Assert.That(client.Roundtrip(RawClient.Get("/x")).Text, Is.EqualTo("new"));
+        }
+
+        [Test]
+        public void LeaveWhenTheEngineIsGoneSaysSo()
+        {
+            var engine = Keep(new TransportEngine());
+            HostConnection conn = Keep(engine.AttachReady());
+            Assert.That(engine.Terminate(10000), Is.True);
+            Assert.That(TransportAssert.Eventually(() => conn.EngineGoneReason != null, 10000), Is.True, "the host sees the engine leave");
+            var ex = Assert.Throws<HaywireException>(() => conn.Leave());
+            StringAssert.Contains("engine", ex.Message);
+        }
+
+        [Test]
         public void HostKilledMidRequestIsReplacedByTheNextOne()
         {
             // A second process would be the honest host to kill; here the first host simply never answers and

@@ -16,7 +16,8 @@ namespace Haywire.Owin.Transport
         /// caller must answer it (Respond, EndResponse or Abort), from any thread, even when its client went away.
         /// While Next runs it also takes in request bodies and cancellations for requests already handed out.
         /// </summary>
-        /// <exception cref="DrainedException">The engine said DRAIN and every request it sent was handed out.</exception>
+        /// <exception cref="DrainedException">The engine said DRAIN (a newer host took over, or it answered
+        /// <see cref="Leave"/>) and every request it sent was handed out.</exception>
         /// <exception cref="HaywireException">The engine closed the region or died, or declared this host dead.</exception>
         public HostRequest Next(int timeoutMs)
         {
@@ -39,7 +40,9 @@ namespace Haywire.Owin.Transport
                         deadline = timeoutMs < 0 ? long.MaxValue : Stopwatch.GetTimestamp() + timeoutMs * Stopwatch.Frequency / 1000;
                     ThrowIfGone();
                     if (_draining && ReadyCount() == 0)
-                        throw new DrainedException("drained: the engine handed this lane's work to a newer host (" + RegionName + ")");
+                        throw new DrainedException(_leaveAsked
+                            ? "left: the engine sends no more requests to this lane (" + RegionName + ")"
+                            : "drained: the engine handed this lane's work to a newer host (" + RegionName + ")");
                     if (TryAcquirePump())
                     {
                         int n;
@@ -77,6 +80,24 @@ namespace Haywire.Owin.Transport
         internal long NextIdleRounds
         {
             get { return Interlocked.Read(ref _nextIdleRounds); }
+        }
+
+        /// <summary>Descriptors the engine published on ring 0 that no pump took yet (tests: "the engine sent it").</summary>
+        internal long Unread
+        {
+            get
+            {
+                if (!TryEnter())
+                    return 0;
+                try
+                {
+                    return (long)_in.Unread();
+                }
+                finally
+                {
+                    Exit();
+                }
+            }
         }
 
         private HostRequest TryDequeue()

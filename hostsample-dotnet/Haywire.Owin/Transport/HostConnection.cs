@@ -90,6 +90,8 @@ namespace Haywire.Owin.Transport
         private int _sweepQueued;
 
         private volatile bool _draining;
+        private int _leaveSent;           // 1 once Leave was called
+        private volatile bool _leaveAsked; // Leave sent the host's CANCEL DRAIN (the engine's then answers it)
         private string _goneReason; // set once: the engine died, closed the region, or fenced us
         private volatile bool _fenced;
         private volatile bool _disposed;
@@ -341,8 +343,14 @@ namespace Haywire.Owin.Transport
         /// <summary>The file mapped.</summary>
         public string RegionPath { get { return _map.Path; } }
 
-        /// <summary>True once the engine said DRAIN: a newer host takes the new requests.</summary>
+        /// <summary>
+        /// True once the engine said DRAIN: a newer host takes the new requests, or the engine answered
+        /// <see cref="Leave"/>. No request follows the notice.
+        /// </summary>
         public bool Draining { get { return _draining; } }
+
+        /// <summary>True once <see cref="Leave"/> asked the engine for no more requests.</summary>
+        public bool Leaving { get { return Volatile.Read(ref _leaveSent) != 0; } }
 
         /// <summary>Requests handed out by Next and not answered yet.</summary>
         public int InFlight { get { return Volatile.Read(ref _inFlight); } }
@@ -384,6 +392,43 @@ namespace Haywire.Owin.Transport
                 {
                     Exit();
                 }
+            }
+        }
+
+        // ------------------------------------------------------------------ leaving
+
+        /// <summary>
+        /// Asks the engine to send this host no more requests, so that it can stop without failing any
+        /// (haywire_bridge.h, "Draining": a CANCEL with aux DRAIN on stream 0). The engine stops routing new requests
+        /// to this lane at once (they go to another host, or wait for one up to its host_wait_ms) and answers with its
+        /// own DRAIN, which follows every request it had sent. Keep calling <see cref="Next"/>: it hands out those
+        /// requests, then throws <see cref="DrainedException"/>; answer them, then Dispose. Only the first call sends
+        /// (none is sent once the engine said DRAIN by itself: that notice already ends the lane). Any thread.
+        /// </summary>
+        /// <exception cref="HaywireException">The engine is gone (closed the region, died, fenced this host):
+        /// nothing more comes; answer what is in flight, if anyone listens, and dispose.</exception>
+        /// <exception cref="ObjectDisposedException">This connection was disposed.</exception>
+        public void Leave()
+        {
+            Enter();
+            try
+            {
+                if (Interlocked.Exchange(ref _leaveSent, 1) != 0 || _draining)
+                    return;
+                try
+                {
+                    SendControl(ShmLayout.KindCancel, BridgeLayout.CancelDrain, 0, 0);
+                    _leaveAsked = true;
+                }
+                catch (System.IO.IOException e)
+                {
+                    throw new HaywireException(e.Message.StartsWith("haywire: ", StringComparison.Ordinal) ? e.Message.Substring(9) : e.Message);
+                }
+                FlushWakes(); // a Leave from the thread that deferred its doorbells rings now: the engine acts at once
+            }
+            finally
+            {
+                Exit();
             }
         }
 
@@ -439,7 +484,8 @@ namespace Haywire.Owin.Transport
         // ------------------------------------------------------------------ detach
 
         /// <summary>
-        /// Detaches (hw_shm_side_detach) and unmaps. Requests not answered are lost: the engine answers them 502.
+        /// Detaches (hw_shm_side_detach) and unmaps. Requests not answered are lost: the engine answers them 502 (for
+        /// none to fail, <see cref="Leave"/> first and call Next until DrainedException, answering what it hands out).
         /// Threads blocked in Next or in a body read or write are woken and fail; the mapping is removed once they
         /// have left (if one does not leave within 5 s the mapping is kept rather than pulled from under it).
         /// </summary>

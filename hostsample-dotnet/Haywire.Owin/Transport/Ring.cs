@@ -203,6 +203,12 @@ namespace Haywire.Owin.Transport
         }
 
         /// <summary>For the data wait: true when the tail moved (a seq_cst load after the bell is armed).</summary>
+        /// <summary>Slots published and not consumed yet: a racy hint, as HasData (tests).</summary>
+        public ulong Unread()
+        {
+            return Volatile.Read(ref *_tail) - Volatile.Read(ref _next);
+        }
+
         public bool HasData()
         {
             // Also called without owning the ring (the heartbeat, a waiter for releases): read next as a racy

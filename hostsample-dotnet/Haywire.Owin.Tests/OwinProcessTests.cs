@@ -165,6 +165,66 @@ namespace Haywire.Owin.Tests
         }
 
         [Test]
+        public void SigtermUnderLoadLeavesWithoutFailingARequest()
+        {
+            // SIGTERM: the host leaves (the engine routes nothing more to it and drains it), answers what
+            // it has and exits; the requests meanwhile wait in the engine for the next host.
+            OwinEngine engine = Track(new OwinEngine());
+            OwinChildProcess first = StartSample(engine);
+            int ok = 0, failed = 0;
+            var errors = new List<string>();
+            var stop = new ManualResetEventSlim(false);
+            var load = Enumerable.Range(0, 4).Select(n => Task.Factory.StartNew(() =>
+            {
+                while (!stop.IsSet)
+                {
+                    try
+                    {
+                        using (var client = new OwinHttpClient(engine.Port, 30000))
+                        {
+                            for (int i = 0; i < 20 && !stop.IsSet; i++)
+                            {
+                                OwinResponse r = client.Get("/");
+                                if (r.Status == 200 && r.BodyText == "Hello, World!")
+                                {
+                                    Interlocked.Increment(ref ok);
+                                }
+                                else
+                                {
+                                    Interlocked.Increment(ref failed);
+                                    lock (errors)
+                                    {
+                                        errors.Add(r.ToString());
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    catch (Exception e)
+                    {
+                        Interlocked.Increment(ref failed);
+                        lock (errors)
+                        {
+                            errors.Add(e.Message);
+                        }
+                    }
+                }
+            }, TaskCreationOptions.LongRunning)).ToArray();
+
+            Assert.That(OwinWait.Until(() => Volatile.Read(ref ok) >= 100, TimeSpan.FromSeconds(30)), "load runs first");
+            first.Signal(OwinNative.SIGTERM);
+            Assert.That(first.WaitForExit(TimeSpan.FromSeconds(30)), "the host leaves and exits on SIGTERM");
+            Assert.AreEqual(0, first.Process.ExitCode, first.Stderr);
+            int atExit = Volatile.Read(ref ok);
+            OwinChildProcess second = StartSample(engine);
+            Assert.That(OwinWait.Until(() => Volatile.Read(ref ok) >= atExit + 100, TimeSpan.FromSeconds(30)), "the next host answers");
+            stop.Set();
+            Task.WaitAll(load, TimeSpan.FromSeconds(60));
+            Assert.IsFalse(second.Process.HasExited, "the next host serves on");
+            Assert.AreEqual(0, failed, "failed requests: " + string.Join("; ", errors.Take(5)));
+        }
+
+        [Test]
         public void HotSwapUnderLoadFailsNoRequest()
         {
             OwinEngine engine = Track(new OwinEngine());

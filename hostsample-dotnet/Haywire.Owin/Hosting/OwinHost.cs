@@ -70,6 +70,7 @@ namespace Haywire.Owin
         private int _retirements;
         private volatile bool _poolOnly;
         private volatile bool _stopping;
+        private volatile bool _leaving; // Dispose asked the engine for no more requests
         private int _inFlight;
         private int _disposed;
 
@@ -460,7 +461,7 @@ namespace Haywire.Owin
                 }
                 catch (DrainedException)
                 {
-                    return HostStopReason.Drained;
+                    return _leaving ? HostStopReason.Disposed : HostStopReason.Drained;
                 }
                 catch (HaywireException e)
                 {
@@ -573,6 +574,24 @@ namespace Haywire.Owin
             if (Interlocked.Exchange(ref _disposed, 1) != 0)
             {
                 return;
+            }
+            if (_worker != null && _connection != null)
+            {
+                // Leave first: the engine routes nothing more here and answers with its drain notice
+                // behind every request it sent, which the pump answers; stopping costs no request a 502.
+                _leaving = true;
+                try
+                {
+                    _connection.Leave();
+                }
+                catch (Exception e)
+                {
+                    _trace.Write("leaving: " + e.Message);
+                }
+                if (_engine == null && !_inProcess)
+                {
+                    _completion.Task.Wait(_options.ShutdownTimeout);
+                }
             }
             if (_engine != null)
             {

@@ -563,15 +563,15 @@ func TestContractDefaultWindow(t *testing.T) {
 	nc, br := ctDial(t, srv, "POST /w HTTP/1.1\r\nHost: h\r\nContent-Length: "+strconv.Itoa(len(body))+"\r\n\r\n")
 	go nc.Write(body) // blocks once the window is full and TCP pushes back
 	req, v := h.request()
+	// The window fills (however slowly a loaded machine sends), then
+	// nothing more comes while the host holds it.
 	var held []region.Descriptor
-	for quiet := time.Now(); time.Since(quiet) < 300*time.Millisecond; {
-		ds := h.ctPoll()
-		if len(ds) > 0 {
-			quiet = time.Now()
-		}
-		held = append(held, ds...)
+	for deadline := time.Now().Add(20 * time.Second); len(held) < window && time.Now().Before(deadline); {
+		held = append(held, h.ctPoll()...)
 		time.Sleep(5 * time.Millisecond)
 	}
+	time.Sleep(100 * time.Millisecond)
+	held = append(held, h.ctPoll()...)
 	if len(held) != window {
 		t.Fatalf("the engine lent %d pieces of one body unreleased; want the default window, %d (%d chunks / 4)", len(held), window, g.Chunks)
 	}

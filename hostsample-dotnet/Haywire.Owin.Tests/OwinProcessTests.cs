@@ -171,57 +171,18 @@ namespace Haywire.Owin.Tests
             // it has and exits; the requests meanwhile wait in the engine for the next host.
             OwinEngine engine = Track(new OwinEngine());
             OwinChildProcess first = StartSample(engine);
-            int ok = 0, failed = 0;
-            var errors = new List<string>();
-            var stop = new ManualResetEventSlim(false);
-            var load = Enumerable.Range(0, 4).Select(n => Task.Factory.StartNew(() =>
-            {
-                while (!stop.IsSet)
-                {
-                    try
-                    {
-                        using (var client = new OwinHttpClient(engine.Port, 30000))
-                        {
-                            for (int i = 0; i < 20 && !stop.IsSet; i++)
-                            {
-                                OwinResponse r = client.Get("/");
-                                if (r.Status == 200 && r.BodyText == "Hello, World!")
-                                {
-                                    Interlocked.Increment(ref ok);
-                                }
-                                else
-                                {
-                                    Interlocked.Increment(ref failed);
-                                    lock (errors)
-                                    {
-                                        errors.Add(r.ToString());
-                                    }
-                                }
-                            }
-                        }
-                    }
-                    catch (Exception e)
-                    {
-                        Interlocked.Increment(ref failed);
-                        lock (errors)
-                        {
-                            errors.Add(e.Message);
-                        }
-                    }
-                }
-            }, TaskCreationOptions.LongRunning)).ToArray();
+            var load = new HelloLoad(engine.Port, 30000);
 
-            Assert.That(OwinWait.Until(() => Volatile.Read(ref ok) >= 100, TimeSpan.FromSeconds(30)), "load runs first");
+            Assert.That(OwinWait.Until(() => load.Ok >= 100, TimeSpan.FromSeconds(30)), "load runs first");
             first.Signal(OwinNative.SIGTERM);
             Assert.That(first.WaitForExit(TimeSpan.FromSeconds(30)), "the host leaves and exits on SIGTERM");
             Assert.AreEqual(0, first.Process.ExitCode, first.Stderr);
-            int atExit = Volatile.Read(ref ok);
+            int atExit = load.Ok;
             OwinChildProcess second = StartSample(engine);
-            Assert.That(OwinWait.Until(() => Volatile.Read(ref ok) >= atExit + 100, TimeSpan.FromSeconds(30)), "the next host answers");
-            stop.Set();
-            Task.WaitAll(load, TimeSpan.FromSeconds(60));
+            Assert.That(OwinWait.Until(() => load.Ok >= atExit + 100, TimeSpan.FromSeconds(30)), "the next host answers");
+            load.Stop();
             Assert.IsFalse(second.Process.HasExited, "the next host serves on");
-            Assert.AreEqual(0, failed, "failed requests: " + string.Join("; ", errors.Take(5)));
+            Assert.AreEqual(0, load.Failed, "failed requests: " + load.FirstErrors(5));
         }
 
         [Test]
@@ -229,62 +190,23 @@ namespace Haywire.Owin.Tests
         {
             OwinEngine engine = Track(new OwinEngine());
             OwinChildProcess first = StartSample(engine);
-            int ok = 0, failed = 0;
-            var errors = new List<string>();
-            var stop = new ManualResetEventSlim(false);
-            var load = Enumerable.Range(0, 4).Select(n => Task.Factory.StartNew(() =>
-            {
-                while (!stop.IsSet)
-                {
-                    try
-                    {
-                        using (var client = new OwinHttpClient(engine.Port, 20000))
-                        {
-                            for (int i = 0; i < 20 && !stop.IsSet; i++)
-                            {
-                                OwinResponse r = client.Get("/");
-                                if (r.Status == 200 && r.BodyText == "Hello, World!")
-                                {
-                                    Interlocked.Increment(ref ok);
-                                }
-                                else
-                                {
-                                    Interlocked.Increment(ref failed);
-                                    lock (errors)
-                                    {
-                                        errors.Add(r.ToString());
-                                    }
-                                }
-                            }
-                        }
-                    }
-                    catch (Exception e)
-                    {
-                        Interlocked.Increment(ref failed);
-                        lock (errors)
-                        {
-                            errors.Add(e.Message);
-                        }
-                    }
-                }
-            }, TaskCreationOptions.LongRunning)).ToArray();
+            var load = new HelloLoad(engine.Port, 20000);
 
-            Assert.That(OwinWait.Until(() => Volatile.Read(ref ok) >= 100, TimeSpan.FromSeconds(30)), "load runs before the swap");
-            int beforeSwap = Volatile.Read(ref ok);
+            Assert.That(OwinWait.Until(() => load.Ok >= 100, TimeSpan.FromSeconds(30)), "load runs before the swap");
+            int beforeSwap = load.Ok;
             OwinChildProcess second = StartSample(engine, "--swap");
             Assert.That(first.WaitForExit(TimeSpan.FromSeconds(30)), "the old host drains and exits");
             Assert.AreEqual(0, first.Process.ExitCode, first.Stderr);
             StringAssert.Contains("a newer host took over", first.Stderr);
-            int atExit = Volatile.Read(ref ok);
-            Assert.That(OwinWait.Until(() => Volatile.Read(ref ok) >= atExit + 100, TimeSpan.FromSeconds(30)), "the new host answers");
-            stop.Set();
-            Task.WaitAll(load, TimeSpan.FromSeconds(30));
+            int atExit = load.Ok;
+            Assert.That(OwinWait.Until(() => load.Ok >= atExit + 100, TimeSpan.FromSeconds(30)), "the new host answers");
+            load.Stop();
             Console.WriteLine("hot swap: {0} answered before the swap, {1} when the old host exited, {2} in all, {3} failed",
-                beforeSwap, atExit, ok, failed);
+                beforeSwap, atExit, load.Ok, load.Failed);
             Assert.IsFalse(second.Process.HasExited, "the new host serves on");
             Assert.That(beforeSwap, Is.GreaterThan(0), "load ran before the swap");
-            Assert.That(ok, Is.GreaterThan(atExit), "the new host answered after the old one left");
-            Assert.AreEqual(0, failed, "failed requests: " + string.Join("; ", errors.Take(5)));
+            Assert.That(load.Ok, Is.GreaterThan(atExit), "the new host answered after the old one left");
+            Assert.AreEqual(0, load.Failed, "failed requests: " + load.FirstErrors(5));
         }
 
         // ---- The generic host --------------------------------------------------------------
@@ -401,6 +323,73 @@ namespace Haywire.Owin.Tests
             sample.Signal(OwinNative.SIGTERM);
             Assert.That(sample.WaitForExit(TimeSpan.FromSeconds(30)), "Mono with the Go library loaded exits on SIGTERM");
             Assert.AreEqual(0, sample.Process.ExitCode, sample.Stderr);
+        }
+    }
+
+    /// <summary>Four clients asking for "/" of the sample in a loop, counting the right answers and the rest.</summary>
+    internal sealed class HelloLoad
+    {
+        private readonly ManualResetEventSlim _stop = new ManualResetEventSlim(false);
+        private readonly List<string> _errors = new List<string>();
+        private readonly Task[] _clients;
+        private int _ok, _failed;
+
+        public HelloLoad(int port, int timeoutMs)
+        {
+            _clients = Enumerable.Range(0, 4).Select(n => Task.Factory.StartNew(() => Run(port, timeoutMs),
+                TaskCreationOptions.LongRunning)).ToArray();
+        }
+
+        public int Ok { get { return Volatile.Read(ref _ok); } }
+        public int Failed { get { return Volatile.Read(ref _failed); } }
+
+        public string FirstErrors(int n)
+        {
+            lock (_errors)
+            {
+                return string.Join("; ", _errors.Take(n));
+            }
+        }
+
+        /// <summary>Stops the clients and waits for them (up to 60 s).</summary>
+        public void Stop()
+        {
+            _stop.Set();
+            Task.WaitAll(_clients, TimeSpan.FromSeconds(60));
+        }
+
+        private void Fail(string why)
+        {
+            Interlocked.Increment(ref _failed);
+            lock (_errors)
+            {
+                _errors.Add(why);
+            }
+        }
+
+        private void Run(int port, int timeoutMs)
+        {
+            while (!_stop.IsSet)
+            {
+                try
+                {
+                    using (var client = new OwinHttpClient(port, timeoutMs))
+                    {
+                        for (int i = 0; i < 20 && !_stop.IsSet; i++)
+                        {
+                            OwinResponse r = client.Get("/");
+                            if (r.Status == 200 && r.BodyText == "Hello, World!")
+                                Interlocked.Increment(ref _ok);
+                            else
+                                Fail(r.ToString());
+                        }
+                    }
+                }
+                catch (Exception e)
+                {
+                    Fail(e.Message);
+                }
+            }
         }
     }
 }

@@ -9,10 +9,11 @@
 #   ./build.sh run hello_world [flags]   build, then serve the C hello world on port 8000
 #   ./build.sh bench     build, then print benchmark ratios (see bench/run.sh and README.md)
 #   ./build.sh clean     remove build/
+# HAYWIRE_BUILD_DIR=DIR builds into DIR instead of build/.
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$PWD
-BUILD=$ROOT/build
+BUILD=${HAYWIRE_BUILD_DIR:-$ROOT/build} # tests and parallel builds may point it elsewhere
 
 case "$(uname -s)" in
   Darwin) LIB=libhaywire.dylib; RPATH='-Wl,-rpath,@loader_path' ;;

@@ -47,15 +47,15 @@ func methodTable(t *testing.T, file, def string) map[int][2]string {
 }
 
 // method_id: HW_BRIDGE_METHOD_MAP is the parser's numbering, through the
-// engine's view, and haywire.h's table is the same one.
+// engine's view, and haywire_common.h's table is the same one.
 func TestContractMethodNumbering(t *testing.T) {
 	bridgeMap := methodTable(t, "haywire_bridge.h", "HW_BRIDGE_METHOD_MAP")
-	cMap := methodTable(t, "haywire.h", "HW_HTTP_METHOD_MAP")
+	cMap := methodTable(t, "haywire_common.h", "HW_HTTP_METHOD_MAP")
 	if len(bridgeMap) < 26 {
 		t.Fatalf("read %d methods from HW_BRIDGE_METHOD_MAP; want 26 at least", len(bridgeMap))
 	}
 	if fmt.Sprint(bridgeMap) != fmt.Sprint(cMap) {
-		t.Errorf("HW_BRIDGE_METHOD_MAP and haywire.h's HW_HTTP_METHOD_MAP differ:\n%v\n%v", bridgeMap, cMap)
+		t.Errorf("HW_BRIDGE_METHOD_MAP and haywire_common.h's HW_HTTP_METHOD_MAP differ:\n%v\n%v", bridgeMap, cMap)
 	}
 	parse := func(method string) http1.Method {
 		target := "/"

@@ -16,6 +16,7 @@
 
 #include <stdint.h>
 #include "haywire.h"
+#include "haywire_host.h"
 
 #define HW__RETURNED  1u
 #define HW__RESPONDED 2u

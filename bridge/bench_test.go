@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/haywireowin/haywire/bridge/wire"
 	"github.com/haywireowin/haywire/engine"
 	"github.com/haywireowin/haywire/region"
 )
@@ -42,7 +43,7 @@ func benchBridge(b *testing.B, depth int) {
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan struct{})
 	go func() {
-		h.Serve(ctx, func(v View, w *ResponseWriter) { w.WriteString("hello world") })
+		h.Serve(ctx, func(v wire.View, w *ResponseWriter) { w.WriteString("hello world") })
 		close(served)
 	}()
 	defer func() { cancel(); <-served; h.Close() }()

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/haywireowin/haywire/bridge/wire"
 	"github.com/haywireowin/haywire/engine"
 	"github.com/haywireowin/haywire/region"
 )
@@ -34,7 +35,7 @@ func TestMain(m *testing.M) {
 }
 
 // echoHandler answers with what it saw; /slow?ms=N waits first.
-func echoHandler(v View, w *ResponseWriter) {
+func echoHandler(v wire.View, w *ResponseWriter) {
 	if string(v.Path()) == "/slow" {
 		q, _ := v.Query()
 		ms, _ := strconv.Atoi(strings.TrimPrefix(string(q), "ms="))
@@ -179,7 +180,7 @@ func TestBridgePipelinedOrder(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		h.Serve(ctx, func(v View, w *ResponseWriter) {
+		h.Serve(ctx, func(v wire.View, w *ResponseWriter) {
 			time.Sleep(time.Duration(rand.Intn(3)) * time.Millisecond)
 			w.Write(v.Path())
 		})
@@ -420,8 +421,8 @@ func TestBridgeClientGoneCancels(t *testing.T) {
 				stream = d.Stream
 				c.Close() // the client gives up while the host works
 			case region.KindCancel:
-				if d.Stream != stream || d.Aux != CancelClientGone {
-					t.Fatalf("cancel for stream %d aux %d; want stream %d aux %d", d.Stream, d.Aux, stream, CancelClientGone)
+				if d.Stream != stream || d.Aux != wire.CancelClientGone {
+					t.Fatalf("cancel for stream %d aux %d; want stream %d aux %d", d.Stream, d.Aux, stream, wire.CancelClientGone)
 				}
 				rc.Consume(n)
 				if b.Stats().Cancelled != 1 {

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/haywireowin/haywire/bridge/wire"
 	"github.com/haywireowin/haywire/region"
 )
 
@@ -58,7 +59,7 @@ const streamChunks = 8
 
 // HostHandler serves one request on a host. The view and its bytes are
 // valid until the handler returns; w is sent when it returns.
-type HostHandler func(req View, w *ResponseWriter)
+type HostHandler func(req wire.View, w *ResponseWriter)
 
 // Host is the host side: attached to one lane of an engine's region, it
 // hands out the engine's requests and sends the responses back. Pull them
@@ -192,7 +193,7 @@ func (h *Host) Close() error {
 // once each is ended; then Close. It fails with the region's error when
 // the engine is gone (Close at once then).
 func (h *Host) Leave() error {
-	return h.sendControl(region.Descriptor{Kind: region.KindCancel, Aux: CancelDrain})
+	return h.sendControl(region.Descriptor{Kind: region.KindCancel, Aux: wire.CancelDrain})
 }
 
 // drainNoticed reports whether the engine's drain notice came.
@@ -426,13 +427,13 @@ func (h *Host) take(rc *region.Receiver, n int) {
 			h.bodyPiece(rc, d)
 		case d.Kind == region.KindEnd:
 			h.bodyEnd(d.Stream)
-		case d.Kind == region.KindCancel && d.Stream == 0 && d.Aux == CancelDrain:
+		case d.Kind == region.KindCancel && d.Stream == 0 && d.Aux == wire.CancelDrain:
 			// Every request the engine sent before the notice precedes it.
 			h.mu.Lock()
 			h.draining = true
 			h.mu.Unlock()
 			notify(h.nextReady)
-		case d.Kind == region.KindCancel && d.Aux == CancelClientGone:
+		case d.Kind == region.KindCancel && d.Aux == wire.CancelClientGone:
 			h.cancel(d.Stream)
 		default:
 			rc.Release(&d) // kinds a host does not act upon
@@ -456,7 +457,7 @@ func (h *Host) request(rc *region.Receiver, d *region.Descriptor) {
 	if !h.inParts {
 		h.inParts, h.partsFailed = true, false
 		hint := len(payload)
-		if len(payload) >= ViewHeaderLen { // body_off + body_len is the view's length
+		if len(payload) >= wire.ViewHeaderLen { // body_off + body_len is the view's length
 			le := binary.LittleEndian
 			if total := int64(le.Uint32(payload[40:])) + int64(le.Uint32(payload[44:])); total > int64(hint) && total <= maxViewHint {
 				hint = int(total)
@@ -504,14 +505,14 @@ func (h *Host) appendPart(p []byte) bool {
 
 // refuse answers a request the host cannot take with a plain-text error.
 func (h *Host) refuse(stream uint64, conn uint32, status int, reason string) {
-	msg, _ := EncodeResponse(nil, &ResponseHead{Status: status, ContentLength: -1}, []byte(reason+"\n"))
+	msg, _ := wire.EncodeResponse(nil, &wire.ResponseHead{Status: status, ContentLength: -1}, []byte(reason+"\n"))
 	h.send(stream, conn, msg)
 }
 
 // accept decodes a complete view and queues its request. A view that does
 // not decode is answered 500 with the reason, as the protocol asks.
 func (h *Host) accept(rc *region.Receiver, stream uint64, conn uint32, b []byte, chunk region.Descriptor, buf []byte) {
-	v, err := DecodeView(b)
+	v, err := wire.DecodeView(b)
 	if err != nil {
 		if chunk.Length > 0 {
 			rc.Release(&chunk)
@@ -521,7 +522,7 @@ func (h *Host) accept(rc *region.Receiver, stream uint64, conn uint32, b []byte,
 		return
 	}
 	req := &HostRequest{h: h, view: v, raw: b, id: stream, conn: conn, chunk: chunk, buf: buf,
-		bodyStream: v.Flags()&ViewBodyStream != 0, expectContinue: v.Flags()&ViewExpectContinue != 0}
+		bodyStream: v.Flags()&wire.ViewBodyStream != 0, expectContinue: v.Flags()&wire.ViewExpectContinue != 0}
 	if req.bodyStream {
 		req.bodySignal = make(chan struct{}, 1)
 	}
@@ -927,9 +928,9 @@ func serveOne(req *HostRequest, handler HostHandler) {
 		}
 		req.EndResponse() // a short body aborts
 	case panicked:
-		req.Respond(&ResponseHead{Status: 500, ContentLength: -1}, []byte("host: handler panic\n"))
+		req.Respond(&wire.ResponseHead{Status: 500, ContentLength: -1}, []byte("host: handler panic\n"))
 	default:
-		req.Respond(&ResponseHead{Status: w.status, Fields: w.fields, ContentLength: int64(len(w.body))}, w.body)
+		req.Respond(&wire.ResponseHead{Status: w.status, Fields: w.fields, ContentLength: int64(len(w.body))}, w.body)
 	}
 }
 
@@ -945,7 +946,7 @@ const (
 // holds the engine's chunk (or a copy).
 type HostRequest struct {
 	h     *Host
-	view  View
+	view  wire.View
 	raw   []byte            // the encoded view: in the engine's arena, or buf
 	id    uint64            // the stream
 	conn  uint32            // echoed in the response's descriptors
@@ -987,7 +988,7 @@ type bodyPiece struct {
 // ended and must not be retained after that: they may be the engine's
 // shared memory. Its Body is the part of the body carried in the view:
 // all of it unless the view is flagged ViewBodyStream (see Body).
-func (r *HostRequest) View() View { return r.view }
+func (r *HostRequest) View() wire.View { return r.view }
 
 // Raw returns the encoded view (include/haywire_bridge.h section 3), with
 // the lifetime of View's bytes.
@@ -1104,10 +1105,10 @@ func (r *HostRequest) bodyReadyLocked() bool {
 
 // Respond encodes a response (see EncodeResponse) and sends it as Send
 // does. An unencodable head is answered 500 and reported.
-func (r *HostRequest) Respond(head *ResponseHead, body []byte) error {
-	msg, err := EncodeResponse(nil, head, body)
+func (r *HostRequest) Respond(head *wire.ResponseHead, body []byte) error {
+	msg, err := wire.EncodeResponse(nil, head, body)
 	if err != nil {
-		msg, _ = EncodeResponse(nil, &ResponseHead{Status: 500, ContentLength: -1}, []byte("host: "+err.Error()+"\n"))
+		msg, _ = wire.EncodeResponse(nil, &wire.ResponseHead{Status: 500, ContentLength: -1}, []byte("host: "+err.Error()+"\n"))
 	}
 	if serr := r.Send(msg); serr != nil {
 		return serr
@@ -1148,10 +1149,10 @@ func (r *HostRequest) stateErr() error {
 // gets ResponseStream. It fails, leaving the request open, for a head
 // EncodeResponse refuses or a ContentLength below -1; with ErrEnded or
 // ErrStreaming when already answered or started.
-func (r *HostRequest) StartResponse(head *ResponseHead) error {
+func (r *HostRequest) StartResponse(head *wire.ResponseHead) error {
 	hd := *head
-	hd.Flags |= ResponseStream
-	msg, err := EncodeResponse(nil, &hd, nil)
+	hd.Flags |= wire.ResponseStream
+	msg, err := wire.EncodeResponse(nil, &hd, nil)
 	if err != nil {
 		return err
 	}
@@ -1165,14 +1166,14 @@ func (r *HostRequest) StartResponse(head *ResponseHead) error {
 // engine is gone the error is the region's and the request is streaming
 // all the same: end it.
 func (r *HostRequest) StartStream(msg []byte) error {
-	head, body, err := DecodeResponse(msg)
+	head, body, err := wire.DecodeResponse(msg)
 	if err != nil {
 		return err
 	}
-	if head.Flags&ResponseStream == 0 || head.ContentLength < -1 ||
+	if head.Flags&wire.ResponseStream == 0 || head.ContentLength < -1 ||
 		(head.ContentLength >= 0 && head.ContentLength < int64(len(body))) {
 		return fmt.Errorf("%w: flags %#x, content length %d with %d bytes: not a streamed response head",
-			ErrResponse, head.Flags, head.ContentLength, len(body))
+			wire.ErrResponse, head.Flags, head.ContentLength, len(body))
 	}
 	if !r.state.CompareAndSwap(stateOpen, stateStreaming) {
 		if r.state.Load() == stateStreaming {
@@ -1249,7 +1250,7 @@ func (r *HostRequest) Abort() error {
 	if !r.state.CompareAndSwap(stateOpen, stateEnded) && !r.state.CompareAndSwap(stateStreaming, stateEnded) {
 		return ErrEnded
 	}
-	err := r.h.sendControl(region.Descriptor{Kind: region.KindCancel, Stream: r.id, Conn: r.conn, Aux: CancelHostAbort})
+	err := r.h.sendControl(region.Descriptor{Kind: region.KindCancel, Stream: r.id, Conn: r.conn, Aux: wire.CancelHostAbort})
 	r.h.unstream(r)
 	r.h.finish(r)
 	return err
@@ -1316,7 +1317,7 @@ func (w *ResponseWriter) Stream(contentLength int64) error {
 	if w.req == nil {
 		return ErrNotStreaming
 	}
-	err := w.req.StartResponse(&ResponseHead{Status: w.status, Fields: w.fields, ContentLength: contentLength})
+	err := w.req.StartResponse(&wire.ResponseHead{Status: w.status, Fields: w.fields, ContentLength: contentLength})
 	if err != nil && w.req.state.Load() != stateStreaming {
 		return err // nothing was sent: the response can still be buffered
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/haywireowin/haywire/bridge/wire"
 	"github.com/haywireowin/haywire/region"
 )
 
@@ -44,14 +45,14 @@ func TestHostEndWakesNext(t *testing.T) {
 	}()
 	waitAsleep(t, h)
 	ended := time.Now()
-	req.Respond(&ResponseHead{Status: 204, ContentLength: -1}, nil)
+	req.Respond(&wire.ResponseHead{Status: 204, ContentLength: -1}, nil)
 	for e.lent() != 0 {
 		if time.Since(ended) > 3*time.Second { // half a doorbell sleep
 			t.Fatal("the chunk did not come back within 3 s of the End")
 		}
 		time.Sleep(time.Millisecond)
 	}
-	e.sendCancel(0, CancelDrain)
+	e.sendCancel(0, wire.CancelDrain)
 	expectDrained(t, done)
 }
 
@@ -62,7 +63,7 @@ func TestHostDrainWaitsForRequests(t *testing.T) {
 	e, h := newFakeEngineWith(t, longPeerTimeout)
 	e.sendRequest(1, nil)
 	e.sendRequest(2, nil)
-	e.sendCancel(0, CancelDrain)
+	e.sendCancel(0, wire.CancelDrain)
 	var reqs []*HostRequest
 	for range 2 {
 		req, err := h.Next(time.Second)
@@ -74,14 +75,14 @@ func TestHostDrainWaitsForRequests(t *testing.T) {
 	if _, err := h.Next(20 * time.Millisecond); !errors.Is(err, region.ErrTimeout) {
 		t.Fatalf("Next with requests out after the notice = %v; want a timeout", err)
 	}
-	reqs[0].Respond(&ResponseHead{Status: 200, ContentLength: -1}, nil)
+	reqs[0].Respond(&wire.ResponseHead{Status: 200, ContentLength: -1}, nil)
 	ended := make(chan time.Time, 1)
 	go func() {
 		for deadline := time.Now().Add(10 * time.Second); !h.asleep() && time.Now().Before(deadline); {
 			time.Sleep(time.Millisecond)
 		}
 		ended <- time.Now()
-		reqs[1].Respond(&ResponseHead{Status: 200, ContentLength: -1}, nil)
+		reqs[1].Respond(&wire.ResponseHead{Status: 200, ContentLength: -1}, nil)
 	}()
 	if _, err := h.Next(-1); !errors.Is(err, ErrDrained) {
 		t.Fatalf("Next = %v; want ErrDrained", err)

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/haywireowin/haywire/bridge/internal/bridgetest"
+	"github.com/haywireowin/haywire/bridge/wire"
 	"github.com/haywireowin/haywire/region"
 )
 
@@ -28,11 +30,11 @@ import (
 // whose inline part is inline.
 func (e *fakeEngine) sendStreamedRequest(id uint64, flags uint16, inline []byte) {
 	e.t.Helper()
-	v := sampleView()
+	v := bridgetest.SampleView()
 	v.RequestID, v.Body, v.ContentLength = id, inline, -1
-	v.Flags |= ViewBodyStream | ViewChunked | flags
+	v.Flags |= wire.ViewBodyStream | wire.ViewChunked | flags
 	d := region.Descriptor{Kind: region.KindRequest, Flags: region.FlagEnd, Stream: id, Conn: 7}
-	if err := e.r.Sender().SendBytes(d, encView(v)); err != nil {
+	if err := e.r.Sender().SendBytes(d, bridgetest.EncView(v)); err != nil {
 		e.t.Fatal(err)
 	}
 }
@@ -150,7 +152,7 @@ func TestHostReadsStreamedBody(t *testing.T) {
 	if n := e.lent(); n != 1 {
 		t.Fatalf("the host holds %d engine chunks after reading the body; want 1 (the view)", n)
 	}
-	req.Respond(&ResponseHead{Status: 204, ContentLength: -1}, nil)
+	req.Respond(&wire.ResponseHead{Status: 204, ContentLength: -1}, nil)
 	if n := e.lent(); n != 0 {
 		t.Fatalf("the host holds %d engine chunks after the response; want 0", n)
 	}
@@ -213,8 +215,8 @@ func TestHostBodyReadWhileNextWaits(t *testing.T) {
 	if err != io.EOF || sum.Sum64() != wantSum.Sum64() {
 		t.Fatalf("body read = %v, checksum %x; want io.EOF, %x", err, sum.Sum64(), wantSum.Sum64())
 	}
-	req.Respond(&ResponseHead{Status: 204, ContentLength: -1}, nil)
-	e.sendCancel(0, CancelDrain)
+	req.Respond(&wire.ResponseHead{Status: 204, ContentLength: -1}, nil)
+	e.sendCancel(0, wire.CancelDrain)
 	expectDrained(t, nextDone)
 }
 
@@ -222,8 +224,8 @@ func TestHostBodyReadWhileNextWaits(t *testing.T) {
 // a request answered without reading sends none.
 func TestHostContinueOnFirstRead(t *testing.T) {
 	e, h := newFakeEngine(t)
-	e.sendStreamedRequest(1, ViewExpectContinue, nil)
-	e.sendStreamedRequest(2, ViewExpectContinue, nil)
+	e.sendStreamedRequest(1, wire.ViewExpectContinue, nil)
+	e.sendStreamedRequest(2, wire.ViewExpectContinue, nil)
 	r1, err := h.Next(time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -248,8 +250,8 @@ func TestHostContinueOnFirstRead(t *testing.T) {
 	if body, err := readAll(r1, time.Second); string(body) != "hello" || err != io.EOF {
 		t.Fatalf("body = %q, %v", body, err)
 	}
-	r1.Respond(&ResponseHead{Status: 200, ContentLength: -1}, nil)
-	r2.Respond(&ResponseHead{Status: 417, ContentLength: -1}, nil)
+	r1.Respond(&wire.ResponseHead{Status: 200, ContentLength: -1}, nil)
+	r2.Respond(&wire.ResponseHead{Status: 417, ContentLength: -1}, nil)
 	for _, m := range e.collect(30*time.Millisecond, true) {
 		if m.d.Kind == region.KindContinue {
 			t.Fatalf("CONTINUE sent for stream %d; want none for a request answered unread", m.d.Stream)
@@ -269,14 +271,14 @@ func TestHostBodyCancelledAndStrayPieces(t *testing.T) {
 		t.Fatal("Next did not hand out both requests")
 	}
 	e.sendBody(1, []byte("partial"), 0)
-	e.sendCancel(1, CancelClientGone)
+	e.sendCancel(1, wire.CancelClientGone)
 	body, err := readAll(r1, time.Second)
 	if string(body) != "partial" || !errors.Is(err, ErrCancelled) || !r1.Cancelled() {
 		t.Fatalf("read after a cancel = %q, %v, cancelled %v; want \"partial\", ErrCancelled", body, err, r1.Cancelled())
 	}
-	r1.Respond(&ResponseHead{Status: 200, ContentLength: -1}, nil)
+	r1.Respond(&wire.ResponseHead{Status: 200, ContentLength: -1}, nil)
 
-	r2.Respond(&ResponseHead{Status: 200, ContentLength: -1}, nil) // answered with its body unread
+	r2.Respond(&wire.ResponseHead{Status: 200, ContentLength: -1}, nil) // answered with its body unread
 	e.sendBody(2, []byte("late"), 0)
 	e.sendBody(99, []byte("unknown"), region.FlagEnd)
 	e.sendEnd(2)
@@ -301,7 +303,7 @@ func TestHostAnswerReleasesUnreadPieces(t *testing.T) {
 	if n := e.lent(); n != 3 {
 		t.Fatalf("the host holds %d engine chunks; want 3", n)
 	}
-	req.Respond(&ResponseHead{Status: 413, ContentLength: -1}, nil)
+	req.Respond(&wire.ResponseHead{Status: 413, ContentLength: -1}, nil)
 	if n := e.lent(); n != 0 {
 		t.Fatalf("the host holds %d engine chunks after answering; want 0", n)
 	}
@@ -325,10 +327,10 @@ func TestHostStreamedResponseBackpressure(t *testing.T) {
 	for i := range body {
 		body[i] = byte(i*131 + 7)
 	}
-	if err := req.StartResponse(&ResponseHead{Status: 200, Fields: []byte("X-A: b\r\n"), ContentLength: int64(len(body))}); err != nil {
+	if err := req.StartResponse(&wire.ResponseHead{Status: 200, Fields: []byte("X-A: b\r\n"), ContentLength: int64(len(body))}); err != nil {
 		t.Fatal(err)
 	}
-	if err := req.Respond(&ResponseHead{Status: 200, ContentLength: -1}, nil); !errors.Is(err, ErrStreaming) {
+	if err := req.Respond(&wire.ResponseHead{Status: 200, ContentLength: -1}, nil); !errors.Is(err, ErrStreaming) {
 		t.Fatalf("Respond after StartResponse = %v; want ErrStreaming", err)
 	}
 	wrote := make(chan error, 1)
@@ -342,10 +344,10 @@ func TestHostStreamedResponseBackpressure(t *testing.T) {
 		t.Fatalf("the host sent %d descriptors while the engine released nothing; want the head and %d pieces",
 			len(got), streamChunks)
 	}
-	head, first, err := DecodeResponse(got[0].payload)
-	if err != nil || head.Flags != ResponseStream || head.ContentLength != int64(len(body)) || len(first) != 0 ||
+	head, first, err := wire.DecodeResponse(got[0].payload)
+	if err != nil || head.Flags != wire.ResponseStream || head.ContentLength != int64(len(body)) || len(first) != 0 ||
 		string(head.Fields) != "X-A: b\r\n" {
-		t.Fatalf("head = %+v, %d bytes, %v; want flagged ResponseStream, Content-Length %d", head, len(first), err, len(body))
+		t.Fatalf("head = %+v, %d bytes, %v; want flagged wire.ResponseStream, Content-Length %d", head, len(first), err, len(body))
 	}
 	select {
 	case err := <-wrote:
@@ -409,7 +411,7 @@ func TestHostStreamedResponseLengthAndAbort(t *testing.T) {
 		}
 		reqs = append(reqs, r)
 	}
-	if err := reqs[0].StartResponse(&ResponseHead{Status: 200, ContentLength: 5}); err != nil {
+	if err := reqs[0].StartResponse(&wire.ResponseHead{Status: 200, ContentLength: 5}); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := reqs[0].WriteBody([]byte("123456")); n != 0 || !errors.Is(err, ErrBodyTooLong) {
@@ -422,10 +424,10 @@ func TestHostStreamedResponseLengthAndAbort(t *testing.T) {
 	if err := reqs[1].Abort(); err != nil {
 		t.Fatal(err)
 	}
-	if err := reqs[2].StartResponse(&ResponseHead{Status: 200, ContentLength: -2}); err == nil {
+	if err := reqs[2].StartResponse(&wire.ResponseHead{Status: 200, ContentLength: -2}); err == nil {
 		t.Fatal("StartResponse with Content-Length -2 succeeded")
 	}
-	if err := reqs[2].StartResponse(&ResponseHead{Status: 200, ContentLength: -1}); err != nil {
+	if err := reqs[2].StartResponse(&wire.ResponseHead{Status: 200, ContentLength: -1}); err != nil {
 		t.Fatalf("StartResponse after a refused one = %v; want the request still open", err)
 	}
 	reqs[2].WriteBody([]byte("any length"))
@@ -436,8 +438,8 @@ func TestHostStreamedResponseLengthAndAbort(t *testing.T) {
 	for _, m := range e.collect(50*time.Millisecond, true) {
 		k := m.d.Kind.String()
 		if m.d.Kind == region.KindCancel {
-			if m.d.Aux != CancelHostAbort {
-				t.Fatalf("CANCEL with aux %d; want CancelHostAbort", m.d.Aux)
+			if m.d.Aux != wire.CancelHostAbort {
+				t.Fatalf("CANCEL with aux %d; want wire.CancelHostAbort", m.d.Aux)
 			}
 			k = "abort"
 		}
@@ -474,7 +476,7 @@ func TestHostStreamWriterFailsWhenEngineGoes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.StartResponse(&ResponseHead{Status: 200, ContentLength: -1})
+	req.StartResponse(&wire.ResponseHead{Status: 200, ContentLength: -1})
 	wrote := make(chan error, 1)
 	go func() {
 		_, err := req.WriteBody(make([]byte, 64<<10))
@@ -533,7 +535,7 @@ func streamSetup(t *testing.T, opts Options, handler HostHandler) (base string, 
 // first: that asks for an Expect: 100-continue body); /sum reads it and
 // answers its length and FNV-1a; /download?N streams N pattern bytes with
 // Content-Length, /download?chunked&N without.
-func streamHandler(v View, w *ResponseWriter) {
+func streamHandler(v wire.View, w *ResponseWriter) {
 	switch string(v.Path()) {
 	case "/echo":
 		buf := make([]byte, 64<<10)
@@ -687,7 +689,7 @@ func rawRequest(t *testing.T, base, head string) (net.Conn, *bufio.Reader) {
 // the client gets the response, then the connection closes.
 func TestHostContinueThroughEngine(t *testing.T) {
 	letRead := make(chan struct{})
-	base, _, _ := streamSetup(t, Options{}, func(v View, w *ResponseWriter) {
+	base, _, _ := streamSetup(t, Options{}, func(v wire.View, w *ResponseWriter) {
 		if string(v.Path()) == "/refuse" {
 			w.SetStatus(417)
 			w.WriteString("no body wanted")
@@ -737,7 +739,7 @@ func TestHostContinueThroughEngine(t *testing.T) {
 // Abort: before any response the client gets 500; after the response
 // began, the connection ends early and the client sees a truncated body.
 func TestHostAbortThroughEngine(t *testing.T) {
-	base, _, _ := streamSetup(t, Options{}, func(v View, w *ResponseWriter) {
+	base, _, _ := streamSetup(t, Options{}, func(v wire.View, w *ResponseWriter) {
 		if string(v.Path()) == "/late" {
 			w.Stream(1 << 20)
 			w.Write(make([]byte, 100<<10))
@@ -770,7 +772,7 @@ func TestHostAbortThroughEngine(t *testing.T) {
 // on.
 func TestHostClientGoneMidUploadThroughEngine(t *testing.T) {
 	readErr := make(chan error, 1)
-	base, b, _ := streamSetup(t, Options{}, func(v View, w *ResponseWriter) {
+	base, b, _ := streamSetup(t, Options{}, func(v wire.View, w *ResponseWriter) {
 		n, err := io.Copy(io.Discard, w.Request().Body())
 		if string(v.Path()) == "/gone" {
 			if n == 0 {
@@ -808,7 +810,7 @@ func TestHostClientGoneMidUploadThroughEngine(t *testing.T) {
 // window of the engine's arena; once the host reads, everything arrives.
 func TestHostBackpressureThroughEngine(t *testing.T) {
 	letRead := make(chan struct{})
-	base, b, _ := streamSetup(t, Options{}, func(v View, w *ResponseWriter) {
+	base, b, _ := streamSetup(t, Options{}, func(v wire.View, w *ResponseWriter) {
 		<-letRead
 		n, sum, err := fnvOf(w.Request().Body())
 		fmt.Fprintf(w, "%d %s %v", n, sum, err)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/haywireowin/haywire/bridge/wire"
 	"github.com/haywireowin/haywire/region"
 )
 
@@ -63,13 +64,13 @@ func TestDrainNoticeWaitsForRoom(t *testing.T) {
 		}()
 	}
 	waitFor(t, "the ring to fill", func() bool { return b.Lanes()[0].Queued == slots })
-	h.send(region.Descriptor{Kind: region.KindCancel, Aux: CancelDrain}, nil) // leave
+	h.send(region.Descriptor{Kind: region.KindCancel, Aux: wire.CancelDrain}, nil) // leave
 	waitFor(t, "the engine to take the host out of service", func() bool { return !b.Lanes()[0].Serving })
 	for range slots {
 		req, _ := h.request()
-		h.respond(req, &ResponseHead{Status: 200, ContentLength: 2}, []byte("ok"))
+		h.respond(req, &wire.ResponseHead{Status: 200, ContentLength: 2}, []byte("ok"))
 	}
-	if d, _ := h.next(); d.Kind != region.KindCancel || d.Aux != CancelDrain || d.Stream != 0 {
+	if d, _ := h.next(); d.Kind != region.KindCancel || d.Aux != wire.CancelDrain || d.Stream != 0 {
 		t.Fatalf("after the requests the host got %v; want the drain notice", d)
 	}
 	for range slots {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/haywireowin/haywire/bridge"
+	"github.com/haywireowin/haywire/bridge/wire"
 	"github.com/haywireowin/haywire/region"
 )
 
@@ -61,7 +62,7 @@ func TestLauncherServesThroughAHost(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		h.Serve(ctx, func(v bridge.View, w *bridge.ResponseWriter) {
+		h.Serve(ctx, func(v wire.View, w *bridge.ResponseWriter) {
 			q, _ := v.Query()
 			w.AddHeader("Content-Type", "text/plain")
 			w.WriteString("hello from the host: " + string(v.Path()) + "?" + string(q))
@@ -203,7 +204,7 @@ func TestLauncherMaxRequestSizeDefault(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		h.Serve(ctx, func(v bridge.View, w *bridge.ResponseWriter) {
+		h.Serve(ctx, func(v wire.View, w *bridge.ResponseWriter) {
 			n, err := io.Copy(io.Discard, w.Request().Body())
 			if err != nil {
 				w.SetStatus(500)

@@ -16,6 +16,7 @@ import (
 	"unsafe"
 
 	"github.com/haywireowin/haywire/bridge"
+	"github.com/haywireowin/haywire/bridge/wire"
 	"github.com/haywireowin/haywire/engine"
 	"github.com/haywireowin/haywire/lifecycle"
 	"github.com/haywireowin/haywire/region"
@@ -49,7 +50,7 @@ var codes = []struct {
 	{bridge.ErrBodyTooShort, C.HW_ESTATE},
 	{bridge.ErrStreaming, C.HW_ESTATE},
 	{bridge.ErrNotStreaming, C.HW_ESTATE},
-	{bridge.ErrResponse, C.HW_EINVAL},
+	{wire.ErrResponse, C.HW_EINVAL},
 	{region.ErrTimeout, C.HW_ETIMEDOUT},
 	{region.ErrPeerDead, C.HW_ECLOSED},
 	{region.ErrPeerGone, C.HW_ECLOSED},

@@ -1,8 +1,7 @@
-package bridge
+package wire
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -30,7 +29,7 @@ import (
 const (
 	ViewVersion   = 2
 	ViewHeaderLen = 136
-	fieldEntryLen = 16
+	FieldEntryLen = 16
 	// NoQuery is the query span length of a target without '?'.
 	NoQuery = 0xFFFFFFFF
 )
@@ -44,12 +43,6 @@ const (
 	// ViewBodyStream: the view holds the body's first bytes; the rest
 	// follows as KindBody pieces, then KindEnd (or KindCancel).
 	ViewBodyStream = 1 << 4
-)
-
-// Errors decoding a view or a response head: the peer is faulty.
-var (
-	ErrView     = errors.New("bridge: malformed request view")
-	ErrResponse = errors.New("bridge: malformed response head")
 )
 
 // Span is a byte range of the raw request head.
@@ -77,7 +70,7 @@ type FieldSpan struct{ Name, Value Span }
 
 // ViewLen returns the encoded length of v.
 func ViewLen(v *ViewRequest) int {
-	return ViewHeaderLen + len(v.Fields)*fieldEntryLen + len(v.Head) + len(v.Body)
+	return ViewHeaderLen + len(v.Fields)*FieldEntryLen + len(v.Head) + len(v.Body)
 }
 
 // MaxViewFields is the most header fields a view can carry.
@@ -88,7 +81,7 @@ const MaxViewFields = 0xFFFF
 func EncodeView(dst []byte, v *ViewRequest) ([]byte, error) {
 	if len(v.Fields) > MaxViewFields || uint64(len(v.Head)) > 0xFFFFFFFF || uint64(len(v.Body)) > 0xFFFFFFFF ||
 		uint64(ViewLen(v)) > 0xFFFFFFFF {
-		return dst, fmt.Errorf("bridge: request too large for a view: %d fields, %d-byte head, %d-byte body",
+		return dst, fmt.Errorf("wire: request too large for a view: %d fields, %d-byte head, %d-byte body",
 			len(v.Fields), len(v.Head), len(v.Body))
 	}
 	le := binary.LittleEndian
@@ -97,7 +90,7 @@ func EncodeView(dst []byte, v *ViewRequest) ([]byte, error) {
 	h := dst[start : start+n]
 	clear(h[:ViewHeaderLen])
 	tableOff := ViewHeaderLen
-	headOff := tableOff + len(v.Fields)*fieldEntryLen
+	headOff := tableOff + len(v.Fields)*FieldEntryLen
 	bodyOff := headOff + len(v.Head)
 	le.PutUint16(h[0:], ViewVersion)
 	le.PutUint16(h[2:], v.Flags)
@@ -123,7 +116,7 @@ func EncodeView(dst []byte, v *ViewRequest) ([]byte, error) {
 	le.PutUint32(h[132:], uint32(tableOff))
 	t := h[tableOff:headOff]
 	for i, f := range v.Fields {
-		e := t[i*fieldEntryLen : (i+1)*fieldEntryLen]
+		e := t[i*FieldEntryLen : (i+1)*FieldEntryLen]
 		le.PutUint32(e[0:], f.Name.Off)
 		le.PutUint32(e[4:], f.Name.Len)
 		le.PutUint32(e[8:], f.Value.Off)
@@ -160,13 +153,13 @@ func DecodeView(b []byte) (View, error) {
 	size := uint64(len(b))
 	// The sections are packed in order and fill the view: nothing overlaps
 	// and no byte is unaccounted for.
-	if tabOff != ViewHeaderLen || headOff != tabOff+uint64(n)*fieldEntryLen ||
+	if tabOff != ViewHeaderLen || headOff != tabOff+uint64(n)*FieldEntryLen ||
 		bodyOff != headOff+headLen || bodyOff+bodyLen != size {
 		return View{}, fmt.Errorf("%w: table %d+%d×%d, head %d+%d, body %d+%d do not pack %d bytes",
-			ErrView, tabOff, n, fieldEntryLen, headOff, headLen, bodyOff, bodyLen, size)
+			ErrView, tabOff, n, FieldEntryLen, headOff, headLen, bodyOff, bodyLen, size)
 	}
 	v := View{b: b, head: b[headOff : headOff+headLen], body: b[bodyOff : bodyOff+bodyLen], n: n,
-		tab: b[tabOff : tabOff+uint64(n)*fieldEntryLen]}
+		tab: b[tabOff : tabOff+uint64(n)*FieldEntryLen]}
 	for i := 0; i < 6; i++ {
 		s := Span{le.Uint32(b[48+8*i:]), le.Uint32(b[52+8*i:])}
 		if i == 3 && s.Len == NoQuery {
@@ -196,7 +189,7 @@ func (v View) bytes(s Span) []byte { return v.head[s.Off : s.Off+s.Len] }
 
 func (v View) field(i int) (Span, Span) {
 	le := binary.LittleEndian
-	e := v.tab[i*fieldEntryLen:]
+	e := v.tab[i*FieldEntryLen:]
 	return Span{le.Uint32(e[0:]), le.Uint32(e[4:])}, Span{le.Uint32(e[8:]), le.Uint32(e[12:])}
 }
 

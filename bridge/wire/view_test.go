@@ -1,30 +1,20 @@
-package bridge
+package wire_test
 
 import (
 	"bytes"
 	"encoding/binary"
-	"net/netip"
 	"testing"
+
+	"github.com/haywireowin/haywire/bridge/internal/bridgetest"
+	"github.com/haywireowin/haywire/bridge/wire"
 )
 
-func sampleView() *ViewRequest {
-	head := []byte("POST /a/b?x=1 HTTP/1.1\r\nHost: example.com\r\nX-Y: z\r\n\r\n")
-	return &ViewRequest{
-		Flags: ViewKeepAlive, MethodID: 3, Minor: 1, RequestID: 42, ConnID: 7, ContentLength: 4,
-		Head: head, Body: []byte("body"),
-		MethodSpan: Span{0, 4}, TargetSpan: Span{5, 8}, PathSpan: Span{5, 4}, QuerySpan: Span{10, 3},
-		AuthoritySpan: Span{}, HostSpan: Span{30, 11},
-		Fields: []FieldSpan{{Span{24, 4}, Span{30, 11}}, {Span{43, 3}, Span{48, 1}}},
-		Remote: netip.MustParseAddrPort("10.1.2.3:5555"), Local: netip.MustParseAddrPort("[::1]:80"),
-	}
-}
-
 func TestViewRoundTrip(t *testing.T) {
-	b := encView(sampleView())
-	if len(b) != ViewLen(sampleView()) {
-		t.Fatalf("len = %d; want ViewLen %d", len(b), ViewLen(sampleView()))
+	b := bridgetest.EncView(bridgetest.SampleView())
+	if len(b) != wire.ViewLen(bridgetest.SampleView()) {
+		t.Fatalf("len = %d; want wire.ViewLen %d", len(b), wire.ViewLen(bridgetest.SampleView()))
 	}
-	v, err := DecodeView(b)
+	v, err := wire.DecodeView(b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,49 +36,49 @@ func TestViewRoundTrip(t *testing.T) {
 		}
 	}
 	if !hasQ || v.RequestID() != 42 || v.ConnID() != 7 || v.ContentLength() != 4 || v.NumFields() != 2 ||
-		v.MethodID() != 3 || v.Minor() != 1 || v.Flags() != ViewKeepAlive {
+		v.MethodID() != 3 || v.Minor() != 1 || v.Flags() != wire.ViewKeepAlive {
 		t.Errorf("fixed fields = %v %d %d %d %d %d %d %d", hasQ, v.RequestID(), v.ConnID(), v.ContentLength(),
 			v.NumFields(), v.MethodID(), v.Minor(), v.Flags())
 	}
-	noQ := sampleView()
-	noQ.QuerySpan = Span{Len: NoQuery}
-	v, _ = DecodeView(encView(noQ))
+	noQ := bridgetest.SampleView()
+	noQ.QuerySpan = wire.Span{Len: wire.NoQuery}
+	v, _ = wire.DecodeView(bridgetest.EncView(noQ))
 	if q, ok := v.Query(); ok || q != nil {
 		t.Errorf("Query() without '?' = %q, %v; want nil, false", q, ok)
 	}
 }
 
 func TestDecodeViewRejects(t *testing.T) {
-	good := encView(sampleView())
+	good := bridgetest.EncView(bridgetest.SampleView())
 	for _, tc := range []struct {
 		name string
 		mut  func(b []byte) []byte
 	}{
-		{"short", func(b []byte) []byte { return b[:ViewHeaderLen-1] }},
+		{"short", func(b []byte) []byte { return b[:wire.ViewHeaderLen-1] }},
 		{"version", func(b []byte) []byte { b[0] = 9; return b }},
 		{"truncated body", func(b []byte) []byte { return b[:len(b)-1] }},
 		{"span past head", func(b []byte) []byte { b[60] = 0xff; return b }},
 		{"field count", func(b []byte) []byte { b[6] = 200; return b }},
 		{"table offset", func(b []byte) []byte { b[132] = 3; return b }},
-		{"field span", func(b []byte) []byte { b[ViewHeaderLen+4] = 0xff; return b }},
-		{"empty field name", func(b []byte) []byte { copy(b[ViewHeaderLen+4:], []byte{0, 0, 0, 0}); return b }},
+		{"field span", func(b []byte) []byte { b[wire.ViewHeaderLen+4] = 0xff; return b }},
+		{"empty field name", func(b []byte) []byte { copy(b[wire.ViewHeaderLen+4:], []byte{0, 0, 0, 0}); return b }},
 	} {
 		b := tc.mut(bytes.Clone(good))
-		if _, err := DecodeView(b); err == nil {
+		if _, err := wire.DecodeView(b); err == nil {
 			t.Errorf("DecodeView(%s) accepted a corrupt view", tc.name)
 		}
 	}
 }
 
 func TestResponseRoundTrip(t *testing.T) {
-	h := &ResponseHead{Status: 201, Reason: []byte("Made"), Fields: []byte("A: 1\r\nB-C: two\r\n"), ContentLength: 3}
-	got, body, err := DecodeResponse(encResp(h, []byte("abc")))
+	h := &wire.ResponseHead{Status: 201, Reason: []byte("Made"), Fields: []byte("A: 1\r\nB-C: two\r\n"), ContentLength: 3}
+	got, body, err := wire.DecodeResponse(bridgetest.EncResp(h, []byte("abc")))
 	if err != nil || got.Status != 201 || string(got.Reason) != "Made" || string(body) != "abc" || got.ContentLength != 3 {
 		t.Fatalf("DecodeResponse = %+v %q %v", got, body, err)
 	}
 	var names []string
 	for f := got.Fields; len(f) > 0; {
-		n, v, rest, ok := NextField(f)
+		n, v, rest, ok := wire.NextField(f)
 		if !ok {
 			t.Fatalf("NextField(%q) failed", f)
 		}
@@ -98,9 +88,9 @@ func TestResponseRoundTrip(t *testing.T) {
 	if len(names) != 2 || names[1] != "B-C=two" {
 		t.Fatalf("fields = %q", names)
 	}
-	for _, bad := range [][]byte{nil, make([]byte, 15), encResp(&ResponseHead{Status: 99}, nil),
-		encResp(&ResponseHead{Status: 200, Fields: []byte("x")}, nil)[:16]} { // fields overrun
-		if _, _, err := DecodeResponse(bad); err == nil {
+	for _, bad := range [][]byte{nil, make([]byte, 15), bridgetest.EncResp(&wire.ResponseHead{Status: 99}, nil),
+		bridgetest.EncResp(&wire.ResponseHead{Status: 200, Fields: []byte("x")}, nil)[:16]} { // fields overrun
+		if _, _, err := wire.DecodeResponse(bad); err == nil {
 			t.Errorf("DecodeResponse(%x) accepted it", bad)
 		}
 	}
@@ -109,11 +99,11 @@ func TestResponseRoundTrip(t *testing.T) {
 // FuzzDecodeView: any bytes either fail to decode or yield a view whose
 // every accessor stays in bounds. Seeds: a real view and its corruptions.
 func FuzzDecodeView(f *testing.F) {
-	f.Add(encView(sampleView()))
-	f.Add(make([]byte, ViewHeaderLen))
+	f.Add(bridgetest.EncView(bridgetest.SampleView()))
+	f.Add(make([]byte, wire.ViewHeaderLen))
 	f.Add([]byte{1, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		v, err := DecodeView(b)
+		v, err := wire.DecodeView(b)
 		if err != nil {
 			return
 		}
@@ -134,18 +124,18 @@ func FuzzDecodeView(f *testing.F) {
 
 // FuzzDecodeResponse: no panic; accepted heads lie within the input.
 func FuzzDecodeResponse(f *testing.F) {
-	f.Add(encResp(&ResponseHead{Status: 200, Fields: []byte("A: b\r\n"), ContentLength: 2}, []byte("hi")))
+	f.Add(bridgetest.EncResp(&wire.ResponseHead{Status: 200, Fields: []byte("A: b\r\n"), ContentLength: 2}, []byte("hi")))
 	f.Add(make([]byte, 16))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		h, body, err := DecodeResponse(b)
+		h, body, err := wire.DecodeResponse(b)
 		if err != nil {
 			return
 		}
-		if len(h.Reason)+len(h.Fields)+len(body)+responseHeadLen != len(b) {
+		if len(h.Reason)+len(h.Fields)+len(body)+wire.ResponseHeadLen != len(b) {
 			t.Fatalf("parts do not add up to the input")
 		}
 		for f := h.Fields; len(f) > 0; {
-			_, _, rest, ok := NextField(f)
+			_, _, rest, ok := wire.NextField(f)
 			if !ok {
 				break
 			}
@@ -154,50 +144,28 @@ func FuzzDecodeResponse(f *testing.F) {
 	})
 }
 
-// encView encodes a view the test knows to be encodable.
-func encView(v *ViewRequest) []byte {
-	b, err := EncodeView(nil, v)
-	if err != nil {
-		panic(err)
-	}
-	return b
-}
-
-// encResp encodes a response message with any status, even one
-// EncodeResponse refuses, so decoders can be shown it.
-func encResp(h *ResponseHead, body []byte) []byte {
-	hh := *h
-	hh.Status = 200
-	b, err := EncodeResponse(nil, &hh, body)
-	if err != nil {
-		panic(err)
-	}
-	binary.LittleEndian.PutUint16(b, uint16(h.Status))
-	return b
-}
-
 func TestEncodersRefuseWhatTheFormatCannotCarry(t *testing.T) {
-	for _, h := range []ResponseHead{{Status: 99}, {Status: 1000}, {Status: 65736}, {Status: 200, Reason: make([]byte, 0x10000)}} {
-		if b, err := EncodeResponse([]byte("x"), &h, nil); err == nil || string(b) != "x" {
+	for _, h := range []wire.ResponseHead{{Status: 99}, {Status: 1000}, {Status: 65736}, {Status: 200, Reason: make([]byte, 0x10000)}} {
+		if b, err := wire.EncodeResponse([]byte("x"), &h, nil); err == nil || string(b) != "x" {
 			t.Errorf("EncodeResponse(status %d, reason %d bytes) = %d bytes, %v; want an error and nothing appended",
 				h.Status, len(h.Reason), len(b), err)
 		}
 	}
-	v := sampleView()
-	v.Fields = make([]FieldSpan, MaxViewFields+1)
-	if _, err := EncodeView(nil, v); err == nil {
+	v := bridgetest.SampleView()
+	v.Fields = make([]wire.FieldSpan, wire.MaxViewFields+1)
+	if _, err := wire.EncodeView(nil, v); err == nil {
 		t.Errorf("EncodeView with %d fields succeeded; want an error", len(v.Fields))
 	}
 }
 
 func TestDecodeViewRequiresPackedLayout(t *testing.T) {
-	good := encView(sampleView())
+	good := bridgetest.EncView(bridgetest.SampleView())
 	for name, mut := range map[string]func([]byte) []byte{
 		"trailing byte":        func(b []byte) []byte { return append(b, 0) },
 		"body over the header": func(b []byte) []byte { binary.LittleEndian.PutUint32(b[40:], 0); return b },
-		"table moved":          func(b []byte) []byte { binary.LittleEndian.PutUint32(b[132:], ViewHeaderLen+16); return b },
+		"table moved":          func(b []byte) []byte { binary.LittleEndian.PutUint32(b[132:], wire.ViewHeaderLen+16); return b },
 	} {
-		if _, err := DecodeView(mut(bytes.Clone(good))); err == nil {
+		if _, err := wire.DecodeView(mut(bytes.Clone(good))); err == nil {
 			t.Errorf("DecodeView(%s) accepted it", name)
 		}
 	}

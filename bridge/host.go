@@ -459,7 +459,7 @@ func (h *Host) request(rc *region.Receiver, d *region.Descriptor) {
 		hint := len(payload)
 		if len(payload) >= wire.ViewHeaderLen { // body_off + body_len is the view's length
 			le := binary.LittleEndian
-			if total := int64(le.Uint32(payload[40:])) + int64(le.Uint32(payload[44:])); total > int64(hint) && total <= maxViewHint {
+			if total := int64(le.Uint32(payload[wire.ViewBodyOffOffset:])) + int64(le.Uint32(payload[wire.ViewBodyLenOffset:])); total > int64(hint) && total <= maxViewHint {
 				hint = int(total)
 			}
 		}

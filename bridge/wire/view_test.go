@@ -55,11 +55,11 @@ func TestDecodeViewRejects(t *testing.T) {
 		mut  func(b []byte) []byte
 	}{
 		{"short", func(b []byte) []byte { return b[:wire.ViewHeaderLen-1] }},
-		{"version", func(b []byte) []byte { b[0] = 9; return b }},
+		{"version", func(b []byte) []byte { b[wire.ViewVersionOffset] = 9; return b }},
 		{"truncated body", func(b []byte) []byte { return b[:len(b)-1] }},
-		{"span past head", func(b []byte) []byte { b[60] = 0xff; return b }},
-		{"field count", func(b []byte) []byte { b[6] = 200; return b }},
-		{"table offset", func(b []byte) []byte { b[132] = 3; return b }},
+		{"span past head", func(b []byte) []byte { b[wire.ViewTargetSpanOffset+wire.SpanLenOffset] = 0xff; return b }},
+		{"field count", func(b []byte) []byte { b[wire.ViewFieldCountOffset] = 200; return b }},
+		{"table offset", func(b []byte) []byte { b[wire.ViewTableOffOffset] = 3; return b }},
 		{"field span", func(b []byte) []byte { b[wire.ViewHeaderLen+4] = 0xff; return b }},
 		{"empty field name", func(b []byte) []byte { copy(b[wire.ViewHeaderLen+4:], []byte{0, 0, 0, 0}); return b }},
 	} {
@@ -162,8 +162,11 @@ func TestDecodeViewRequiresPackedLayout(t *testing.T) {
 	good := bridgetest.EncView(bridgetest.SampleView())
 	for name, mut := range map[string]func([]byte) []byte{
 		"trailing byte":        func(b []byte) []byte { return append(b, 0) },
-		"body over the header": func(b []byte) []byte { binary.LittleEndian.PutUint32(b[40:], 0); return b },
-		"table moved":          func(b []byte) []byte { binary.LittleEndian.PutUint32(b[132:], wire.ViewHeaderLen+16); return b },
+		"body over the header": func(b []byte) []byte { binary.LittleEndian.PutUint32(b[wire.ViewBodyOffOffset:], 0); return b },
+		"table moved": func(b []byte) []byte {
+			binary.LittleEndian.PutUint32(b[wire.ViewTableOffOffset:], wire.ViewHeaderLen+16)
+			return b
+		},
 	} {
 		if _, err := wire.DecodeView(mut(bytes.Clone(good))); err == nil {
 			t.Errorf("DecodeView(%s) accepted it", name)

@@ -57,7 +57,7 @@ func EncResp(h *wire.ResponseHead, body []byte) []byte {
 	if err != nil {
 		panic(err)
 	}
-	binary.LittleEndian.PutUint16(b, uint16(h.Status))
+	binary.LittleEndian.PutUint16(b[wire.ResponseStatusOffset:], uint16(h.Status))
 	return b
 }
 

@@ -52,9 +52,6 @@ type Options struct {
 	Lanes int
 }
 
-// ErrConfig reports Options the bridge cannot work with.
-var ErrConfig = errors.New("bridge: invalid options")
-
 // Bridge is the engine side: it owns the region and serves requests by
 // forwarding them to the attached host. Use it as an engine.Handler (the
 // server's NotFound handler routes every request without a native route).

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/haywireowin/haywire/bridge/internal/bridgetest"
 	"github.com/haywireowin/haywire/bridge/wire"
 	"github.com/haywireowin/haywire/engine"
 	"github.com/haywireowin/haywire/http1"
@@ -337,7 +338,7 @@ func TestContractWholeResponseInParts(t *testing.T) {
 		}
 		h.ctPart(region.Descriptor{Kind: region.KindResponse, Flags: flags, Stream: req.Stream, Conn: req.Conn}, part)
 		if flags != region.FlagEnd {
-			waitFor(t, fmt.Sprintf("part at %d released before the message is complete", off), func() bool { return h.ctLent() == 0 })
+			bridgetest.WaitFor(t, fmt.Sprintf("part at %d released before the message is complete", off), func() bool { return h.ctLent() == 0 })
 		}
 	}
 	resp, got := ctResponse(t, br, "GET")
@@ -394,7 +395,7 @@ func TestContractHead(t *testing.T) {
 			t.Fatalf("%s: the GET after the HEAD got %s %q: body bytes of the HEAD reached the client", c.what, resp.Status, got)
 		}
 	}
-	waitFor(t, "every host chunk back", func() bool { return h.ctLent() == 0 })
+	bridgetest.WaitFor(t, "every host chunk back", func() bool { return h.ctLent() == 0 })
 }
 
 // What the engine checks in what a host sends, and the status the client
@@ -453,7 +454,7 @@ func TestContractValidation(t *testing.T) {
 		h.send(region.Descriptor{Kind: region.KindEnd, Stream: gone, Conn: req.Conn}, nil)
 		h.send(region.Descriptor{Kind: region.KindContinue, Stream: gone, Conn: req.Conn}, nil)
 		h.send(region.Descriptor{Kind: region.KindCancel, Aux: wire.CancelHostAbort, Stream: gone, Conn: req.Conn}, nil)
-		waitFor(t, "the stray descriptors taken", func() bool { return h.ctLent() == 0 })
+		bridgetest.WaitFor(t, "the stray descriptors taken", func() bool { return h.ctLent() == 0 })
 		if st := b.Stats(); st.Invalid != before.Invalid {
 			t.Errorf("descriptors for a stream not held counted invalid: %d", st.Invalid-before.Invalid)
 		}
@@ -462,13 +463,13 @@ func TestContractValidation(t *testing.T) {
 		h.send(region.Descriptor{Kind: region.KindCancel, Aux: 7, Stream: req.Stream, Conn: req.Conn}, nil)
 		h.send(region.Descriptor{Kind: region.KindRequest, Flags: region.FlagEnd, Stream: req.Stream, Conn: req.Conn}, []byte("no"))
 		h.send(region.Descriptor{Kind: region.KindData, Stream: req.Stream, Conn: req.Conn}, []byte("no"))
-		waitFor(t, "the misplaced descriptors counted", func() bool { return b.Stats().Invalid == before.Invalid+5 })
+		bridgetest.WaitFor(t, "the misplaced descriptors counted", func() bool { return b.Stats().Invalid == before.Invalid+5 })
 		raw(req, good)
 	})
 	if status != 200 || body != "ok" {
 		t.Errorf("after ignored descriptors: client got %d %q; want 200 \"ok\"", status, body)
 	}
-	waitFor(t, "every host chunk back", func() bool { return h.ctLent() == 0 })
+	bridgetest.WaitFor(t, "every host chunk back", func() bool { return h.ctLent() == 0 })
 }
 
 // A streamed body of the wrong length cuts the connection: a piece past
@@ -499,7 +500,7 @@ func TestContractLengthMismatch(t *testing.T) {
 		}
 		h.ctSettle(req.Stream)
 	}
-	waitFor(t, "every host chunk back", func() bool { return h.ctLent() == 0 })
+	bridgetest.WaitFor(t, "every host chunk back", func() bool { return h.ctLent() == 0 })
 }
 
 // The client leaves during a streamed response: the host hears
@@ -537,14 +538,14 @@ func TestContractClientGoneStreamed(t *testing.T) {
 		h.ctPart(region.Descriptor{Kind: region.KindBody, Stream: req.Stream, Conn: req.Conn}, piece)
 	}
 	h.ctPart(region.Descriptor{Kind: region.KindEnd, Stream: req.Stream, Conn: req.Conn}, nil)
-	waitFor(t, "every host chunk back", func() bool { return h.ctLent() == 0 })
-	waitFor(t, "the stream completed", func() bool { return b.Stats().Completed == before.Completed+1 })
+	bridgetest.WaitFor(t, "every host chunk back", func() bool { return h.ctLent() == 0 })
+	bridgetest.WaitFor(t, "the stream completed", func() bool { return b.Stats().Completed == before.Completed+1 })
 	if st := b.Stats(); st.Invalid != before.Invalid || st.InFlight != 0 {
 		t.Errorf("stats %+v; want nothing invalid, nothing in flight", st)
 	}
 	// After END the stream is gone: more for it is dropped, released.
 	h.ctPart(region.Descriptor{Kind: region.KindBody, Stream: req.Stream, Conn: req.Conn}, piece)
-	waitFor(t, "a late piece released", func() bool { return h.ctLent() == 0 })
+	bridgetest.WaitFor(t, "a late piece released", func() bool { return h.ctLent() == 0 })
 	h.ctSettle(req.Stream)
 	if status, body := ctStatus(t, srv, h, func(req region.Descriptor) {
 		h.respond(req, &wire.ResponseHead{Status: 200, ContentLength: 4}, []byte("next"))
@@ -682,7 +683,7 @@ func TestContractAbortIsOrdered(t *testing.T) {
 	}
 	// Every byte published before the abort reached the client before
 	// the cut: a chunked body ends with a FIN, which destroys nothing.
-	waitFor(t, "every piece's chunk back", func() bool { return h.ctLent() == 0 })
+	bridgetest.WaitFor(t, "every piece's chunk back", func() bool { return h.ctLent() == 0 })
 	if st := b.Stats(); st.BodyOut != uint64(len(want)) || st.Aborted != 1 {
 		t.Errorf("the engine wrote %d body bytes before the cut (aborted %d); want the %d published before the abort",
 			st.BodyOut, st.Aborted, len(want))

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/haywireowin/haywire/bridge/host"
 	"github.com/haywireowin/haywire/bridge/wire"
 	"github.com/haywireowin/haywire/engine"
 	"github.com/haywireowin/haywire/region"
@@ -103,7 +104,7 @@ func TestBridgeHeadOnlyFlushReachesClient(t *testing.T) {
 // little, before the handler returns.
 func TestHostFlushSendsWhatWasWritten(t *testing.T) {
 	step := make(chan struct{})
-	base, _, _ := streamSetup(t, Options{}, func(v wire.View, w *ResponseWriter) {
+	base, _, _ := streamSetup(t, Options{}, func(v wire.View, w *host.ResponseWriter) {
 		w.AddHeader("Content-Type", "text/event-stream")
 		if err := w.Flush(); err != nil {
 			panic(err)
@@ -143,7 +144,7 @@ func TestHostFlushSendsWhatWasWritten(t *testing.T) {
 // A host's own Server and Date replace the engine's, whole and streamed:
 // the client sees exactly one of each (RFC 9110 5.3).
 func TestHostOwnServerAndDate(t *testing.T) {
-	base, _, _ := streamSetup(t, Options{}, func(v wire.View, w *ResponseWriter) {
+	base, _, _ := streamSetup(t, Options{}, func(v wire.View, w *host.ResponseWriter) {
 		w.AddHeader("Server", "app/1.0")
 		w.AddHeader("date", "Tue, 01 Dec 2026 00:00:00 GMT")
 		if string(v.Path()) == "/streamed" {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/edsrzf/mmap-go"
+	"github.com/haywireowin/haywire/bridge/internal/bridgetest"
 	"github.com/haywireowin/haywire/bridge/wire"
 	"github.com/haywireowin/haywire/engine"
 	"github.com/haywireowin/haywire/region"
@@ -71,7 +72,7 @@ func attachRaw(t *testing.T, b *Bridge, dir string) *rawHost {
 	}
 	t.Cleanup(func() { r.Close() })
 	h := &rawHost{t: t, r: r, rc: r.Receiver(), snd: r.Sender()}
-	waitFor(t, "the engine to see the host", func() bool { return b.Stats().HostPID != 0 })
+	bridgetest.WaitFor(t, "the engine to see the host", func() bool { return b.Stats().HostPID != 0 })
 	return h
 }
 
@@ -263,7 +264,7 @@ func TestBridgeStreamedDownload(t *testing.T) {
 		t.Fatalf("client got %v (TE %v), %s, %v; want 201 chunked %s", r.resp.Status, r.resp.TransferEncoding,
 			checksum(r.body), r.err, checksum(want))
 	}
-	waitFor(t, "every host chunk back", func() bool {
+	bridgetest.WaitFor(t, "every host chunk back", func() bool {
 		h.snd.Collect()
 		_, _, lent := h.snd.Chunks()
 		return lent == 0

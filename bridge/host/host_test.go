@@ -1,12 +1,9 @@
-package bridge
+package host
 
 import (
 	"bytes"
 	"errors"
-	"io"
-	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -269,82 +266,5 @@ func TestHostAllocatorFailure503(t *testing.T) {
 	}
 	if n := e.lent(); n != 0 {
 		t.Fatalf("the host holds %d engine chunks; want 0", n)
-	}
-}
-
-// Through a real engine: requests answered out of order from other
-// goroutines, and a response larger than the ring and arena can hold at
-// once (it goes in batches).
-func TestHostPullAPIThroughEngine(t *testing.T) {
-	srv, b, dir := setup(t) // 256 chunks of 4 kB: 1 MiB per arena
-	h, err := Attach(b.Name(), region.Options{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	waitFor(t, "the host to attach", func() bool { return b.Stats().HostPID != 0 })
-
-	big := bytes.Repeat([]byte("abcdefgh"), 3<<20/8) // 3 MiB
-	const n = 4
-	var wg sync.WaitGroup
-	results := make([]string, n)
-	for i := range n {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			resp, err := http.Get("http://" + srv.Addr().String() + "/r" + string(rune('0'+i)))
-			if err != nil {
-				results[i] = err.Error()
-				return
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if bytes.Equal(body, big) {
-				results[i] = resp.Status + " the 3 MiB body"
-			} else {
-				results[i] = resp.Status + " " + string(body)
-			}
-		}(i)
-	}
-	var held []*HostRequest
-	for len(held) < n {
-		req, err := h.Next(5 * time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		held = append(held, req)
-	}
-	// Answer in reverse order, each from its own goroutine.
-	var ends sync.WaitGroup
-	for i := n - 1; i >= 0; i-- {
-		ends.Add(1)
-		go func(req *HostRequest) {
-			defer ends.Done()
-			path := string(req.View().Path())
-			body := []byte("answer " + path)
-			if path == "/r0" {
-				body = big
-			}
-			if err := req.Respond(&wire.ResponseHead{Status: 200, ContentLength: int64(len(body))}, body); err != nil {
-				t.Error(err)
-			}
-		}(held[i])
-	}
-	// Keep Next running so chunks go back while the big response crosses.
-	stop := make(chan struct{})
-	go func() { ends.Wait(); wg.Wait(); close(stop) }()
-	for {
-		select {
-		case <-stop:
-		default:
-			h.Next(10 * time.Millisecond)
-			continue
-		}
-		break
-	}
-	for i, want := range []string{"200 OK the 3 MiB body", "200 OK answer /r1", "200 OK answer /r2", "200 OK answer /r3"} {
-		if results[i] != want {
-			t.Errorf("GET /r%d = %q; want %q", i, results[i], want)
-		}
 	}
 }

@@ -1,10 +1,11 @@
-package bridge
+package host
 
 import (
 	"errors"
 	"testing"
 	"time"
 
+	"github.com/haywireowin/haywire/bridge/internal/bridgetest"
 	"github.com/haywireowin/haywire/bridge/wire"
 	"github.com/haywireowin/haywire/region"
 )
@@ -20,7 +21,7 @@ const longPeerTimeout = time.Minute
 // doorbell (it holds the pump and registered to be poked).
 func waitAsleep(t *testing.T, h *Host) {
 	t.Helper()
-	waitFor(t, "Next to sleep", h.asleep)
+	bridgetest.WaitFor(t, "Next to sleep", h.asleep)
 }
 
 func (h *Host) asleep() bool {
@@ -64,7 +65,7 @@ func TestHostDrainWaitsForRequests(t *testing.T) {
 	e.sendRequest(1, nil)
 	e.sendRequest(2, nil)
 	e.sendCancel(0, wire.CancelDrain)
-	var reqs []*HostRequest
+	var reqs []*Request
 	for range 2 {
 		req, err := h.Next(time.Second)
 		if err != nil {

@@ -1,4 +1,4 @@
-package bridge
+package host
 
 import (
 	"context"
@@ -20,35 +20,35 @@ var (
 	// ErrDrained is returned by Next and Serve when the engine handed this
 	// host's work to a newer host (hot swap) and every request it had was
 	// ended: the host should detach.
-	ErrDrained = errors.New("bridge: drained: a newer host took over")
+	ErrDrained = errors.New("host: drained: a newer host took over")
 	// ErrLeaveUnanswered is returned by Serve when the engine did not
 	// answer a Leave with its drain notice within 10 s (an engine that
 	// predates Leave): the host should Close; requests the engine still
 	// sends it get 502.
-	ErrLeaveUnanswered = errors.New("bridge: the engine did not answer the request to leave")
+	ErrLeaveUnanswered = errors.New("host: the engine did not answer the request to leave")
 	// ErrEnded is returned when a request is answered a second time, or
 	// used after it was answered.
-	ErrEnded = errors.New("bridge: request already ended")
+	ErrEnded = errors.New("host: request already ended")
 	// ErrInFlight is returned by Close while requests Next handed out
 	// have not been ended: their views may point into the region.
-	ErrInFlight = errors.New("bridge: requests still in flight")
+	ErrInFlight = errors.New("host: requests still in flight")
 	// ErrCancelled is returned by a request body read when the engine
 	// said the client went away (or its body failed: malformed chunk,
 	// too large, too slow) before the body was complete.
-	ErrCancelled = errors.New("bridge: the client went away before the request body was complete")
+	ErrCancelled = errors.New("host: the client went away before the request body was complete")
 	// ErrStreaming is returned by Respond and Send after StartResponse:
 	// the response has begun; end it with EndResponse or Abort.
-	ErrStreaming = errors.New("bridge: the response is streaming; end it with EndResponse or Abort")
+	ErrStreaming = errors.New("host: the response is streaming; end it with EndResponse or Abort")
 	// ErrNotStreaming is returned by WriteBody and EndResponse before
 	// StartResponse.
-	ErrNotStreaming = errors.New("bridge: the response was not started with StartResponse")
+	ErrNotStreaming = errors.New("host: the response was not started with StartResponse")
 	// ErrBodyTooLong is returned by WriteBody when the bytes would exceed
 	// the Content-Length announced by StartResponse; nothing is sent.
-	ErrBodyTooLong = errors.New("bridge: response body longer than its Content-Length")
+	ErrBodyTooLong = errors.New("host: response body longer than its Content-Length")
 	// ErrBodyTooShort is returned by EndResponse when fewer bytes than the
 	// announced Content-Length were written: the response is aborted
 	// instead (the client connection is reset) and the request ended.
-	ErrBodyTooShort = errors.New("bridge: response body shorter than its Content-Length: aborted")
+	ErrBodyTooShort = errors.New("host: response body shorter than its Content-Length: aborted")
 )
 
 // streamChunks is how many BODY chunks one streamed response may have lent
@@ -57,13 +57,13 @@ var (
 // client holds at most this much of the host's arena.
 const streamChunks = 8
 
-// HostHandler serves one request on a host. The view and its bytes are
+// Handler serves one request on a host. The view and its bytes are
 // valid until the handler returns; w is sent when it returns.
-type HostHandler func(req wire.View, w *ResponseWriter)
+type Handler func(req wire.View, w *ResponseWriter)
 
 // Host is the host side: attached to one lane of an engine's region, it
 // hands out the engine's requests and sends the responses back. Pull them
-// one at a time with Next and answer each with HostRequest.Respond or
+// one at a time with Next and answer each with Request.Respond or
 // Send (whole responses) or StartResponse, WriteBody and EndResponse
 // (streamed), or let Serve run a handler for each.
 //
@@ -72,7 +72,7 @@ type HostHandler func(req wire.View, w *ResponseWriter)
 // when the request is ended. A view spread over several chunks is copied
 // into memory from the host's allocator (SetAllocator) and its chunks go
 // back at once. A streamed request body (ViewBodyStream) is read with
-// HostRequest.Body or ReadBody; each piece goes back to the engine as soon
+// Request.Body or ReadBody; each piece goes back to the engine as soon
 // as it has been read, which is what lets the engine read more from the
 // client.
 //
@@ -85,7 +85,7 @@ type HostHandler func(req wire.View, w *ResponseWriter)
 // for Next. Only a host that calls neither leaves the ring unread: keep
 // calling Next while requests are out, to learn of cancellations.
 //
-// Concurrency: Next and Serve from one goroutine at a time; a HostRequest
+// Concurrency: Next and Serve from one goroutine at a time; a Request
 // from any goroutine, one at a time per request (its body may be read on
 // one goroutine while another answers it); Cancelled, Done, Request,
 // InFlight and Region from any goroutine. Close must not overlap Next.
@@ -103,20 +103,20 @@ type Host struct {
 	alloc       func(n int) []byte
 	free        func(b []byte)
 
-	mu        sync.Mutex              // guards the fields below and the body state of requests
-	queue     []*HostRequest          // decoded, in ring order, not yet returned by Next
-	live      map[uint64]*HostRequest // decoded and not ended: queued or handed out
-	out       int                     // handed out by Next and not ended
-	draining  bool                    // the engine sent the drain notice
-	stop      chan struct{}           // non-nil while the pump holder sleeps; closed to make it re-check
-	nextReady chan struct{}           // 1-buffered: a request was queued or the drain completed
+	mu        sync.Mutex          // guards the fields below and the body state of requests
+	queue     []*Request          // decoded, in ring order, not yet returned by Next
+	live      map[uint64]*Request // decoded and not ended: queued or handed out
+	out       int                 // handed out by Next and not ended
+	draining  bool                // the engine sent the drain notice
+	stop      chan struct{}       // non-nil while the pump holder sleeps; closed to make it re-check
+	nextReady chan struct{}       // 1-buffered: a request was queued or the drain completed
 
 	// sendMu serialises the region's Sender and guards the fields below.
 	sendMu      sync.Mutex
-	chunkStream []uint64                // by chunk index: the stream a lent BODY chunk belongs to, 0 if none
-	streams     map[uint64]*HostRequest // streamed responses not ended, by stream
-	returned    chan struct{}           // made by a writer about to wait; closed when Collect takes chunks back
-	collected   bool                    // Collect took chunks back since sendMu was locked
+	chunkStream []uint64            // by chunk index: the stream a lent BODY chunk belongs to, 0 if none
+	streams     map[uint64]*Request // streamed responses not ended, by stream
+	returned    chan struct{}       // made by a writer about to wait; closed when Collect takes chunks back
+	collected   bool                // Collect took chunks back since sendMu was locked
 
 	// collector holds a token while nobody sleeps on the release doorbell
 	// (the doorbell has one sleeper); the sleeper holds no sendMu.
@@ -132,9 +132,9 @@ func Attach(name string, opts region.Options) (*Host, error) {
 		return nil, err
 	}
 	g := r.Sender().ArenaGeometry()
-	h := &Host{r: r, live: map[uint64]*HostRequest{}, alloc: goAlloc,
+	h := &Host{r: r, live: map[uint64]*Request{}, alloc: goAlloc,
 		pump: make(chan struct{}, 1), nextReady: make(chan struct{}, 1), collector: make(chan struct{}, 1),
-		chunkStream: make([]uint64, g.Chunks), streams: map[uint64]*HostRequest{}}
+		chunkStream: make([]uint64, g.Chunks), streams: map[uint64]*Request{}}
 	h.pump <- struct{}{}
 	h.collector <- struct{}{}
 	r.Sender().OnReturn = h.chunkReturned
@@ -212,7 +212,7 @@ func (h *Host) InFlight() int {
 
 // Request returns the request with the given id that Next handed out and
 // that is not ended yet, or nil.
-func (h *Host) Request(id uint64) *HostRequest {
+func (h *Host) Request(id uint64) *Request {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if r := h.live[id]; r != nil && r.given {
@@ -235,7 +235,7 @@ func (h *Host) Request(id uint64) *HostRequest {
 // Next is also where the host learns of cancellations and, while a
 // body read waits on another goroutine, where body pieces arrive (see
 // Host): a host should keep calling it while it holds requests.
-func (h *Host) Next(timeout time.Duration) (*HostRequest, error) {
+func (h *Host) Next(timeout time.Duration) (*Request, error) {
 	var deadline time.Time
 	if timeout >= 0 {
 		deadline = time.Now().Add(timeout)
@@ -521,7 +521,7 @@ func (h *Host) accept(rc *region.Receiver, stream uint64, conn uint32, b []byte,
 		h.refuse(stream, conn, 500, "host: "+err.Error())
 		return
 	}
-	req := &HostRequest{h: h, view: v, raw: b, id: stream, conn: conn, chunk: chunk, buf: buf,
+	req := &Request{h: h, view: v, raw: b, id: stream, conn: conn, chunk: chunk, buf: buf,
 		bodyStream: v.Flags()&wire.ViewBodyStream != 0, expectContinue: v.Flags()&wire.ViewExpectContinue != 0}
 	if req.bodyStream {
 		req.bodySignal = make(chan struct{}, 1)
@@ -591,7 +591,7 @@ func (h *Host) cancel(id uint64) {
 // finish retires an ended request: its chunk and unread body pieces go
 // back to the engine, its copy is freed, and a Next waiting for the drain
 // to complete is woken.
-func (h *Host) finish(req *HostRequest) {
+func (h *Host) finish(req *Request) {
 	h.mu.Lock()
 	delete(h.live, req.id)
 	if req.given {
@@ -624,7 +624,7 @@ func (h *Host) finish(req *HostRequest) {
 	}
 }
 
-func (h *Host) freeBuf(req *HostRequest) {
+func (h *Host) freeBuf(req *Request) {
 	h.freeSlice(req.buf)
 	req.buf = nil
 }
@@ -788,7 +788,7 @@ func (h *Host) awaitReturns(returned <-chan struct{}) error {
 // putBody publishes the first bytes of p as BODY pieces of req's stream,
 // as many chunks as its allowance and the arena permit, waiting until at
 // least one can go. It returns how many bytes went.
-func (h *Host) putBody(req *HostRequest, p []byte) (int, error) {
+func (h *Host) putBody(req *Request, p []byte) (int, error) {
 	for {
 		h.sendMu.Lock()
 		snd := h.r.Sender()
@@ -811,7 +811,7 @@ func (h *Host) putBody(req *HostRequest, p []byte) (int, error) {
 	}
 }
 
-func (h *Host) putBodyLocked(snd *region.Sender, req *HostRequest, p []byte) (int, error) {
+func (h *Host) putBodyLocked(snd *region.Sender, req *Request, p []byte) (int, error) {
 	cs := snd.ArenaGeometry().ChunkSize
 	free, _, _ := snd.Chunks()
 	want := min((len(p)+cs-1)/cs, streamChunks-req.bodyOut, free)
@@ -878,7 +878,7 @@ func (h *Host) peerErr() error {
 // the Leave), or until the engine goes away; it waits for
 // the handlers in progress before it returns. Its loop on Next also feeds
 // the handlers' body reads.
-func (h *Host) Serve(ctx context.Context, handler HostHandler) error {
+func (h *Host) Serve(ctx context.Context, handler Handler) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	var leftAt time.Time
@@ -907,7 +907,7 @@ func (h *Host) Serve(ctx context.Context, handler HostHandler) error {
 	}
 }
 
-func serveOne(req *HostRequest, handler HostHandler) {
+func serveOne(req *Request, handler Handler) {
 	w := &ResponseWriter{req: req, status: 200}
 	panicked := false
 	func() {
@@ -934,17 +934,17 @@ func serveOne(req *HostRequest, handler HostHandler) {
 	}
 }
 
-// Response states of a HostRequest.
+// Response states of a Request.
 const (
 	stateOpen      = iota // no response yet
 	stateStreaming        // StartResponse sent the head; BODY pieces may follow
 	stateEnded            // answered: Send, EndResponse or Abort
 )
 
-// HostRequest is one request Next handed out. End it exactly once, with
+// Request is one request Next handed out. End it exactly once, with
 // Respond, Send, EndResponse (after StartResponse) or Abort; until then it
 // holds the engine's chunk (or a copy).
-type HostRequest struct {
+type Request struct {
 	h     *Host
 	view  wire.View
 	raw   []byte            // the encoded view: in the engine's arena, or buf
@@ -988,25 +988,25 @@ type bodyPiece struct {
 // ended and must not be retained after that: they may be the engine's
 // shared memory. Its Body is the part of the body carried in the view:
 // all of it unless the view is flagged ViewBodyStream (see Body).
-func (r *HostRequest) View() wire.View { return r.view }
+func (r *Request) View() wire.View { return r.view }
 
 // Raw returns the encoded view (include/haywire_bridge.h section 3), with
 // the lifetime of View's bytes.
-func (r *HostRequest) Raw() []byte { return r.raw }
+func (r *Request) Raw() []byte { return r.raw }
 
 // ID returns the request id (the stream), unique within the engine.
-func (r *HostRequest) ID() uint64 { return r.id }
+func (r *Request) ID() uint64 { return r.id }
 
 // Cancelled reports whether the engine said the client went away: it
 // closed the connection, or only its sending side (a half-close, after
 // which it still reads the response, as with net/http). The host may stop
 // working on the request and end it at once; it must still end it. The
 // host learns of it while Next, or a body read, drives the region.
-func (r *HostRequest) Cancelled() bool { return r.cancelled.Load() }
+func (r *Request) Cancelled() bool { return r.cancelled.Load() }
 
 // Done returns a channel closed when the client goes away (see
 // Cancelled). It is never closed for a request answered normally.
-func (r *HostRequest) Done() <-chan struct{} {
+func (r *Request) Done() <-chan struct{} {
 	r.h.mu.Lock()
 	defer r.h.mu.Unlock()
 	if r.done == nil {
@@ -1020,9 +1020,9 @@ func (r *HostRequest) Done() <-chan struct{} {
 
 // Body returns the request body as a reader: ReadBody without a time
 // limit.
-func (r *HostRequest) Body() io.Reader { return bodyReader{r} }
+func (r *Request) Body() io.Reader { return bodyReader{r} }
 
-type bodyReader struct{ r *HostRequest }
+type bodyReader struct{ r *Request }
 
 func (b bodyReader) Read(p []byte) (int, error) { return b.r.ReadBody(p, -1) }
 
@@ -1039,7 +1039,7 @@ func (b bodyReader) Read(p []byte) (int, error) { return b.r.ReadBody(p, -1) }
 // reading stops the client's upload. For a request that expects
 // 100-continue, the first call tells the engine to send "100 Continue"
 // and the body. One goroutine at a time per request.
-func (r *HostRequest) ReadBody(p []byte, timeout time.Duration) (int, error) {
+func (r *Request) ReadBody(p []byte, timeout time.Duration) (int, error) {
 	if r.state.Load() == stateEnded {
 		return 0, ErrEnded
 	}
@@ -1099,13 +1099,13 @@ func (r *HostRequest) ReadBody(p []byte, timeout time.Duration) (int, error) {
 }
 
 // bodyReadyLocked reports whether ReadBody has something to return.
-func (r *HostRequest) bodyReadyLocked() bool {
+func (r *Request) bodyReadyLocked() bool {
 	return len(r.pieces) > 0 || r.bodyEnded || r.bodyErr != nil
 }
 
 // Respond encodes a response (see EncodeResponse) and sends it as Send
 // does. An unencodable head is answered 500 and reported.
-func (r *HostRequest) Respond(head *wire.ResponseHead, body []byte) error {
+func (r *Request) Respond(head *wire.ResponseHead, body []byte) error {
 	msg, err := wire.EncodeResponse(nil, head, body)
 	if err != nil {
 		msg, _ = wire.EncodeResponse(nil, &wire.ResponseHead{Status: 500, ContentLength: -1}, []byte("host: "+err.Error()+"\n"))
@@ -1123,7 +1123,7 @@ func (r *HostRequest) Respond(head *wire.ResponseHead, body []byte) error {
 // the request was already ended, ErrStreaming after StartResponse, and
 // with the region's error when the engine is gone (the request is ended
 // all the same).
-func (r *HostRequest) Send(msg []byte) error {
+func (r *Request) Send(msg []byte) error {
 	if !r.state.CompareAndSwap(stateOpen, stateEnded) {
 		return r.stateErr()
 	}
@@ -1132,7 +1132,7 @@ func (r *HostRequest) Send(msg []byte) error {
 	return err
 }
 
-func (r *HostRequest) stateErr() error {
+func (r *Request) stateErr() error {
 	switch r.state.Load() {
 	case stateStreaming:
 		return ErrStreaming
@@ -1149,7 +1149,7 @@ func (r *HostRequest) stateErr() error {
 // gets ResponseStream. It fails, leaving the request open, for a head
 // EncodeResponse refuses or a ContentLength below -1; with ErrEnded or
 // ErrStreaming when already answered or started.
-func (r *HostRequest) StartResponse(head *wire.ResponseHead) error {
+func (r *Request) StartResponse(head *wire.ResponseHead) error {
 	hd := *head
 	hd.Flags |= wire.ResponseStream
 	msg, err := wire.EncodeResponse(nil, &hd, nil)
@@ -1165,7 +1165,7 @@ func (r *HostRequest) StartResponse(head *wire.ResponseHead) error {
 // content_length. msg is copied before StartStream returns. When the
 // engine is gone the error is the region's and the request is streaming
 // all the same: end it.
-func (r *HostRequest) StartStream(msg []byte) error {
+func (r *Request) StartStream(msg []byte) error {
 	head, body, err := wire.DecodeResponse(msg)
 	if err != nil {
 		return err
@@ -1198,7 +1198,7 @@ func (r *HostRequest) StartStream(msg []byte) error {
 // Content-Length (ErrBodyTooLong, nothing sent). A client that went away
 // does not fail it (one that only half-closed still reads): check
 // Cancelled or Done to stop early. p is copied before WriteBody returns.
-func (r *HostRequest) WriteBody(p []byte) (int, error) {
+func (r *Request) WriteBody(p []byte) (int, error) {
 	if r.state.Load() != stateStreaming {
 		return 0, r.stateErr()
 	}
@@ -1221,7 +1221,7 @@ func (r *HostRequest) WriteBody(p []byte) (int, error) {
 // EndResponse ends the streamed response (END on the stream) and the
 // request. When fewer bytes than the announced Content-Length were
 // written it aborts instead (see Abort) and returns ErrBodyTooShort.
-func (r *HostRequest) EndResponse() error {
+func (r *Request) EndResponse() error {
 	if r.state.Load() != stateStreaming {
 		return r.stateErr()
 	}
@@ -1246,7 +1246,7 @@ func (r *HostRequest) EndResponse() error {
 // It fails with ErrEnded when the request was already ended, and with the
 // region's error when the engine is gone (the request is ended all the
 // same).
-func (r *HostRequest) Abort() error {
+func (r *Request) Abort() error {
 	if !r.state.CompareAndSwap(stateOpen, stateEnded) && !r.state.CompareAndSwap(stateStreaming, stateEnded) {
 		return ErrEnded
 	}
@@ -1258,7 +1258,7 @@ func (r *HostRequest) Abort() error {
 
 // unstream forgets a streamed response's accounts; its chunks still out
 // are taken back as usual when the engine releases them.
-func (h *Host) unstream(r *HostRequest) {
+func (h *Host) unstream(r *Request) {
 	h.sendMu.Lock()
 	delete(h.streams, r.id)
 	h.unlockSend()
@@ -1268,12 +1268,12 @@ func (h *Host) unstream(r *HostRequest) {
 // sends a piece: small writes would otherwise take a chunk each.
 const streamFlushSize = 32 << 10
 
-// ResponseWriter builds a host's response for a HostHandler. By default
+// ResponseWriter builds a host's response for a Handler. By default
 // the response is buffered and sent whole, with Content-Length, when the
 // handler returns; Stream (or Flush) sends the head at once and the body
 // as it is written.
 type ResponseWriter struct {
-	req       *HostRequest
+	req       *Request
 	status    int
 	fields    []byte
 	body      []byte // the whole body, or, streaming, what is not sent yet
@@ -1283,7 +1283,7 @@ type ResponseWriter struct {
 
 // Request returns the request being answered: its body (Body, ReadBody)
 // and whether its client went away (Cancelled, Done).
-func (w *ResponseWriter) Request() *HostRequest { return w.req }
+func (w *ResponseWriter) Request() *Request { return w.req }
 
 // SetStatus sets the status code (default 200). It has no effect once
 // the response streams.

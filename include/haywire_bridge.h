@@ -190,7 +190,7 @@
 ** The engine sets no limit of its own on the pieces of one response it
 ** holds (it takes every piece off the ring and keeps it until written):
 ** the host bounds how many chunks one stream may hold, so one slow client
-** does not take its whole arena. The Go host (bridge/host/host.go, streamChunks)
+** does not take its whole arena. The Go host (bridge/host/send.go, streamChunks)
 ** and the C host built on it keep at most 8 BODY chunks of one stream
 ** unreleased, the C# host too (HostConnection.StreamChunkLimit): a writer
 ** that has 8 out waits for the engine to release one.

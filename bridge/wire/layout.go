@@ -49,6 +49,7 @@ import "unsafe"
 // the checks under them make the compiler compare the sums with a struct
 // of the same fields.
 const (
+	// Field sizes (HW_BRIDGE_U8 .. HW_BRIDGE_U64 in the header).
 	u8Size  = 1
 	u16Size = 2
 	u32Size = 4
@@ -69,6 +70,8 @@ const (
 	// FieldEntryLen is the length of a field-table entry.
 	FieldEntryLen = FieldValueOffset + SpanSize
 
+	// The fixed header's fields, in the diagram's order and names:
+	// ViewXOffset is where field x starts.
 	ViewVersionOffset       = 0
 	ViewFlagsOffset         = ViewVersionOffset + u16Size
 	ViewMethodIDOffset      = ViewFlagsOffset + u16Size
@@ -127,6 +130,8 @@ const (
 //	| reason    | header block        | body (the rest of the message)        |
 //	+-----------+---------------------+---------------------------------------+
 const (
+	// The fixed head's fields, in the diagram's order and names:
+	// ResponseXOffset is where field x starts.
 	ResponseStatusOffset        = 0
 	ResponseFlagsOffset         = ResponseStatusOffset + u16Size
 	ResponseReasonLenOffset     = ResponseFlagsOffset + u8Size

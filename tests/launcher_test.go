@@ -17,7 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/haywireowin/haywire/bridge"
+	"github.com/haywireowin/haywire/bridge/host"
+	"github.com/haywireowin/haywire/bridge/wire"
 	"github.com/haywireowin/haywire/region"
 )
 
@@ -54,14 +55,14 @@ func TestLauncherServesThroughAHost(t *testing.T) {
 		t.Fatalf("GET without a host = %d; want 503", resp.StatusCode)
 	}
 
-	h, err := bridge.Attach(name, region.Options{Dir: dir})
+	h, err := host.Attach(name, region.Options{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		h.Serve(ctx, func(v bridge.View, w *bridge.ResponseWriter) {
+		h.Serve(ctx, func(v wire.View, w *host.ResponseWriter) {
 			q, _ := v.Query()
 			w.AddHeader("Content-Type", "text/plain")
 			w.WriteString("hello from the host: " + string(v.Path()) + "?" + string(q))
@@ -136,7 +137,7 @@ func TestLauncherRegionName(t *testing.T) {
 		t.Fatalf("region file: %v", err)
 	}
 	// --stats reads the counters of the running engine from outside.
-	h, err := bridge.Attach(want, region.Options{Dir: dir})
+	h, err := host.Attach(want, region.Options{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +196,7 @@ func TestLauncherMaxRequestSizeDefault(t *testing.T) {
 	}
 	dir, port := t.TempDir(), freePort(t)
 	_, name := startLauncher(t, "--address", "127.0.0.1", "--port", strconv.Itoa(port), "--region-dir", dir)
-	h, err := bridge.Attach(name, region.Options{Dir: dir})
+	h, err := host.Attach(name, region.Options{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +204,7 @@ func TestLauncherMaxRequestSizeDefault(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		h.Serve(ctx, func(v bridge.View, w *bridge.ResponseWriter) {
+		h.Serve(ctx, func(v wire.View, w *host.ResponseWriter) {
 			n, err := io.Copy(io.Discard, w.Request().Body())
 			if err != nil {
 				w.SetStatus(500)

@@ -1,4 +1,4 @@
-package bridge
+package wire
 
 import (
 	"bytes"
@@ -6,21 +6,13 @@ import (
 	"fmt"
 )
 
-// A response message is a fixed head, the reason phrase, the header block
-// ("Name: value\r\n" lines), then body bytes. Little-endian.
-//
-//	0  u16 status            2  u8 flags (Response*)   3  u8 reason length
-//	4  u32 header block length
-//	8  i64 content length (-1: not announced)
-//	16 reason, header block, body
-const responseHeadLen = 16
+// A response message is a fixed head of ResponseHeadLen bytes, the
+// reason phrase, the header block ("Name: value\r\n" lines), then body
+// bytes (layout.go draws it; include/haywire_bridge.h section 4).
 
 // ResponseStream flags a streamed response: the message holds the body's
 // first bytes; the rest follows as KindBody pieces, then KindEnd.
 const ResponseStream = 0x01
-
-// maxReason is the longest reason phrase the format carries.
-const maxReason = 0xFF
 
 // ResponseHead is a response's status line and fields.
 type ResponseHead struct {
@@ -36,17 +28,17 @@ type ResponseHead struct {
 // outside 100–999, unknown flags, a reason over 255 bytes, fields over
 // 4 GiB.
 func EncodeResponse(dst []byte, h *ResponseHead, body []byte) ([]byte, error) {
-	if h.Status < 100 || h.Status > 999 || h.Flags&^ResponseStream != 0 || len(h.Reason) > maxReason ||
+	if h.Status < MinStatus || h.Status > MaxStatus || h.Flags&^ResponseStream != 0 || len(h.Reason) > MaxReason ||
 		uint64(len(h.Fields)) > 0xFFFFFFFF {
 		return dst, fmt.Errorf("%w: status %d, flags %#x, reason %d bytes, fields %d bytes cannot be encoded",
 			ErrResponse, h.Status, h.Flags, len(h.Reason), len(h.Fields))
 	}
-	var fixed [responseHeadLen]byte
+	var fixed [ResponseHeadLen]byte
 	le := binary.LittleEndian
-	le.PutUint16(fixed[0:], uint16(h.Status))
-	fixed[2], fixed[3] = h.Flags, uint8(len(h.Reason))
-	le.PutUint32(fixed[4:], uint32(len(h.Fields)))
-	le.PutUint64(fixed[8:], uint64(h.ContentLength))
+	le.PutUint16(fixed[ResponseStatusOffset:], uint16(h.Status))
+	fixed[ResponseFlagsOffset], fixed[ResponseReasonLenOffset] = h.Flags, uint8(len(h.Reason))
+	le.PutUint32(fixed[ResponseFieldsLenOffset:], uint32(len(h.Fields)))
+	le.PutUint64(fixed[ResponseContentLengthOffset:], uint64(h.ContentLength))
 	dst = append(dst, fixed[:]...)
 	dst = append(dst, h.Reason...)
 	dst = append(dst, h.Fields...)
@@ -56,24 +48,25 @@ func EncodeResponse(dst []byte, h *ResponseHead, body []byte) ([]byte, error) {
 // DecodeResponse validates a response message and returns its head and
 // body, both aliasing b.
 func DecodeResponse(b []byte) (ResponseHead, []byte, error) {
-	if len(b) < responseHeadLen {
-		return ResponseHead{}, nil, fmt.Errorf("%w: %d bytes, the head alone is %d", ErrResponse, len(b), responseHeadLen)
+	if len(b) < ResponseHeadLen {
+		return ResponseHead{}, nil, fmt.Errorf("%w: %d bytes, the head alone is %d", ErrResponse, len(b), ResponseHeadLen)
 	}
 	le := binary.LittleEndian
-	h := ResponseHead{Status: int(le.Uint16(b[0:])), Flags: b[2], ContentLength: int64(le.Uint64(b[8:]))}
-	rl, fl := uint64(b[3]), uint64(le.Uint32(b[4:]))
-	if responseHeadLen+rl+fl > uint64(len(b)) {
+	h := ResponseHead{Status: int(le.Uint16(b[ResponseStatusOffset:])), Flags: b[ResponseFlagsOffset],
+		ContentLength: int64(le.Uint64(b[ResponseContentLengthOffset:]))}
+	rl, fl := uint64(b[ResponseReasonLenOffset]), uint64(le.Uint32(b[ResponseFieldsLenOffset:]))
+	if ResponseHeadLen+rl+fl > uint64(len(b)) {
 		return ResponseHead{}, nil, fmt.Errorf("%w: reason %d and fields %d bytes overrun %d", ErrResponse, rl, fl, len(b))
 	}
-	if h.Status < 100 || h.Status > 999 {
+	if h.Status < MinStatus || h.Status > MaxStatus {
 		return ResponseHead{}, nil, fmt.Errorf("%w: status %d", ErrResponse, h.Status)
 	}
 	if h.Flags&^ResponseStream != 0 {
 		return ResponseHead{}, nil, fmt.Errorf("%w: unknown flags %#x", ErrResponse, h.Flags)
 	}
-	h.Reason = b[responseHeadLen : responseHeadLen+rl]
-	h.Fields = b[responseHeadLen+rl : responseHeadLen+rl+fl]
-	return h, b[responseHeadLen+rl+fl:], nil
+	h.Reason = b[ResponseHeadLen : ResponseHeadLen+rl]
+	h.Fields = b[ResponseHeadLen+rl : ResponseHeadLen+rl+fl]
+	return h, b[ResponseHeadLen+rl+fl:], nil
 }
 
 // NextField splits the first "Name: value\r\n" line off a header block.

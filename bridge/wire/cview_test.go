@@ -1,4 +1,4 @@
-package bridge
+package wire_test
 
 import (
 	"bufio"
@@ -12,22 +12,23 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/haywireowin/haywire/http1"
-	"github.com/haywireowin/haywire/region"
+	"github.com/haywireowin/haywire/bridge/internal/bridgetest"
+	"github.com/haywireowin/haywire/bridge/wire"
 )
 
 // The C side of the bridge protocol: include/haywire_bridge.h, exercised
 // through tests/c/bridge_check.c (which includes only that header and
 // libc). These tests compile it with gcc and check that the header's
-// layout macros, view validator, accessors, response encoder and field
-// splitter agree with this package: two implementations of one contract.
+// view validator, accessors, response encoder and field splitter agree
+// with this package: two implementations of one contract. The header's
+// layout macros are compared with this package's constants by package
+// bridge/wire/internal/bridgecheck.
 
 // buildBridgeCheck compiles tests/c/bridge_check.c, with AddressSanitizer
 // and UBSan when the toolchain has them (so a C read past a view fails the
@@ -42,8 +43,8 @@ func buildBridgeCheck(t *testing.T) string {
 	if runtime.GOOS == "windows" {
 		out += ".exe"
 	}
-	base := []string{"-std=c11", "-pedantic", "-Wall", "-Wextra", "-Werror", "-O2", "-I", filepath.Join("..", "include")}
-	src := filepath.Join("..", "tests", "c", "bridge_check.c")
+	base := []string{"-std=c11", "-pedantic", "-Wall", "-Wextra", "-Werror", "-O2", "-I", filepath.Join(bridgetest.Root(t), "include")}
+	src := filepath.Join(bridgetest.Root(t), "tests", "c", "bridge_check.c")
 	san := []string{"-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"}
 	args := append(append(append([]string{}, base...), san...), "-o", out, src)
 	if exec.Command(gcc, args...).Run() == nil && exec.Command(out, "layout").Run() == nil {
@@ -100,201 +101,17 @@ func trim(s string, n int) string {
 
 func TestCBridge(t *testing.T) {
 	bin := buildBridgeCheck(t)
-	t.Run("Layout", func(t *testing.T) { testCLayout(t, bin) })
 	t.Run("Methods", func(t *testing.T) { testCMethods(t, bin) })
 	t.Run("Views", func(t *testing.T) { testCViews(t, bin) })
 	t.Run("Fields", func(t *testing.T) { testCFields(t, bin) })
 	t.Run("Response", func(t *testing.T) { testCResponse(t, bin) })
 }
 
-// --- Layout ---
-
-// findLE returns where v, little-endian in width bytes, occurs in b; it
-// must occur exactly once.
-func findLE(t *testing.T, what string, b []byte, v uint64, width int) int {
-	t.Helper()
-	pat := binary.LittleEndian.AppendUint64(nil, v)[:width]
-	if n := bytes.Count(b, pat); n != 1 {
-		t.Fatalf("%s: sentinel %x occurs %d times in %x", what, pat, n, b)
-	}
-	return bytes.Index(b, pat)
-}
-
-// goLayout derives every value the header's layout macros must have from
-// this package's behaviour: offsets by encoding views and responses whose
-// fields hold distinct sentinels and finding them, constants from the Go
-// declarations.
-func goLayout(t *testing.T) map[string]uint64 {
-	t.Helper()
-	const nFields = 0x0203
-	var remote, local [16]byte
-	for i := range remote {
-		remote[i], local[i] = byte(0x10+i), byte(0x20+i)
-	}
-	spanAt := func(i int) Span { return Span{0xA0A0A000 | uint32(2*i), 0xA0A0A000 | uint32(2*i+1)} }
-	v := &ViewRequest{
-		Flags: 0xC3A5, MethodID: 0xE1, Minor: 0xE2,
-		RequestID: 0x5152535455565758, ConnID: 0x6162636465666768, ContentLength: 0x7172737475767778,
-		Head: bytes.Repeat([]byte{'h'}, 0x0A0B), Body: bytes.Repeat([]byte{'b'}, 0x0C0D),
-		MethodSpan: spanAt(0), TargetSpan: spanAt(1), PathSpan: spanAt(2),
-		QuerySpan: spanAt(3), AuthoritySpan: spanAt(4), HostSpan: spanAt(5),
-		Remote: netip.AddrPortFrom(netip.AddrFrom16(remote), 0xD1D2),
-		Local:  netip.AddrPortFrom(netip.AddrFrom16(local), 0xD3D4),
-	}
-	entry := FieldSpan{Span{0xB1B2B3B4, 0xB5B6B7B8}, Span{0xB9BABBBC, 0xBDBEBFC0}}
-	for range nFields {
-		v.Fields = append(v.Fields, entry)
-	}
-	b := encView(v)
-	hdr := b[:ViewHeaderLen]
-	headOff := ViewHeaderLen + nFields*fieldEntryLen
-	m := map[string]uint64{
-		"HW_BRIDGE_KIND_REQUEST":  uint64(region.KindRequest),
-		"HW_BRIDGE_KIND_CANCEL":   uint64(region.KindCancel),
-		"HW_BRIDGE_KIND_RESPONSE": uint64(region.KindResponse),
-		"HW_BRIDGE_KIND_BODY":     uint64(region.KindBody),
-		"HW_BRIDGE_KIND_END":      uint64(region.KindEnd),
-		"HW_BRIDGE_KIND_CONTINUE": uint64(region.KindContinue),
-
-		"HW_BRIDGE_CANCEL_DRAIN":       CancelDrain,
-		"HW_BRIDGE_CANCEL_CLIENT_GONE": CancelClientGone,
-		"HW_BRIDGE_CANCEL_HOST_ABORT":  CancelHostAbort,
-		"HW_BRIDGE_VIEW_VERSION":       ViewVersion,
-		"HW_BRIDGE_NO_QUERY":           NoQuery,
-		"HW_BRIDGE_METHOD_OTHER":       uint64(http1.MethodOther),
-
-		"HW_BRIDGE_VIEW_F_KEEP_ALIVE":      ViewKeepAlive,
-		"HW_BRIDGE_VIEW_F_HEAD":            ViewHead,
-		"HW_BRIDGE_VIEW_F_EXPECT_CONTINUE": ViewExpectContinue,
-		"HW_BRIDGE_VIEW_F_CHUNKED":         ViewChunked,
-		"HW_BRIDGE_VIEW_F_BODY_STREAM":     ViewBodyStream,
-
-		"HW_BRIDGE_U8": 1, "HW_BRIDGE_U16": 2, "HW_BRIDGE_U32": 4, "HW_BRIDGE_U64": 8,
-
-		"HW_BRIDGE_VIEW_VERSION_OFFSET":        uint64(findLE(t, "version", hdr, ViewVersion, 2)),
-		"HW_BRIDGE_VIEW_FLAGS_OFFSET":          uint64(findLE(t, "flags", hdr, 0xC3A5, 2)),
-		"HW_BRIDGE_VIEW_METHOD_ID_OFFSET":      uint64(findLE(t, "method id", hdr, 0xE1, 1)),
-		"HW_BRIDGE_VIEW_MINOR_OFFSET":          uint64(findLE(t, "minor", hdr, 0xE2, 1)),
-		"HW_BRIDGE_VIEW_FIELD_COUNT_OFFSET":    uint64(findLE(t, "field count", hdr, nFields, 2)),
-		"HW_BRIDGE_VIEW_REQUEST_ID_OFFSET":     uint64(findLE(t, "request id", hdr, v.RequestID, 8)),
-		"HW_BRIDGE_VIEW_CONN_ID_OFFSET":        uint64(findLE(t, "conn id", hdr, v.ConnID, 8)),
-		"HW_BRIDGE_VIEW_CONTENT_LENGTH_OFFSET": uint64(findLE(t, "content length", hdr, uint64(v.ContentLength), 8)),
-		"HW_BRIDGE_VIEW_HEAD_OFF_OFFSET":       uint64(findLE(t, "head offset", hdr, uint64(headOff), 4)),
-		"HW_BRIDGE_VIEW_HEAD_LEN_OFFSET":       uint64(findLE(t, "head length", hdr, 0x0A0B, 4)),
-		"HW_BRIDGE_VIEW_BODY_OFF_OFFSET":       uint64(findLE(t, "body offset", hdr, uint64(headOff+0x0A0B), 4)),
-		"HW_BRIDGE_VIEW_BODY_LEN_OFFSET":       uint64(findLE(t, "body length", hdr, 0x0C0D, 4)),
-		"HW_BRIDGE_VIEW_REMOTE_IP_OFFSET":      uint64(bytes.Index(hdr, remote[:])),
-		"HW_BRIDGE_VIEW_LOCAL_IP_OFFSET":       uint64(bytes.Index(hdr, local[:])),
-		"HW_BRIDGE_VIEW_REMOTE_PORT_OFFSET":    uint64(findLE(t, "remote port", hdr, 0xD1D2, 2)),
-		"HW_BRIDGE_VIEW_LOCAL_PORT_OFFSET":     uint64(findLE(t, "local port", hdr, 0xD3D4, 2)),
-		"HW_BRIDGE_VIEW_TABLE_OFF_OFFSET":      uint64(findLE(t, "table offset", hdr, ViewHeaderLen, 4)),
-		"HW_BRIDGE_VIEW_HEADER_LEN":            ViewHeaderLen,
-	}
-	m["HW_BRIDGE_IP_SIZE"] = m["HW_BRIDGE_VIEW_LOCAL_IP_OFFSET"] - m["HW_BRIDGE_VIEW_REMOTE_IP_OFFSET"]
-	names := []string{"METHOD", "TARGET", "PATH", "QUERY", "AUTHORITY", "HOST"}
-	for i, name := range names {
-		s := spanAt(i)
-		off := findLE(t, name+" span offset", hdr, uint64(s.Off), 4)
-		m["HW_BRIDGE_VIEW_"+name+"_SPAN_OFFSET"] = uint64(off)
-		m["HW_BRIDGE_SPAN_LEN_OFFSET"] = uint64(findLE(t, name+" span length", hdr, uint64(s.Len), 4) - off)
-	}
-	for i, name := range names { // span numbers: positions in the header, in span units
-		m["HW_BRIDGE_SPAN_"+name] = uint64(i)
-	}
-	m["HW_BRIDGE_SPAN_COUNT"] = uint64(len(names))
-	m["HW_BRIDGE_SPAN_OFF_OFFSET"] = 0
-	m["HW_BRIDGE_SPAN_SIZE"] = m["HW_BRIDGE_VIEW_TARGET_SPAN_OFFSET"] - m["HW_BRIDGE_VIEW_METHOD_SPAN_OFFSET"]
-	tab := b[ViewHeaderLen : ViewHeaderLen+fieldEntryLen]
-	m["HW_BRIDGE_FIELD_NAME_OFFSET"] = uint64(findLE(t, "field name", tab, uint64(entry.Name.Off), 4))
-	m["HW_BRIDGE_FIELD_VALUE_OFFSET"] = uint64(findLE(t, "field value", tab, uint64(entry.Value.Off), 4))
-	m["HW_BRIDGE_FIELD_ENTRY_SIZE"] = fieldEntryLen
-	if findLE(t, "field name length", tab, uint64(entry.Name.Len), 4) != 4 ||
-		findLE(t, "field value length", tab, uint64(entry.Value.Len), 4) != 12 {
-		t.Errorf("field entry: a span's length does not follow its offset: %x", tab)
-	}
-	if headOff+0x0A0B+0x0C0D != len(b) || ViewLen(v) != len(b) {
-		t.Errorf("view of %d bytes, want packed sections ending at %d", len(b), headOff+0x0A0B+0x0C0D)
-	}
-
-	// The response head, by the same method.
-	h := &ResponseHead{Status: 0x02C1, Flags: ResponseStream, Reason: bytes.Repeat([]byte{'r'}, 0xC3),
-		Fields: bytes.Repeat([]byte{'f'}, 0x00020406), ContentLength: 0x7172737475767778}
-	msg := encResp(h, nil)
-	rh := msg[:responseHeadLen]
-	m["HW_BRIDGE_RESPONSE_STATUS_OFFSET"] = uint64(findLE(t, "status", rh, 0x02C1, 2))
-	m["HW_BRIDGE_RESPONSE_FLAGS_OFFSET"] = uint64(findLE(t, "flags", rh, ResponseStream, 1))
-	m["HW_BRIDGE_RESPONSE_REASON_LEN_OFFSET"] = uint64(findLE(t, "reason length", rh, 0xC3, 1))
-	m["HW_BRIDGE_RESPONSE_FIELDS_LEN_OFFSET"] = uint64(findLE(t, "fields length", rh, 0x00020406, 4))
-	m["HW_BRIDGE_RESPONSE_CONTENT_LENGTH_OFFSET"] = uint64(findLE(t, "content length", rh, uint64(h.ContentLength), 8))
-	m["HW_BRIDGE_RESPONSE_HEAD_LEN"] = responseHeadLen
-	if !bytes.Equal(msg[responseHeadLen:responseHeadLen+0xC3], h.Reason) {
-		t.Errorf("the reason does not follow the %d-byte head", responseHeadLen)
-	}
-	// The status range DecodeResponse accepts, and the longest reason.
-	lo, hi := -1, -1
-	for s := range 1 << 16 {
-		if _, _, err := DecodeResponse(encResp(&ResponseHead{Status: s}, nil)); err == nil {
-			if lo < 0 {
-				lo = s
-			}
-			hi = s
-		}
-	}
-	m["HW_BRIDGE_RESPONSE_MIN_STATUS"], m["HW_BRIDGE_RESPONSE_MAX_STATUS"] = uint64(lo), uint64(hi)
-	m["HW_BRIDGE_RESPONSE_MAX_REASON"] = maxReason
-	m["HW_BRIDGE_RESPONSE_F_STREAM"] = ResponseStream
-	return m
-}
-
-var defineRE = regexp.MustCompile(`(?m)^#define (HW_BRIDGE_[A-Z0-9_]+)([ (])`)
-
-// testCLayout: every object-like HW_BRIDGE_ macro of the header (those
-// the C program prints) has the value package bridge gives it, and the
-// program prints them all.
-func testCLayout(t *testing.T, bin string) {
-	want := goLayout(t)
-	got := map[string]uint64{}
-	for _, line := range runCheck(t, bin, "layout") {
-		name, val, ok := strings.Cut(line, " ")
-		n, err := strconv.ParseUint(val, 10, 64)
-		if !ok || err != nil {
-			t.Fatalf("layout line %q", line)
-		}
-		got[name] = n
-	}
-	text, err := os.ReadFile(filepath.Join("..", "include", "haywire_bridge.h"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range defineRE.FindAllStringSubmatch(string(text), -1) {
-		name := m[1]
-		if m[2] == "(" || strings.HasPrefix(name, "HW_BRIDGE__") || name == "HW_BRIDGE_ERRNO_MAP" {
-			continue // function-like, internal
-		}
-		if _, ok := got[name]; !ok {
-			t.Errorf("%s is defined in the header but bridge_check does not print it", name)
-		}
-		if _, ok := want[name]; !ok {
-			t.Errorf("%s is defined in the header but this test has no Go value for it", name)
-		}
-	}
-	for name, g := range got {
-		if w, ok := want[name]; !ok {
-			t.Errorf("bridge_check prints %s, which this test does not know", name)
-		} else if g != w {
-			t.Errorf("%s = %d in the header, %d in package bridge", name, g, w)
-		}
-	}
-	if len(got) < 60 {
-		t.Errorf("only %d macros checked", len(got))
-	}
-}
-
 // testCMethods: HW_BRIDGE_METHOD_MAP, expanded by the C compiler (X macro
 // and enum), is the table the header's text shows (which
 // TestContractMethodNumbering compares with the parser and haywire.h).
 func testCMethods(t *testing.T, bin string) {
-	want := methodTable(t, "haywire_bridge.h", "HW_BRIDGE_METHOD_MAP")
+	want := bridgetest.MethodTable(t, "haywire_bridge.h", "HW_BRIDGE_METHOD_MAP")
 	got := map[int][2]string{}
 	for _, line := range runCheck(t, bin, "methods") {
 		f := strings.Fields(line)
@@ -354,7 +171,7 @@ func randAddrPort(rng *rand.Rand) netip.AddrPort {
 
 // randViewRequest returns a request whose view is valid: every span lies
 // in the head, every field name is non-empty.
-func randViewRequest(rng *rand.Rand) *ViewRequest {
+func randViewRequest(rng *rand.Rand) *wire.ViewRequest {
 	headLen := rng.IntN(400)
 	switch rng.IntN(10) {
 	case 0:
@@ -362,9 +179,9 @@ func randViewRequest(rng *rand.Rand) *ViewRequest {
 	case 1:
 		headLen = 1000 + rng.IntN(3000)
 	}
-	span := func(min int) Span {
+	span := func(min int) wire.Span {
 		if headLen < min {
-			return Span{}
+			return wire.Span{}
 		}
 		off := upto(rng, headLen-min)
 		l := min + upto(rng, headLen-off-min)
@@ -376,9 +193,9 @@ func randViewRequest(rng *rand.Rand) *ViewRequest {
 				off, l = headLen, 0
 			}
 		}
-		return Span{uint32(off), uint32(l)}
+		return wire.Span{uint32(off), uint32(l)}
 	}
-	v := &ViewRequest{
+	v := &wire.ViewRequest{
 		Flags: uint16(rng.Uint32()), MethodID: uint8(rng.Uint32()), Minor: uint8(rng.Uint32()),
 		RequestID: rng.Uint64(), ConnID: rng.Uint64(),
 		Head:       fill(rng, headLen, rng.IntN(2) == 0),
@@ -387,7 +204,7 @@ func randViewRequest(rng *rand.Rand) *ViewRequest {
 		Remote: randAddrPort(rng), Local: randAddrPort(rng),
 	}
 	if rng.IntN(3) == 0 {
-		v.QuerySpan = Span{Len: NoQuery}
+		v.QuerySpan = wire.Span{Len: wire.NoQuery}
 		if rng.IntN(2) == 0 {
 			v.QuerySpan.Off = rng.Uint32() // ignored when there is no query
 		}
@@ -409,7 +226,7 @@ func randViewRequest(rng *rand.Rand) *ViewRequest {
 			n = rng.IntN(400)
 		}
 		for range n {
-			v.Fields = append(v.Fields, FieldSpan{span(1), span(0)})
+			v.Fields = append(v.Fields, wire.FieldSpan{span(1), span(0)})
 		}
 	}
 	return v
@@ -422,7 +239,7 @@ func u32Offsets(b []byte) []int {
 	for i := 0; i < 6; i++ {
 		offs = append(offs, 48+8*i, 52+8*i)
 	}
-	if len(b) >= ViewHeaderLen {
+	if len(b) >= wire.ViewHeaderLen {
 		tab := int(binary.LittleEndian.Uint32(b[132:]))
 		n := int(binary.LittleEndian.Uint16(b[6:]))
 		for i := 0; i < min(n, 4); i++ {
@@ -447,7 +264,7 @@ func mutate(rng *rand.Rand, good []byte) (string, []byte) {
 	switch rng.IntN(12) {
 	case 0: // a few random bytes in the fixed header or table
 		for range 1 + rng.IntN(3) {
-			b[rng.IntN(min(len(b), ViewHeaderLen+64))] = byte(rng.Uint32())
+			b[rng.IntN(min(len(b), wire.ViewHeaderLen+64))] = byte(rng.Uint32())
 		}
 		return "flip-header", b
 	case 1: // a few random bytes anywhere
@@ -500,12 +317,12 @@ func mutate(rng *rand.Rand, good []byte) (string, []byte) {
 		le.PutUint16(b[0:], uint16([]int64{0, 2, 0x100, 0x0101, int64(rng.Uint32())}[rng.IntN(5)]))
 		return "version", b
 	case 9: // truncated
-		n := []int{rng.IntN(len(b) + 1), len(b) - 1, ViewHeaderLen, ViewHeaderLen - 1, 0}[rng.IntN(5)]
+		n := []int{rng.IntN(len(b) + 1), len(b) - 1, wire.ViewHeaderLen, wire.ViewHeaderLen - 1, 0}[rng.IntN(5)]
 		return "truncate", b[:max(n, 0)]
 	case 10: // extended: trailing bytes are allowed
 		return "extend", append(b, fill(rng, 1+rng.IntN(50), false)...)
 	default: // the query span's length: NoQuery (off ignored) or just below it
-		put(76, []int64{NoQuery, NoQuery - 1, 0}[rng.IntN(3)])
+		put(76, []int64{wire.NoQuery, wire.NoQuery - 1, 0}[rng.IntN(3)])
 		if rng.IntN(2) == 0 {
 			put(72, int64(rng.Uint32()))
 		}
@@ -519,28 +336,28 @@ func mutate(rng *rand.Rand, good []byte) (string, []byte) {
 // edges.
 func structuredView(rng *rand.Rand) []byte {
 	le := binary.LittleEndian
-	n := ViewHeaderLen + rng.IntN(300)
+	n := wire.ViewHeaderLen + rng.IntN(300)
 	b := fill(rng, n, false)
 	count := rng.IntN(6)
 	pos := func() int { // anywhere, a little past the end, sometimes inside the fixed header
 		if rng.IntN(6) == 0 {
-			return rng.IntN(ViewHeaderLen + 1)
+			return rng.IntN(wire.ViewHeaderLen + 1)
 		}
-		return ViewHeaderLen + rng.IntN(n-ViewHeaderLen+8)
+		return wire.ViewHeaderLen + rng.IntN(n-wire.ViewHeaderLen+8)
 	}
 	tab := pos()
 	if rng.IntN(2) == 0 {
-		tab = ViewHeaderLen + upto(rng, n-ViewHeaderLen-16*count)
+		tab = wire.ViewHeaderLen + upto(rng, n-wire.ViewHeaderLen-16*count)
 	}
 	headOff, bodyOff := pos(), pos()
 	headLen := upto(rng, n-headOff+1)
 	bodyLen := upto(rng, n-bodyOff+1)
 	switch rng.IntN(4) {
 	case 0:
-		bodyOff, bodyLen = rng.IntN(ViewHeaderLen), rng.IntN(40) // body overlapping the fixed header
+		bodyOff, bodyLen = rng.IntN(wire.ViewHeaderLen), rng.IntN(40) // body overlapping the fixed header
 	case 1, 2: // packed as the format requires (when it fits); spans decide
-		if fixed := ViewHeaderLen + 16*count; fixed <= n {
-			tab, headOff = ViewHeaderLen, fixed
+		if fixed := wire.ViewHeaderLen + 16*count; fixed <= n {
+			tab, headOff = wire.ViewHeaderLen, fixed
 			headLen = upto(rng, n-headOff+1)
 			bodyOff, bodyLen = headOff+headLen, n-headOff-headLen
 		}
@@ -560,7 +377,7 @@ func structuredView(rng *rand.Rand) []byte {
 			span(tab+16*i+8, true)
 		}
 	}
-	le.PutUint16(b[0:], ViewVersion)
+	le.PutUint16(b[0:], wire.ViewVersion)
 	le.PutUint16(b[6:], uint16(count))
 	le.PutUint32(b[32:], uint32(headOff))
 	le.PutUint32(b[36:], uint32(headLen))
@@ -571,7 +388,7 @@ func structuredView(rng *rand.Rand) []byte {
 		span(48+8*i, true)
 	}
 	if rng.IntN(3) == 0 {
-		le.PutUint32(b[76:], NoQuery)
+		le.PutUint32(b[76:], wire.NoQuery)
 	}
 	return b
 }
@@ -585,7 +402,7 @@ func fnv32(b []byte) uint32 {
 // goViewLine is what bridge_check prints for an accepted view, from the Go
 // accessors. A range is OFFSET+LEN:FNV-1a, OFFSET from the start of the
 // view; the accessors alias b, so cap(b)-cap(s) is s's offset in b.
-func goViewLine(b []byte, v View) string {
+func goViewLine(b []byte, v wire.View) string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "ok fl=%d mid=%d mi=%d rid=%d cid=%d cl=%d nf=%d",
 		v.Flags(), v.MethodID(), v.Minor(), v.RequestID(), v.ConnID(), v.ContentLength(), v.NumFields())
@@ -629,7 +446,7 @@ func testCViews(t *testing.T, bin string) {
 	rng := rand.New(rand.NewPCG(2024, 7))
 	var cases []viewCase
 	for range 1500 {
-		good := encView(randViewRequest(rng))
+		good := bridgetest.EncView(randViewRequest(rng))
 		cases = append(cases, viewCase{"valid", good})
 		for range 3 {
 			kind, b := mutate(rng, good)
@@ -660,7 +477,7 @@ func testCViews(t *testing.T, bin string) {
 	lowBody := 0
 	var verdictErrs, accessorErrs int
 	for i, c := range cases {
-		v, err := DecodeView(c.b)
+		v, err := wire.DecodeView(c.b)
 		line := lines[i]
 		cOK := strings.HasPrefix(line, "ok ")
 		if stats[c.kind] == nil {
@@ -669,7 +486,7 @@ func testCViews(t *testing.T, bin string) {
 		if (err == nil) != cOK || (!cOK && !strings.HasPrefix(line, "reject ")) {
 			if verdictErrs++; verdictErrs <= 10 {
 				t.Errorf("view %d (%s, %d bytes): Go: %v; C: %s\nfixed header: %x",
-					i, c.kind, len(c.b), err, trim(line, 300), c.b[:min(len(c.b), ViewHeaderLen)])
+					i, c.kind, len(c.b), err, trim(line, 300), c.b[:min(len(c.b), wire.ViewHeaderLen)])
 			}
 			continue
 		}
@@ -679,7 +496,7 @@ func testCViews(t *testing.T, bin string) {
 			continue
 		}
 		stats[c.kind].accepted++
-		if binary.LittleEndian.Uint32(c.b[40:]) < ViewHeaderLen {
+		if binary.LittleEndian.Uint32(c.b[40:]) < wire.ViewHeaderLen {
 			lowBody++
 		}
 		if want := goViewLine(c.b, v); line != want {
@@ -730,7 +547,7 @@ func goFieldsLine(block []byte) string {
 	var sb strings.Builder
 	f := block
 	for len(f) > 0 {
-		name, value, rest, ok := NextField(f)
+		name, value, rest, ok := wire.NextField(f)
 		if !ok {
 			break
 		}
@@ -837,9 +654,9 @@ func testCResponse(t *testing.T, bin string) {
 		}
 		switch {
 		case i == 0:
-			c.reason = bytes.Repeat([]byte{'r'}, maxReason) // the longest
+			c.reason = bytes.Repeat([]byte{'r'}, wire.MaxReason) // the longest
 		case i == 1:
-			c.reason = bytes.Repeat([]byte{'r'}, maxReason+1) // one too long
+			c.reason = bytes.Repeat([]byte{'r'}, wire.MaxReason+1) // one too long
 		case rng.IntN(5) == 0:
 			c.nullReason = true
 		default:
@@ -858,7 +675,7 @@ func testCResponse(t *testing.T, bin string) {
 		}
 		switch rng.IntN(10) {
 		case 0, 1:
-			c.flags = ResponseStream
+			c.flags = wire.ResponseStream
 		case 2:
 			c.flags = []uint8{2, 0x40, 0x7F}[rng.IntN(3)] // unknown (7 bits travel)
 		}
@@ -870,7 +687,7 @@ func testCResponse(t *testing.T, bin string) {
 		default:
 			c.cl = int64(len(c.body))
 		}
-		need := responseHeadLen + len(c.reason) + len(c.fields) + len(c.body)
+		need := wire.ResponseHeadLen + len(c.reason) + len(c.fields) + len(c.body)
 		switch rng.IntN(6) {
 		case 0:
 			c.cap = uint32(need - 1)
@@ -903,10 +720,10 @@ func testCResponse(t *testing.T, bin string) {
 		n := int(binary.LittleEndian.Uint32(data))
 		msg := data[4 : 4+n]
 		data = data[4+n:]
-		need := responseHeadLen + len(c.reason) + len(c.fields) + len(c.body)
-		clOK := c.cl == -1 || c.cl == int64(len(c.body)) || (c.flags == ResponseStream && c.cl > int64(len(c.body)))
-		valid := c.status >= 100 && c.status <= 999 && len(c.reason) <= maxReason &&
-			c.flags&^ResponseStream == 0 && clOK && need <= int(c.cap)
+		need := wire.ResponseHeadLen + len(c.reason) + len(c.fields) + len(c.body)
+		clOK := c.cl == -1 || c.cl == int64(len(c.body)) || (c.flags == wire.ResponseStream && c.cl > int64(len(c.body)))
+		valid := c.status >= 100 && c.status <= 999 && len(c.reason) <= wire.MaxReason &&
+			c.flags&^wire.ResponseStream == 0 && clOK && need <= int(c.cap)
 		fail := func(format string, args ...any) {
 			if bad++; bad <= 10 {
 				t.Errorf("response %d (status %d, reason %d bytes, cl %d, body %d, cap %d, need %d): %s", i, c.status,
@@ -925,11 +742,11 @@ func testCResponse(t *testing.T, bin string) {
 			fail("C refused it")
 			continue
 		}
-		head := &ResponseHead{Status: int(c.status), Flags: c.flags, Reason: c.reason, Fields: c.fields, ContentLength: c.cl}
-		if want := encResp(head, c.body); !bytes.Equal(msg, want) {
+		head := &wire.ResponseHead{Status: int(c.status), Flags: c.flags, Reason: c.reason, Fields: c.fields, ContentLength: c.cl}
+		if want := bridgetest.EncResp(head, c.body); !bytes.Equal(msg, want) {
 			fail("C wrote %x\nGo writes %x", trim(string(msg), 200), trim(string(want), 200))
 		}
-		h, body, err := DecodeResponse(msg)
+		h, body, err := wire.DecodeResponse(msg)
 		if err != nil {
 			fail("DecodeResponse: %v", err)
 			continue

@@ -1,16 +1,15 @@
-package bridge
+package host
 
 import (
 	"bytes"
 	"errors"
-	"io"
-	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/haywireowin/haywire/bridge/internal/bridgetest"
+	"github.com/haywireowin/haywire/bridge/wire"
 	"github.com/haywireowin/haywire/region"
 )
 
@@ -56,10 +55,10 @@ func newFakeEngineWith(t *testing.T, peerTimeout time.Duration) (*fakeEngine, *H
 
 func (e *fakeEngine) sendRequest(id uint64, body []byte) {
 	e.t.Helper()
-	v := sampleView()
+	v := bridgetest.SampleView()
 	v.RequestID, v.Body, v.ContentLength = id, body, int64(len(body))
 	d := region.Descriptor{Kind: region.KindRequest, Flags: region.FlagEnd, Stream: id, Conn: 7}
-	if err := e.r.Sender().SendBytes(d, encView(v)); err != nil {
+	if err := e.r.Sender().SendBytes(d, bridgetest.EncView(v)); err != nil {
 		e.t.Fatal(err)
 	}
 }
@@ -136,16 +135,16 @@ func TestHostViewsInPlaceAndCopied(t *testing.T) {
 	if err := h.Close(); !errors.Is(err, ErrInFlight) {
 		t.Fatalf("Close with requests out = %v; want ErrInFlight", err)
 	}
-	if err := large.Respond(&ResponseHead{Status: 200, ContentLength: 2}, []byte("ok")); err != nil {
+	if err := large.Respond(&wire.ResponseHead{Status: 200, ContentLength: 2}, []byte("ok")); err != nil {
 		t.Fatal(err)
 	}
-	if err := large.Respond(&ResponseHead{Status: 200, ContentLength: -1}, nil); !errors.Is(err, ErrEnded) {
+	if err := large.Respond(&wire.ResponseHead{Status: 200, ContentLength: -1}, nil); !errors.Is(err, ErrEnded) {
 		t.Fatalf("second Respond = %v; want ErrEnded", err)
 	}
 	if frees.Load() != 1 {
 		t.Fatalf("frees = %d after the copied request ended; want 1", frees.Load())
 	}
-	if err := small.Respond(&ResponseHead{Status: 201, ContentLength: -1}, []byte("made")); err != nil {
+	if err := small.Respond(&wire.ResponseHead{Status: 201, ContentLength: -1}, []byte("made")); err != nil {
 		t.Fatal(err)
 	}
 	// Next gives the chunk back.
@@ -157,7 +156,7 @@ func TestHostViewsInPlaceAndCopied(t *testing.T) {
 	}
 	got := e.responses(100 * time.Millisecond)
 	for id, want := range map[uint64]string{1: "made", 2: "ok"} {
-		_, body, err := DecodeResponse(got[id])
+		_, body, err := wire.DecodeResponse(got[id])
 		if err != nil || string(body) != want {
 			t.Errorf("response to %d = %q, %v; want body %q", id, body, err, want)
 		}
@@ -193,9 +192,9 @@ func TestHostCancel(t *testing.T) {
 	if req.Cancelled() {
 		t.Fatal("cancelled before any cancel")
 	}
-	e.sendCancel(1, CancelClientGone)
-	e.sendCancel(99, CancelClientGone) // unknown stream: ignored
-	h.Next(10 * time.Millisecond)      // reads the cancels
+	e.sendCancel(1, wire.CancelClientGone)
+	e.sendCancel(99, wire.CancelClientGone) // unknown stream: ignored
+	h.Next(10 * time.Millisecond)           // reads the cancels
 	select {
 	case <-done:
 	default:
@@ -204,12 +203,12 @@ func TestHostCancel(t *testing.T) {
 	if !req.Cancelled() {
 		t.Fatal("Cancelled() = false after the cancel")
 	}
-	if err := req.Respond(&ResponseHead{Status: 200, ContentLength: -1}, []byte("late")); err != nil {
+	if err := req.Respond(&wire.ResponseHead{Status: 200, ContentLength: -1}, []byte("late")); err != nil {
 		t.Fatal(err)
 	}
 
 	e.sendRequest(2, nil)
-	e.sendCancel(2, CancelClientGone)
+	e.sendCancel(2, wire.CancelClientGone)
 	next, err := h.Next(time.Second)
 	if err != nil || next.ID() != 2 || !next.Cancelled() {
 		t.Fatalf("Next after a request and its cancel = %v, %v; want request 2, cancelled", next, err)
@@ -219,7 +218,7 @@ func TestHostCancel(t *testing.T) {
 	default:
 		t.Fatal("Done of a request cancelled before Next returned it is not closed")
 	}
-	next.Respond(&ResponseHead{Status: 200, ContentLength: -1}, nil)
+	next.Respond(&wire.ResponseHead{Status: 200, ContentLength: -1}, nil)
 	h.Next(0)
 	if n := e.lent(); n != 0 {
 		t.Fatalf("the host holds %d engine chunks; want 0", n)
@@ -247,7 +246,7 @@ func TestHostAnswersUndecodableView500(t *testing.T) {
 	if req, err := h.Next(20 * time.Millisecond); !errors.Is(err, region.ErrTimeout) {
 		t.Fatalf("Next with a bad view = %v, %v; want nothing handed out", req, err)
 	}
-	head, body, err := DecodeResponse(e.responses(50 * time.Millisecond)[5])
+	head, body, err := wire.DecodeResponse(e.responses(50 * time.Millisecond)[5])
 	if err != nil || head.Status != 500 || !strings.Contains(string(body), "malformed request view") {
 		t.Fatalf("answer to a bad view = %d %q %v; want 500 naming the problem", head.Status, body, err)
 	}
@@ -261,88 +260,11 @@ func TestHostAllocatorFailure503(t *testing.T) {
 	if req, err := h.Next(20 * time.Millisecond); !errors.Is(err, region.ErrTimeout) {
 		t.Fatalf("Next = %v, %v; want nothing handed out", req, err)
 	}
-	head, _, err := DecodeResponse(e.responses(50 * time.Millisecond)[9])
+	head, _, err := wire.DecodeResponse(e.responses(50 * time.Millisecond)[9])
 	if err != nil || head.Status != 503 {
 		t.Fatalf("answer without memory = %d, %v; want 503", head.Status, err)
 	}
 	if n := e.lent(); n != 0 {
 		t.Fatalf("the host holds %d engine chunks; want 0", n)
-	}
-}
-
-// Through a real engine: requests answered out of order from other
-// goroutines, and a response larger than the ring and arena can hold at
-// once (it goes in batches).
-func TestHostPullAPIThroughEngine(t *testing.T) {
-	srv, b, dir := setup(t) // 256 chunks of 4 kB: 1 MiB per arena
-	h, err := Attach(b.Name(), region.Options{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	waitFor(t, "the host to attach", func() bool { return b.Stats().HostPID != 0 })
-
-	big := bytes.Repeat([]byte("abcdefgh"), 3<<20/8) // 3 MiB
-	const n = 4
-	var wg sync.WaitGroup
-	results := make([]string, n)
-	for i := range n {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			resp, err := http.Get("http://" + srv.Addr().String() + "/r" + string(rune('0'+i)))
-			if err != nil {
-				results[i] = err.Error()
-				return
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if bytes.Equal(body, big) {
-				results[i] = resp.Status + " the 3 MiB body"
-			} else {
-				results[i] = resp.Status + " " + string(body)
-			}
-		}(i)
-	}
-	var held []*HostRequest
-	for len(held) < n {
-		req, err := h.Next(5 * time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		held = append(held, req)
-	}
-	// Answer in reverse order, each from its own goroutine.
-	var ends sync.WaitGroup
-	for i := n - 1; i >= 0; i-- {
-		ends.Add(1)
-		go func(req *HostRequest) {
-			defer ends.Done()
-			path := string(req.View().Path())
-			body := []byte("answer " + path)
-			if path == "/r0" {
-				body = big
-			}
-			if err := req.Respond(&ResponseHead{Status: 200, ContentLength: int64(len(body))}, body); err != nil {
-				t.Error(err)
-			}
-		}(held[i])
-	}
-	// Keep Next running so chunks go back while the big response crosses.
-	stop := make(chan struct{})
-	go func() { ends.Wait(); wg.Wait(); close(stop) }()
-	for {
-		select {
-		case <-stop:
-		default:
-			h.Next(10 * time.Millisecond)
-			continue
-		}
-		break
-	}
-	for i, want := range []string{"200 OK the 3 MiB body", "200 OK answer /r1", "200 OK answer /r2", "200 OK answer /r3"} {
-		if results[i] != want {
-			t.Errorf("GET /r%d = %q; want %q", i, results[i], want)
-		}
 	}
 }

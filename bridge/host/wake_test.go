@@ -1,10 +1,12 @@
-package bridge
+package host
 
 import (
 	"errors"
 	"testing"
 	"time"
 
+	"github.com/haywireowin/haywire/bridge/internal/bridgetest"
+	"github.com/haywireowin/haywire/bridge/wire"
 	"github.com/haywireowin/haywire/region"
 )
 
@@ -19,7 +21,7 @@ const longPeerTimeout = time.Minute
 // doorbell (it holds the pump and registered to be poked).
 func waitAsleep(t *testing.T, h *Host) {
 	t.Helper()
-	waitFor(t, "Next to sleep", h.asleep)
+	bridgetest.WaitFor(t, "Next to sleep", h.asleep)
 }
 
 func (h *Host) asleep() bool {
@@ -44,14 +46,14 @@ func TestHostEndWakesNext(t *testing.T) {
 	}()
 	waitAsleep(t, h)
 	ended := time.Now()
-	req.Respond(&ResponseHead{Status: 204, ContentLength: -1}, nil)
+	req.Respond(&wire.ResponseHead{Status: 204, ContentLength: -1}, nil)
 	for e.lent() != 0 {
 		if time.Since(ended) > 3*time.Second { // half a doorbell sleep
 			t.Fatal("the chunk did not come back within 3 s of the End")
 		}
 		time.Sleep(time.Millisecond)
 	}
-	e.sendCancel(0, CancelDrain)
+	e.sendCancel(0, wire.CancelDrain)
 	expectDrained(t, done)
 }
 
@@ -62,8 +64,8 @@ func TestHostDrainWaitsForRequests(t *testing.T) {
 	e, h := newFakeEngineWith(t, longPeerTimeout)
 	e.sendRequest(1, nil)
 	e.sendRequest(2, nil)
-	e.sendCancel(0, CancelDrain)
-	var reqs []*HostRequest
+	e.sendCancel(0, wire.CancelDrain)
+	var reqs []*Request
 	for range 2 {
 		req, err := h.Next(time.Second)
 		if err != nil {
@@ -74,14 +76,14 @@ func TestHostDrainWaitsForRequests(t *testing.T) {
 	if _, err := h.Next(20 * time.Millisecond); !errors.Is(err, region.ErrTimeout) {
 		t.Fatalf("Next with requests out after the notice = %v; want a timeout", err)
 	}
-	reqs[0].Respond(&ResponseHead{Status: 200, ContentLength: -1}, nil)
+	reqs[0].Respond(&wire.ResponseHead{Status: 200, ContentLength: -1}, nil)
 	ended := make(chan time.Time, 1)
 	go func() {
 		for deadline := time.Now().Add(10 * time.Second); !h.asleep() && time.Now().Before(deadline); {
 			time.Sleep(time.Millisecond)
 		}
 		ended <- time.Now()
-		reqs[1].Respond(&ResponseHead{Status: 200, ContentLength: -1}, nil)
+		reqs[1].Respond(&wire.ResponseHead{Status: 200, ContentLength: -1}, nil)
 	}()
 	if _, err := h.Next(-1); !errors.Is(err, ErrDrained) {
 		t.Fatalf("Next = %v; want ErrDrained", err)

@@ -1,36 +1,20 @@
-package bridge
+package wire
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
 )
 
-// A request view is the request as the host reads it, in place: a fixed
-// header of ViewHeaderLen bytes, a table of header-field spans, the raw
-// request head, then the body, packed in that order. Section offsets count
-// from the start of the view; spans (offset, length: two uint32) count
-// from the start of the raw head. Little-endian. include/haywire_bridge.h
-// specifies it for C hosts.
-//
-//	 0  u16 version (ViewVersion)      2  u16 flags (View*)
-//	 4  u8  method (http1.Method)      5  u8  HTTP minor version
-//	 6  u16 header field count         8  u64 request id
-//	16  u64 connection id             24  i64 content length (-1: chunked)
-//	32  u32 head offset               36  u32 head length
-//	40  u32 body offset               44  u32 body length
-//	48  span method                   56  span target
-//	64  span path                     72  span query (length NoQuery: none)
-//	80  span authority (absolute-form targets)
-//	88  span host                     96  16-byte remote IP (IPv4-mapped)
-//	112 16-byte local IP             128  u16 remote port, 130 u16 local port
-//	132 u32 field table offset       136  field table: count × (name span, value span)
+// A request view is the request as the host reads it, in place: the
+// fixed header, a table of header-field spans, the raw request head, then
+// the body (layout.go draws it; include/haywire_bridge.h section 3
+// specifies it for C hosts).
 const (
-	ViewVersion   = 2
-	ViewHeaderLen = 136
-	fieldEntryLen = 16
+	// ViewVersion is the layout's version, the view's first field. A
+	// change that moves a field or changes its meaning bumps it.
+	ViewVersion = 2
 	// NoQuery is the query span length of a target without '?'.
 	NoQuery = 0xFFFFFFFF
 )
@@ -44,12 +28,6 @@ const (
 	// ViewBodyStream: the view holds the body's first bytes; the rest
 	// follows as KindBody pieces, then KindEnd (or KindCancel).
 	ViewBodyStream = 1 << 4
-)
-
-// Errors decoding a view or a response head: the peer is faulty.
-var (
-	ErrView     = errors.New("bridge: malformed request view")
-	ErrResponse = errors.New("bridge: malformed response head")
 )
 
 // Span is a byte range of the raw request head.
@@ -77,7 +55,7 @@ type FieldSpan struct{ Name, Value Span }
 
 // ViewLen returns the encoded length of v.
 func ViewLen(v *ViewRequest) int {
-	return ViewHeaderLen + len(v.Fields)*fieldEntryLen + len(v.Head) + len(v.Body)
+	return ViewHeaderLen + len(v.Fields)*FieldEntryLen + len(v.Head) + len(v.Body)
 }
 
 // MaxViewFields is the most header fields a view can carry.
@@ -88,7 +66,7 @@ const MaxViewFields = 0xFFFF
 func EncodeView(dst []byte, v *ViewRequest) ([]byte, error) {
 	if len(v.Fields) > MaxViewFields || uint64(len(v.Head)) > 0xFFFFFFFF || uint64(len(v.Body)) > 0xFFFFFFFF ||
 		uint64(ViewLen(v)) > 0xFFFFFFFF {
-		return dst, fmt.Errorf("bridge: request too large for a view: %d fields, %d-byte head, %d-byte body",
+		return dst, fmt.Errorf("wire: request too large for a view: %d fields, %d-byte head, %d-byte body",
 			len(v.Fields), len(v.Head), len(v.Body))
 	}
 	le := binary.LittleEndian
@@ -97,37 +75,34 @@ func EncodeView(dst []byte, v *ViewRequest) ([]byte, error) {
 	h := dst[start : start+n]
 	clear(h[:ViewHeaderLen])
 	tableOff := ViewHeaderLen
-	headOff := tableOff + len(v.Fields)*fieldEntryLen
+	headOff := tableOff + len(v.Fields)*FieldEntryLen
 	bodyOff := headOff + len(v.Head)
-	le.PutUint16(h[0:], ViewVersion)
-	le.PutUint16(h[2:], v.Flags)
-	h[4], h[5] = v.MethodID, v.Minor
-	le.PutUint16(h[6:], uint16(len(v.Fields)))
-	le.PutUint64(h[8:], v.RequestID)
-	le.PutUint64(h[16:], v.ConnID)
-	le.PutUint64(h[24:], uint64(v.ContentLength))
-	le.PutUint32(h[32:], uint32(headOff))
-	le.PutUint32(h[36:], uint32(len(v.Head)))
-	le.PutUint32(h[40:], uint32(bodyOff))
-	le.PutUint32(h[44:], uint32(len(v.Body)))
+	le.PutUint16(h[ViewVersionOffset:], ViewVersion)
+	le.PutUint16(h[ViewFlagsOffset:], v.Flags)
+	h[ViewMethodIDOffset], h[ViewMinorOffset] = v.MethodID, v.Minor
+	le.PutUint16(h[ViewFieldCountOffset:], uint16(len(v.Fields)))
+	le.PutUint64(h[ViewRequestIDOffset:], v.RequestID)
+	le.PutUint64(h[ViewConnIDOffset:], v.ConnID)
+	le.PutUint64(h[ViewContentLengthOffset:], uint64(v.ContentLength))
+	le.PutUint32(h[ViewHeadOffOffset:], uint32(headOff))
+	le.PutUint32(h[ViewHeadLenOffset:], uint32(len(v.Head)))
+	le.PutUint32(h[ViewBodyOffOffset:], uint32(bodyOff))
+	le.PutUint32(h[ViewBodyLenOffset:], uint32(len(v.Body)))
 	for i, s := range []Span{v.MethodSpan, v.TargetSpan, v.PathSpan, v.QuerySpan, v.AuthoritySpan, v.HostSpan} {
-		le.PutUint32(h[48+8*i:], s.Off)
-		le.PutUint32(h[52+8*i:], s.Len)
+		putSpan(h[ViewSpansOffset+i*SpanSize:], s)
 	}
 	ip := v.Remote.Addr().As16()
-	copy(h[96:112], ip[:])
+	copy(h[ViewRemoteIPOffset:ViewRemoteIPOffset+IPSize], ip[:])
 	ip = v.Local.Addr().As16()
-	copy(h[112:128], ip[:])
-	le.PutUint16(h[128:], v.Remote.Port())
-	le.PutUint16(h[130:], v.Local.Port())
-	le.PutUint32(h[132:], uint32(tableOff))
+	copy(h[ViewLocalIPOffset:ViewLocalIPOffset+IPSize], ip[:])
+	le.PutUint16(h[ViewRemotePortOffset:], v.Remote.Port())
+	le.PutUint16(h[ViewLocalPortOffset:], v.Local.Port())
+	le.PutUint32(h[ViewTableOffOffset:], uint32(tableOff))
 	t := h[tableOff:headOff]
 	for i, f := range v.Fields {
-		e := t[i*fieldEntryLen : (i+1)*fieldEntryLen]
-		le.PutUint32(e[0:], f.Name.Off)
-		le.PutUint32(e[4:], f.Name.Len)
-		le.PutUint32(e[8:], f.Value.Off)
-		le.PutUint32(e[12:], f.Value.Len)
+		e := t[i*FieldEntryLen : (i+1)*FieldEntryLen]
+		putSpan(e[FieldNameOffset:], f.Name)
+		putSpan(e[FieldValueOffset:], f.Value)
 	}
 	copy(h[headOff:bodyOff], v.Head)
 	copy(h[bodyOff:], v.Body)
@@ -150,26 +125,26 @@ func DecodeView(b []byte) (View, error) {
 	if len(b) < ViewHeaderLen {
 		return View{}, fmt.Errorf("%w: %d bytes, the header alone is %d", ErrView, len(b), ViewHeaderLen)
 	}
-	if v := le.Uint16(b[0:]); v != ViewVersion {
+	if v := le.Uint16(b[ViewVersionOffset:]); v != ViewVersion {
 		return View{}, fmt.Errorf("%w: version %d, want %d", ErrView, v, ViewVersion)
 	}
-	n := int(le.Uint16(b[6:]))
-	headOff, headLen := uint64(le.Uint32(b[32:])), uint64(le.Uint32(b[36:]))
-	bodyOff, bodyLen := uint64(le.Uint32(b[40:])), uint64(le.Uint32(b[44:]))
-	tabOff := uint64(le.Uint32(b[132:]))
+	n := int(le.Uint16(b[ViewFieldCountOffset:]))
+	headOff, headLen := uint64(le.Uint32(b[ViewHeadOffOffset:])), uint64(le.Uint32(b[ViewHeadLenOffset:]))
+	bodyOff, bodyLen := uint64(le.Uint32(b[ViewBodyOffOffset:])), uint64(le.Uint32(b[ViewBodyLenOffset:]))
+	tabOff := uint64(le.Uint32(b[ViewTableOffOffset:]))
 	size := uint64(len(b))
 	// The sections are packed in order and fill the view: nothing overlaps
 	// and no byte is unaccounted for.
-	if tabOff != ViewHeaderLen || headOff != tabOff+uint64(n)*fieldEntryLen ||
+	if tabOff != ViewHeaderLen || headOff != tabOff+uint64(n)*FieldEntryLen ||
 		bodyOff != headOff+headLen || bodyOff+bodyLen != size {
 		return View{}, fmt.Errorf("%w: table %d+%d×%d, head %d+%d, body %d+%d do not pack %d bytes",
-			ErrView, tabOff, n, fieldEntryLen, headOff, headLen, bodyOff, bodyLen, size)
+			ErrView, tabOff, n, FieldEntryLen, headOff, headLen, bodyOff, bodyLen, size)
 	}
 	v := View{b: b, head: b[headOff : headOff+headLen], body: b[bodyOff : bodyOff+bodyLen], n: n,
-		tab: b[tabOff : tabOff+uint64(n)*fieldEntryLen]}
-	for i := 0; i < 6; i++ {
-		s := Span{le.Uint32(b[48+8*i:]), le.Uint32(b[52+8*i:])}
-		if i == 3 && s.Len == NoQuery {
+		tab: b[tabOff : tabOff+uint64(n)*FieldEntryLen]}
+	for i := range SpanCount {
+		s := v.span(i)
+		if i == SpanQuery && s.Len == NoQuery {
 			continue
 		}
 		if !v.valid(s) {
@@ -187,49 +162,59 @@ func DecodeView(b []byte) (View, error) {
 
 func (v View) valid(s Span) bool { return uint64(s.Off)+uint64(s.Len) <= uint64(len(v.head)) }
 
-func (v View) span(i int) Span {
-	le := binary.LittleEndian
-	return Span{le.Uint32(v.b[48+8*i:]), le.Uint32(v.b[52+8*i:])}
-}
+// span returns the fixed header's span i (SpanMethod .. SpanHost).
+func (v View) span(i int) Span { return getSpan(v.b[ViewSpansOffset+i*SpanSize:]) }
 
 func (v View) bytes(s Span) []byte { return v.head[s.Off : s.Off+s.Len] }
 
 func (v View) field(i int) (Span, Span) {
+	e := v.tab[i*FieldEntryLen:]
+	return getSpan(e[FieldNameOffset:]), getSpan(e[FieldValueOffset:])
+}
+
+func getSpan(b []byte) Span {
 	le := binary.LittleEndian
-	e := v.tab[i*fieldEntryLen:]
-	return Span{le.Uint32(e[0:]), le.Uint32(e[4:])}, Span{le.Uint32(e[8:]), le.Uint32(e[12:])}
+	return Span{le.Uint32(b[SpanOffOffset:]), le.Uint32(b[SpanLenOffset:])}
+}
+
+func putSpan(b []byte, s Span) {
+	le := binary.LittleEndian
+	le.PutUint32(b[SpanOffOffset:], s.Off)
+	le.PutUint32(b[SpanLenOffset:], s.Len)
 }
 
 // Flags returns the View* flags.
-func (v View) Flags() uint16 { return binary.LittleEndian.Uint16(v.b[2:]) }
+func (v View) Flags() uint16 { return binary.LittleEndian.Uint16(v.b[ViewFlagsOffset:]) }
 
 // MethodID returns the method number (http1.Method values).
-func (v View) MethodID() uint8 { return v.b[4] }
+func (v View) MethodID() uint8 { return v.b[ViewMethodIDOffset] }
 
 // Minor returns the request's HTTP minor version.
-func (v View) Minor() int { return int(v.b[5]) }
+func (v View) Minor() int { return int(v.b[ViewMinorOffset]) }
 
 // RequestID returns the engine's id for the request (the stream id).
-func (v View) RequestID() uint64 { return binary.LittleEndian.Uint64(v.b[8:]) }
+func (v View) RequestID() uint64 { return binary.LittleEndian.Uint64(v.b[ViewRequestIDOffset:]) }
 
 // ConnID returns the engine's id for the client connection.
-func (v View) ConnID() uint64 { return binary.LittleEndian.Uint64(v.b[16:]) }
+func (v View) ConnID() uint64 { return binary.LittleEndian.Uint64(v.b[ViewConnIDOffset:]) }
 
 // ContentLength returns the body length announced, or -1 for chunked.
-func (v View) ContentLength() int64 { return int64(binary.LittleEndian.Uint64(v.b[24:])) }
+func (v View) ContentLength() int64 {
+	return int64(binary.LittleEndian.Uint64(v.b[ViewContentLengthOffset:]))
+}
 
 // Method returns the method token.
-func (v View) Method() []byte { return v.bytes(v.span(0)) }
+func (v View) Method() []byte { return v.bytes(v.span(SpanMethod)) }
 
 // Target returns the request-target as received.
-func (v View) Target() []byte { return v.bytes(v.span(1)) }
+func (v View) Target() []byte { return v.bytes(v.span(SpanTarget)) }
 
 // Path returns the target's path, still percent-encoded.
-func (v View) Path() []byte { return v.bytes(v.span(2)) }
+func (v View) Path() []byte { return v.bytes(v.span(SpanPath)) }
 
 // Query returns the query without '?', and whether the target had one.
 func (v View) Query() ([]byte, bool) {
-	s := v.span(3)
+	s := v.span(SpanQuery)
 	if s.Len == NoQuery {
 		return nil, false
 	}
@@ -238,10 +223,10 @@ func (v View) Query() ([]byte, bool) {
 
 // Authority returns the authority of an absolute-form target; empty when
 // the target has none.
-func (v View) Authority() []byte { return v.bytes(v.span(4)) }
+func (v View) Authority() []byte { return v.bytes(v.span(SpanAuthority)) }
 
 // Host returns the Host header's value.
-func (v View) Host() []byte { return v.bytes(v.span(5)) }
+func (v View) Host() []byte { return v.bytes(v.span(SpanHost)) }
 
 // Head returns the raw request head.
 func (v View) Head() []byte { return v.head }
@@ -259,13 +244,13 @@ func (v View) Field(i int) (name, value []byte) {
 }
 
 // Remote returns the client's address.
-func (v View) Remote() netip.AddrPort { return v.addr(96, 128) }
+func (v View) Remote() netip.AddrPort { return v.addr(ViewRemoteIPOffset, ViewRemotePortOffset) }
 
 // Local returns the address the request arrived on.
-func (v View) Local() netip.AddrPort { return v.addr(112, 130) }
+func (v View) Local() netip.AddrPort { return v.addr(ViewLocalIPOffset, ViewLocalPortOffset) }
 
 func (v View) addr(ipOff, portOff int) netip.AddrPort {
-	var ip [16]byte
-	copy(ip[:], v.b[ipOff:ipOff+16])
+	var ip [IPSize]byte
+	copy(ip[:], v.b[ipOff:ipOff+IPSize])
 	return netip.AddrPortFrom(netip.AddrFrom16(ip).Unmap(), binary.LittleEndian.Uint16(v.b[portOff:]))
 }

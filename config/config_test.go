@@ -303,6 +303,7 @@ func TestEveryKeyHasASection(t *testing.T) {
 		"no apply":       {func() Key { k := good; k.apply = nil; return k }()},
 		"no default":     {func() Key { k := good; k.Default = ""; return k }()},
 		"upper case":     {func() Key { k := good; k.Name = "A"; return k }()},
+		"backquoted doc": {func() Key { k := good; k.Doc = "a `value`"; return k }()},
 	} {
 		saved := sections
 		sections = append(sections[:0:0], sections[0])

@@ -154,6 +154,8 @@ func index() ([]Key, map[string]*Key) {
 				panic(fmt.Sprintf("config: flag %q of key %q used twice", k.Flag, k.Name))
 			case k.apply == nil || k.Doc == "" || k.Default == "":
 				panic(fmt.Sprintf("config: key %q needs an apply function, a doc and a default", k.Name))
+			case strings.Contains(k.Doc, "`"): // the flag package would read it as the value's name
+				panic(fmt.Sprintf("config: key %q: its doc must be plain text, without backquotes", k.Name))
 			}
 			all = append(all, k)
 			names[k.Name], flags[k.Flag] = true, k.Flag != ""

@@ -19,6 +19,7 @@ import (
 
 	"github.com/haywireowin/haywire/bridge/host"
 	"github.com/haywireowin/haywire/bridge/wire"
+	"github.com/haywireowin/haywire/config"
 	"github.com/haywireowin/haywire/region"
 )
 
@@ -107,6 +108,15 @@ func TestLauncherFlagsAndErrors(t *testing.T) {
 	out, err := exec.Command(bin, "--help").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "--port") || !strings.Contains(string(out), "region_chunk_size") {
 		t.Fatalf("haywire --help = %v\n%s", err, out)
+	}
+	// Every flag and key of config's table of keys, with its default.
+	for _, k := range config.Keys() {
+		if k.Flag != "" && !strings.Contains(string(out), "\n  -"+k.Flag+" string\n") {
+			t.Errorf("haywire --help lacks flag -%s (key %s)", k.Flag, k.Name)
+		}
+		if !regexp.MustCompile(`(?m)^  ` + regexp.QuoteMeta(k.Name) + ` .*default ` + regexp.QuoteMeta(k.LauncherValue()) + `$`).Match(out) {
+			t.Errorf("haywire --help lacks key %s with default %s", k.Name, k.LauncherValue())
+		}
 	}
 	for _, args := range [][]string{{"--no-such-flag"}, {"--port", "eighty"}, {"stray"}} {
 		err := exec.Command(bin, args...).Run()

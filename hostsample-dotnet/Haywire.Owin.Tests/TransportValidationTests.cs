@@ -4,6 +4,8 @@ using System.IO;
 using System.Runtime.InteropServices;
 using System.Text;
 using Haywire.Owin.Transport;
+using Haywire.Owin.Transport.Bridge;
+using Haywire.Owin.Transport.Shm;
 using NUnit.Framework;
 
 namespace Haywire.Owin.Tests

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Threading;
+using Haywire.Owin.Transport.Shm;
 
 namespace Haywire.Owin.Transport
 {
@@ -135,7 +136,7 @@ namespace Haywire.Owin.Transport
                         _obsQuiet++;
                     }
                     ulong token;
-                    bool alive = NativeMethods.ProcessStatus(pid, out token);
+                    bool alive = Shm.NativeMethods.ProcessStatus(pid, out token);
                     // The token is the occupant's only once it is ACTIVE: while attaching it may be a predecessor's.
                     ulong recorded = st == ShmLayout.StateActive ? Volatile.Read(ref *_engineToken) : 0;
                     long staleMs = (long)_livenessMs - _beatMs;

@@ -3,6 +3,8 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Threading;
+using Haywire.Owin.Transport.Bridge;
+using Haywire.Owin.Transport.Shm;
 
 namespace Haywire.Owin.Transport
 {

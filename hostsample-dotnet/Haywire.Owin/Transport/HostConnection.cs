@@ -3,6 +3,8 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Threading;
+using Haywire.Owin.Transport.Bridge;
+using Haywire.Owin.Transport.Shm;
 
 namespace Haywire.Owin.Transport
 {
@@ -263,7 +265,7 @@ namespace Haywire.Owin.Transport
                 if (expectLanes >= 0 && lanes != (uint)expectLanes)
                     throw new HaywireException("invalid region layout: " + name + " records " + lanes + " lanes, lane 0 records " +
                                                expectLanes + " (" + map.Path + ")");
-                int pid = NativeMethods.GetPid();
+                int pid = Shm.NativeMethods.GetPid();
                 uint epoch;
                 string why;
                 if (!Claim(b, pid, out epoch, out why))
@@ -304,7 +306,7 @@ namespace Haywire.Owin.Transport
             {
                 int holder = ShmLayout.ClaimPid((ulong)seen);
                 ulong token;
-                bool alive = NativeMethods.ProcessStatus(holder, out token);
+                bool alive = Shm.NativeMethods.ProcessStatus(holder, out token);
                 why = ShmLayout.StateName(ShmLayout.ClaimState((ulong)seen)) + " by pid " + holder + " (alive: " + (alive ? "true" : "false") + ")";
                 return false;
             }
@@ -315,7 +317,7 @@ namespace Haywire.Owin.Transport
             uint liveness = *(uint*)(b + ShmLayout.LivenessOffset);
             Interlocked.Exchange(ref *(int*)(side + ShmLayout.SideEpochOffset), (int)e);
             Interlocked.Exchange(ref *(int*)(side + ShmLayout.SideBeatOffset), (int)Math.Max(1u, liveness / 10));
-            Interlocked.Exchange(ref *(long*)(side + ShmLayout.SideTokenOffset), (long)NativeMethods.OwnToken());
+            Interlocked.Exchange(ref *(long*)(side + ShmLayout.SideTokenOffset), (long)Shm.NativeMethods.OwnToken());
             long nowNs = (DateTime.UtcNow - new DateTime(1970, 1, 1, 0, 0, 0, DateTimeKind.Utc)).Ticks * 100;
             Interlocked.Exchange(ref *(long*)(side + ShmLayout.SideAttachedOffset), nowNs);
             Interlocked.Increment(ref *(long*)(side + ShmLayout.SideHeartbeatOffset));

@@ -5,6 +5,8 @@ using System.Net;
 using System.Runtime.InteropServices;
 using System.Threading;
 using System.Threading.Tasks;
+using Haywire.Owin.Transport.Bridge;
+using Haywire.Owin.Transport.Shm;
 
 namespace Haywire.Owin.Transport
 {

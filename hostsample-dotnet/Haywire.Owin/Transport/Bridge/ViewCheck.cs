@@ -1,4 +1,4 @@
-namespace Haywire.Owin.Transport
+namespace Haywire.Owin.Transport.Bridge
 {
     /// <summary>hw_bridge_view_check (haywire_bridge.h section 3), rules V1-V5 exactly, every sum in 64 bits.</summary>
     internal static unsafe class ViewCheck

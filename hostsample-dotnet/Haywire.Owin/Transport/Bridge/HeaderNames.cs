@@ -1,4 +1,4 @@
-namespace Haywire.Owin.Transport
+namespace Haywire.Owin.Transport.Bridge
 {
     /// <summary>
     /// Shared strings for the header names most requests carry, so reading them allocates nothing. A name is

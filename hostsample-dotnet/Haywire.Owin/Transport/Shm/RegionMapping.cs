@@ -3,7 +3,7 @@ using System.Collections.Generic;
 using System.IO;
 using System.IO.MemoryMappedFiles;
 
-namespace Haywire.Owin.Transport
+namespace Haywire.Owin.Transport.Shm
 {
     /// <summary>
     /// One region file mapped read-write whole, with its header validated (lifecycle steps 1-2 of
@@ -167,11 +167,5 @@ namespace Haywire.Owin.Transport
             _view = null;
             _file = null;
         }
-    }
-
-    /// <summary>Attach found no file of that name in the region directories.</summary>
-    public sealed class RegionNotFoundException : HaywireException
-    {
-        public RegionNotFoundException(string message) : base(message) { }
     }
 }

@@ -8,7 +8,7 @@ using Haywire.Owin.Transport.Shm;
 namespace Haywire.Owin.Transport
 {
     // HostConnection, the liveness facet: the heartbeat thread, judging the engine (haywire_shm.h section 9), going gone.
-    public sealed unsafe partial class HostConnection
+    internal sealed unsafe partial class HostConnection
     {
         // ------------------------------------------------------------------ liveness
 

@@ -9,7 +9,7 @@ using Haywire.Owin.Transport.Shm;
 namespace Haywire.Owin.Transport
 {
     // HostConnection, the receiving facet: Next, the pump over ring 0, releases of the engine's chunks on ring 2.
-    public sealed unsafe partial class HostConnection
+    internal sealed unsafe partial class HostConnection
     {
         // ------------------------------------------------------------------ Next and the pump
 

@@ -9,7 +9,7 @@ using Haywire.Owin.Transport.Shm;
 namespace Haywire.Owin.Transport
 {
     // HostConnection, the sending facet: responses and body pieces on ring 1 in chunks of arena 1, releases back on ring 3.
-    public sealed unsafe partial class HostConnection
+    internal sealed unsafe partial class HostConnection
     {
         // ------------------------------------------------------------------ sending (ring 1, arena 1, ring 3)
 

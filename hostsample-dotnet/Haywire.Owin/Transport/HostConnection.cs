@@ -20,7 +20,7 @@ namespace Haywire.Owin.Transport
     /// ring 1 (responses) and the arena allocator share the send lock; releases on ring 2 have their own lock.
     /// A background thread beats this side's heartbeat every beat_ms and judges the engine's liveness.
     /// </remarks>
-    public sealed unsafe partial class HostConnection : IDisposable
+    internal sealed unsafe partial class HostConnection : IDisposable
     {
         /// <summary>Chunks of the host's arena one streamed response may hold unreleased (as the Go and C hosts).</summary>
         public const int StreamChunkLimit = 8;

@@ -20,7 +20,7 @@ namespace Haywire.Owin.Transport
     /// the request aborted; strings already read stay valid. Threads: the response calls and ReadBody may come
     /// from any thread, one reader and one writer at a time; Cancelled and CancellationToken from any thread.
     /// </remarks>
-    public sealed unsafe class HostRequest
+    internal sealed unsafe class HostRequest
     {
         private const int StateOpen = 0, StateStreaming = 1, StateCompleted = 2;
 

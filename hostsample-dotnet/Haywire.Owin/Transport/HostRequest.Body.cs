@@ -13,7 +13,7 @@ namespace Haywire.Owin.Transport
     // HostRequest, the request body facet: the inline bytes, then BODY pieces as the pump delivers them.
     internal sealed unsafe partial class HostRequest
     {
-        // The request body (under lock(this)).
+        // The request body (under _sync).
         private uint _inlinePos;
         private Queue<Descriptor> _pieces;
         private uint _piecePos;
@@ -73,7 +73,7 @@ namespace Haywire.Owin.Transport
                     Descriptor done = default(Descriptor);
                     bool release = false;
                     int n = 0;
-                    lock (this)
+                    lock (_sync)
                     {
                         if (_state == StateCompleted)
                             return 0; // answered: the body is not wanted any more
@@ -152,7 +152,7 @@ namespace Haywire.Owin.Transport
 
         private bool HasBodyProgress()
         {
-            lock (this)
+            lock (_sync)
                 return _state == StateCompleted || _goneReason != null || _bodyEnded || _cancelled ||
                        (_pieces != null && _pieces.Count > 0);
         }
@@ -160,7 +160,7 @@ namespace Haywire.Owin.Transport
         /// <summary>Pump: a BODY piece or END for this stream. False when it is not wanted (release it).</summary>
         internal bool OnBody(ref Descriptor d)
         {
-            lock (this)
+            lock (_sync)
             {
                 if (_state == StateCompleted || _bodyEnded || !BodyStreamed)
                     return false;
@@ -177,7 +177,7 @@ namespace Haywire.Owin.Transport
                         _bodyEnded = true;
                 }
                 if (_waiters > 0)
-                    Monitor.PulseAll(this);
+                    Monitor.PulseAll(_sync);
                 return true;
             }
         }
@@ -185,7 +185,7 @@ namespace Haywire.Owin.Transport
         /// <summary>Waits on this request until ready() or pumpFree() or ms pass.</summary>
         internal void WaitForProgress(Func<bool> ready, Func<bool> pumpFree, int ms)
         {
-            lock (this)
+            lock (_sync)
             {
                 _waiters++;
                 try
@@ -193,7 +193,7 @@ namespace Haywire.Owin.Transport
                     Interlocked.MemoryBarrier(); // registered as a wanter before the pump is looked at
                     if (ready() || pumpFree())
                         return;
-                    Monitor.Wait(this, ms);
+                    Monitor.Wait(_sync, ms);
                 }
                 finally
                 {
@@ -204,9 +204,9 @@ namespace Haywire.Owin.Transport
 
         internal void PulseWaiters()
         {
-            lock (this)
+            lock (_sync)
                 if (_waiters > 0)
-                    Monitor.PulseAll(this);
+                    Monitor.PulseAll(_sync);
         }
     }
 }

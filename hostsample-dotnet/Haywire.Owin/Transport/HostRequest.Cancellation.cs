@@ -26,7 +26,7 @@ namespace Haywire.Owin.Transport
         {
             get
             {
-                lock (this)
+                lock (_sync)
                 {
                     if (_cancelled)
                         return new CancellationToken(true);
@@ -41,7 +41,7 @@ namespace Haywire.Owin.Transport
         internal void MarkCancelled(string reason)
         {
             CancellationTokenSource cts = null;
-            lock (this)
+            lock (_sync)
             {
                 if (reason != null && _goneReason == null)
                     _goneReason = reason;
@@ -51,7 +51,7 @@ namespace Haywire.Owin.Transport
                     cts = _cts;
                 }
                 if (_waiters > 0)
-                    Monitor.PulseAll(this);
+                    Monitor.PulseAll(_sync);
             }
             if (cts != null)
                 ThreadPool.QueueUserWorkItem(CancelSource, cts);

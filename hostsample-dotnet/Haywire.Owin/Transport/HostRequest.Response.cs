@@ -246,7 +246,7 @@ namespace Haywire.Owin.Transport
         private void Finish()
         {
             Descriptor[] pieces = null;
-            lock (this)
+            lock (_sync)
             {
                 if (_pieces != null && _pieces.Count > 0)
                 {
@@ -255,7 +255,7 @@ namespace Haywire.Owin.Transport
                 }
                 _bodyEnded = true;
                 if (_waiters > 0)
-                    Monitor.PulseAll(this);
+                    Monitor.PulseAll(_sync);
             }
             bool gone = _c.Gone;
             if (pieces != null && !gone)

@@ -50,6 +50,10 @@ namespace Haywire.Owin.Transport
         internal bool HandedOut;  // under the connection's state lock
         internal int LentChunks;  // our chunks this stream's BODY pieces hold; under the connection's send lock
 
+        // Guards the body queue, the waiters and the cancellation source (a private object: callers of this type
+        // cannot take it by accident).
+        private readonly object _sync = new object();
+
         private int _state;
         private volatile bool _cancelled;
         private string _goneReason;  // why the request can go no further: engine gone, connection disposed
@@ -70,7 +74,7 @@ namespace Haywire.Owin.Transport
         {
             get
             {
-                lock (this)
+                lock (_sync)
                     return _pieces == null ? 0 : _pieces.Count;
             }
         }

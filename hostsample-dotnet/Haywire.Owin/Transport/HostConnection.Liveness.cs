@@ -202,6 +202,7 @@ namespace Haywire.Owin.Transport
                 r.MarkCancelled(reason);
             lock (_relMon)
                 Monitor.PulseAll(_relMon);
+            WakeAsyncHelpers();
         }
 
         /// <summary>Interrupts every bell this side may sleep on.</summary>

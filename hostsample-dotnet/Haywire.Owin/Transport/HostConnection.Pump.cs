@@ -152,6 +152,7 @@ namespace Haywire.Owin.Transport
                 foreach (HostRequest w in wanters)
                     w.PulseWaiters();
             }
+            OnPumpReleasedForAsync();
         }
 
         private void WaitForPumpAsNext(long deadline)
@@ -165,6 +166,7 @@ namespace Haywire.Owin.Transport
                     Interlocked.MemoryBarrier();
                     if (_readyCount > 0 || Volatile.Read(ref _pumpHeld) == 0 || _draining || Volatile.Read(ref _goneReason) != null)
                         return;
+                    YieldBodyPumpToNext();
                     Monitor.Wait(_stateLock, SliceMs(deadline));
                 }
                 finally

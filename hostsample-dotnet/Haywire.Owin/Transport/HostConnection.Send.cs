@@ -275,6 +275,7 @@ namespace Haywire.Owin.Transport
                 Interlocked.Increment(ref _relGen);
                 lock (_relMon)
                     Monitor.PulseAll(_relMon);
+                WakeWindowWaiters();
             }
             return freed;
         }

@@ -516,6 +516,7 @@ namespace Haywire.Owin.Transport
             }
             foreach (HostRequest r in live)
                 r.MarkCancelled("the host connection was disposed");
+            WakeAsyncHelpers();
             var sw = Stopwatch.StartNew();
             while (Volatile.Read(ref _activeOps) > 0 && sw.ElapsedMilliseconds < 5000)
             {

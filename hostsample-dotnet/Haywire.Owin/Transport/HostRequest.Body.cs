@@ -47,11 +47,7 @@ namespace Haywire.Owin.Transport
             {
                 return Failed<int>(e);
             }
-            return Task.Run(() =>
-            {
-                using (ct.Register(PulseWaiters))
-                    return ReadBodyCore(buffer, offset, count, ct, true);
-            }, ct);
+            return PendingBodyCalls.ReadAsync(this, buffer, offset, count, ct);
         }
 
         /// <summary>The body read; with mayBlock false, -1 when it would have to wait.</summary>
@@ -160,6 +156,7 @@ namespace Haywire.Owin.Transport
         /// <summary>Pump: a BODY piece or END for this stream. False when it is not wanted (release it).</summary>
         internal bool OnBody(ref Descriptor d)
         {
+            TaskCompletionSource<bool> reader;
             lock (_sync)
             {
                 if (_state == StateCompleted || _bodyEnded || !BodyStreamed)
@@ -178,8 +175,10 @@ namespace Haywire.Owin.Transport
                 }
                 if (_waiters > 0)
                     Monitor.PulseAll(_sync);
-                return true;
+                reader = TakeReadWaiterLocked();
             }
+            CompleteRead(reader);
+            return true;
         }
 
         /// <summary>Waits on this request until ready() or pumpFree() or ms pass.</summary>

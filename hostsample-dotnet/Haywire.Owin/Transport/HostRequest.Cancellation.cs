@@ -41,6 +41,7 @@ namespace Haywire.Owin.Transport
         internal void MarkCancelled(string reason)
         {
             CancellationTokenSource cts = null;
+            TaskCompletionSource<bool> reader, writer;
             lock (_sync)
             {
                 if (reason != null && _goneReason == null)
@@ -52,7 +53,11 @@ namespace Haywire.Owin.Transport
                 }
                 if (_waiters > 0)
                     Monitor.PulseAll(_sync);
+                reader = TakeReadWaiterLocked();
+                writer = TakeWriteWaiterLocked();
             }
+            CompleteRead(reader);
+            CompleteWrite(writer);
             if (cts != null)
                 ThreadPool.QueueUserWorkItem(CancelSource, cts);
         }

@@ -120,7 +120,7 @@ namespace Haywire.Owin.Transport
             }
             if (sent == count)
                 return Task.FromResult(0);
-            return Task.Run(() => WriteBodyCore(buffer, offset + sent, count - sent, ct, true), ct);
+            return PendingBodyCalls.WriteAsync(this, buffer, offset + sent, count - sent, ct);
         }
 
         /// <summary>Sends what it can; with mayBlock false it returns early (the bytes sent) instead of waiting.</summary>
@@ -246,6 +246,7 @@ namespace Haywire.Owin.Transport
         private void Finish()
         {
             Descriptor[] pieces = null;
+            TaskCompletionSource<bool> reader, writer;
             lock (_sync)
             {
                 if (_pieces != null && _pieces.Count > 0)
@@ -256,7 +257,11 @@ namespace Haywire.Owin.Transport
                 _bodyEnded = true;
                 if (_waiters > 0)
                     Monitor.PulseAll(_sync);
+                reader = TakeReadWaiterLocked();
+                writer = TakeWriteWaiterLocked();
             }
+            CompleteRead(reader);
+            CompleteWrite(writer);
             bool gone = _c.Gone;
             if (pieces != null && !gone)
                 for (int i = 0; i < pieces.Length; i++)

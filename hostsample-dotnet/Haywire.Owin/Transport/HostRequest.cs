@@ -100,7 +100,7 @@ namespace Haywire.Owin.Transport
             _bodyLen = *(uint*)(view + BridgeLayout.ViewBodyLenOffset);
             _remotePort = *(ushort*)(view + BridgeLayout.ViewRemotePortOffset);
             _localPort = *(ushort*)(view + BridgeLayout.ViewLocalPortOffset);
-            _hasQuery = *(uint*)(view + BridgeLayout.ViewMethodSpanOffset + BridgeLayout.SpanQuery * BridgeLayout.SpanSize + 4) != BridgeLayout.NoQuery;
+            _hasQuery = *(uint*)(view + BridgeLayout.ViewMethodSpanOffset + BridgeLayout.SpanQuery * BridgeLayout.SpanSize + BridgeLayout.SpanLenOffset) != BridgeLayout.NoQuery;
             // ViewCheck accepted these, but the engine could have changed them since: the invariants that
             // keep every later read inside the view are checked again on the copies.
             if ((ulong)BridgeLayout.ViewHeaderLen + (ulong)_fieldCount * BridgeLayout.FieldEntrySize > _headOff ||
@@ -186,7 +186,7 @@ namespace Haywire.Owin.Transport
         public string FieldName(int i)
         {
             uint off, len;
-            FieldSpan(i, 0, out off, out len);
+            FieldSpan(i, BridgeLayout.FieldNameOffset, out off, out len);
             return HeaderNames.Get(_view + _headOff + off, (int)len);
         }
 
@@ -194,7 +194,7 @@ namespace Haywire.Owin.Transport
         public string FieldValue(int i)
         {
             uint off, len;
-            FieldSpan(i, 8, out off, out len);
+            FieldSpan(i, BridgeLayout.FieldValueOffset, out off, out len);
             return Latin1(_view + _headOff + off, (int)len);
         }
 
@@ -205,7 +205,7 @@ namespace Haywire.Owin.Transport
             CheckViewReadable();
             byte* e = _view + BridgeLayout.ViewHeaderLen + i * BridgeLayout.FieldEntrySize + which;
             off = *(uint*)e;
-            len = *(uint*)(e + 4);
+            len = *(uint*)(e + BridgeLayout.SpanLenOffset);
             if ((ulong)off + len > _headLen)
             {
                 off = 0;
@@ -249,7 +249,7 @@ namespace Haywire.Owin.Transport
             CheckViewReadable();
             byte* ip = _view + at;
             bool zero = true, mapped = true;
-            for (int i = 0; i < 16; i++)
+            for (int i = 0; i < BridgeLayout.IpSize; i++)
             {
                 if (ip[i] != 0)
                     zero = false;
@@ -260,24 +260,17 @@ namespace Haywire.Owin.Transport
                 return null;
             if (mapped)
                 return new IPAddress(new[] { ip[12], ip[13], ip[14], ip[15] });
-            var bytes = new byte[16];
-            Marshal.Copy((IntPtr)ip, bytes, 0, 16);
+            var bytes = new byte[BridgeLayout.IpSize];
+            Marshal.Copy((IntPtr)ip, bytes, 0, BridgeLayout.IpSize);
             return new IPAddress(bytes);
         }
-
-        private static readonly string[] MethodNames =
-        {
-            "DELETE", "GET", "HEAD", "POST", "PUT", "CONNECT", "OPTIONS", "TRACE", "COPY", "LOCK", "MKCOL", "MOVE",
-            "PROPFIND", "PROPPATCH", "SEARCH", "UNLOCK", "REPORT", "MKACTIVITY", "CHECKOUT", "MERGE", "M-SEARCH",
-            "NOTIFY", "SUBSCRIBE", "UNSUBSCRIBE", "PATCH", "PURGE",
-        };
 
         /// <summary>The shared string for a listed method, when the span holds exactly it (no allocation).</summary>
         private string KnownMethod()
         {
-            if (_methodId >= MethodNames.Length)
+            if (_methodId >= BridgeLayout.MethodNames.Length)
                 return null;
-            string name = MethodNames[_methodId];
+            string name = BridgeLayout.MethodNames[_methodId];
             uint off, len;
             Span(BridgeLayout.SpanMethod, out off, out len);
             if (len != name.Length)
@@ -294,7 +287,7 @@ namespace Haywire.Owin.Transport
             CheckViewReadable();
             byte* s = _view + BridgeLayout.ViewMethodSpanOffset + i * BridgeLayout.SpanSize;
             off = *(uint*)s;
-            len = *(uint*)(s + 4);
+            len = *(uint*)(s + BridgeLayout.SpanLenOffset);
             if ((ulong)off + len > _headLen)
             {
                 off = 0;

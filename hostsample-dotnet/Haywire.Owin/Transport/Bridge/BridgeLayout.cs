@@ -11,14 +11,27 @@ namespace Haywire.Owin.Transport.Bridge
         public const uint NoQuery = 0xFFFFFFFFu;
         public const byte MethodOther = 255;
 
+        /// <summary>HW_BRIDGE_METHOD_MAP: the method id is the index of its name here (ids not listed: MethodOther).</summary>
+        public static readonly string[] MethodNames =
+        {
+            "DELETE", "GET", "HEAD", "POST", "PUT", "CONNECT", "OPTIONS", "TRACE", "COPY", "LOCK", "MKCOL", "MOVE",
+            "PROPFIND", "PROPPATCH", "SEARCH", "UNLOCK", "REPORT", "MKACTIVITY", "CHECKOUT", "MERGE", "M-SEARCH",
+            "NOTIFY", "SUBSCRIBE", "UNSUBSCRIBE", "PATCH", "PURGE",
+        };
+
         public const ushort ViewKeepAlive = 0x0001;
         public const ushort ViewHead = 0x0002;
         public const ushort ViewExpectContinue = 0x0004;
         public const ushort ViewChunked = 0x0008;
         public const ushort ViewBodyStream = 0x0010;
 
+        public const int SpanOffOffset = 0;
+        public const int SpanLenOffset = 4;
         public const int SpanSize = 8;
-        public const int FieldEntrySize = 16;
+        public const int FieldNameOffset = 0;                        // a span
+        public const int FieldValueOffset = FieldNameOffset + SpanSize; // a span
+        public const int FieldEntrySize = FieldValueOffset + SpanSize;
+        public const int IpSize = 16;
 
         public const int ViewVersionOffset = 0;
         public const int ViewFlagsOffset = 2;

@@ -4,6 +4,8 @@ namespace Haywire.Owin.Transport.Shm
     /// The region layout of include/haywire_shm.h (layout version 2) and the bridge formats of
     /// include/haywire_bridge.h (view version 2), as named offsets. The headers are the specification; every
     /// number here is copied from them and nothing else in this assembly spells an offset.
+    /// TransportHeaderConstantsTests compiles the headers and checks each HW_SHM_* / HW_BRIDGE_* number against the
+    /// constant of the same name here, in BridgeLayout, RegionHeader, Descriptor or ViewCheck.
     /// </summary>
     internal static class ShmLayout
     {

@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using System.Threading;
 using Haywire.Owin.Transport.Bridge;
 using Haywire.Owin.Transport.Shm;

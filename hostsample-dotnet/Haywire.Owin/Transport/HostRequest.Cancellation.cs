@@ -1,12 +1,6 @@
 using System;
-using System.Collections.Generic;
-using System.IO;
-using System.Net;
-using System.Runtime.InteropServices;
 using System.Threading;
 using System.Threading.Tasks;
-using Haywire.Owin.Transport.Bridge;
-using Haywire.Owin.Transport.Shm;
 
 namespace Haywire.Owin.Transport
 {

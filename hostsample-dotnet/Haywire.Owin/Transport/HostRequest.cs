@@ -1,6 +1,4 @@
 using System;
-using System.Collections.Generic;
-using System.IO;
 using System.Net;
 using System.Runtime.InteropServices;
 using System.Threading;
@@ -100,7 +98,8 @@ namespace Haywire.Owin.Transport
             _bodyLen = *(uint*)(view + BridgeLayout.ViewBodyLenOffset);
             _remotePort = *(ushort*)(view + BridgeLayout.ViewRemotePortOffset);
             _localPort = *(ushort*)(view + BridgeLayout.ViewLocalPortOffset);
-            _hasQuery = *(uint*)(view + BridgeLayout.ViewMethodSpanOffset + BridgeLayout.SpanQuery * BridgeLayout.SpanSize + BridgeLayout.SpanLenOffset) != BridgeLayout.NoQuery;
+            byte* query = view + BridgeLayout.ViewMethodSpanOffset + BridgeLayout.SpanQuery * BridgeLayout.SpanSize;
+            _hasQuery = *(uint*)(query + BridgeLayout.SpanLenOffset) != BridgeLayout.NoQuery;
             // ViewCheck accepted these, but the engine could have changed them since: the invariants that
             // keep every later read inside the view are checked again on the copies.
             if ((ulong)BridgeLayout.ViewHeaderLen + (ulong)_fieldCount * BridgeLayout.FieldEntrySize > _headOff ||
@@ -332,7 +331,8 @@ namespace Haywire.Owin.Transport
             if (buffer == null)
                 throw new ArgumentNullException("buffer");
             if (offset < 0 || count < 0 || offset > buffer.Length - count)
-                throw new ArgumentOutOfRangeException("offset", "offset " + offset + " and count " + count + " do not fit a " + buffer.Length + "-byte buffer");
+                throw new ArgumentOutOfRangeException("offset", "offset " + offset + " and count " + count + " do not fit a " +
+                                                      buffer.Length + "-byte buffer");
         }
 
         private static Task<T> Failed<T>(Exception e)

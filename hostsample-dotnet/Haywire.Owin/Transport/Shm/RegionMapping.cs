@@ -124,7 +124,8 @@ namespace Haywire.Owin.Transport.Shm
             if (facts.Uid != euid && euid != 0)
                 throw new HaywireException("permission denied: " + path + " belongs to uid " + facts.Uid + ", not " + euid);
             if (facts.Size < ShmLayout.HeaderSize)
-                throw new HaywireException("region shorter than its header: " + path + " is " + facts.Size + " bytes, the header alone needs " + ShmLayout.HeaderSize);
+                throw new HaywireException("region shorter than its header: " + path + " is " + facts.Size +
+                                           " bytes, the header alone needs " + ShmLayout.HeaderSize);
             if (facts.Size > ShmLayout.MaxTotalSize)
                 throw new HaywireException("invalid region: " + path + " is " + facts.Size + " bytes, more than " + ShmLayout.MaxTotalSize);
         }

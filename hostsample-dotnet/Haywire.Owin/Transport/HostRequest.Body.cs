@@ -73,10 +73,10 @@ namespace Haywire.Owin.Transport
                             return 0; // answered: the body is not wanted any more
                         if (_goneReason != null)
                             throw new IOException("haywire: " + _goneReason);
-                        if (_inlinePos < _bodyLen)
+                        if (_inlinePos < _v.BodyLen)
                         {
-                            n = (int)Math.Min((uint)count, _bodyLen - _inlinePos);
-                            Marshal.Copy((IntPtr)(_view + _bodyOff + _inlinePos), buffer, offset, n);
+                            n = (int)Math.Min((uint)count, _v.BodyLen - _inlinePos);
+                            Marshal.Copy((IntPtr)(_v.Body + _inlinePos), buffer, offset, n);
                             _inlinePos += (uint)n;
                             return n;
                         }

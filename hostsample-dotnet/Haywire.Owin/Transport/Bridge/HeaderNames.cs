@@ -47,7 +47,7 @@ namespace Haywire.Owin.Transport.Bridge
                         return s;
                 }
             }
-            return HostRequest.Latin1(p, len);
+            return RequestView.Latin1(p, len);
         }
     }
 }

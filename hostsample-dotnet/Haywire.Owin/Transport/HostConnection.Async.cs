@@ -21,6 +21,7 @@ namespace Haywire.Owin.Transport
         private readonly object _asyncLock = new object();
         private int _asyncReaders;                                                  // under _asyncLock
         private readonly List<HostRequest> _windowWaiters = new List<HostRequest>(); // under _asyncLock
+        private volatile int _windowWaiterCount; // _windowWaiters.Count, for the lock-free look in CollectLocked
         private Thread _bodyPumpThread, _releaseThread;                             // under _asyncLock
         private volatile bool _bodyPumpHolds; // the body pump thread holds the pump
 
@@ -138,6 +139,7 @@ namespace Haywire.Owin.Transport
             lock (_asyncLock)
             {
                 _windowWaiters.Add(r);
+                _windowWaiterCount = _windowWaiters.Count;
                 if (_releaseThread == null && !_disposed)
                 {
                     _releaseThread = new Thread(ReleaseWatchLoop) { IsBackground = true, Name = "haywire release watch " + _map.Name };
@@ -173,12 +175,19 @@ namespace Haywire.Owin.Transport
         internal void RemoveWindowWaiter(HostRequest r)
         {
             lock (_asyncLock)
+            {
                 _windowWaiters.Remove(r);
+                _windowWaiterCount = _windowWaiters.Count;
+            }
         }
 
         /// <summary>Chunks came back (or the connection ends): every waiting write tries again. Any thread.</summary>
         private void WakeWindowWaiters()
         {
+            // Without the lock when nobody waits (every collect that freed chunks comes here). Safe: a writer
+            // registers first, then looks at the window under the send lock, after any collect that missed it.
+            if (_windowWaiterCount == 0)
+                return;
             HostRequest[] waiting;
             lock (_asyncLock)
             {
@@ -186,6 +195,7 @@ namespace Haywire.Owin.Transport
                     return;
                 waiting = _windowWaiters.ToArray();
                 _windowWaiters.Clear();
+                _windowWaiterCount = 0;
             }
             foreach (HostRequest r in waiting)
                 r.CompleteWriteWaiter();

@@ -21,7 +21,8 @@ namespace Haywire.Owin.Transport
         /// </summary>
         internal Task WaitForBodyAsync()
         {
-            TaskCompletionSource<bool> t;
+            TaskCompletionSource<bool> t = null;
+            bool busy = false;
             _c.AddAsyncReader(); // counted first: the body pump must see it before any deliverer can complete it
             lock (_sync)
             {
@@ -29,13 +30,15 @@ namespace Haywire.Owin.Transport
                     (_pieces != null && _pieces.Count > 0))
                     t = null;
                 else if (_readWaiter != null)
-                    throw new InvalidOperationException("a ReadBodyAsync of this request is pending already: one reader at a time");
+                    busy = true;
                 else
                     t = _readWaiter = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
             }
             if (t == null)
             {
                 _c.RemoveAsyncReader();
+                if (busy)
+                    throw new InvalidOperationException("a ReadBodyAsync of this request is pending already: one reader at a time");
                 return Done;
             }
             Interlocked.Increment(ref _bodyWaits);

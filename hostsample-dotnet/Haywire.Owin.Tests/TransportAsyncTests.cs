@@ -194,6 +194,22 @@ namespace Haywire.Owin.Tests
         }
 
         [Test]
+        public void ConcurrentPendingReadsShareTheWaitAndBothComplete()
+        {
+            HostRequest r = Requests(1, i => "POST /two/" + i + " HTTP/1.1\r\nHost: h\r\nContent-Length: 100000\r\n\r\n")[0];
+            Task<int> a = FirstPendingRead(r, new byte[4096]);
+            Task<int> b = r.ReadBodyAsync(new byte[4096], 0, 4096, CancellationToken.None);
+            Assert.That(TransportAssert.Eventually(() => _conn.AsyncReaders == 1, 10000), Is.True, "one wait, counted once");
+            _clients[0].Send(new byte[100000]);
+            Assert.That(Task.WaitAll(new Task[] { a, b }, 10000), Is.True, "both reads complete");
+            Assert.That(a.Result, Is.GreaterThan(0));
+            Assert.That(b.Result, Is.GreaterThan(0));
+            Assert.That(_conn.AsyncReaders, Is.EqualTo(0));
+            TransportAssert.RespondText(r, 200, "ok");
+            Assert.That(_clients[0].ReadResponse().Text, Is.EqualTo("ok"));
+        }
+
+        [Test]
         public void ClientLeavingFailsAPendingRead()
         {
             HostRequest r = Requests(1, i => "POST /gone/" + i + " HTTP/1.1\r\nHost: h\r\nContent-Length: 1000000\r\n\r\n")[0];

@@ -5,7 +5,7 @@ using System.Threading.Tasks;
 
 namespace Haywire.Owin.Transport
 {
-    // HostRequest, the pending-call facet: at most one pending ReadBodyAsync and one pending WriteBodyAsync, each a
+    // HostRequest, the pending-call facet: one waiter for pending ReadBodyAsync calls and one for WriteBodyAsync, each a
     // TaskCompletionSource that whoever makes progress completes (the pump: a BODY piece or END; the connection:
     // chunks came back; MarkCancelled; Finish; the caller's token). Continuations run asynchronously, never on the
     // completing thread. The awaiting halves (PendingBodyCalls) then try again, without a thread parked meanwhile.
@@ -21,26 +21,32 @@ namespace Haywire.Owin.Transport
         /// </summary>
         internal Task WaitForBodyAsync()
         {
-            TaskCompletionSource<bool> t = null;
-            bool busy = false;
+            TaskCompletionSource<bool> t;
+            bool counted = true;
             _c.AddAsyncReader(); // counted first: the body pump must see it before any deliverer can complete it
             lock (_sync)
             {
                 if (_state == StateCompleted || _goneReason != null || _bodyEnded || _cancelled ||
                     (_pieces != null && _pieces.Count > 0))
+                {
                     t = null;
+                }
                 else if (_readWaiter != null)
-                    busy = true;
+                {
+                    // Callers should read one at a time; concurrent ones share the wait, wake together and race
+                    // for the bytes as blocked ReadBody calls would (the loser waits again).
+                    t = _readWaiter;
+                    counted = false;
+                }
                 else
+                {
                     t = _readWaiter = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+                }
             }
-            if (t == null)
-            {
+            if (t == null || !counted)
                 _c.RemoveAsyncReader();
-                if (busy)
-                    throw new InvalidOperationException("a ReadBodyAsync of this request is pending already: one reader at a time");
+            if (t == null)
                 return Done;
-            }
             Interlocked.Increment(ref _bodyWaits);
             return t.Task;
         }
@@ -55,7 +61,7 @@ namespace Haywire.Owin.Transport
                 if (_goneReason != null || _cancelled || Volatile.Read(ref _state) != StateStreaming)
                     return Done;
                 if (_writeWaiter != null)
-                    throw new InvalidOperationException("a WriteBodyAsync of this request is pending already: one writer at a time");
+                    return _writeWaiter.Task; // concurrent writers (not a supported use) share the wait, as reads do
                 t = _writeWaiter = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
             }
             _c.AddWindowWaiter(this);

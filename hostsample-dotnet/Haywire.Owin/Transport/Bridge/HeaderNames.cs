@@ -1,4 +1,4 @@
-namespace Haywire.Owin.Transport
+namespace Haywire.Owin.Transport.Bridge
 {
     /// <summary>
     /// Shared strings for the header names most requests carry, so reading them allocates nothing. A name is
@@ -47,7 +47,7 @@ namespace Haywire.Owin.Transport
                         return s;
                 }
             }
-            return HostRequest.Latin1(p, len);
+            return RequestView.Latin1(p, len);
         }
     }
 }

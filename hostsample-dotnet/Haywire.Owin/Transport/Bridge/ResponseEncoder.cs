@@ -1,7 +1,7 @@
 using System;
 using System.Collections.Generic;
 
-namespace Haywire.Owin.Transport
+namespace Haywire.Owin.Transport.Bridge
 {
     /// <summary>
     /// Builds the head of a response message (haywire_bridge.h section 4): the 16-byte fixed head, the reason

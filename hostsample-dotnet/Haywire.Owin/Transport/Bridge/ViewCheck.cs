@@ -1,4 +1,4 @@
-namespace Haywire.Owin.Transport
+namespace Haywire.Owin.Transport.Bridge
 {
     /// <summary>hw_bridge_view_check (haywire_bridge.h section 3), rules V1-V5 exactly, every sum in 64 bits.</summary>
     internal static unsafe class ViewCheck
@@ -42,7 +42,7 @@ namespace Haywire.Owin.Transport
             for (int s = 0; s < BridgeLayout.SpanCount; s++) // V4
             {
                 byte* span = b + BridgeLayout.ViewMethodSpanOffset + s * BridgeLayout.SpanSize;
-                ulong off = *(uint*)span, len = *(uint*)(span + 4);
+                ulong off = *(uint*)(span + BridgeLayout.SpanOffOffset), len = *(uint*)(span + BridgeLayout.SpanLenOffset);
                 if (s == BridgeLayout.SpanQuery && len == BridgeLayout.NoQuery)
                     continue;
                 if (off + len > headLen)
@@ -54,7 +54,9 @@ namespace Haywire.Owin.Transport
             for (ulong i = 0; i < count; i++) // V5
             {
                 byte* e = b + tabOff + i * BridgeLayout.FieldEntrySize;
-                ulong no = *(uint*)e, nl = *(uint*)(e + 4), vo = *(uint*)(e + 8), vl = *(uint*)(e + 12);
+                byte* name = e + BridgeLayout.FieldNameOffset, value = e + BridgeLayout.FieldValueOffset;
+                ulong no = *(uint*)(name + BridgeLayout.SpanOffOffset), nl = *(uint*)(name + BridgeLayout.SpanLenOffset);
+                ulong vo = *(uint*)(value + BridgeLayout.SpanOffOffset), vl = *(uint*)(value + BridgeLayout.SpanLenOffset);
                 if (no + nl > headLen || vo + vl > headLen || nl == 0)
                 {
                     error = "header field " + i + (nl == 0 ? " has an empty name" : " outside the head");

@@ -1,4 +1,4 @@
-namespace Haywire.Owin.Transport
+namespace Haywire.Owin.Transport.Shm
 {
     /// <summary>
     /// One 32-byte ring slot (haywire_shm.h section 5), copied out of the ring before it is validated: the

@@ -3,7 +3,7 @@ using System.IO;
 using System.Runtime.InteropServices;
 using System.Text;
 
-namespace Haywire.Owin.Transport
+namespace Haywire.Owin.Transport.Shm
 {
     /// <summary>
     /// The few libc calls the transport needs (Linux): futex through syscall(2), kill(2) to probe a pid, statx(2)

@@ -1,4 +1,4 @@
-namespace Haywire.Owin.Transport
+namespace Haywire.Owin.Transport.Shm
 {
     /// <summary>
     /// The host's allocator of arena 1 (haywire_shm.h section 6): FREE -> HELD (gen incremented, skipping 0) ->

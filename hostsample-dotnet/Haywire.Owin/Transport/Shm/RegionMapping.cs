@@ -3,7 +3,7 @@ using System.Collections.Generic;
 using System.IO;
 using System.IO.MemoryMappedFiles;
 
-namespace Haywire.Owin.Transport
+namespace Haywire.Owin.Transport.Shm
 {
     /// <summary>
     /// One region file mapped read-write whole, with its header validated (lifecycle steps 1-2 of
@@ -124,7 +124,8 @@ namespace Haywire.Owin.Transport
             if (facts.Uid != euid && euid != 0)
                 throw new HaywireException("permission denied: " + path + " belongs to uid " + facts.Uid + ", not " + euid);
             if (facts.Size < ShmLayout.HeaderSize)
-                throw new HaywireException("region shorter than its header: " + path + " is " + facts.Size + " bytes, the header alone needs " + ShmLayout.HeaderSize);
+                throw new HaywireException("region shorter than its header: " + path + " is " + facts.Size +
+                                           " bytes, the header alone needs " + ShmLayout.HeaderSize);
             if (facts.Size > ShmLayout.MaxTotalSize)
                 throw new HaywireException("invalid region: " + path + " is " + facts.Size + " bytes, more than " + ShmLayout.MaxTotalSize);
         }
@@ -167,11 +168,5 @@ namespace Haywire.Owin.Transport
             _view = null;
             _file = null;
         }
-    }
-
-    /// <summary>Attach found no file of that name in the region directories.</summary>
-    public sealed class RegionNotFoundException : HaywireException
-    {
-        public RegionNotFoundException(string message) : base(message) { }
     }
 }

@@ -1,6 +1,6 @@
 using System;
 
-namespace Haywire.Owin.Transport
+namespace Haywire.Owin.Transport.Shm
 {
     /// <summary>Region names (haywire_shm.h section 1): "haywire-" + lowercase UUID, optionally ".LANE".</summary>
     internal static class RegionNames

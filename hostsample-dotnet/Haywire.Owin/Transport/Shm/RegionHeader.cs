@@ -1,4 +1,4 @@
-namespace Haywire.Owin.Transport
+namespace Haywire.Owin.Transport.Shm
 {
     /// <summary>Validation of a mapped region header: hw_shm_header_check and hw_shm_lane_check, exactly.</summary>
     internal static unsafe class RegionHeader

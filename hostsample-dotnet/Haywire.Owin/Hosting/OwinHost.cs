@@ -476,7 +476,7 @@ namespace Haywire.Owin
                 {
                     _idle.Reset();
                 }
-                var call = new OwinCall(_server, request, _onCallEnded);
+                var call = new OwinCall(_server, new HostRequestExchange(request), _onCallEnded);
                 if (_poolOnly || request.BodyStreamed)
                 {
                     ThreadPool.UnsafeQueueUserWorkItem(RunCall, call);
@@ -518,7 +518,7 @@ namespace Haywire.Owin
                         {
                             _idle.Reset();
                         }
-                        ThreadPool.UnsafeQueueUserWorkItem(RunCall, new OwinCall(_server, late, _onCallEnded));
+                        ThreadPool.UnsafeQueueUserWorkItem(RunCall, new OwinCall(_server, new HostRequestExchange(late), _onCallEnded));
                     }
                 }
                 catch (DrainedException)

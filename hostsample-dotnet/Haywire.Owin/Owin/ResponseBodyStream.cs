@@ -40,7 +40,7 @@ namespace Haywire.Owin
         [ThreadStatic] private static List<KeyValuePair<string, string>> _spareHeaders;
 
         private readonly OwinCall _call;
-        private readonly HostRequest _request;
+        private readonly IHttpExchange _request;
         private byte[] _buffer;
         private int _buffered;
         private long _written; // bytes the application wrote, in total

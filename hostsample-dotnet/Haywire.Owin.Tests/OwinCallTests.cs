@@ -315,5 +315,55 @@ namespace Haywire.Owin.Tests
             Assert.IsFalse(body.CanSeek);
             Assert.Throws<ObjectDisposedException>(() => body.Read(new byte[4], 0, 4));
         }
+
+        [Test]
+        public void SyncAndAsyncWritesSendTheSameCalls()
+        {
+            var big = new byte[ResponseBodyStream.BufferLimit + 100];
+            var small = new byte[100];
+            var sync = Get(env =>
+            {
+                Body(env).Write(small, 0, small.Length);
+                Body(env).Write(big, 0, big.Length);
+                Body(env).Write(small, 0, small.Length);
+                return Task.FromResult(0);
+            });
+            var async = Get(async env =>
+            {
+                await Body(env).WriteAsync(small, 0, small.Length);
+                await Body(env).WriteAsync(big, 0, big.Length);
+                await Body(env).WriteAsync(small, 0, small.Length);
+            });
+            CollectionAssert.AreEqual(new[] { "StartResponse 200 -1", "WriteBody 100", "WriteBody " + big.Length, "WriteBody 100", "EndResponse" },
+                sync.Calls);
+            CollectionAssert.AreEqual(sync.Calls, async.Calls);
+            Assert.AreEqual(big.Length + 200, async.Body.Length);
+        }
+
+        [Test]
+        public void AWriteTheClientLeftFailsWithIOExceptionAndCancelsTheCall()
+        {
+            var exchange = new MemoryExchange("GET", "/x");
+            Exception seen = null;
+            bool cancelled = false;
+            Run(exchange, env =>
+            {
+                var token = (CancellationToken)env[OwinKeys.CallCancelled];
+                Body(env).Flush();
+                exchange.ClientLeaves();
+                try
+                {
+                    Write(env, new string('x', ResponseBodyStream.BufferLimit + 1));
+                }
+                catch (Exception e)
+                {
+                    seen = e;
+                }
+                cancelled = token.IsCancellationRequested;
+                return Task.FromResult(0);
+            });
+            Assert.IsInstanceOf<IOException>(seen);
+            Assert.IsTrue(cancelled);
+        }
     }
 }

@@ -205,26 +205,13 @@ namespace Haywire.Owin
             try
             {
                 StartIfNeeded();
-                if (_buffered > 0)
-                {
-                    _request.WriteBody(_buffer, 0, _buffered);
-                    _buffered = 0;
-                }
-                if (count >= BufferLimit)
-                {
-                    _request.WriteBody(buffer, offset, count);
-                }
-                else
-                {
-                    EnsureBuffer(count);
-                    Buffer.BlockCopy(buffer, offset, _buffer, 0, count);
-                    _buffered = count;
-                }
             }
             catch (Exception e)
             {
                 throw ServerFailure(e);
             }
+            // Synchronous: every await in the core meets a completed task, and GetResult rethrows its exception as is.
+            SpillAsync(buffer, offset, count, true, CancellationToken.None).GetAwaiter().GetResult();
         }
 
         public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
@@ -245,21 +232,26 @@ namespace Haywire.Owin
             {
                 return Failed(e is HaywireException ? ServerFailure(e) : e);
             }
-            return WriteSlowAsync(buffer, offset, count, cancellationToken);
+            return SpillAsync(buffer, offset, count, false, cancellationToken);
         }
 
-        private async Task WriteSlowAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+        /// <summary>
+        /// The one write core, for Write and WriteAsync alike, once Accept said the bytes cannot
+        /// wait in the buffer: the buffered bytes go out, then these — straight from the
+        /// application's array when they fill a buffer themselves, else into the emptied buffer.
+        /// </summary>
+        private async Task SpillAsync(byte[] buffer, int offset, int count, bool sync, CancellationToken cancellationToken)
         {
             try
             {
                 if (_buffered > 0)
                 {
-                    await _request.WriteBodyAsync(_buffer, 0, _buffered, cancellationToken).ConfigureAwait(false);
+                    await SendAsync(_buffer, 0, _buffered, sync, cancellationToken).ConfigureAwait(false);
                     _buffered = 0;
                 }
                 if (count >= BufferLimit)
                 {
-                    await _request.WriteBodyAsync(buffer, offset, count, cancellationToken).ConfigureAwait(false);
+                    await SendAsync(buffer, offset, count, sync, cancellationToken).ConfigureAwait(false);
                 }
                 else
                 {
@@ -270,12 +262,47 @@ namespace Haywire.Owin
             }
             catch (Exception e)
             {
-                if (e is OperationCanceledException && cancellationToken.IsCancellationRequested)
-                {
-                    throw;
-                }
-                throw ServerFailure(e);
+                throw WriteFailure(e, cancellationToken);
             }
+        }
+
+        /// <summary>The buffered bytes, then a flush, for Flush and FlushAsync alike.</summary>
+        private async Task FlushCoreAsync(bool sync, CancellationToken cancellationToken)
+        {
+            try
+            {
+                if (_buffered > 0)
+                {
+                    await SendAsync(_buffer, 0, _buffered, sync, cancellationToken).ConfigureAwait(false);
+                    _buffered = 0;
+                }
+                _request.Flush();
+            }
+            catch (Exception e)
+            {
+                throw WriteFailure(e, cancellationToken);
+            }
+        }
+
+        /// <summary>Body bytes to the transport: on this thread (sync), or without blocking it.</summary>
+        private Task SendAsync(byte[] buffer, int offset, int count, bool sync, CancellationToken cancellationToken)
+        {
+            if (sync)
+            {
+                _request.WriteBody(buffer, offset, count);
+                return Task.CompletedTask;
+            }
+            return _request.WriteBodyAsync(buffer, offset, count, cancellationToken);
+        }
+
+        /// <summary>A write that failed: the caller's own cancellation as it is, anything else a server failure.</summary>
+        private Exception WriteFailure(Exception e, CancellationToken cancellationToken)
+        {
+            if (e is OperationCanceledException && cancellationToken.IsCancellationRequested)
+            {
+                return e;
+            }
+            return ServerFailure(e);
         }
 
         public override IAsyncResult BeginWrite(byte[] buffer, int offset, int count, AsyncCallback callback, object state)
@@ -306,17 +333,12 @@ namespace Haywire.Owin
             try
             {
                 StartIfNeeded();
-                if (_buffered > 0)
-                {
-                    _request.WriteBody(_buffer, 0, _buffered);
-                    _buffered = 0;
-                }
-                _request.Flush();
             }
             catch (Exception e)
             {
                 throw ServerFailure(e);
             }
+            FlushCoreAsync(true, CancellationToken.None).GetAwaiter().GetResult();
         }
 
         public override Task FlushAsync(CancellationToken cancellationToken)
@@ -336,36 +358,13 @@ namespace Haywire.Owin
                     return Task.CompletedTask;
                 }
                 StartIfNeeded();
-                if (_buffered == 0)
-                {
-                    // A head-only flush (SSE, long polling): the head goes to the client now.
-                    _request.Flush();
-                    return Task.CompletedTask;
-                }
             }
             catch (Exception e)
             {
                 return Failed(e is HaywireException ? ServerFailure(e) : e);
             }
-            return FlushSlowAsync(cancellationToken);
-        }
-
-        private async Task FlushSlowAsync(CancellationToken cancellationToken)
-        {
-            try
-            {
-                await _request.WriteBodyAsync(_buffer, 0, _buffered, cancellationToken).ConfigureAwait(false);
-                _buffered = 0;
-                _request.Flush();
-            }
-            catch (Exception e)
-            {
-                if (e is OperationCanceledException && cancellationToken.IsCancellationRequested)
-                {
-                    throw;
-                }
-                throw ServerFailure(e);
-            }
+            // A head-only flush (SSE, long polling) completes here: the head goes to the client now.
+            return FlushCoreAsync(false, cancellationToken);
         }
 
         /// <summary>The application closing the stream is harmless: the server ends the response.</summary>

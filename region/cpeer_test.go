@@ -23,7 +23,8 @@ import (
 )
 
 // The C side of the contract: tests/c/shm_peer.c and tests/c/test-shm-check.c
-// include only include/haywire_shm.h and libc. These tests compile them
+// include only include/haywire_shm_impl.h (with the specification,
+// haywire_shm.h) and libc. These tests compile them
 // with gcc, drive the peer across processes and languages, and check that
 // the header's validators agree with the Go ones.
 

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "capi.h"
-#include "haywire_bridge.h"
+#include "haywire_bridge_impl.h"
 #include "_cgo_export.h"
 
 static const hw_string hw__nostring = {NULL, 0};

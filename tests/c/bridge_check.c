@@ -2,7 +2,8 @@
 ** bridge_check -- runs the helpers of haywire_bridge.h on inputs prepared
 ** by the Go tests (bridge/wire/cview_test.go), which compare the results
 ** with package bridge/wire: two implementations of one contract must agree.
-** Includes only haywire_bridge.h and ISO C, and is compiled with
+** Includes only haywire_bridge_impl.h (which includes the
+** specification, haywire_bridge.h) and ISO C, and is compiled with
 ** -std=c11 -pedantic -Wall -Wextra -Werror to prove the header needs
 ** nothing else.
 **
@@ -31,7 +32,7 @@
 **       record to OUT: the bytes written, empty when it returned 0.
 ** Exit status: 0, or 1 on a usage/I/O error or a broken invariant.
 */
-#include "haywire_bridge.h"
+#include "haywire_bridge_impl.h"
 
 #include <stdio.h>
 #include <stdlib.h>

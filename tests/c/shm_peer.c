@@ -21,7 +21,7 @@
 */
 #define _POSIX_C_SOURCE 200809L
 
-#include "haywire_shm.h"
+#include "haywire_shm_impl.h"
 
 #include <errno.h>
 #include <fcntl.h>

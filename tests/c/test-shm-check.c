@@ -1,7 +1,7 @@
 /*
 ** test-shm-check -- runs the header's validators on inputs prepared by the
 ** Go tests, which compare the verdicts with the Go decoders (two parsers
-** of one contract must agree). Includes only haywire_shm.h and ISO C, and
+** of one contract must agree). Includes only haywire_shm_impl.h (and so haywire_shm.h) and ISO C, and
 ** is compiled with -std=c11 -pedantic -Werror to prove the header needs
 ** nothing else.
 **
@@ -10,7 +10,7 @@
 **   test-shm-check header FILE
 **       FILE holds a region image; prints the code and the message.
 */
-#include "haywire_shm.h"
+#include "haywire_shm_impl.h"
 
 #include <stdio.h>
 #include <stdlib.h>

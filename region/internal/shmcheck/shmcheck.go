@@ -5,7 +5,7 @@ package shmcheck
 /*
 #cgo CFLAGS: -std=c11 -I${SRCDIR}/../../../include
 #include <stdlib.h>
-#include "haywire_shm.h"
+#include "haywire_shm_impl.h"
 
 // Sizes through functions: cgo need not translate the structs (it does not
 // know _Atomic).

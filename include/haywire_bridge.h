@@ -389,16 +389,20 @@
 
 /*
 ** Error codes of hw_bridge_view_check: 0 is success, failures are
-** negative, one per rule of section 3 in the order they are checked.
-** hw_bridge_strerror() maps a code to its message.
+** negative, one per rule of section 3 in the order they are checked, from
+** -201 down to -299: one error space with the engine's HW_E* codes (-1 ..
+** -99, haywire_common.h) and HW_SHM_* (-101 .. -199, haywire_shm.h).
+** hw_bridge_strerror() maps a code to its message. The codes are return
+** values of the helpers only: no view, response or descriptor carries one,
+** so they are not part of the protocol (HW_BRIDGE_VIEW_VERSION).
 */
 #define HW_BRIDGE_ERRNO_MAP(XX)                                              \
   XX(OK, 0, "success")                                                       \
-  XX(ESHORT, -1, "view shorter than its fixed header")                       \
-  XX(EVERSION, -2, "unsupported view version")                               \
-  XX(EBOUNDS, -3, "field table, head or body outside the view")              \
-  XX(ESPAN, -4, "request-line or Host span outside the head")                \
-  XX(EFIELD, -5, "header field span outside the head, or empty field name")
+  XX(ESHORT, -201, "view shorter than its fixed header")                       \
+  XX(EVERSION, -202, "unsupported view version")                               \
+  XX(EBOUNDS, -203, "field table, head or body outside the view")              \
+  XX(ESPAN, -204, "request-line or Host span outside the head")                \
+  XX(EFIELD, -205, "header field span outside the head, or empty field name")
 
 enum hw_bridge_errno {
 #define HW_BRIDGE__ENUM(name, code, msg) HW_BRIDGE_##name = (code),

@@ -71,6 +71,11 @@ extern "C" {
 ** ERROR CODES
 ** One list gives each code its name, value and message; it generates the
 ** enum below and hw_strerror(). New codes may be added in later versions.
+** ^The codes are one error space, as libuv's: the engine's HW_E* codes
+** below are -1 .. -99, the transport's HW_SHM_* (haywire_shm.h) -101 ..
+** -199 and the bridge's HW_BRIDGE_* (haywire_bridge.h) -201 .. -299, so a
+** number means one error whichever header defined it, and hw_strerror()
+** and hw_err_name() know them all. [tests TestC]
 */
 /* beginning-of-error-codes */
 #define HW_ERRNO_MAP(XX)                                                      \
@@ -158,7 +163,7 @@ enum hw_http_method
 /*
 ** The library's version as "MAJOR.MINOR.PATCH", and as HW_VERSION_NUMBER.
 ** Every haywire library (libhaywire, and a library implementing
-** haywire_host.h) exports these four calls.
+** haywire_host.h) exports these five calls.
 ** OWNERSHIP: a static string; do not free.
 ** SINCE: 0.1
 */
@@ -166,11 +171,20 @@ HAYWIRE_EXTERN const char* hw_version(void);
 HAYWIRE_EXTERN int hw_version_number(void);
 
 /*
-** The message for an HW_E* code ("unknown error" for others).
+** The message for an error code of any of the headers: HW_E*, HW_SHM_E*
+** or HW_BRIDGE_E* ("unknown error" for others).
 ** OWNERSHIP: a static string; do not free.
 ** SINCE: 0.1
 */
 HAYWIRE_EXTERN const char* hw_strerror(int code);
+
+/*
+** The name of an error code, as its macro is spelled: "HW_EINVAL",
+** "HW_SHM_EMAGIC", "HW_BRIDGE_ESHORT"; "unknown error" for others.
+** OWNERSHIP: a static string; do not free.
+** SINCE: 0.5
+*/
+HAYWIRE_EXTERN const char* hw_err_name(int code);
 
 /*
 ** A description of the last failure of a haywire call on this thread.

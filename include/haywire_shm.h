@@ -245,24 +245,29 @@
 #define HW_SHM_NUM_COUNTERS 12
 
 /*
-** Error codes: 0 is success, failures are negative. One list gives each a
-** name and a message; hw_shm_strerror() maps a code to its message. New
-** codes may be added.
+** Error codes: 0 is success, failures are negative, from -101 down to
+** -199: one error space with the engine's HW_E* codes (-1 .. -99,
+** haywire_common.h) and HW_BRIDGE_* (-201 .. -299, haywire_bridge.h), so
+** that a number names one error whichever header produced it. One list
+** gives each a name and a message; hw_shm_strerror() maps a code to its
+** message. New codes may be added. The codes are return values of the
+** helpers only: no field of the region or of a descriptor carries one,
+** so they are not part of the layout (HW_SHM_LAYOUT_VERSION).
 */
 /* beginning-of-error-codes */
 #define HW_SHM_ERRNO_MAP(XX)                                                        \
   XX(OK, 0, "success")                                                              \
-  XX(ETRUNCATED, -1, "region shorter than its header or recorded size")             \
-  XX(EMAGIC, -2, "bad magic: not a region, or not initialised yet")                 \
-  XX(EVERSION, -3, "unsupported layout version")                                    \
-  XX(ELAYOUT, -4, "invalid layout: a size, table entry or ring block is wrong")     \
-  XX(EBUSY, -5, "side is occupied or awaits reclamation")                           \
-  XX(EFENCED, -6, "this side's claim was revoked by the peer")                      \
-  XX(EDESC, -7, "invalid descriptor")                                               \
-  XX(ESTALE, -8, "descriptor from an earlier incarnation of the peer")              \
-  XX(ECORRUPT, -9, "ring index breaks the protocol")                                \
-  XX(ETIMEDOUT, -10, "wait timed out")                                              \
-  XX(ENAME, -11, "not a region name (haywire-UUID or haywire-UUID.LANE)")
+  XX(ETRUNCATED, -101, "region shorter than its header or recorded size")             \
+  XX(EMAGIC, -102, "bad magic: not a region, or not initialised yet")                 \
+  XX(EVERSION, -103, "unsupported layout version")                                    \
+  XX(ELAYOUT, -104, "invalid layout: a size, table entry or ring block is wrong")     \
+  XX(EBUSY, -105, "side is occupied or awaits reclamation")                           \
+  XX(EFENCED, -106, "this side's claim was revoked by the peer")                      \
+  XX(EDESC, -107, "invalid descriptor")                                               \
+  XX(ESTALE, -108, "descriptor from an earlier incarnation of the peer")              \
+  XX(ECORRUPT, -109, "ring index breaks the protocol")                                \
+  XX(ETIMEDOUT, -110, "wait timed out")                                              \
+  XX(ENAME, -111, "not a region name (haywire-UUID or haywire-UUID.LANE)")
 /* end-of-error-codes */
 
 enum hw_shm_errno {

@@ -315,9 +315,10 @@ func TestCPeerFencedTouchesNothing(t *testing.T) {
 	}
 }
 
-// Codes from HW_SHM_ERRNO_MAP.
+// Codes from HW_SHM_ERRNO_MAP (region/internal/shmcheck TestErrorCodes
+// pins them).
 const (
-	cOK, cTruncated, cMagic, cVersion, cLayout, cDesc, cStale = 0, -1, -2, -3, -4, -7, -8
+	cOK, cTruncated, cMagic, cVersion, cLayout, cDesc, cStale = 0, -101, -102, -103, -104, -107, -108
 )
 
 // goDescVerdict is the Go validators' verdict in the order the C helper

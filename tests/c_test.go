@@ -22,6 +22,7 @@ var cTests = []struct {
 	{"test-routes", func(t *testing.T) []string { return []string{strconv.Itoa(freePort(t))} }},
 	{"test-stop", func(t *testing.T) []string { return []string{strconv.Itoa(freePort(t))} }},
 	{"test-host", func(t *testing.T) []string { return hostTestArgs(t) }},
+	{"test-errors", func(t *testing.T) []string { return nil }},
 }
 
 func TestC(t *testing.T) {

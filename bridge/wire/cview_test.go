@@ -514,7 +514,7 @@ func testCViews(t *testing.T, bin string) {
 	if s := stats["valid"]; s.rejected != 0 || s.accepted != 1500 {
 		t.Errorf("valid views: %d accepted, %d rejected", s.accepted, s.rejected)
 	}
-	for _, code := range []string{"-1", "-2", "-3", "-4", "-5"} {
+	for _, code := range []string{"-201", "-202", "-203", "-204", "-205"} {
 		if codes[code] < 20 {
 			t.Errorf("only %d rejections with code %s: the corpus misses a rule", codes[code], code)
 		}

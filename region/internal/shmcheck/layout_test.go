@@ -177,8 +177,8 @@ func TestLayoutMatchesHeader(t *testing.T) {
 // and C callers may have compiled them in.
 func TestErrorCodes(t *testing.T) {
 	want := map[string]int{
-		"OK": 0, "ETRUNCATED": -1, "EMAGIC": -2, "EVERSION": -3, "ELAYOUT": -4, "EBUSY": -5,
-		"EFENCED": -6, "EDESC": -7, "ESTALE": -8, "ECORRUPT": -9, "ETIMEDOUT": -10, "ENAME": -11,
+		"OK": 0, "ETRUNCATED": -101, "EMAGIC": -102, "EVERSION": -103, "ELAYOUT": -104, "EBUSY": -105,
+		"EFENCED": -106, "EDESC": -107, "ESTALE": -108, "ECORRUPT": -109, "ETIMEDOUT": -110, "ENAME": -111,
 	}
 	got := ErrorCodes()
 	if len(got) != len(want) {

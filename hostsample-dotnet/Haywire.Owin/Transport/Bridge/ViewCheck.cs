@@ -4,11 +4,11 @@ namespace Haywire.Owin.Transport.Bridge
     internal static unsafe class ViewCheck
     {
         public const int Ok = 0;
-        public const int EShort = -1;
-        public const int EVersion = -2;
-        public const int EBounds = -3;
-        public const int ESpan = -4;
-        public const int EField = -5;
+        public const int EShort = -201;
+        public const int EVersion = -202;
+        public const int EBounds = -203;
+        public const int ESpan = -204;
+        public const int EField = -205;
 
         /// <summary>Validates the n bytes at b as a request view. Returns Ok, or a code with a message naming the values.</summary>
         public static int Check(byte* b, long n, out string error)

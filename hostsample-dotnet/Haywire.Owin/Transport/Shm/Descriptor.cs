@@ -17,8 +17,8 @@ namespace Haywire.Owin.Transport.Shm
         public uint Gen;
 
         public const int Ok = 0;
-        public const int EDesc = -7;
-        public const int EStale = -8;
+        public const int EDesc = -107;
+        public const int EStale = -108;
 
         public static Descriptor Read(byte* slot)
         {

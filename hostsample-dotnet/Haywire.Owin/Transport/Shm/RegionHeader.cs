@@ -4,10 +4,10 @@ namespace Haywire.Owin.Transport.Shm
     internal static unsafe class RegionHeader
     {
         public const int Ok = 0;
-        public const int ETruncated = -1;
-        public const int EMagic = -2;
-        public const int EVersion = -3;
-        public const int ELayout = -4;
+        public const int ETruncated = -101;
+        public const int EMagic = -102;
+        public const int EVersion = -103;
+        public const int ELayout = -104;
 
         private static readonly uint[] Producer = { 0, 1, 1, 0 };
         private static readonly uint[] Role = { ShmLayout.RoleData, ShmLayout.RoleData, ShmLayout.RoleRelease, ShmLayout.RoleRelease };

@@ -118,9 +118,13 @@ extern "C" {
 #define HTTP_STATUS_510 "510 Not Extended"
 #define HTTP_STATUS_511 "511 Network Authentication Required"
 
-#define STRLENOF(s) sizeof(s)-1
-#define SETSTRING(s,val) s.value=val; s.length=STRLENOF(val)
-#define APPENDSTRING(s,val) memcpy((char*)s->value + s->length, val, STRLENOF(val)); s->length+=STRLENOF(val)
+#define STRLENOF(s) sizeof(s) - 1
+#define SETSTRING(s, val) \
+    s.value = val;        \
+    s.length = STRLENOF(val)
+#define APPENDSTRING(s, val)                                 \
+    memcpy((char*)s->value + s->length, val, STRLENOF(val)); \
+    s->length += STRLENOF(val)
 
 /*
 ** A response being built. Opaque: pass it to the hw_set_* functions and
@@ -193,7 +197,13 @@ typedef struct
     void* headers;
     hw_string* body;
     size_t body_length;
-    enum {OK, SIZE_EXCEEDED, BAD_REQUEST, INTERNAL_ERROR} state;
+    enum
+    {
+        OK,
+        SIZE_EXCEEDED,
+        BAD_REQUEST,
+        INTERNAL_ERROR
+    } state;
 } http_request;
 
 /*
@@ -206,7 +216,8 @@ typedef struct
 ** waiting (and, after the request, later pipelined requests) until the
 ** client gives up or hw_stop() cuts it.
 */
-typedef void (HAYWIRE_CALLING_CONVENTION *http_request_callback)(http_request* request, hw_http_response* response, void* user_data);
+typedef void(HAYWIRE_CALLING_CONVENTION* http_request_callback)(http_request* request, hw_http_response* response,
+                                                                void* user_data);
 
 /*
 ** Called once a response's bytes have been handed to the socket (or the
@@ -215,7 +226,7 @@ typedef void (HAYWIRE_CALLING_CONVENTION *http_request_callback)(http_request* r
 ** library thread; never for a response abandoned with
 ** hw_free_http_response().
 */
-typedef void (HAYWIRE_CALLING_CONVENTION *http_response_complete_callback)(void* user_data);
+typedef void(HAYWIRE_CALLING_CONVENTION* http_response_complete_callback)(void* user_data);
 
 /*
 ** Load the configuration from an INI file.
@@ -403,7 +414,8 @@ HAYWIRE_EXTERN void hw_set_body(hw_http_response* response, hw_string* body);
 ** ERRORS: none (returns nothing, as in Haywire); NULL is ignored.
 ** SINCE: Haywire
 */
-HAYWIRE_EXTERN void hw_http_response_send(hw_http_response* response, void* user_data, http_response_complete_callback callback);
+HAYWIRE_EXTERN void hw_http_response_send(hw_http_response* response, void* user_data,
+                                          http_response_complete_callback callback);
 
 /*
 ** Print the request's header fields to stdout, one line per field in the
@@ -445,7 +457,8 @@ HAYWIRE_EXTERN void hw_print_body(http_request* request);
 **   argument is NULL.
 ** SINCE: 0.1
 */
-HAYWIRE_EXTERN int hw_request_header_at(http_request* request, size_t index, hw_string* name /* OUT */, hw_string* value /* OUT */);
+HAYWIRE_EXTERN int hw_request_header_at(http_request* request, size_t index, hw_string* name /* OUT */,
+                                        hw_string* value /* OUT */);
 
 /*
 ** Set one configuration key, with the names and value syntax of the INI
@@ -523,27 +536,27 @@ typedef struct hw_stats_t
 {
     uint64_t connections_accepted;
     uint64_t connections_open;
-    uint64_t requests;          /* requests parsed and routed */
-    uint64_t refused;           /* answered by the engine with 4xx/5xx: 400, 408, 413, 414, 417, 431, 501, 505 */
-    uint64_t timeouts;          /* clients that stalled mid-request (408) */
-    uint64_t handler_errors;    /* answered 500 for a callback: response abandoned, or internal failure */
+    uint64_t requests;       /* requests parsed and routed */
+    uint64_t refused;        /* answered by the engine with 4xx/5xx: 400, 408, 413, 414, 417, 431, 501, 505 */
+    uint64_t timeouts;       /* clients that stalled mid-request (408) */
+    uint64_t handler_errors; /* answered 500 for a callback: response abandoned, or internal failure */
     uint64_t bytes_read;
     uint64_t bytes_written;
     /* The bridge (since 0.3; all 0 while it is off). */
-    uint64_t bridge_forwarded;  /* requests published to a host */
-    uint64_t bridge_completed;  /* responses received and handed to the engine */
-    uint64_t bridge_no_host;    /* answered 503: no host, no room, or not taken in time */
-    uint64_t bridge_failed;     /* answered 502 (or cut): host died, detached or sent garbage */
-    uint64_t bridge_invalid;    /* descriptors or messages from hosts that failed validation */
-    uint64_t bridge_cancelled;  /* requests whose client went away, told to the host */
-    uint64_t bridge_aborted;    /* responses a host abandoned (500 or cut) */
-    uint64_t bridge_in_flight;  /* requests waiting for their response now */
-    uint64_t bridge_queued;     /* descriptors on the rings that hosts have not taken yet */
+    uint64_t bridge_forwarded;   /* requests published to a host */
+    uint64_t bridge_completed;   /* responses received and handed to the engine */
+    uint64_t bridge_no_host;     /* answered 503: no host, no room, or not taken in time */
+    uint64_t bridge_failed;      /* answered 502 (or cut): host died, detached or sent garbage */
+    uint64_t bridge_invalid;     /* descriptors or messages from hosts that failed validation */
+    uint64_t bridge_cancelled;   /* requests whose client went away, told to the host */
+    uint64_t bridge_aborted;     /* responses a host abandoned (500 or cut) */
+    uint64_t bridge_in_flight;   /* requests waiting for their response now */
+    uint64_t bridge_queued;      /* descriptors on the rings that hosts have not taken yet */
     uint64_t bridge_chunks_lent; /* request-arena chunks hosts hold now (occupancy) */
-    uint64_t bridge_chunks;     /* request-arena chunks in all (all lanes) */
-    uint64_t bridge_body_in;    /* streamed request-body bytes sent to hosts */
-    uint64_t bridge_body_out;   /* streamed response-body bytes written to clients */
-    uint64_t bridge_host_pid;   /* pid of the host that gets new requests, 0 when none */
+    uint64_t bridge_chunks;      /* request-arena chunks in all (all lanes) */
+    uint64_t bridge_body_in;     /* streamed request-body bytes sent to hosts */
+    uint64_t bridge_body_out;    /* streamed response-body bytes written to clients */
+    uint64_t bridge_host_pid;    /* pid of the host that gets new requests, 0 when none */
 } hw_stats_t;
 
 /*

@@ -375,17 +375,17 @@
 /* Descriptor kinds of section 1: the values of HW_SHM_KIND_* in
 ** haywire_shm.h (checked in section 5 when that header is included
 ** first). */
-#define HW_BRIDGE_KIND_REQUEST 1
-#define HW_BRIDGE_KIND_BODY 2
-#define HW_BRIDGE_KIND_END 3
-#define HW_BRIDGE_KIND_CANCEL 4
+#define HW_BRIDGE_KIND_REQUEST  1
+#define HW_BRIDGE_KIND_BODY     2
+#define HW_BRIDGE_KIND_END      3
+#define HW_BRIDGE_KIND_CANCEL   4
 #define HW_BRIDGE_KIND_RESPONSE 5
 #define HW_BRIDGE_KIND_CONTINUE 10
 
 /* Reasons of CANCEL (desc.aux). */
-#define HW_BRIDGE_CANCEL_DRAIN 1       /* either way, stream 0: no more requests on this lane (Draining) */
+#define HW_BRIDGE_CANCEL_DRAIN       1 /* either way, stream 0: no more requests on this lane (Draining) */
 #define HW_BRIDGE_CANCEL_CLIENT_GONE 2 /* engine -> host: the client went away or its body failed */
-#define HW_BRIDGE_CANCEL_HOST_ABORT 3  /* host -> engine: abandon this response */
+#define HW_BRIDGE_CANCEL_HOST_ABORT  3 /* host -> engine: abandon this response */
 
 /*
 ** Error codes of hw_bridge_view_check: 0 is success, failures are
@@ -396,17 +396,18 @@
 ** values of the helpers only: no view, response or descriptor carries one,
 ** so they are not part of the protocol (HW_BRIDGE_VIEW_VERSION).
 */
-#define HW_BRIDGE_ERRNO_MAP(XX)                                              \
-  XX(OK, 0, "success")                                                       \
-  XX(ESHORT, -201, "view shorter than its fixed header")                       \
-  XX(EVERSION, -202, "unsupported view version")                               \
-  XX(EBOUNDS, -203, "field table, head or body outside the view")              \
-  XX(ESPAN, -204, "request-line or Host span outside the head")                \
-  XX(EFIELD, -205, "header field span outside the head, or empty field name")
+#define HW_BRIDGE_ERRNO_MAP(XX)                                     \
+    XX(OK, 0, "success")                                            \
+    XX(ESHORT, -201, "view shorter than its fixed header")          \
+    XX(EVERSION, -202, "unsupported view version")                  \
+    XX(EBOUNDS, -203, "field table, head or body outside the view") \
+    XX(ESPAN, -204, "request-line or Host span outside the head")   \
+    XX(EFIELD, -205, "header field span outside the head, or empty field name")
 
-enum hw_bridge_errno {
+enum hw_bridge_errno
+{
 #define HW_BRIDGE__ENUM(name, code, msg) HW_BRIDGE_##name = (code),
-  HW_BRIDGE_ERRNO_MAP(HW_BRIDGE__ENUM)
+    HW_BRIDGE_ERRNO_MAP(HW_BRIDGE__ENUM)
 #undef HW_BRIDGE__ENUM
 };
 
@@ -517,8 +518,8 @@ enum hw_bridge_errno {
 ** below reads inside [b, b + n).
 */
 #define HW_BRIDGE_VIEW_VERSION 2
-#define HW_BRIDGE_NO_QUERY UINT32_C(0xFFFFFFFF) /* query span len: no '?' */
-#define HW_BRIDGE_METHOD_OTHER 255               /* method_id of an unlisted method */
+#define HW_BRIDGE_NO_QUERY     UINT32_C(0xFFFFFFFF) /* query span len: no '?' */
+#define HW_BRIDGE_METHOD_OTHER 255                  /* method_id of an unlisted method */
 
 /*
 ** Method numbers (method_id): XX(number, NAME, "method as sent"). The
@@ -531,96 +532,97 @@ enum hw_bridge_errno {
 ** Numbers are never reused or changed; new methods get new numbers.
 */
 #define HW_BRIDGE_METHOD_MAP(XX)       \
-  XX(0, DELETE, "DELETE")              \
-  XX(1, GET, "GET")                    \
-  XX(2, HEAD, "HEAD")                  \
-  XX(3, POST, "POST")                  \
-  XX(4, PUT, "PUT")                    \
-  XX(5, CONNECT, "CONNECT")            \
-  XX(6, OPTIONS, "OPTIONS")            \
-  XX(7, TRACE, "TRACE")                \
-  XX(8, COPY, "COPY")                  \
-  XX(9, LOCK, "LOCK")                  \
-  XX(10, MKCOL, "MKCOL")               \
-  XX(11, MOVE, "MOVE")                 \
-  XX(12, PROPFIND, "PROPFIND")         \
-  XX(13, PROPPATCH, "PROPPATCH")       \
-  XX(14, SEARCH, "SEARCH")             \
-  XX(15, UNLOCK, "UNLOCK")             \
-  XX(16, REPORT, "REPORT")             \
-  XX(17, MKACTIVITY, "MKACTIVITY")     \
-  XX(18, CHECKOUT, "CHECKOUT")         \
-  XX(19, MERGE, "MERGE")               \
-  XX(20, MSEARCH, "M-SEARCH")          \
-  XX(21, NOTIFY, "NOTIFY")             \
-  XX(22, SUBSCRIBE, "SUBSCRIBE")       \
-  XX(23, UNSUBSCRIBE, "UNSUBSCRIBE")   \
-  XX(24, PATCH, "PATCH")               \
-  XX(25, PURGE, "PURGE")
+    XX(0, DELETE, "DELETE")            \
+    XX(1, GET, "GET")                  \
+    XX(2, HEAD, "HEAD")                \
+    XX(3, POST, "POST")                \
+    XX(4, PUT, "PUT")                  \
+    XX(5, CONNECT, "CONNECT")          \
+    XX(6, OPTIONS, "OPTIONS")          \
+    XX(7, TRACE, "TRACE")              \
+    XX(8, COPY, "COPY")                \
+    XX(9, LOCK, "LOCK")                \
+    XX(10, MKCOL, "MKCOL")             \
+    XX(11, MOVE, "MOVE")               \
+    XX(12, PROPFIND, "PROPFIND")       \
+    XX(13, PROPPATCH, "PROPPATCH")     \
+    XX(14, SEARCH, "SEARCH")           \
+    XX(15, UNLOCK, "UNLOCK")           \
+    XX(16, REPORT, "REPORT")           \
+    XX(17, MKACTIVITY, "MKACTIVITY")   \
+    XX(18, CHECKOUT, "CHECKOUT")       \
+    XX(19, MERGE, "MERGE")             \
+    XX(20, MSEARCH, "M-SEARCH")        \
+    XX(21, NOTIFY, "NOTIFY")           \
+    XX(22, SUBSCRIBE, "SUBSCRIBE")     \
+    XX(23, UNSUBSCRIBE, "UNSUBSCRIBE") \
+    XX(24, PATCH, "PATCH")             \
+    XX(25, PURGE, "PURGE")
 
 /* HW_BRIDGE_METHOD_GET (1), ... */
-enum hw_bridge_method {
+enum hw_bridge_method
+{
 #define HW_BRIDGE__METHOD(num, name, string) HW_BRIDGE_METHOD_##name = (num),
-  HW_BRIDGE_METHOD_MAP(HW_BRIDGE__METHOD)
+    HW_BRIDGE_METHOD_MAP(HW_BRIDGE__METHOD)
 #undef HW_BRIDGE__METHOD
 };
 
 /* Flags (the flags field). */
-#define HW_BRIDGE_VIEW_F_KEEP_ALIVE 0x0001      /* the client keeps the connection open */
-#define HW_BRIDGE_VIEW_F_HEAD 0x0002            /* HEAD: the response body is not sent */
+#define HW_BRIDGE_VIEW_F_KEEP_ALIVE      0x0001 /* the client keeps the connection open */
+#define HW_BRIDGE_VIEW_F_HEAD            0x0002 /* HEAD: the response body is not sent */
 #define HW_BRIDGE_VIEW_F_EXPECT_CONTINUE 0x0004 /* the client expects 100 Continue: send CONTINUE to get the body */
-#define HW_BRIDGE_VIEW_F_CHUNKED 0x0008         /* the body arrived chunked (now de-chunked) */
-#define HW_BRIDGE_VIEW_F_BODY_STREAM 0x0010     /* more body follows as BODY pieces, then END */
+#define HW_BRIDGE_VIEW_F_CHUNKED         0x0008 /* the body arrived chunked (now de-chunked) */
+#define HW_BRIDGE_VIEW_F_BODY_STREAM     0x0010 /* more body follows as BODY pieces, then END */
 
 /* Field sizes, then every offset as the previous one plus its size. */
-#define HW_BRIDGE_U8 1
-#define HW_BRIDGE_U16 2
-#define HW_BRIDGE_U32 4
-#define HW_BRIDGE_U64 8
+#define HW_BRIDGE_U8      1
+#define HW_BRIDGE_U16     2
+#define HW_BRIDGE_U32     4
+#define HW_BRIDGE_U64     8
 #define HW_BRIDGE_IP_SIZE 16
 
 #define HW_BRIDGE_SPAN_OFF_OFFSET 0
 #define HW_BRIDGE_SPAN_LEN_OFFSET (HW_BRIDGE_SPAN_OFF_OFFSET + HW_BRIDGE_U32)
-#define HW_BRIDGE_SPAN_SIZE (HW_BRIDGE_SPAN_LEN_OFFSET + HW_BRIDGE_U32)
+#define HW_BRIDGE_SPAN_SIZE       (HW_BRIDGE_SPAN_LEN_OFFSET + HW_BRIDGE_U32)
 
-#define HW_BRIDGE_FIELD_NAME_OFFSET 0
+#define HW_BRIDGE_FIELD_NAME_OFFSET  0
 #define HW_BRIDGE_FIELD_VALUE_OFFSET (HW_BRIDGE_FIELD_NAME_OFFSET + HW_BRIDGE_SPAN_SIZE)
-#define HW_BRIDGE_FIELD_ENTRY_SIZE (HW_BRIDGE_FIELD_VALUE_OFFSET + HW_BRIDGE_SPAN_SIZE)
+#define HW_BRIDGE_FIELD_ENTRY_SIZE   (HW_BRIDGE_FIELD_VALUE_OFFSET + HW_BRIDGE_SPAN_SIZE)
 
-#define HW_BRIDGE_VIEW_VERSION_OFFSET 0
-#define HW_BRIDGE_VIEW_FLAGS_OFFSET (HW_BRIDGE_VIEW_VERSION_OFFSET + HW_BRIDGE_U16)
-#define HW_BRIDGE_VIEW_METHOD_ID_OFFSET (HW_BRIDGE_VIEW_FLAGS_OFFSET + HW_BRIDGE_U16)
-#define HW_BRIDGE_VIEW_MINOR_OFFSET (HW_BRIDGE_VIEW_METHOD_ID_OFFSET + HW_BRIDGE_U8)
-#define HW_BRIDGE_VIEW_FIELD_COUNT_OFFSET (HW_BRIDGE_VIEW_MINOR_OFFSET + HW_BRIDGE_U8)
-#define HW_BRIDGE_VIEW_REQUEST_ID_OFFSET (HW_BRIDGE_VIEW_FIELD_COUNT_OFFSET + HW_BRIDGE_U16)
-#define HW_BRIDGE_VIEW_CONN_ID_OFFSET (HW_BRIDGE_VIEW_REQUEST_ID_OFFSET + HW_BRIDGE_U64)
+#define HW_BRIDGE_VIEW_VERSION_OFFSET        0
+#define HW_BRIDGE_VIEW_FLAGS_OFFSET          (HW_BRIDGE_VIEW_VERSION_OFFSET + HW_BRIDGE_U16)
+#define HW_BRIDGE_VIEW_METHOD_ID_OFFSET      (HW_BRIDGE_VIEW_FLAGS_OFFSET + HW_BRIDGE_U16)
+#define HW_BRIDGE_VIEW_MINOR_OFFSET          (HW_BRIDGE_VIEW_METHOD_ID_OFFSET + HW_BRIDGE_U8)
+#define HW_BRIDGE_VIEW_FIELD_COUNT_OFFSET    (HW_BRIDGE_VIEW_MINOR_OFFSET + HW_BRIDGE_U8)
+#define HW_BRIDGE_VIEW_REQUEST_ID_OFFSET     (HW_BRIDGE_VIEW_FIELD_COUNT_OFFSET + HW_BRIDGE_U16)
+#define HW_BRIDGE_VIEW_CONN_ID_OFFSET        (HW_BRIDGE_VIEW_REQUEST_ID_OFFSET + HW_BRIDGE_U64)
 #define HW_BRIDGE_VIEW_CONTENT_LENGTH_OFFSET (HW_BRIDGE_VIEW_CONN_ID_OFFSET + HW_BRIDGE_U64)
-#define HW_BRIDGE_VIEW_HEAD_OFF_OFFSET (HW_BRIDGE_VIEW_CONTENT_LENGTH_OFFSET + HW_BRIDGE_U64)
-#define HW_BRIDGE_VIEW_HEAD_LEN_OFFSET (HW_BRIDGE_VIEW_HEAD_OFF_OFFSET + HW_BRIDGE_U32)
-#define HW_BRIDGE_VIEW_BODY_OFF_OFFSET (HW_BRIDGE_VIEW_HEAD_LEN_OFFSET + HW_BRIDGE_U32)
-#define HW_BRIDGE_VIEW_BODY_LEN_OFFSET (HW_BRIDGE_VIEW_BODY_OFF_OFFSET + HW_BRIDGE_U32)
-#define HW_BRIDGE_VIEW_METHOD_SPAN_OFFSET (HW_BRIDGE_VIEW_BODY_LEN_OFFSET + HW_BRIDGE_U32)
-#define HW_BRIDGE_VIEW_TARGET_SPAN_OFFSET (HW_BRIDGE_VIEW_METHOD_SPAN_OFFSET + HW_BRIDGE_SPAN_SIZE)
-#define HW_BRIDGE_VIEW_PATH_SPAN_OFFSET (HW_BRIDGE_VIEW_TARGET_SPAN_OFFSET + HW_BRIDGE_SPAN_SIZE)
-#define HW_BRIDGE_VIEW_QUERY_SPAN_OFFSET (HW_BRIDGE_VIEW_PATH_SPAN_OFFSET + HW_BRIDGE_SPAN_SIZE)
+#define HW_BRIDGE_VIEW_HEAD_OFF_OFFSET       (HW_BRIDGE_VIEW_CONTENT_LENGTH_OFFSET + HW_BRIDGE_U64)
+#define HW_BRIDGE_VIEW_HEAD_LEN_OFFSET       (HW_BRIDGE_VIEW_HEAD_OFF_OFFSET + HW_BRIDGE_U32)
+#define HW_BRIDGE_VIEW_BODY_OFF_OFFSET       (HW_BRIDGE_VIEW_HEAD_LEN_OFFSET + HW_BRIDGE_U32)
+#define HW_BRIDGE_VIEW_BODY_LEN_OFFSET       (HW_BRIDGE_VIEW_BODY_OFF_OFFSET + HW_BRIDGE_U32)
+#define HW_BRIDGE_VIEW_METHOD_SPAN_OFFSET    (HW_BRIDGE_VIEW_BODY_LEN_OFFSET + HW_BRIDGE_U32)
+#define HW_BRIDGE_VIEW_TARGET_SPAN_OFFSET    (HW_BRIDGE_VIEW_METHOD_SPAN_OFFSET + HW_BRIDGE_SPAN_SIZE)
+#define HW_BRIDGE_VIEW_PATH_SPAN_OFFSET      (HW_BRIDGE_VIEW_TARGET_SPAN_OFFSET + HW_BRIDGE_SPAN_SIZE)
+#define HW_BRIDGE_VIEW_QUERY_SPAN_OFFSET     (HW_BRIDGE_VIEW_PATH_SPAN_OFFSET + HW_BRIDGE_SPAN_SIZE)
 #define HW_BRIDGE_VIEW_AUTHORITY_SPAN_OFFSET (HW_BRIDGE_VIEW_QUERY_SPAN_OFFSET + HW_BRIDGE_SPAN_SIZE)
-#define HW_BRIDGE_VIEW_HOST_SPAN_OFFSET (HW_BRIDGE_VIEW_AUTHORITY_SPAN_OFFSET + HW_BRIDGE_SPAN_SIZE)
-#define HW_BRIDGE_VIEW_REMOTE_IP_OFFSET (HW_BRIDGE_VIEW_HOST_SPAN_OFFSET + HW_BRIDGE_SPAN_SIZE)
-#define HW_BRIDGE_VIEW_LOCAL_IP_OFFSET (HW_BRIDGE_VIEW_REMOTE_IP_OFFSET + HW_BRIDGE_IP_SIZE)
-#define HW_BRIDGE_VIEW_REMOTE_PORT_OFFSET (HW_BRIDGE_VIEW_LOCAL_IP_OFFSET + HW_BRIDGE_IP_SIZE)
-#define HW_BRIDGE_VIEW_LOCAL_PORT_OFFSET (HW_BRIDGE_VIEW_REMOTE_PORT_OFFSET + HW_BRIDGE_U16)
-#define HW_BRIDGE_VIEW_TABLE_OFF_OFFSET (HW_BRIDGE_VIEW_LOCAL_PORT_OFFSET + HW_BRIDGE_U16)
-#define HW_BRIDGE_VIEW_HEADER_LEN (HW_BRIDGE_VIEW_TABLE_OFF_OFFSET + HW_BRIDGE_U32)
+#define HW_BRIDGE_VIEW_HOST_SPAN_OFFSET      (HW_BRIDGE_VIEW_AUTHORITY_SPAN_OFFSET + HW_BRIDGE_SPAN_SIZE)
+#define HW_BRIDGE_VIEW_REMOTE_IP_OFFSET      (HW_BRIDGE_VIEW_HOST_SPAN_OFFSET + HW_BRIDGE_SPAN_SIZE)
+#define HW_BRIDGE_VIEW_LOCAL_IP_OFFSET       (HW_BRIDGE_VIEW_REMOTE_IP_OFFSET + HW_BRIDGE_IP_SIZE)
+#define HW_BRIDGE_VIEW_REMOTE_PORT_OFFSET    (HW_BRIDGE_VIEW_LOCAL_IP_OFFSET + HW_BRIDGE_IP_SIZE)
+#define HW_BRIDGE_VIEW_LOCAL_PORT_OFFSET     (HW_BRIDGE_VIEW_REMOTE_PORT_OFFSET + HW_BRIDGE_U16)
+#define HW_BRIDGE_VIEW_TABLE_OFF_OFFSET      (HW_BRIDGE_VIEW_LOCAL_PORT_OFFSET + HW_BRIDGE_U16)
+#define HW_BRIDGE_VIEW_HEADER_LEN            (HW_BRIDGE_VIEW_TABLE_OFF_OFFSET + HW_BRIDGE_U32)
 
 /* The six spans in header order, for loops: span i is at
 ** HW_BRIDGE_VIEW_METHOD_SPAN_OFFSET + i * HW_BRIDGE_SPAN_SIZE. */
-#define HW_BRIDGE_SPAN_METHOD 0
-#define HW_BRIDGE_SPAN_TARGET 1
-#define HW_BRIDGE_SPAN_PATH 2
-#define HW_BRIDGE_SPAN_QUERY 3
+#define HW_BRIDGE_SPAN_METHOD    0
+#define HW_BRIDGE_SPAN_TARGET    1
+#define HW_BRIDGE_SPAN_PATH      2
+#define HW_BRIDGE_SPAN_QUERY     3
 #define HW_BRIDGE_SPAN_AUTHORITY 4
-#define HW_BRIDGE_SPAN_HOST 5
-#define HW_BRIDGE_SPAN_COUNT 6
+#define HW_BRIDGE_SPAN_HOST      5
+#define HW_BRIDGE_SPAN_COUNT     6
 
 /*
 ** ======================================================================
@@ -675,16 +677,16 @@ enum hw_bridge_method {
 ** engine's: one of each goes out), and honours "Connection: close".
 ** [bridge TestHostOwnServerAndDate]
 */
-#define HW_BRIDGE_RESPONSE_STATUS_OFFSET 0
-#define HW_BRIDGE_RESPONSE_FLAGS_OFFSET (HW_BRIDGE_RESPONSE_STATUS_OFFSET + HW_BRIDGE_U16)
-#define HW_BRIDGE_RESPONSE_REASON_LEN_OFFSET (HW_BRIDGE_RESPONSE_FLAGS_OFFSET + HW_BRIDGE_U8)
-#define HW_BRIDGE_RESPONSE_FIELDS_LEN_OFFSET (HW_BRIDGE_RESPONSE_REASON_LEN_OFFSET + HW_BRIDGE_U8)
+#define HW_BRIDGE_RESPONSE_STATUS_OFFSET         0
+#define HW_BRIDGE_RESPONSE_FLAGS_OFFSET          (HW_BRIDGE_RESPONSE_STATUS_OFFSET + HW_BRIDGE_U16)
+#define HW_BRIDGE_RESPONSE_REASON_LEN_OFFSET     (HW_BRIDGE_RESPONSE_FLAGS_OFFSET + HW_BRIDGE_U8)
+#define HW_BRIDGE_RESPONSE_FIELDS_LEN_OFFSET     (HW_BRIDGE_RESPONSE_REASON_LEN_OFFSET + HW_BRIDGE_U8)
 #define HW_BRIDGE_RESPONSE_CONTENT_LENGTH_OFFSET (HW_BRIDGE_RESPONSE_FIELDS_LEN_OFFSET + HW_BRIDGE_U32)
-#define HW_BRIDGE_RESPONSE_HEAD_LEN (HW_BRIDGE_RESPONSE_CONTENT_LENGTH_OFFSET + HW_BRIDGE_U64)
-#define HW_BRIDGE_RESPONSE_MIN_STATUS 100
-#define HW_BRIDGE_RESPONSE_MAX_STATUS 999
-#define HW_BRIDGE_RESPONSE_MAX_REASON 0xFF /* reason_len is a u8 */
-#define HW_BRIDGE_RESPONSE_F_STREAM 0x01  /* the body continues in BODY pieces, then END */
+#define HW_BRIDGE_RESPONSE_HEAD_LEN              (HW_BRIDGE_RESPONSE_CONTENT_LENGTH_OFFSET + HW_BRIDGE_U64)
+#define HW_BRIDGE_RESPONSE_MIN_STATUS            100
+#define HW_BRIDGE_RESPONSE_MAX_STATUS            999
+#define HW_BRIDGE_RESPONSE_MAX_REASON            0xFF /* reason_len is a u8 */
+#define HW_BRIDGE_RESPONSE_F_STREAM              0x01 /* the body continues in BODY pieces, then END */
 
 /*
 ** ======================================================================
@@ -752,9 +754,10 @@ HW_BRIDGE__CHECK(HW_BRIDGE_KIND_CONTINUE == HW_SHM_KIND_CONTINUE);
 
 /* A byte range: p points into the view, len bytes. p is NULL only for an
 ** absent query (hw_bridge_view_query); an empty range has a non-NULL p. */
-typedef struct hw_bridge_bytes {
-  const uint8_t *p;
-  size_t len;
+typedef struct hw_bridge_bytes
+{
+    const uint8_t* p;
+    size_t len;
 } hw_bridge_bytes;
 
 /* The helpers' declarations. They are compiled only together with
@@ -764,17 +767,17 @@ typedef struct hw_bridge_bytes {
 #ifdef HAYWIRE_BRIDGE_IMPL_H
 
 /* Return the message for an HW_BRIDGE_* code. The string is static. */
-static inline const char *hw_bridge_strerror(int code);
+static inline const char* hw_bridge_strerror(int code);
 
 /* Little-endian loads and stores, a byte at a time. */
-static inline uint16_t hw_bridge_get16(const uint8_t *p);
-static inline uint32_t hw_bridge_get32(const uint8_t *p);
-static inline uint64_t hw_bridge_get64(const uint8_t *p);
+static inline uint16_t hw_bridge_get16(const uint8_t* p);
+static inline uint32_t hw_bridge_get32(const uint8_t* p);
+static inline uint64_t hw_bridge_get64(const uint8_t* p);
 /* Two's complement without implementation-defined conversions. */
-static inline int64_t hw_bridge_geti64(const uint8_t *p);
-static inline void hw_bridge_put16(uint8_t *p, uint16_t v);
-static inline void hw_bridge_put32(uint8_t *p, uint32_t v);
-static inline void hw_bridge_put64(uint8_t *p, uint64_t v);
+static inline int64_t hw_bridge_geti64(const uint8_t* p);
+static inline void hw_bridge_put16(uint8_t* p, uint16_t v);
+static inline void hw_bridge_put32(uint8_t* p, uint32_t v);
+static inline void hw_bridge_put64(uint8_t* p, uint64_t v);
 
 /*
 ** Validate the n bytes at b as a request view: rules V1-V5 of section 3,
@@ -784,48 +787,48 @@ static inline void hw_bridge_put64(uint8_t *p, uint64_t v);
 ** HW_BRIDGE_EBOUNDS, HW_BRIDGE_ESPAN, HW_BRIDGE_EFIELD.
 */
 
-static inline int hw_bridge_view_check(const uint8_t *b, size_t n, char *err, size_t errlen);
+static inline int hw_bridge_view_check(const uint8_t* b, size_t n, char* err, size_t errlen);
 
 /* --- Accessors: b is a view hw_bridge_view_check() accepted. --- */
 
-static inline uint16_t hw_bridge_view_flags(const uint8_t *b);
-static inline uint8_t hw_bridge_view_method_id(const uint8_t *b);
-static inline uint8_t hw_bridge_view_minor(const uint8_t *b);
-static inline uint16_t hw_bridge_view_num_fields(const uint8_t *b);
-static inline uint64_t hw_bridge_view_request_id(const uint8_t *b);
-static inline uint64_t hw_bridge_view_conn_id(const uint8_t *b);
+static inline uint16_t hw_bridge_view_flags(const uint8_t* b);
+static inline uint8_t hw_bridge_view_method_id(const uint8_t* b);
+static inline uint8_t hw_bridge_view_minor(const uint8_t* b);
+static inline uint16_t hw_bridge_view_num_fields(const uint8_t* b);
+static inline uint64_t hw_bridge_view_request_id(const uint8_t* b);
+static inline uint64_t hw_bridge_view_conn_id(const uint8_t* b);
 /* The Content-Length sent, 0 without a body, -1 for a chunked body. */
-static inline int64_t hw_bridge_view_content_length(const uint8_t *b);
+static inline int64_t hw_bridge_view_content_length(const uint8_t* b);
 
 /* The raw request head and the body. */
-static inline hw_bridge_bytes hw_bridge_view_head(const uint8_t *b);
-static inline hw_bridge_bytes hw_bridge_view_body(const uint8_t *b);
+static inline hw_bridge_bytes hw_bridge_view_head(const uint8_t* b);
+static inline hw_bridge_bytes hw_bridge_view_body(const uint8_t* b);
 
 /* The bytes of span i (HW_BRIDGE_SPAN_*). For HW_BRIDGE_SPAN_QUERY use
 ** hw_bridge_view_query, which knows HW_BRIDGE_NO_QUERY. */
-static inline hw_bridge_bytes hw_bridge_view_span(const uint8_t *b, int i);
-static inline hw_bridge_bytes hw_bridge_view_method(const uint8_t *b);
-static inline hw_bridge_bytes hw_bridge_view_target(const uint8_t *b);
+static inline hw_bridge_bytes hw_bridge_view_span(const uint8_t* b, int i);
+static inline hw_bridge_bytes hw_bridge_view_method(const uint8_t* b);
+static inline hw_bridge_bytes hw_bridge_view_target(const uint8_t* b);
 /* The path, still percent-encoded; empty means "/" (absolute-form). */
-static inline hw_bridge_bytes hw_bridge_view_path(const uint8_t *b);
+static inline hw_bridge_bytes hw_bridge_view_path(const uint8_t* b);
 /* The query without '?'; p == NULL when the target has no '?'. */
-static inline hw_bridge_bytes hw_bridge_view_query(const uint8_t *b);
+static inline hw_bridge_bytes hw_bridge_view_query(const uint8_t* b);
 /* The authority of an absolute-form target; empty otherwise. */
-static inline hw_bridge_bytes hw_bridge_view_authority(const uint8_t *b);
+static inline hw_bridge_bytes hw_bridge_view_authority(const uint8_t* b);
 /* The Host field's value; empty without one. */
-static inline hw_bridge_bytes hw_bridge_view_host(const uint8_t *b);
+static inline hw_bridge_bytes hw_bridge_view_host(const uint8_t* b);
 
 /* Header field i (0 <= i < num_fields) in the order received. Returns 0,
 ** or -1 (and leaves name and value alone) when i is out of range. */
-static inline int hw_bridge_view_field(const uint8_t *b, uint32_t i, hw_bridge_bytes *name, hw_bridge_bytes *value);
+static inline int hw_bridge_view_field(const uint8_t* b, uint32_t i, hw_bridge_bytes* name, hw_bridge_bytes* value);
 
 /* Addresses: 16 bytes in place (IPv6 order) and the port. */
-static inline const uint8_t *hw_bridge_view_remote_ip(const uint8_t *b);
-static inline const uint8_t *hw_bridge_view_local_ip(const uint8_t *b);
-static inline uint16_t hw_bridge_view_remote_port(const uint8_t *b);
-static inline uint16_t hw_bridge_view_local_port(const uint8_t *b);
+static inline const uint8_t* hw_bridge_view_remote_ip(const uint8_t* b);
+static inline const uint8_t* hw_bridge_view_local_ip(const uint8_t* b);
+static inline uint16_t hw_bridge_view_remote_port(const uint8_t* b);
+static inline uint16_t hw_bridge_view_local_port(const uint8_t* b);
 /* 1 if ip is IPv4-mapped (::ffff:a.b.c.d): the IPv4 address is ip[12..15]. */
-static inline int hw_bridge_ip_is_v4(const uint8_t *ip);
+static inline int hw_bridge_ip_is_v4(const uint8_t* ip);
 
 /* --- Responses (section 4) --- */
 
@@ -848,9 +851,9 @@ static inline uint64_t hw_bridge_response_len(size_t reason_len, size_t fields_l
 ** body_len (with STREAM: other than -1 and below body_len).
 ** The header block's lines are not checked: see section 4.
 */
-static inline size_t hw_bridge_response_encode(uint8_t *dst, size_t cap, int status, unsigned flags, const char *reason,
-                                               const char *fields, size_t fields_len, int64_t content_length,
-                                               const void *body, size_t body_len);
+static inline size_t hw_bridge_response_encode(uint8_t* dst, size_t cap, int status, unsigned flags, const char* reason,
+                                               const char* fields, size_t fields_len, int64_t content_length,
+                                               const void* body, size_t body_len);
 
 /*
 ** Split the first "Name: value\r\n" line off the header block
@@ -861,8 +864,8 @@ static inline size_t hw_bridge_response_encode(uint8_t *dst, size_t cap, int sta
 ** or on a line without CRLF, without ':' or with an empty name -- the
 ** rules wire.NextField (package bridge/wire) and the engine apply (section 4).
 */
-static inline int hw_bridge_next_field(const char *block, size_t len, hw_bridge_bytes *name, hw_bridge_bytes *value,
-                                       const char **rest, size_t *rest_len);
+static inline int hw_bridge_next_field(const char* block, size_t len, hw_bridge_bytes* name, hw_bridge_bytes* value,
+                                       const char** rest, size_t* rest_len);
 
 #endif /* HAYWIRE_BRIDGE_IMPL_H */
 

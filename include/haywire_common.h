@@ -34,6 +34,8 @@
 extern "C" {
 #endif
 
+/* The nesting reads better indented. */
+/* clang-format off */
 #ifdef _WIN32
     /* Windows - set up dll import/export decorators. */
     #ifdef BUILDING_HAYWIRE_SHARED
@@ -54,6 +56,7 @@ extern "C" {
     #define HAYWIRE_EXTERN /* nothing */
     #define HAYWIRE_CALLING_CONVENTION /* nothing */
 #endif
+/* clang-format on */
 
 /*
 ** VERSION
@@ -61,9 +64,9 @@ extern "C" {
 ** returns the library's number, so a program can check that the header it
 ** was compiled with matches the library it runs with: same major = same ABI.
 */
-#define HW_VERSION_MAJOR 0
-#define HW_VERSION_MINOR 5
-#define HW_VERSION_PATCH 0
+#define HW_VERSION_MAJOR  0
+#define HW_VERSION_MINOR  5
+#define HW_VERSION_PATCH  0
 #define HW_VERSION_STRING "0.5.0"
 #define HW_VERSION_NUMBER (HW_VERSION_MAJOR * 1000000 + HW_VERSION_MINOR * 1000 + HW_VERSION_PATCH)
 
@@ -78,6 +81,7 @@ extern "C" {
 ** and hw_err_name() know them all. [tests TestC]
 */
 /* beginning-of-error-codes */
+/* clang-format off */
 #define HW_ERRNO_MAP(XX)                                                      \
     XX(OK,         0, "success")                                              \
     XX(EINVAL,    -1, "invalid argument")                                     \
@@ -95,6 +99,7 @@ extern "C" {
     XX(EVERSION, -13, "incompatible region layout or version")                \
     XX(EPERM,    -14, "permission denied")                                 \
     XX(ECANCELED,-15, "the client went away")
+/* clang-format on */
 /* end-of-error-codes */
 
 typedef enum hw_status
@@ -116,6 +121,7 @@ typedef struct
 /* Request Methods. The same table, entry for entry, as HW_BRIDGE_METHOD_MAP
 ** in haywire_bridge.h, where the bridge's method_id numbering is defined
 ** (bridge TestContractMethodNumbering checks that they agree). */
+/* clang-format off */
 #define HW_HTTP_METHOD_MAP(XX)       \
 XX(0,  DELETE,      DELETE)       \
 XX(1,  GET,         GET)          \
@@ -147,8 +153,9 @@ XX(22, SUBSCRIBE,   SUBSCRIBE)    \
 XX(23, UNSUBSCRIBE, UNSUBSCRIBE)  \
 /* RFC-5789 */                    \
 XX(24, PATCH,       PATCH)        \
-XX(25, PURGE,       PURGE)        \
+XX(25, PURGE,       PURGE)
 
+/* clang-format on */
 enum hw_http_method
 {
 #define XX(num, name, string) HW_HTTP_##name = num,

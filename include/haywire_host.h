@@ -241,7 +241,8 @@ HAYWIRE_EXTERN int hw_host_request_keep_alive(const hw_host_request* req);
 ** SINCE: 0.2
 */
 HAYWIRE_EXTERN size_t hw_host_request_header_count(const hw_host_request* req);
-HAYWIRE_EXTERN int hw_host_request_header_at(const hw_host_request* req, size_t index, hw_string* name /* OUT */, hw_string* value /* OUT */);
+HAYWIRE_EXTERN int hw_host_request_header_at(const hw_host_request* req, size_t index, hw_string* name /* OUT */,
+                                             hw_string* value /* OUT */);
 HAYWIRE_EXTERN hw_string hw_host_request_header(const hw_host_request* req, const char* name);
 
 /*
@@ -328,7 +329,8 @@ HAYWIRE_EXTERN int hw_host_request_cancelled(const hw_host_request* req);
 **   HW_ESTATE (after the first write or hw_host_response_begin()); HW_ENOMEM.
 ** SINCE: 0.2
 */
-HAYWIRE_EXTERN int hw_host_response_status(hw_host_request* req, int status, const hw_string* reason /* NULL: standard */);
+HAYWIRE_EXTERN int hw_host_response_status(hw_host_request* req, int status,
+                                           const hw_string* reason /* NULL: standard */);
 
 /*
 ** METHOD: hw_host_request

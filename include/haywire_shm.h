@@ -186,43 +186,43 @@
 ** version differs (EMAGIC, EVERSION). [region TestOpenErrors]
 ** [region TestCHeaderAgreement] */
 #define HW_SHM_LAYOUT_VERSION 2
-#define HW_SHM_MAGIC UINT64_C(0x314D485357594148) /* "HAYWSHM1" in memory order */
-#define HW_SHM_NAME_PREFIX "haywire-"
-#define HW_SHM_NAME_LEN 44 /* lane 0: prefix + 36-char UUID, without the NUL */
-#define HW_SHM_NAME_MAX 47 /* longest lane name, "haywire-UUID.63", without the NUL */
-#define HW_SHM_MAX_LANES 64 /* lanes of one engine: 0 .. HW_SHM_MAX_LANES-1 */
+#define HW_SHM_MAGIC          UINT64_C(0x314D485357594148) /* "HAYWSHM1" in memory order */
+#define HW_SHM_NAME_PREFIX    "haywire-"
+#define HW_SHM_NAME_LEN       44 /* lane 0: prefix + 36-char UUID, without the NUL */
+#define HW_SHM_NAME_MAX       47 /* longest lane name, "haywire-UUID.63", without the NUL */
+#define HW_SHM_MAX_LANES      64 /* lanes of one engine: 0 .. HW_SHM_MAX_LANES-1 */
 
-#define HW_SHM_HEADER_SIZE 4096
-#define HW_SHM_BLOCK 128 /* two cache lines: unit of every shared mutable block */
-#define HW_SHM_RING_COUNT 4
-#define HW_SHM_ARENA_COUNT 2
-#define HW_SHM_SIDE_COUNT 2
-#define HW_SHM_MAX_TOTAL_SIZE (UINT64_C(1) << 34)
+#define HW_SHM_HEADER_SIZE     4096
+#define HW_SHM_BLOCK           128 /* two cache lines: unit of every shared mutable block */
+#define HW_SHM_RING_COUNT      4
+#define HW_SHM_ARENA_COUNT     2
+#define HW_SHM_SIDE_COUNT      2
+#define HW_SHM_MAX_TOTAL_SIZE  (UINT64_C(1) << 34)
 #define HW_SHM_MIN_LIVENESS_MS 10
 #define HW_SHM_MAX_LIVENESS_MS 3600000
-#define HW_SHM_SECTION_ALIGN 128 /* rings */
-#define HW_SHM_ARENA_ALIGN 4096  /* arenas */
+#define HW_SHM_SECTION_ALIGN   128  /* rings */
+#define HW_SHM_ARENA_ALIGN     4096 /* arenas */
 
 /* Ring numbers and roles. Side s produces data on ring s; chunks of arena
 ** s come back on ring 2 + s. */
-#define HW_SHM_RING_DATA0 0
-#define HW_SHM_RING_DATA1 1
-#define HW_SHM_RING_RELEASE0 2
-#define HW_SHM_RING_RELEASE1 3
-#define HW_SHM_ROLE_DATA 1
-#define HW_SHM_ROLE_RELEASE 2
-#define HW_SHM_DATA_RING(side) (side)
+#define HW_SHM_RING_DATA0         0
+#define HW_SHM_RING_DATA1         1
+#define HW_SHM_RING_RELEASE0      2
+#define HW_SHM_RING_RELEASE1      3
+#define HW_SHM_ROLE_DATA          1
+#define HW_SHM_ROLE_RELEASE       2
+#define HW_SHM_DATA_RING(side)    (side)
 #define HW_SHM_RELEASE_RING(side) (2 + (side))
 
 /* Side states: the low 32 bits of a claim word; the high 32 bits are the
 ** occupant's pid. */
-#define HW_SHM_STATE_FREE 0      /* no occupant, nothing to reclaim */
-#define HW_SHM_STATE_ATTACHING 1 /* claimed, initialising */
-#define HW_SHM_STATE_ACTIVE 2    /* occupied by a live process */
-#define HW_SHM_STATE_DETACHED 3  /* left or declared dead; peer must reclaim */
+#define HW_SHM_STATE_FREE        0 /* no occupant, nothing to reclaim */
+#define HW_SHM_STATE_ATTACHING   1 /* claimed, initialising */
+#define HW_SHM_STATE_ACTIVE      2 /* occupied by a live process */
+#define HW_SHM_STATE_DETACHED    3 /* left or declared dead; peer must reclaim */
 #define HW_SHM_CLAIM(pid, state) (((uint64_t)(uint32_t)(pid) << 32) | (uint32_t)(state))
-#define HW_SHM_CLAIM_PID(c) ((uint32_t)((c) >> 32))
-#define HW_SHM_CLAIM_STATE(c) ((uint32_t)(c))
+#define HW_SHM_CLAIM_PID(c)      ((uint32_t)((c) >> 32))
+#define HW_SHM_CLAIM_STATE(c)    ((uint32_t)(c))
 
 /* Region flags (header.flags). */
 #define HW_SHM_FLAG_CLOSED 1 /* the creator closed the region and removed its name */
@@ -230,19 +230,19 @@
 /* Counters: each side's block of 16 uint64, written by that side only
 ** (atomic add), readable by anyone. A peer should keep at least WAKEUPS,
 ** SLEEPS, INVALID and STALE. */
-#define HW_SHM_COUNTER_WAKEUPS 0          /* futex wakes issued */
-#define HW_SHM_COUNTER_SLEEPS 1           /* futex waits entered */
-#define HW_SHM_COUNTER_RING_FULL 2        /* sends refused: ring full */
-#define HW_SHM_COUNTER_ARENA_FULL 3       /* allocations refused: arena full */
-#define HW_SHM_COUNTER_INVALID 4          /* invalid descriptors received */
-#define HW_SHM_COUNTER_STALE 5            /* stale-epoch descriptors skipped */
-#define HW_SHM_COUNTER_PEER_DEATHS 6      /* peers declared dead */
-#define HW_SHM_COUNTER_RECLAIMS 7         /* reclaims performed */
-#define HW_SHM_COUNTER_RECLAIMED_DESCS 8  /* descriptors discarded by reclaims */
-#define HW_SHM_COUNTER_RECLAIMED_CHUNKS 9 /* own chunks a departed peer still held (lent, not released) */
-#define HW_SHM_COUNTER_ATTACHES 10        /* times this side was claimed */
-#define HW_SHM_COUNTER_SLEEP_TIMEOUTS 11  /* futex waits that ended by timeout */
-#define HW_SHM_NUM_COUNTERS 12
+#define HW_SHM_COUNTER_WAKEUPS          0  /* futex wakes issued */
+#define HW_SHM_COUNTER_SLEEPS           1  /* futex waits entered */
+#define HW_SHM_COUNTER_RING_FULL        2  /* sends refused: ring full */
+#define HW_SHM_COUNTER_ARENA_FULL       3  /* allocations refused: arena full */
+#define HW_SHM_COUNTER_INVALID          4  /* invalid descriptors received */
+#define HW_SHM_COUNTER_STALE            5  /* stale-epoch descriptors skipped */
+#define HW_SHM_COUNTER_PEER_DEATHS      6  /* peers declared dead */
+#define HW_SHM_COUNTER_RECLAIMS         7  /* reclaims performed */
+#define HW_SHM_COUNTER_RECLAIMED_DESCS  8  /* descriptors discarded by reclaims */
+#define HW_SHM_COUNTER_RECLAIMED_CHUNKS 9  /* own chunks a departed peer still held (lent, not released) */
+#define HW_SHM_COUNTER_ATTACHES         10 /* times this side was claimed */
+#define HW_SHM_COUNTER_SLEEP_TIMEOUTS   11 /* futex waits that ended by timeout */
+#define HW_SHM_NUM_COUNTERS             12
 
 /*
 ** Error codes: 0 is success, failures are negative, from -101 down to
@@ -256,23 +256,24 @@
 */
 /* beginning-of-error-codes */
 #define HW_SHM_ERRNO_MAP(XX)                                                        \
-  XX(OK, 0, "success")                                                              \
-  XX(ETRUNCATED, -101, "region shorter than its header or recorded size")             \
-  XX(EMAGIC, -102, "bad magic: not a region, or not initialised yet")                 \
-  XX(EVERSION, -103, "unsupported layout version")                                    \
-  XX(ELAYOUT, -104, "invalid layout: a size, table entry or ring block is wrong")     \
-  XX(EBUSY, -105, "side is occupied or awaits reclamation")                           \
-  XX(EFENCED, -106, "this side's claim was revoked by the peer")                      \
-  XX(EDESC, -107, "invalid descriptor")                                               \
-  XX(ESTALE, -108, "descriptor from an earlier incarnation of the peer")              \
-  XX(ECORRUPT, -109, "ring index breaks the protocol")                                \
-  XX(ETIMEDOUT, -110, "wait timed out")                                              \
-  XX(ENAME, -111, "not a region name (haywire-UUID or haywire-UUID.LANE)")
+    XX(OK, 0, "success")                                                            \
+    XX(ETRUNCATED, -101, "region shorter than its header or recorded size")         \
+    XX(EMAGIC, -102, "bad magic: not a region, or not initialised yet")             \
+    XX(EVERSION, -103, "unsupported layout version")                                \
+    XX(ELAYOUT, -104, "invalid layout: a size, table entry or ring block is wrong") \
+    XX(EBUSY, -105, "side is occupied or awaits reclamation")                       \
+    XX(EFENCED, -106, "this side's claim was revoked by the peer")                  \
+    XX(EDESC, -107, "invalid descriptor")                                           \
+    XX(ESTALE, -108, "descriptor from an earlier incarnation of the peer")          \
+    XX(ECORRUPT, -109, "ring index breaks the protocol")                            \
+    XX(ETIMEDOUT, -110, "wait timed out")                                           \
+    XX(ENAME, -111, "not a region name (haywire-UUID or haywire-UUID.LANE)")
 /* end-of-error-codes */
 
-enum hw_shm_errno {
+enum hw_shm_errno
+{
 #define HW_SHM__ENUM(name, code, msg) HW_SHM_##name = (code),
-  HW_SHM_ERRNO_MAP(HW_SHM__ENUM)
+    HW_SHM_ERRNO_MAP(HW_SHM__ENUM)
 #undef HW_SHM__ENUM
 };
 
@@ -332,27 +333,27 @@ enum hw_shm_errno {
 ** lanes == 0 with lane == 0 as one lane (lanes == 1). That tolerance is
 ** all that is left of it: regions of version 1 fail the version check.
 */
-#define HW_SHM_MAGIC_OFFSET 0
-#define HW_SHM_VERSION_OFFSET 8
-#define HW_SHM_HEADER_SIZE_OFFSET 12
-#define HW_SHM_TOTAL_SIZE_OFFSET 16
-#define HW_SHM_CREATOR_PID_OFFSET 24
-#define HW_SHM_LIVENESS_OFFSET 28
+#define HW_SHM_MAGIC_OFFSET         0
+#define HW_SHM_VERSION_OFFSET       8
+#define HW_SHM_HEADER_SIZE_OFFSET   12
+#define HW_SHM_TOTAL_SIZE_OFFSET    16
+#define HW_SHM_CREATOR_PID_OFFSET   24
+#define HW_SHM_LIVENESS_OFFSET      28
 #define HW_SHM_CREATOR_TOKEN_OFFSET 32
-#define HW_SHM_CREATED_OFFSET 40
-#define HW_SHM_UUID_OFFSET 48
-#define HW_SHM_RING_COUNT_OFFSET 64
-#define HW_SHM_ARENA_COUNT_OFFSET 68
-#define HW_SHM_LANE_OFFSET 72
-#define HW_SHM_LANES_OFFSET 76
-#define HW_SHM_RING_TABLE_OFFSET 128
-#define HW_SHM_ARENA_TABLE_OFFSET 256
-#define HW_SHM_CONTROL_OFFSET 384
-#define HW_SHM_EPOCH_SOURCE_OFFSET 384
-#define HW_SHM_FLAGS_OFFSET 388
-#define HW_SHM_SIDE_OFFSET 512
-#define HW_SHM_COUNTERS_OFFSET 768
-#define HW_SHM_BELLS_OFFSET 1024
+#define HW_SHM_CREATED_OFFSET       40
+#define HW_SHM_UUID_OFFSET          48
+#define HW_SHM_RING_COUNT_OFFSET    64
+#define HW_SHM_ARENA_COUNT_OFFSET   68
+#define HW_SHM_LANE_OFFSET          72
+#define HW_SHM_LANES_OFFSET         76
+#define HW_SHM_RING_TABLE_OFFSET    128
+#define HW_SHM_ARENA_TABLE_OFFSET   256
+#define HW_SHM_CONTROL_OFFSET       384
+#define HW_SHM_EPOCH_SOURCE_OFFSET  384
+#define HW_SHM_FLAGS_OFFSET         388
+#define HW_SHM_SIDE_OFFSET          512
+#define HW_SHM_COUNTERS_OFFSET      768
+#define HW_SHM_BELLS_OFFSET         1024
 
 /* Ring table entry (32 bytes):
 **
@@ -361,21 +362,22 @@ enum hw_shm_errno {
 **   | offset     | size       | slot_size  | slot_count | producer   | role      |
 **   +------------+------------+------------+------------+------------+-----------+
 */
-typedef struct hw_shm_ring_entry {
-  uint64_t offset;     /* from the region start, HW_SHM_SECTION_ALIGN-aligned */
-  uint64_t size;       /* HW_SHM_RING_HEADER_SIZE + slot_count * slot_size */
-  uint32_t slot_size;  /* HW_SHM_DESC_SIZE */
-  uint32_t slot_count; /* power of two in [2, 2^24] */
-  uint32_t producer;   /* side that produces on it */
-  uint32_t role;       /* HW_SHM_ROLE_DATA or HW_SHM_ROLE_RELEASE */
+typedef struct hw_shm_ring_entry
+{
+    uint64_t offset;     /* from the region start, HW_SHM_SECTION_ALIGN-aligned */
+    uint64_t size;       /* HW_SHM_RING_HEADER_SIZE + slot_count * slot_size */
+    uint32_t slot_size;  /* HW_SHM_DESC_SIZE */
+    uint32_t slot_count; /* power of two in [2, 2^24] */
+    uint32_t producer;   /* side that produces on it */
+    uint32_t role;       /* HW_SHM_ROLE_DATA or HW_SHM_ROLE_RELEASE */
 } hw_shm_ring_entry;
-#define HW_SHM_RING_ENTRY_SIZE 32
-#define HW_SHM_RING_ENTRY_OFFSET_OFFSET 0
-#define HW_SHM_RING_ENTRY_SIZE_OFFSET 8
-#define HW_SHM_RING_ENTRY_SLOT_SIZE_OFFSET 16
+#define HW_SHM_RING_ENTRY_SIZE              32
+#define HW_SHM_RING_ENTRY_OFFSET_OFFSET     0
+#define HW_SHM_RING_ENTRY_SIZE_OFFSET       8
+#define HW_SHM_RING_ENTRY_SLOT_SIZE_OFFSET  16
 #define HW_SHM_RING_ENTRY_SLOT_COUNT_OFFSET 20
-#define HW_SHM_RING_ENTRY_PRODUCER_OFFSET 24
-#define HW_SHM_RING_ENTRY_ROLE_OFFSET 28
+#define HW_SHM_RING_ENTRY_PRODUCER_OFFSET   24
+#define HW_SHM_RING_ENTRY_ROLE_OFFSET       28
 
 /* Arena table entry (32 bytes):
 **
@@ -384,24 +386,25 @@ typedef struct hw_shm_ring_entry {
 **   | offset     | size       | chunk_size | chunk_count| writer     | zero      |
 **   +------------+------------+------------+------------+------------+-----------+
 */
-typedef struct hw_shm_arena_entry {
-  uint64_t offset;      /* HW_SHM_ARENA_ALIGN-aligned */
-  uint64_t size;        /* chunk_size * chunk_count, at most 2^31 */
-  uint32_t chunk_size;  /* power of two in [64, 2^20] */
-  uint32_t chunk_count; /* in [1, 2^20] */
-  uint32_t writer;      /* side that writes it: arena a is written by side a */
-  uint32_t reserved;    /* zero */
+typedef struct hw_shm_arena_entry
+{
+    uint64_t offset;      /* HW_SHM_ARENA_ALIGN-aligned */
+    uint64_t size;        /* chunk_size * chunk_count, at most 2^31 */
+    uint32_t chunk_size;  /* power of two in [64, 2^20] */
+    uint32_t chunk_count; /* in [1, 2^20] */
+    uint32_t writer;      /* side that writes it: arena a is written by side a */
+    uint32_t reserved;    /* zero */
 } hw_shm_arena_entry;
-#define HW_SHM_ARENA_ENTRY_SIZE 32
-#define HW_SHM_ARENA_ENTRY_OFFSET_OFFSET 0
-#define HW_SHM_ARENA_ENTRY_SIZE_OFFSET 8
-#define HW_SHM_ARENA_ENTRY_CHUNK_SIZE_OFFSET 16
+#define HW_SHM_ARENA_ENTRY_SIZE               32
+#define HW_SHM_ARENA_ENTRY_OFFSET_OFFSET      0
+#define HW_SHM_ARENA_ENTRY_SIZE_OFFSET        8
+#define HW_SHM_ARENA_ENTRY_CHUNK_SIZE_OFFSET  16
 #define HW_SHM_ARENA_ENTRY_CHUNK_COUNT_OFFSET 20
-#define HW_SHM_ARENA_ENTRY_WRITER_OFFSET 24
-#define HW_SHM_MIN_CHUNK_SIZE 64
-#define HW_SHM_MAX_CHUNK_SIZE (1u << 20)
-#define HW_SHM_MAX_CHUNKS (1u << 20)
-#define HW_SHM_MAX_ARENA_SIZE (UINT64_C(1) << 31)
+#define HW_SHM_ARENA_ENTRY_WRITER_OFFSET      24
+#define HW_SHM_MIN_CHUNK_SIZE                 64
+#define HW_SHM_MAX_CHUNK_SIZE                 (1u << 20)
+#define HW_SHM_MAX_CHUNKS                     (1u << 20)
+#define HW_SHM_MAX_ARENA_SIZE                 (UINT64_C(1) << 31)
 
 /* Side block (128 bytes), one per side:
 **
@@ -415,66 +418,70 @@ typedef struct hw_shm_arena_entry {
 ** heartbeat: a counter the occupant increments every beat_ms ms.
 ** token: occupant's process start token (see creator_token), 0 if unknown.
 */
-typedef struct hw_shm_side {
-  _Atomic uint64_t claim;
-  _Atomic uint32_t epoch;
-  _Atomic uint32_t beat_ms;
-  _Atomic uint64_t heartbeat;
-  _Atomic uint64_t token;
-  _Atomic uint64_t attach_unix_ns;
-  uint8_t reserved[88];
+typedef struct hw_shm_side
+{
+    _Atomic uint64_t claim;
+    _Atomic uint32_t epoch;
+    _Atomic uint32_t beat_ms;
+    _Atomic uint64_t heartbeat;
+    _Atomic uint64_t token;
+    _Atomic uint64_t attach_unix_ns;
+    uint8_t reserved[88];
 } hw_shm_side;
-#define HW_SHM_SIDE_CLAIM_OFFSET 0
-#define HW_SHM_SIDE_EPOCH_OFFSET 8
-#define HW_SHM_SIDE_BEAT_OFFSET 12
+#define HW_SHM_SIDE_CLAIM_OFFSET     0
+#define HW_SHM_SIDE_EPOCH_OFFSET     8
+#define HW_SHM_SIDE_BEAT_OFFSET      12
 #define HW_SHM_SIDE_HEARTBEAT_OFFSET 16
-#define HW_SHM_SIDE_TOKEN_OFFSET 24
-#define HW_SHM_SIDE_ATTACHED_OFFSET 32
+#define HW_SHM_SIDE_TOKEN_OFFSET     24
+#define HW_SHM_SIDE_ATTACHED_OFFSET  32
 
 /* Doorbell (128 bytes): seq is the futex word, sleeping the sleeper's flag
 ** (section 8). Ring r has its data bell at bells[2r] (its consumer sleeps
 ** there when it is empty) and its space bell at bells[2r+1] (its producer
 ** sleeps there when it is full). */
-typedef struct hw_shm_bell {
-  _Atomic uint32_t seq;
-  _Atomic uint32_t sleeping;
-  uint8_t reserved[120];
+typedef struct hw_shm_bell
+{
+    _Atomic uint32_t seq;
+    _Atomic uint32_t sleeping;
+    uint8_t reserved[120];
 } hw_shm_bell;
-#define HW_SHM_BELL_SEQ_OFFSET 0
+#define HW_SHM_BELL_SEQ_OFFSET      0
 #define HW_SHM_BELL_SLEEPING_OFFSET 4
 
-typedef struct hw_shm_counters {
-  _Atomic uint64_t v[16];
+typedef struct hw_shm_counters
+{
+    _Atomic uint64_t v[16];
 } hw_shm_counters;
 
 /* The header. Map the region and cast its base to this type. */
-typedef struct hw_shm_header {
-  /* identity: immutable after creation */
-  _Atomic uint64_t magic;
-  uint32_t version;
-  uint32_t header_size;
-  uint64_t total_size;
-  uint32_t creator_pid;
-  uint32_t liveness_ms;
-  uint64_t creator_token;
-  uint64_t created_unix_ns;
-  uint8_t uuid[16];
-  uint32_t ring_count;
-  uint32_t arena_count;
-  uint32_t lane;  /* this region's lane, < lanes */
-  uint32_t lanes; /* the engine's lane count, <= HW_SHM_MAX_LANES (0: 1, see above) */
-  uint8_t reserved0[48];
-  hw_shm_ring_entry rings[HW_SHM_RING_COUNT];
-  hw_shm_arena_entry arenas[HW_SHM_ARENA_COUNT];
-  uint8_t reserved1[64];
-  /* control */
-  _Atomic uint32_t epoch_source; /* last epoch handed out */
-  _Atomic uint32_t flags;        /* HW_SHM_FLAG_* */
-  uint8_t reserved2[120];
-  hw_shm_side sides[HW_SHM_SIDE_COUNT];
-  hw_shm_counters counters[HW_SHM_SIDE_COUNT];
-  hw_shm_bell bells[2 * HW_SHM_RING_COUNT];
-  uint8_t reserved3[2048];
+typedef struct hw_shm_header
+{
+    /* identity: immutable after creation */
+    _Atomic uint64_t magic;
+    uint32_t version;
+    uint32_t header_size;
+    uint64_t total_size;
+    uint32_t creator_pid;
+    uint32_t liveness_ms;
+    uint64_t creator_token;
+    uint64_t created_unix_ns;
+    uint8_t uuid[16];
+    uint32_t ring_count;
+    uint32_t arena_count;
+    uint32_t lane;  /* this region's lane, < lanes */
+    uint32_t lanes; /* the engine's lane count, <= HW_SHM_MAX_LANES (0: 1, see above) */
+    uint8_t reserved0[48];
+    hw_shm_ring_entry rings[HW_SHM_RING_COUNT];
+    hw_shm_arena_entry arenas[HW_SHM_ARENA_COUNT];
+    uint8_t reserved1[64];
+    /* control */
+    _Atomic uint32_t epoch_source; /* last epoch handed out */
+    _Atomic uint32_t flags;        /* HW_SHM_FLAG_* */
+    uint8_t reserved2[120];
+    hw_shm_side sides[HW_SHM_SIDE_COUNT];
+    hw_shm_counters counters[HW_SHM_SIDE_COUNT];
+    hw_shm_bell bells[2 * HW_SHM_RING_COUNT];
+    uint8_t reserved3[2048];
 } hw_shm_header;
 
 /*
@@ -510,29 +517,30 @@ typedef struct hw_shm_header {
 ** broken reports ECORRUPT and touches no slot. [ringbuf TestCorruptIndex]
 ** [ringbuf TestIndexWrap64]
 */
-#define HW_SHM_RING_MAGIC 0x47525748u /* "HWRG" */
-#define HW_SHM_RING_GEOMETRY_OFFSET 0
-#define HW_SHM_RING_MAGIC_OFFSET 0
-#define HW_SHM_RING_SLOT_SIZE_OFFSET 4
+#define HW_SHM_RING_MAGIC             0x47525748u /* "HWRG" */
+#define HW_SHM_RING_GEOMETRY_OFFSET   0
+#define HW_SHM_RING_MAGIC_OFFSET      0
+#define HW_SHM_RING_SLOT_SIZE_OFFSET  4
 #define HW_SHM_RING_SLOT_COUNT_OFFSET 8
-#define HW_SHM_RING_FLAGS_OFFSET 12
-#define HW_SHM_RING_TAIL_OFFSET 128
-#define HW_SHM_RING_HEAD_OFFSET 256
-#define HW_SHM_RING_HEADER_SIZE 384
-#define HW_SHM_RING_MIN_SLOTS 2
-#define HW_SHM_RING_MAX_SLOTS (1u << 24)
+#define HW_SHM_RING_FLAGS_OFFSET      12
+#define HW_SHM_RING_TAIL_OFFSET       128
+#define HW_SHM_RING_HEAD_OFFSET       256
+#define HW_SHM_RING_HEADER_SIZE       384
+#define HW_SHM_RING_MIN_SLOTS         2
+#define HW_SHM_RING_MAX_SLOTS         (1u << 24)
 
-typedef struct hw_shm_ring_ctrl {
-  uint32_t magic;
-  uint32_t slot_size;
-  uint32_t slot_count;
-  uint32_t flags;
-  uint8_t reserved0[HW_SHM_BLOCK - 16];
-  _Atomic uint64_t tail; /* producer writes (seq_cst store); consumer loads */
-  uint8_t reserved1[HW_SHM_BLOCK - 8];
-  _Atomic uint64_t head; /* consumer writes (seq_cst store); producer loads */
-  uint8_t reserved2[HW_SHM_BLOCK - 8];
-  /* slots follow */
+typedef struct hw_shm_ring_ctrl
+{
+    uint32_t magic;
+    uint32_t slot_size;
+    uint32_t slot_count;
+    uint32_t flags;
+    uint8_t reserved0[HW_SHM_BLOCK - 16];
+    _Atomic uint64_t tail; /* producer writes (seq_cst store); consumer loads */
+    uint8_t reserved1[HW_SHM_BLOCK - 8];
+    _Atomic uint64_t head; /* consumer writes (seq_cst store); producer loads */
+    uint8_t reserved2[HW_SHM_BLOCK - 8];
+    /* slots follow */
 } hw_shm_ring_ctrl;
 
 /*
@@ -617,50 +625,51 @@ typedef struct hw_shm_ring_ctrl {
 ** BODY and sends END on the last BODY piece or as an END descriptor.
 ** [bridge TestContractFlags]
 */
-typedef struct hw_shm_desc {
-  uint8_t kind;
-  uint8_t flags;
-  uint16_t aux;
-  uint32_t epoch;
-  uint64_t stream;
-  uint32_t conn;
-  uint32_t offset;
-  uint32_t length;
-  uint32_t gen;
+typedef struct hw_shm_desc
+{
+    uint8_t kind;
+    uint8_t flags;
+    uint16_t aux;
+    uint32_t epoch;
+    uint64_t stream;
+    uint32_t conn;
+    uint32_t offset;
+    uint32_t length;
+    uint32_t gen;
 } hw_shm_desc;
-#define HW_SHM_DESC_SIZE 32
-#define HW_SHM_DESC_KIND_OFFSET 0
-#define HW_SHM_DESC_FLAGS_OFFSET 1
-#define HW_SHM_DESC_AUX_OFFSET 2
-#define HW_SHM_DESC_EPOCH_OFFSET 4
+#define HW_SHM_DESC_SIZE          32
+#define HW_SHM_DESC_KIND_OFFSET   0
+#define HW_SHM_DESC_FLAGS_OFFSET  1
+#define HW_SHM_DESC_AUX_OFFSET    2
+#define HW_SHM_DESC_EPOCH_OFFSET  4
 #define HW_SHM_DESC_STREAM_OFFSET 8
-#define HW_SHM_DESC_CONN_OFFSET 16
+#define HW_SHM_DESC_CONN_OFFSET   16
 #define HW_SHM_DESC_OFFSET_OFFSET 20
 #define HW_SHM_DESC_LENGTH_OFFSET 24
-#define HW_SHM_DESC_GEN_OFFSET 28
+#define HW_SHM_DESC_GEN_OFFSET    28
 
 /* Kinds. A new kind needs a new layout version: receivers reject kinds
 ** they do not know rather than guess whether they may skip them. "flags
 ** allowed" is what a receiver accepts (section 5, "Flags", for their
 ** meaning).
 **                                     payload     flags allowed */
-#define HW_SHM_KIND_REQUEST 1  /* required    END MORE  request view, engine -> host */
-#define HW_SHM_KIND_BODY 2     /* required    END MORE  body bytes, either direction */
-#define HW_SHM_KIND_END 3      /* none        -         end of the body in this direction */
-#define HW_SHM_KIND_CANCEL 4   /* none        -         abort the stream; aux = reason */
-#define HW_SHM_KIND_RESPONSE 5 /* required    END MORE  response message, host -> engine */
-#define HW_SHM_KIND_RELEASE 6  /* chunk ref   -         give a chunk back (release rings) */
-#define HW_SHM_KIND_UPGRADE 7  /* optional    MORE      stream becomes duplex (after 101) */
-#define HW_SHM_KIND_DATA 8     /* required    END MORE  duplex bytes after UPGRADE */
-#define HW_SHM_KIND_NOP 9      /* none        -         skip (keep-alive, tests) */
-#define HW_SHM_KIND_CONTINUE 10 /* none       -         the host reads the body: send it */
-#define HW_SHM_KIND_COUNT 11
+#define HW_SHM_KIND_REQUEST  1  /* required    END MORE  request view, engine -> host */
+#define HW_SHM_KIND_BODY     2  /* required    END MORE  body bytes, either direction */
+#define HW_SHM_KIND_END      3  /* none        -         end of the body in this direction */
+#define HW_SHM_KIND_CANCEL   4  /* none        -         abort the stream; aux = reason */
+#define HW_SHM_KIND_RESPONSE 5  /* required    END MORE  response message, host -> engine */
+#define HW_SHM_KIND_RELEASE  6  /* chunk ref   -         give a chunk back (release rings) */
+#define HW_SHM_KIND_UPGRADE  7  /* optional    MORE      stream becomes duplex (after 101) */
+#define HW_SHM_KIND_DATA     8  /* required    END MORE  duplex bytes after UPGRADE */
+#define HW_SHM_KIND_NOP      9  /* none        -         skip (keep-alive, tests) */
+#define HW_SHM_KIND_CONTINUE 10 /* none        -         the host reads the body: send it */
+#define HW_SHM_KIND_COUNT    11
 
 /* Descriptor flags: where a message ends (section 5, "Flags"). END: the
 ** last part of a message (REQUEST, RESPONSE), or the last piece of a body
 ** (BODY, DATA). MORE: the message continues in the stream's next
 ** descriptor of the same kind. */
-#define HW_SHM_DF_END 0x01
+#define HW_SHM_DF_END  0x01
 #define HW_SHM_DF_MORE 0x02
 
 /*
@@ -1044,20 +1053,22 @@ HW_SHM__CHECK(offsetof(hw_shm_desc, gen) == HW_SHM_DESC_GEN_OFFSET);
 
 /* Producer and consumer state: private memory of the one thread that
 ** drives that end of the ring. */
-typedef struct hw_shm_producer {
-  hw_shm_ring_ctrl *ctrl;
-  hw_shm_desc *slots;
-  uint64_t mask, capacity;
-  uint64_t next;       /* private tail */
-  uint64_t head_cache; /* last validated head */
+typedef struct hw_shm_producer
+{
+    hw_shm_ring_ctrl* ctrl;
+    hw_shm_desc* slots;
+    uint64_t mask, capacity;
+    uint64_t next;       /* private tail */
+    uint64_t head_cache; /* last validated head */
 } hw_shm_producer;
 
-typedef struct hw_shm_consumer {
-  hw_shm_ring_ctrl *ctrl;
-  hw_shm_desc *slots;
-  uint64_t mask, capacity;
-  uint64_t next;       /* private head */
-  uint64_t tail_cache; /* last validated tail */
+typedef struct hw_shm_consumer
+{
+    hw_shm_ring_ctrl* ctrl;
+    hw_shm_desc* slots;
+    uint64_t mask, capacity;
+    uint64_t next;       /* private head */
+    uint64_t tail_cache; /* last validated tail */
 } hw_shm_consumer;
 
 /* The helpers' declarations. They are compiled only together with
@@ -1070,7 +1081,7 @@ typedef struct hw_shm_consumer {
 ** Return the message for an HW_SHM_* code. The string is static.
 ** THREADS: any thread.
 */
-static inline const char *hw_shm_strerror(int code);
+static inline const char* hw_shm_strerror(int code);
 
 /*
 ** Validate a mapped region of file_size bytes (section 3): magic, version,
@@ -1081,7 +1092,7 @@ static inline const char *hw_shm_strerror(int code);
 ** RETURNS: HW_SHM_OK, HW_SHM_ETRUNCATED, HW_SHM_EMAGIC, HW_SHM_EVERSION,
 ** HW_SHM_ELAYOUT.
 */
-static inline int hw_shm_header_check(const void *base, uint64_t file_size, char *why, size_t why_len);
+static inline int hw_shm_header_check(const void* base, uint64_t file_size, char* why, size_t why_len);
 
 /* --- Names and lanes (section 1) --- */
 
@@ -1093,7 +1104,7 @@ static inline int hw_shm_header_check(const void *base, uint64_t file_size, char
 ** character that breaks the form.
 ** RETURNS: HW_SHM_OK, HW_SHM_ENAME.
 */
-static inline int hw_shm_name_parse(const char *name, uint8_t uuid[16], uint32_t *lane);
+static inline int hw_shm_name_parse(const char* name, uint8_t uuid[16], uint32_t* lane);
 
 /*
 ** Write the name of lane k of the engine whose lane-0 name is base into
@@ -1102,52 +1113,51 @@ static inline int hw_shm_name_parse(const char *name, uint8_t uuid[16], uint32_t
 ** RETURNS: HW_SHM_OK, HW_SHM_ENAME (base is not a lane-0 name, k >=
 ** HW_SHM_MAX_LANES, or buf is too short).
 */
-static inline int hw_shm_lane_name(char *buf, size_t len, const char *base, uint32_t k);
+static inline int hw_shm_lane_name(char* buf, size_t len, const char* base, uint32_t k);
 
 /*
 ** After hw_shm_header_check: check that the region holds the UUID and the
 ** lane of its name, as returned by hw_shm_name_parse (lifecycle step 2).
 ** RETURNS: HW_SHM_OK, HW_SHM_ELAYOUT.
 */
-static inline int hw_shm_lane_check(const void *base, const uint8_t uuid[16], uint32_t lane, char *why,
-                                    size_t why_len);
+static inline int hw_shm_lane_check(const void* base, const uint8_t uuid[16], uint32_t lane, char* why, size_t why_len);
 
 /* Pointers into a validated region. */
-static inline hw_shm_ring_ctrl *hw_shm_ring(hw_shm_header *h, int ring);
-static inline unsigned char *hw_shm_arena(hw_shm_header *h, int arena);
-static inline hw_shm_bell *hw_shm_data_bell(hw_shm_header *h, int ring);
-static inline hw_shm_bell *hw_shm_space_bell(hw_shm_header *h, int ring);
-static inline void hw_shm_count(hw_shm_header *h, int side, int counter, uint64_t n);
+static inline hw_shm_ring_ctrl* hw_shm_ring(hw_shm_header* h, int ring);
+static inline unsigned char* hw_shm_arena(hw_shm_header* h, int arena);
+static inline hw_shm_bell* hw_shm_data_bell(hw_shm_header* h, int ring);
+static inline hw_shm_bell* hw_shm_space_bell(hw_shm_header* h, int ring);
+static inline void hw_shm_count(hw_shm_header* h, int side, int counter, uint64_t n);
 
 /* Attach to ring `ring` of a validated region (section 9, step 4).
 ** RETURNS: HW_SHM_OK, HW_SHM_ECORRUPT. */
-static inline int hw_shm_producer_init(hw_shm_producer *p, hw_shm_header *h, int ring);
+static inline int hw_shm_producer_init(hw_shm_producer* p, hw_shm_header* h, int ring);
 
-static inline int hw_shm_consumer_init(hw_shm_consumer *c, hw_shm_header *h, int ring);
+static inline int hw_shm_consumer_init(hw_shm_consumer* c, hw_shm_header* h, int ring);
 
 /* Number of free slots, at most want; reloads head only when fewer than
 ** want look free. *err gets HW_SHM_ECORRUPT if the head is invalid. */
-static inline uint32_t hw_shm_producer_reserve(hw_shm_producer *p, uint32_t want, int *err);
+static inline uint32_t hw_shm_producer_reserve(hw_shm_producer* p, uint32_t want, int* err);
 
 /* Slot i (< what reserve returned) of the reservation. */
-static inline hw_shm_desc *hw_shm_producer_slot(hw_shm_producer *p, uint32_t i);
+static inline hw_shm_desc* hw_shm_producer_slot(hw_shm_producer* p, uint32_t i);
 
 /* Publish n reserved slots: one seq_cst store. Call hw_shm_bell_wake on
 ** the ring's data bell right after. */
-static inline void hw_shm_producer_commit(hw_shm_producer *p, uint32_t n);
+static inline void hw_shm_producer_commit(hw_shm_producer* p, uint32_t n);
 
 /* Number of published slots, at most max; reloads tail only when none
 ** remain from the last load. *err gets HW_SHM_ECORRUPT if the tail is
 ** invalid. */
-static inline uint32_t hw_shm_consumer_available(hw_shm_consumer *c, uint32_t max, int *err);
+static inline uint32_t hw_shm_consumer_available(hw_shm_consumer* c, uint32_t max, int* err);
 
 /* Slot i (< what available returned). Copy it before validating: the
 ** producer cannot rewrite it until consume, but a faulty one might. */
-static inline hw_shm_desc *hw_shm_consumer_slot(hw_shm_consumer *c, uint32_t i);
+static inline hw_shm_desc* hw_shm_consumer_slot(hw_shm_consumer* c, uint32_t i);
 
 /* Hand n slots back: one seq_cst store. Call hw_shm_bell_wake on the
 ** ring's space bell right after. */
-static inline void hw_shm_consumer_consume(hw_shm_consumer *c, uint32_t n);
+static inline void hw_shm_consumer_consume(hw_shm_consumer* c, uint32_t n);
 
 /*
 ** Validate a descriptor received from the peer (section 5). ring_role is
@@ -1157,17 +1167,17 @@ static inline void hw_shm_consumer_consume(hw_shm_consumer *c, uint32_t n);
 ** and want_epoch the expected epoch (0 = accept any >= min_epoch).
 ** RETURNS: HW_SHM_OK, HW_SHM_EDESC, HW_SHM_ESTALE.
 */
-static inline int hw_shm_desc_check(const hw_shm_desc *d, int ring_role, const hw_shm_arena_entry *arena,
+static inline int hw_shm_desc_check(const hw_shm_desc* d, int ring_role, const hw_shm_arena_entry* arena,
                                     uint32_t min_epoch, uint32_t want_epoch);
 
 /* --- Doorbells (section 8) --- */
 
 /* Waker's half, right after the publishing store. Returns 1 if it made the
 ** wake syscall (count it in HW_SHM_COUNTER_WAKEUPS). */
-static inline int hw_shm_bell_wake(hw_shm_bell *b);
+static inline int hw_shm_bell_wake(hw_shm_bell* b);
 
 /* Wake the sleeper unconditionally (shutdown, detach, peer death). */
-static inline void hw_shm_bell_interrupt(hw_shm_bell *b);
+static inline void hw_shm_bell_interrupt(hw_shm_bell* b);
 
 /*
 ** Sleeper's half: sleep on b until ready(arg) is true or about timeout_ns
@@ -1176,7 +1186,7 @@ static inline void hw_shm_bell_interrupt(hw_shm_bell *b);
 ** RETURNS: HW_SHM_OK when ready, HW_SHM_ETIMEDOUT otherwise (including a
 ** spurious wake: just re-check).
 */
-static inline int hw_shm_bell_wait(hw_shm_bell *b, int (*ready)(void *), void *arg, uint64_t timeout_ns);
+static inline int hw_shm_bell_wait(hw_shm_bell* b, int (*ready)(void*), void* arg, uint64_t timeout_ns);
 
 /* --- Sides (section 9) --- */
 
@@ -1185,12 +1195,12 @@ static inline int hw_shm_bell_wait(hw_shm_bell *b, int (*ready)(void *), void *a
 ** attachment's epoch: stamp it on everything you send.
 ** RETURNS: HW_SHM_OK, HW_SHM_EBUSY (retry later), HW_SHM_EFENCED.
 */
-static inline int hw_shm_side_claim(hw_shm_header *h, int side, uint32_t pid, uint64_t token, uint64_t now_unix_ns,
-                                    uint32_t *epoch);
+static inline int hw_shm_side_claim(hw_shm_header* h, int side, uint32_t pid, uint64_t token, uint64_t now_unix_ns,
+                                    uint32_t* epoch);
 
 /* Beat: call every beat_ms. Returns HW_SHM_EFENCED once the peer has
 ** revoked this claim: stop using the region. */
-static inline int hw_shm_side_beat(hw_shm_header *h, int side, uint32_t pid);
+static inline int hw_shm_side_beat(hw_shm_header* h, int side, uint32_t pid);
 
 /*
 ** Steps 1-3 of reclamation for the survivor `side` after the peer was
@@ -1201,7 +1211,7 @@ static inline int hw_shm_side_beat(hw_shm_header *h, int side, uint32_t pid);
 ** peer's epoch as stale and frees the peer's claim (token = 0, then claim
 ** = 0). Returns the number of descriptors discarded.
 */
-static inline uint64_t hw_shm_reclaim_rings(hw_shm_header *h, int side);
+static inline uint64_t hw_shm_reclaim_rings(hw_shm_header* h, int side);
 
 /*
 ** Detach side `side` of process pid (section 9). A peer that left or was
@@ -1214,7 +1224,7 @@ static inline uint64_t hw_shm_reclaim_rings(hw_shm_header *h, int side);
 ** RETURNS: HW_SHM_OK, or HW_SHM_EFENCED when our claim is no longer
 ** CLAIM(pid, ACTIVE): fenced, it touches nothing.
 */
-static inline int hw_shm_side_detach(hw_shm_header *h, int side, uint32_t pid);
+static inline int hw_shm_side_detach(hw_shm_header* h, int side, uint32_t pid);
 
 #endif /* HAYWIRE_SHM_IMPL_H */
 

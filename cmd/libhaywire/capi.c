@@ -37,10 +37,11 @@ const char* hw_last_error(void) { return hw__errbuf; }
 ** compiler refuses. Success is 0 in every list.
 */
 #define HW__IN_RANGE(value, lo, hi) ((value) == 0 || ((value) >= (lo) && (value) <= (hi)))
-#define XX(name, value, message) _Static_assert(HW__IN_RANGE(value, -99, -1), "HW_" #name " outside -99 .. -1");
+#define XX(name, value, message)    _Static_assert(HW__IN_RANGE(value, -99, -1), "HW_" #name " outside -99 .. -1");
 HW_ERRNO_MAP(XX)
 #undef XX
-#define XX(name, value, message) _Static_assert(HW__IN_RANGE(value, -199, -101), "HW_SHM_" #name " outside -199 .. -101");
+#define XX(name, value, message) \
+    _Static_assert(HW__IN_RANGE(value, -199, -101), "HW_SHM_" #name " outside -199 .. -101");
 HW_SHM_ERRNO_MAP(XX)
 #undef XX
 #define XX(name, value, message) \
@@ -54,19 +55,22 @@ static const char* hw__error(int code, int what)
 {
     if (code <= -200) {
         switch (code) {
-#define XX(name, value, message) case value: return what ? "HW_BRIDGE_" #name : message;
+#define XX(name, value, message) \
+    case value: return what ? "HW_BRIDGE_" #name : message;
             HW_BRIDGE_ERRNO_MAP(XX)
 #undef XX
         }
     } else if (code <= -100) {
         switch (code) {
-#define XX(name, value, message) case value: return what ? "HW_SHM_" #name : message;
+#define XX(name, value, message) \
+    case value: return what ? "HW_SHM_" #name : message;
             HW_SHM_ERRNO_MAP(XX)
 #undef XX
         }
     } else {
         switch (code) {
-#define XX(name, value, message) case value: return what ? "HW_" #name : message;
+#define XX(name, value, message) \
+    case value: return what ? "HW_" #name : message;
             HW_ERRNO_MAP(XX)
 #undef XX
         }
@@ -147,10 +151,7 @@ unsigned int hw__invoke(uintptr_t cbp, uintptr_t exp, uintptr_t user_data)
     return __atomic_fetch_or(&r->flags, HW__RETURNED, __ATOMIC_ACQ_REL);
 }
 
-void hw__call_done(uintptr_t cb, uintptr_t user_data)
-{
-    ((http_response_complete_callback)cb)((void*)user_data);
-}
+void hw__call_done(uintptr_t cb, uintptr_t user_data) { ((http_response_complete_callback)cb)((void*)user_data); }
 
 static hw__response* hw__response_of(hw_http_response* response)
 {
@@ -205,8 +206,7 @@ void hw_print_request_headers(http_request* request)
     hw__exchange* ex = (hw__exchange*)request;
     for (size_t i = 0; i < ex->nfields; i++) {
         hw__field* f = &ex->fields[i];
-        printf("KEY: %.*s VALUE: %.*s\n", (int)f->name.length, f->name.value,
-               (int)f->value.length, f->value.value);
+        printf("KEY: %.*s VALUE: %.*s\n", (int)f->name.length, f->name.value, (int)f->value.length, f->value.value);
     }
 }
 
@@ -254,8 +254,10 @@ void hw_set_body(hw_http_response* response, hw_string* body)
 /* Copy s into the response's own buffer at *at and point s there. */
 static void hw__own(hw__response* r, hw_string* s, size_t* at)
 {
-    if (s->length && s->value) memcpy(r->buf + *at, s->value, s->length);
-    else s->length = 0;
+    if (s->length && s->value)
+        memcpy(r->buf + *at, s->value, s->length);
+    else
+        s->length = 0;
     s->value = r->buf + *at;
     *at += s->length;
 }
@@ -273,8 +275,7 @@ void hw_http_response_send(hw_http_response* response, void* user_data, http_res
     hw__response* r = hw__response_of(response);
     if (!r || (__atomic_load_n(&r->flags, __ATOMIC_ACQUIRE) & HW__RESPONDED)) return;
     size_t need = (r->status.value ? r->status.length : 0) + (r->body.value ? r->body.length : 0);
-    for (size_t i = 0; i < r->nfields; i++)
-        need += r->fields[i].name.length + r->fields[i].value.length;
+    for (size_t i = 0; i < r->nfields; i++) need += r->fields[i].name.length + r->fields[i].value.length;
     size_t at = 0;
     if (hw__grow((void**)&r->buf, &r->bufcap, need ? need : 1, 1) != 0) {
         r->abandoned = 1; /* out of memory: the engine answers 500 */

@@ -18,8 +18,8 @@
 #include "haywire.h"
 #include "haywire_host.h"
 
-#define HW__RETURNED  1u
-#define HW__RESPONDED 2u
+#define HW__RETURNED       1u
+#define HW__RESPONDED      2u
 #define HW__RESPONSE_MAGIC 0x68777273u /* "hwrs": rejects stray pointers */
 
 typedef struct hw__field
@@ -31,14 +31,14 @@ typedef struct hw__field
 typedef struct hw__response
 {
     uint32_t magic;
-    unsigned int flags;            /* HW__RETURNED | HW__RESPONDED, atomic */
+    unsigned int flags; /* HW__RETURNED | HW__RESPONDED, atomic */
     unsigned short major, minor;
-    int abandoned;                 /* hw_free_http_response before send */
+    int abandoned; /* hw_free_http_response before send */
     hw_string status;
     hw__field* fields;
     size_t nfields, capfields;
     hw_string body;
-    char* buf;                     /* owned copy made at send */
+    char* buf; /* owned copy made at send */
     size_t bufcap;
     http_response_complete_callback done;
     void* done_data;
@@ -46,15 +46,15 @@ typedef struct hw__response
 
 typedef struct hw__exchange
 {
-    http_request request;          /* first: an http_request* is an hw__exchange* */
+    http_request request; /* first: an http_request* is an hw__exchange* */
     hw_string url;
     hw_string body;
-    hw__field* fields;             /* request header fields, views into data */
+    hw__field* fields; /* request header fields, views into data */
     size_t nfields, capfields;
-    char* data;                    /* copy of the request head and body */
+    char* data; /* copy of the request head and body */
     size_t datacap;
     hw__response response;
-    int32_t slot;                  /* index in the Go side's slot table */
+    int32_t slot; /* index in the Go side's slot table */
 } hw__exchange;
 
 hw__exchange* hw__exchange_new(int32_t slot);
@@ -77,42 +77,42 @@ int hw__config_set_go(char* key, char* value); /* Go export behind hw_config_set
 ** After hw_host_response_begin, msg keeps only the head: the body goes to
 ** the engine as it is written.
 */
-#define HW__HOST_MAGIC 0x68776873u         /* "hwhs" */
+#define HW__HOST_MAGIC         0x68776873u /* "hwhs" */
 #define HW__HOST_REQUEST_MAGIC 0x68777271u /* "hwrq" */
-#define HW__HOST_KEEP_BUFFER 65536         /* larger buffers are not recycled */
+#define HW__HOST_KEEP_BUFFER   65536       /* larger buffers are not recycled */
 
 struct hw_host_request
 {
-    uint32_t magic;                /* HW__HOST_REQUEST_MAGIC while handed out */
+    uint32_t magic; /* HW__HOST_REQUEST_MAGIC while handed out */
     hw_host* host;
-    hw_host_request* next;         /* free list link */
+    hw_host_request* next; /* free list link */
     /* Filled by hw__host_next_go. */
-    uint64_t id;                   /* the stream */
-    const uint8_t* view;           /* the encoded view */
+    uint64_t id;         /* the stream */
+    const uint8_t* view; /* the encoded view */
     size_t view_len;
     char remote_addr[48], local_addr[48];
     size_t remote_len, local_len;
     int remote_port, local_port;
     /* The response. */
     int status;
-    int head_ended;                /* a write happened: no more status or fields */
-    int failed;                    /* an allocation failed: answer 500 */
+    int head_ended; /* a write happened: no more status or fields */
+    int failed;     /* an allocation failed: answer 500 */
     char* reason;
     size_t reason_len, reason_cap;
     char* msg;
     size_t msg_len, msg_cap;
-    size_t fields_end;             /* msg offset where the header block ends */
-    int streaming;                 /* hw_host_response_begin sent the head: writes go to the engine */
+    size_t fields_end; /* msg offset where the header block ends */
+    int streaming;     /* hw_host_response_begin sent the head: writes go to the engine */
 };
 
 struct hw_host
 {
-    uint32_t magic;                /* HW__HOST_MAGIC while attached */
-    uintptr_t handle;              /* runtime/cgo.Handle of the host.Host */
-    int outstanding;               /* requests handed out, not ended (atomic) */
-    hw_host_request* spare;        /* for the next hw_host_next; its thread only */
-    hw_host_request* mine;         /* free requests; hw_host_next's thread only */
-    hw_host_request* returned;     /* free requests pushed by any thread (atomic) */
+    uint32_t magic;            /* HW__HOST_MAGIC while attached */
+    uintptr_t handle;          /* runtime/cgo.Handle of the host.Host */
+    int outstanding;           /* requests handed out, not ended (atomic) */
+    hw_host_request* spare;    /* for the next hw_host_next; its thread only */
+    hw_host_request* mine;     /* free requests; hw_host_next's thread only */
+    hw_host_request* returned; /* free requests pushed by any thread (atomic) */
 };
 
 hw_host* hw__host_new(uintptr_t handle);

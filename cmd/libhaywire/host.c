@@ -142,8 +142,10 @@ int hw_host_next(hw_host* host, int timeout_ms, hw_host_request** out)
     r->msg_len = 0;
     r->fields_end = HW_BRIDGE_RESPONSE_HEAD_LEN;
     r->streaming = 0;
-    if (hw__grow(&r->msg, &r->msg_cap, HW_BRIDGE_RESPONSE_HEAD_LEN) == 0) r->msg_len = HW_BRIDGE_RESPONSE_HEAD_LEN;
-    else r->failed = 1;
+    if (hw__grow(&r->msg, &r->msg_cap, HW_BRIDGE_RESPONSE_HEAD_LEN) == 0)
+        r->msg_len = HW_BRIDGE_RESPONSE_HEAD_LEN;
+    else
+        r->failed = 1;
     __atomic_add_fetch(&host->outstanding, 1, __ATOMIC_RELAXED);
     r->magic = HW__HOST_REQUEST_MAGIC;
     *out = r;
@@ -195,13 +197,13 @@ int hw_host_detach(hw_host* host)
 /* ---- reading the request ---- */
 
 /* The accessors that return one span of the view as it is. */
-#define HW__VIEW_STRING(name, getter)                   \
-    hw_string name(const hw_host_request* req)          \
-    {                                                   \
-        hw_bridge_bytes b;                              \
-        if (!hw__req(req)) return hw__nostring;         \
-        b = getter(req->view);                          \
-        return hw__string(b.p, b.len);                  \
+#define HW__VIEW_STRING(name, getter)           \
+    hw_string name(const hw_host_request* req)  \
+    {                                           \
+        hw_bridge_bytes b;                      \
+        if (!hw__req(req)) return hw__nostring; \
+        b = getter(req->view);                  \
+        return hw__string(b.p, b.len);          \
     }
 HW__VIEW_STRING(hw_host_request_method, hw_bridge_view_method)
 HW__VIEW_STRING(hw_host_request_target, hw_bridge_view_target)
@@ -282,10 +284,7 @@ hw_string hw_host_request_header(const hw_host_request* req, const char* name)
     return hw__nostring;
 }
 
-uint64_t hw_host_request_id(const hw_host_request* req)
-{
-    return hw__req(req) ? req->id : 0;
-}
+uint64_t hw_host_request_id(const hw_host_request* req) { return hw__req(req) ? req->id : 0; }
 
 uint64_t hw_host_request_connection_id(const hw_host_request* req)
 {
@@ -298,10 +297,7 @@ hw_string hw_host_request_remote_address(const hw_host_request* req)
     return hw__string((const uint8_t*)req->remote_addr, req->remote_len);
 }
 
-int hw_host_request_remote_port(const hw_host_request* req)
-{
-    return hw__req(req) ? req->remote_port : 0;
-}
+int hw_host_request_remote_port(const hw_host_request* req) { return hw__req(req) ? req->remote_port : 0; }
 
 hw_string hw_host_request_local_address(const hw_host_request* req)
 {
@@ -309,10 +305,7 @@ hw_string hw_host_request_local_address(const hw_host_request* req)
     return hw__string((const uint8_t*)req->local_addr, req->local_len);
 }
 
-int hw_host_request_local_port(const hw_host_request* req)
-{
-    return hw__req(req) ? req->local_port : 0;
-}
+int hw_host_request_local_port(const hw_host_request* req) { return hw__req(req) ? req->local_port : 0; }
 
 int hw_host_request_body_read(hw_host_request* req, void* buf, size_t cap, int timeout_ms, size_t* n)
 {
@@ -535,8 +528,7 @@ int hw_host_response_end(hw_host_request* req)
     if (built == HW_OK) {
         msg = req->msg;
         len = req->msg_len;
-        hw_bridge_put64((uint8_t*)msg + HW_BRIDGE_RESPONSE_CONTENT_LENGTH_OFFSET,
-                        (uint64_t)(len - req->fields_end));
+        hw_bridge_put64((uint8_t*)msg + HW_BRIDGE_RESPONSE_CONTENT_LENGTH_OFFSET, (uint64_t)(len - req->fields_end));
     } else {
         len = hw_bridge_response_encode(fallback, sizeof fallback, 500, 0, NULL, NULL, 0, sizeof oom - 1, oom,
                                         sizeof oom - 1);

@@ -217,8 +217,10 @@ static void echo(hw_host_request* req)
     hw_string name = {"Content-Type", 12};
     long long len = number(hw_host_request_header(req, "Content-Length")), n;
     if (hw_host_request_header(req, "Transfer-Encoding").value != NULL) len = -1;
-    if (type.value != NULL) hw_host_response_header(req, &name, &type);
-    else header(req, "Content-Type", "application/octet-stream");
+    if (type.value != NULL)
+        hw_host_response_header(req, &name, &type);
+    else
+        header(req, "Content-Type", "application/octet-stream");
     if ((n = read_piece(req)) < 0) {
         hw_host_response_abort(req);
         return;
@@ -230,8 +232,10 @@ static void echo(hw_host_request* req)
     for (; n > 0; n = read_piece(req)) {
         if (hw_host_response_write(req, piece, (size_t)n) != HW_OK) break;
     }
-    if (n == 0) end(req);
-    else hw_host_response_abort(req); /* the response cannot be completed */
+    if (n == 0)
+        end(req);
+    else
+        hw_host_response_abort(req); /* the response cannot be completed */
 }
 
 /* GET /download?bytes=N: the pattern, 64 KiB a write. Its period, 256,
@@ -369,8 +373,10 @@ int main(int argc, char** argv)
         if (rc == HW_OK) {
             serve(req);
         } else if (rc == HW_EDRAINED) {
-            if (stopping) fprintf(stderr, "c_host: left: every request answered\n");
-            else fprintf(stderr, "c_host: drained: a newer host took over\n");
+            if (stopping)
+                fprintf(stderr, "c_host: left: every request answered\n");
+            else
+                fprintf(stderr, "c_host: drained: a newer host took over\n");
             break;
         } else if (rc == HW_ECLOSED) {
             fprintf(stderr, "c_host: %s: %s\n", hw_strerror(rc), hw_last_error());

@@ -29,10 +29,7 @@
 #endif
 #include "haywire.h"
 
-static void response_complete(void* user_data)
-{
-    (void)user_data;
-}
+static void response_complete(void* user_data) { (void)user_data; }
 
 static void respond(http_request* request, hw_http_response* response, hw_string* body)
 {
@@ -119,17 +116,19 @@ static void nap(void)
 
 static void usage(const char* argv0)
 {
-    printf("usage: %s [options]\n"
-           "  --port N              port to listen on (default 8000)\n"
-           "  --threads N           listener count with --balancer reuseport (default 0)\n"
-           "  --balancer NAME       ipc or reuseport (default ipc)\n"
-           "  --parser NAME         accepted for compatibility; ignored\n"
-           "  --tcp_nodelay         set TCP_NODELAY on accepted sockets (default: off, Nagle on)\n"
-           "  --max_request_size N  largest request body in bytes (default 1048576)\n"
-           "  --listen_backlog N    listen backlog (default SOMAXCONN)\n"
-           "  --config FILE         read an INI configuration instead of the flags above\n"
-           "                        (tcp_nodelay = 1 there for TCP_NODELAY)\n"
-           "  --help                this text\n", argv0);
+    printf(
+        "usage: %s [options]\n"
+        "  --port N              port to listen on (default 8000)\n"
+        "  --threads N           listener count with --balancer reuseport (default 0)\n"
+        "  --balancer NAME       ipc or reuseport (default ipc)\n"
+        "  --parser NAME         accepted for compatibility; ignored\n"
+        "  --tcp_nodelay         set TCP_NODELAY on accepted sockets (default: off, Nagle on)\n"
+        "  --max_request_size N  largest request body in bytes (default 1048576)\n"
+        "  --listen_backlog N    listen backlog (default SOMAXCONN)\n"
+        "  --config FILE         read an INI configuration instead of the flags above\n"
+        "                        (tcp_nodelay = 1 there for TCP_NODELAY)\n"
+        "  --help                this text\n",
+        argv0);
 }
 
 int main(int argc, char** argv)
@@ -137,18 +136,16 @@ int main(int argc, char** argv)
     configuration config;
     const char* config_file = NULL;
     int rc;
-    static struct option options[] = {
-        {"port", required_argument, 0, 'p'},
-        {"threads", required_argument, 0, 't'},
-        {"balancer", required_argument, 0, 'b'},
-        {"parser", required_argument, 0, 'x'},
-        {"tcp_nodelay", no_argument, 0, 'n'},
-        {"max_request_size", required_argument, 0, 'm'},
-        {"listen_backlog", required_argument, 0, 'l'},
-        {"config", required_argument, 0, 'c'},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}
-    };
+    static struct option options[] = {{"port", required_argument, 0, 'p'},
+                                      {"threads", required_argument, 0, 't'},
+                                      {"balancer", required_argument, 0, 'b'},
+                                      {"parser", required_argument, 0, 'x'},
+                                      {"tcp_nodelay", no_argument, 0, 'n'},
+                                      {"max_request_size", required_argument, 0, 'm'},
+                                      {"listen_backlog", required_argument, 0, 'l'},
+                                      {"config", required_argument, 0, 'c'},
+                                      {"help", no_argument, 0, 'h'},
+                                      {0, 0, 0, 0}};
 
     memset(&config, 0, sizeof config);
     config.http_listen_address = "0.0.0.0";

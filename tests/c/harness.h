@@ -17,15 +17,28 @@
 
 static int hw_test_failures;
 
-#define CHECK(cond) do { if (!(cond)) { \
-    fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); \
-    hw_test_failures++; } } while (0)
-#define CHECK_INT(got, want) do { long long g_ = (long long)(got), w_ = (long long)(want); \
-    if (g_ != w_) { fprintf(stderr, "%s:%d: %s = %lld; want %lld\n", __FILE__, __LINE__, #got, g_, w_); \
-    hw_test_failures++; } } while (0)
-#define CHECK_CONTAINS(hay, needle) do { if (strstr((hay), (needle)) == NULL) { \
-    fprintf(stderr, "%s:%d: response lacks \"%s\":\n%s\n", __FILE__, __LINE__, (needle), (hay)); \
-    hw_test_failures++; } } while (0)
+#define CHECK(cond)                                                                  \
+    do {                                                                             \
+        if (!(cond)) {                                                               \
+            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); \
+            hw_test_failures++;                                                      \
+        }                                                                            \
+    } while (0)
+#define CHECK_INT(got, want)                                                                    \
+    do {                                                                                        \
+        long long g_ = (long long)(got), w_ = (long long)(want);                                \
+        if (g_ != w_) {                                                                         \
+            fprintf(stderr, "%s:%d: %s = %lld; want %lld\n", __FILE__, __LINE__, #got, g_, w_); \
+            hw_test_failures++;                                                                 \
+        }                                                                                       \
+    } while (0)
+#define CHECK_CONTAINS(hay, needle)                                                                      \
+    do {                                                                                                 \
+        if (strstr((hay), (needle)) == NULL) {                                                           \
+            fprintf(stderr, "%s:%d: response lacks \"%s\":\n%s\n", __FILE__, __LINE__, (needle), (hay)); \
+            hw_test_failures++;                                                                          \
+        }                                                                                                \
+    } while (0)
 
 /* Connect to 127.0.0.1:port; -1 on failure. */
 static inline int hw_test_connect(int port)
@@ -55,7 +68,10 @@ static inline int hw_test_exchange(int port, const char* raw, size_t rawlen, cha
     if (fd < 0) return -1;
     while (sent < rawlen) {
         ssize_t w = write(fd, raw + sent, rawlen - sent);
-        if (w <= 0) { close(fd); return -1; }
+        if (w <= 0) {
+            close(fd);
+            return -1;
+        }
         sent += (size_t)w;
     }
     shutdown(fd, SHUT_WR);

@@ -22,10 +22,10 @@ static const struct code codes[] = {
     HW_ERRNO_MAP(XX)
 #undef XX
 #define XX(name, value, message) {value, "HW_SHM_" #name, message},
-    HW_SHM_ERRNO_MAP(XX)
+        HW_SHM_ERRNO_MAP(XX)
 #undef XX
 #define XX(name, value, message) {value, "HW_BRIDGE_" #name, message},
-    HW_BRIDGE_ERRNO_MAP(XX)
+            HW_BRIDGE_ERRNO_MAP(XX)
 #undef XX
 };
 
@@ -49,8 +49,7 @@ int main(void)
     size_t n = sizeof codes / sizeof codes[0], i, j;
     for (i = 0; i < n; i++) {
         int lo, hi;
-        if (codes[i].value == 0)
-            continue; /* each header's OK: success is 0 in all three */
+        if (codes[i].value == 0) continue; /* each header's OK: success is 0 in all three */
         range(codes[i].name, &lo, &hi);
         if (codes[i].value < lo || codes[i].value > hi) {
             fprintf(stderr, "%s = %d: outside its header's range %d .. %d\n", codes[i].name, codes[i].value, lo, hi);

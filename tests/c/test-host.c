@@ -23,13 +23,24 @@
 #include "haywire_host.h"
 #include "harness.h"
 
-#define CHECK_STR(s, lit) do { hw_string s_ = (s); const char* l_ = (lit); \
-    if (s_.value == NULL || s_.length != strlen(l_) || memcmp(s_.value, l_, s_.length) != 0) { \
-    fprintf(stderr, "%s:%d: %s = \"%.*s\" (%s); want \"%s\"\n", __FILE__, __LINE__, #s, \
-            (int)s_.length, s_.value ? s_.value : "", s_.value ? "set" : "NULL", l_); \
-    hw_test_failures++; } } while (0)
-#define CHECK_NULL_STRING(s) do { hw_string s_ = (s); if (s_.value != NULL || s_.length != 0) { \
-    fprintf(stderr, "%s:%d: %s is not {NULL, 0}\n", __FILE__, __LINE__, #s); hw_test_failures++; } } while (0)
+#define CHECK_STR(s, lit)                                                                                       \
+    do {                                                                                                        \
+        hw_string s_ = (s);                                                                                     \
+        const char* l_ = (lit);                                                                                 \
+        if (s_.value == NULL || s_.length != strlen(l_) || memcmp(s_.value, l_, s_.length) != 0) {              \
+            fprintf(stderr, "%s:%d: %s = \"%.*s\" (%s); want \"%s\"\n", __FILE__, __LINE__, #s, (int)s_.length, \
+                    s_.value ? s_.value : "", s_.value ? "set" : "NULL", l_);                                   \
+            hw_test_failures++;                                                                                 \
+        }                                                                                                       \
+    } while (0)
+#define CHECK_NULL_STRING(s)                                                         \
+    do {                                                                             \
+        hw_string s_ = (s);                                                          \
+        if (s_.value != NULL || s_.length != 0) {                                    \
+            fprintf(stderr, "%s:%d: %s is not {NULL, 0}\n", __FILE__, __LINE__, #s); \
+            hw_test_failures++;                                                      \
+        }                                                                            \
+    } while (0)
 
 static int port;
 
@@ -87,10 +98,7 @@ static void client_start(client* c, const char* raw, size_t rawlen, size_t cap)
     pthread_create(&c->thread, NULL, client_run, c);
 }
 
-static void client_join(client* c)
-{
-    pthread_join(c->thread, NULL);
-}
+static void client_join(client* c) { pthread_join(c->thread, NULL); }
 
 static hw_host_request* next(hw_host* h)
 {
@@ -322,10 +330,14 @@ static void queries(hw_host* h)
 ** back streamed with a Content-Length. */
 static void big_body(hw_host* h)
 {
-    enum { N = 300000 };
+    enum
+    {
+        N = 300000
+    };
     char* raw = malloc(N + 200);
     char* got = malloc(N + 1);
-    int head = snprintf(raw, 200, "POST /big HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\nConnection: close\r\n\r\n", N);
+    int head =
+        snprintf(raw, 200, "POST /big HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\nConnection: close\r\n\r\n", N);
     client c;
     hw_host_request* req;
     hw_string body;
@@ -482,9 +494,10 @@ static void body_stream_errors(hw_host* h)
 
     /* Abort before any response: 500. A response begun without a length:
     ** chunked. */
-    client_start(&c, "GET /abort HTTP/1.1\r\nHost: t\r\n\r\nGET /chunked HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
-                 strlen("GET /abort HTTP/1.1\r\nHost: t\r\n\r\nGET /chunked HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"),
-                 8192);
+    client_start(
+        &c, "GET /abort HTTP/1.1\r\nHost: t\r\n\r\nGET /chunked HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+        strlen("GET /abort HTTP/1.1\r\nHost: t\r\n\r\nGET /chunked HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"),
+        8192);
     if ((req = next(h)) != NULL) CHECK_INT(hw_host_response_abort(req), HW_OK);
     if ((req = next(h)) != NULL) {
         CHECK_INT(hw_host_request_body_read(req, buf, sizeof buf, 0, &n), HW_OK);

@@ -21,7 +21,8 @@
 static void hello(http_request* request, hw_http_response* response, void* user_data)
 {
     hw_string body;
-    (void)request; (void)user_data;
+    (void)request;
+    (void)user_data;
     SETSTRING(body, "hello world");
     hw_set_body(response, &body);
     hw_http_response_send(response, NULL, NULL);
@@ -80,8 +81,7 @@ static int server_end(int fd)
     if (getsockname(fd, (struct sockaddr*)&mine, &len) != 0) return -1;
     for (int s = 3; s < 4096; s++) {
         len = sizeof peer;
-        if (s != fd && getpeername(s, (struct sockaddr*)&peer, &len) == 0 && port_of(&peer) == port_of(&mine))
-            return s;
+        if (s != fd && getpeername(s, (struct sockaddr*)&peer, &len) == 0 && port_of(&peer) == port_of(&mine)) return s;
     }
     return -1;
 }
@@ -154,22 +154,33 @@ static long long stalled(int port, const char* partial, char* resp, size_t cap)
     long long t0 = now_ms();
     resp[0] = 0;
     if (fd < 0) return -1;
-    if (write(fd, partial, strlen(partial)) != (ssize_t)strlen(partial)) { close(fd); return -1; }
+    if (write(fd, partial, strlen(partial)) != (ssize_t)strlen(partial)) {
+        close(fd);
+        return -1;
+    }
     read_until(fd, resp, cap, NULL); /* until the engine closes */
     close(fd);
     return now_ms() - t0;
 }
 
 /* CHECK that ms is within [lo, hi]. */
-#define CHECK_MS(ms, lo, hi, what) do { long long m_ = (ms); if (m_ < (lo) || m_ > (hi)) { \
-    fprintf(stderr, "%s:%d: %s took %lld ms; want %d to %d\n", __FILE__, __LINE__, (what), m_, (lo), (hi)); \
-    hw_test_failures++; } } while (0)
+#define CHECK_MS(ms, lo, hi, what)                                                                                  \
+    do {                                                                                                            \
+        long long m_ = (ms);                                                                                        \
+        if (m_ < (lo) || m_ > (hi)) {                                                                               \
+            fprintf(stderr, "%s:%d: %s took %lld ms; want %d to %d\n", __FILE__, __LINE__, (what), m_, (lo), (hi)); \
+            hw_test_failures++;                                                                                     \
+        }                                                                                                           \
+    } while (0)
 
 int main(int argc, char** argv)
 {
     char ini[512], path[400], resp[65536], big[4096];
     int port, rc;
-    if (argc != 3) { fprintf(stderr, "usage: test-lifecycle PORT TMPDIR\n"); return 2; }
+    if (argc != 3) {
+        fprintf(stderr, "usage: test-lifecycle PORT TMPDIR\n");
+        return 2;
+    }
     port = atoi(argv[1]);
 
     /* Versions and error strings. */
@@ -200,11 +211,12 @@ int main(int argc, char** argv)
     /* Every key of the INI file takes effect. */
     snprintf(path, sizeof path, "%s/haywire.conf", argv[2]);
     snprintf(ini, sizeof ini,
-        "; every key\n[http]\nlisten_address = 127.0.0.1\nlisten_port = %d\nthread_count = 2\n"
-        "balancer = reuseport\nparser = http_parser\ntcp_nodelay = 1\nlisten_backlog = 64\n"
-        "max_request_size = 1000\nmax_target_bytes = 100\nmax_header_bytes = 2048\n"
-        "max_header_count = 10\nheader_timeout_ms = 400\nbody_timeout_ms = 500\n"
-        "idle_timeout_ms = 700\nwrite_timeout_ms = 5000\nserver_name = lifecycle-test\n", port);
+             "; every key\n[http]\nlisten_address = 127.0.0.1\nlisten_port = %d\nthread_count = 2\n"
+             "balancer = reuseport\nparser = http_parser\ntcp_nodelay = 1\nlisten_backlog = 64\n"
+             "max_request_size = 1000\nmax_target_bytes = 100\nmax_header_bytes = 2048\n"
+             "max_header_count = 10\nheader_timeout_ms = 400\nbody_timeout_ms = 500\n"
+             "idle_timeout_ms = 700\nwrite_timeout_ms = 5000\nserver_name = lifecycle-test\n",
+             port);
     CHECK_INT(write_file(path, ini), 0);
     CHECK_INT(hw_init_from_config(path), HW_OK);
     hw_http_add_route("/", hello, NULL);
@@ -248,8 +260,8 @@ int main(int argc, char** argv)
         CHECK_MS(stalled(port, "GET / HTTP/1.1\r\nHost: t\r\n", resp, sizeof resp), 300, 2500, "a stalled head");
         CHECK_CONTAINS(resp, "HTTP/1.1 408 ");
         /* body_timeout_ms = 500: so does a body. */
-        CHECK_MS(stalled(port, "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc", resp, sizeof resp),
-                 350, 2500, "a stalled body");
+        CHECK_MS(stalled(port, "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc", resp, sizeof resp), 350,
+                 2500, "a stalled body");
         CHECK_CONTAINS(resp, "HTTP/1.1 408 ");
         /* idle_timeout_ms = 700: a kept-alive connection without a next
         ** request is closed, without an answer. */
@@ -382,7 +394,8 @@ int main(int argc, char** argv)
         CHECK(f != NULL);
         if (f) fclose(f);
         /* No host attached: bridged requests get 503. */
-        CHECK(hw_test_get(port, "GET /nothing-native HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", resp, sizeof resp) > 0);
+        CHECK(hw_test_get(port, "GET /nothing-native HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", resp,
+                          sizeof resp) > 0);
         CHECK_CONTAINS(resp, "HTTP/1.1 503 ");
         {
             hw_stats_t st;

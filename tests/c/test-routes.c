@@ -24,8 +24,7 @@ static int sends; /* counters taken (atomic) */
 
 static void enter(void)
 {
-    if (__atomic_fetch_add(&in_callback, 1, __ATOMIC_SEQ_CST) != 0)
-        __atomic_fetch_add(&overlaps, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_fetch_add(&in_callback, 1, __ATOMIC_SEQ_CST) != 0) __atomic_fetch_add(&overlaps, 1, __ATOMIC_SEQ_CST);
     usleep(200); /* widen the window in which an overlap would show */
 }
 
@@ -34,8 +33,10 @@ static void leave(void) { __atomic_fetch_sub(&in_callback, 1, __ATOMIC_SEQ_CST);
 static void complete(void* user_data)
 {
     int* c = user_data;
-    if (c >= completions && c < completions + MAX_SENDS) __atomic_fetch_add(c, 1, __ATOMIC_SEQ_CST);
-    else __atomic_fetch_add(&overlaps, 1000, __ATOMIC_SEQ_CST); /* a stranger's user_data: fails below */
+    if (c >= completions && c < completions + MAX_SENDS)
+        __atomic_fetch_add(c, 1, __ATOMIC_SEQ_CST);
+    else
+        __atomic_fetch_add(&overlaps, 1000, __ATOMIC_SEQ_CST); /* a stranger's user_data: fails below */
 }
 
 static void send_text(hw_http_response* response, const char* status, const char* text)
@@ -92,15 +93,18 @@ static void info(http_request* request, hw_http_response* response, void* user_d
     agent = hw_get_header(request, &key);
     while (hw_request_header_at(request, n, &name, &value) == HW_OK) n++;
     snprintf(text, sizeof text, "method=%d version=%d.%d url=%.*s header=%.*s fields=%zu keep_alive=%d",
-             request->method, request->http_major, request->http_minor,
-             (int)request->url->length, request->url->value,
+             request->method, request->http_major, request->http_minor, (int)request->url->length, request->url->value,
              agent ? (int)agent->length : 4, agent ? agent->value : "NULL", n, request->keep_alive);
     send_text(response, HTTP_STATUS_200, text);
     leave();
 }
 
 /* Responses sent later, from another thread. */
-struct later { hw_http_response* response; http_request* request; };
+struct later
+{
+    hw_http_response* response;
+    http_request* request;
+};
 
 static void* send_later(void* arg)
 {
@@ -129,7 +133,8 @@ static void async(http_request* request, hw_http_response* response, void* user_
 
 static void abandon(http_request* request, hw_http_response* response, void* user_data)
 {
-    (void)request; (void)user_data;
+    (void)request;
+    (void)user_data;
     enter();
     hw_free_http_response(response);
     leave();
@@ -138,7 +143,8 @@ static void abandon(http_request* request, hw_http_response* response, void* use
 static void headers_out(http_request* request, hw_http_response* response, void* user_data)
 {
     hw_string n1, v1, n2, v2, n3, v3, n4, v4;
-    (void)request; (void)user_data;
+    (void)request;
+    (void)user_data;
     enter();
     SETSTRING(n1, "X-Good");
     SETSTRING(v1, "yes");
@@ -156,7 +162,11 @@ static void headers_out(http_request* request, hw_http_response* response, void*
     leave();
 }
 
-struct client_arg { int port; int ok; };
+struct client_arg
+{
+    int port;
+    int ok;
+};
 
 static void* client(void* arg)
 {
@@ -174,7 +184,10 @@ int main(int argc, char** argv)
     static char resp[1 << 20];
     configuration config;
     int port;
-    if (argc != 2) { fprintf(stderr, "usage: test-routes PORT\n"); return 2; }
+    if (argc != 2) {
+        fprintf(stderr, "usage: test-routes PORT\n");
+        return 2;
+    }
     port = atoi(argv[1]);
     memset(&config, 0, sizeof config);
     config.http_listen_address = "127.0.0.1";
@@ -212,10 +225,13 @@ int main(int argc, char** argv)
     CHECK_CONTAINS(resp, "header=NULL fields=2 keep_alive=0");
 
     /* Bodies: Content-Length and chunked; HEAD has none. */
-    hw_test_get(port, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nConnection: close\r\n\r\nabcde", resp, sizeof resp);
+    hw_test_get(port, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nConnection: close\r\n\r\nabcde", resp,
+                sizeof resp);
     CHECK_CONTAINS(resp, "Content-Length: 5\r\n\r\nabcde");
-    hw_test_get(port, "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-                      "3\r\nabc\r\n4;ext=1\r\ndefg\r\n0\r\nTrailer: x\r\n\r\n", resp, sizeof resp);
+    hw_test_get(port,
+                "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                "3\r\nabc\r\n4;ext=1\r\ndefg\r\n0\r\nTrailer: x\r\n\r\n",
+                resp, sizeof resp);
     CHECK_CONTAINS(resp, "Content-Length: 7\r\n\r\nabcdefg");
     hw_test_get(port, "HEAD / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", resp, sizeof resp);
     CHECK_CONTAINS(resp, "Content-Length: 11\r\n\r\n");
@@ -242,8 +258,10 @@ int main(int argc, char** argv)
         char pipe[4096] = "";
         for (int i = 0; i < 16; i++) {
             char one[128];
-            if (i % 4 == 1) snprintf(one, sizeof one, "GET /async/%d HTTP/1.1\r\nHost: t\r\n\r\n", i);
-            else snprintf(one, sizeof one, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+            if (i % 4 == 1)
+                snprintf(one, sizeof one, "GET /async/%d HTTP/1.1\r\nHost: t\r\n\r\n", i);
+            else
+                snprintf(one, sizeof one, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
             strcat(pipe, one);
         }
         strcat(pipe, "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
@@ -271,8 +289,15 @@ int main(int argc, char** argv)
         pthread_t t[4];
         struct client_arg a[4];
         int total = 0;
-        for (int i = 0; i < 4; i++) { a[i].port = port; a[i].ok = 0; pthread_create(&t[i], NULL, client, &a[i]); }
-        for (int i = 0; i < 4; i++) { pthread_join(t[i], NULL); total += a[i].ok; }
+        for (int i = 0; i < 4; i++) {
+            a[i].port = port;
+            a[i].ok = 0;
+            pthread_create(&t[i], NULL, client, &a[i]);
+        }
+        for (int i = 0; i < 4; i++) {
+            pthread_join(t[i], NULL);
+            total += a[i].ok;
+        }
         CHECK_INT(total, 80);
         CHECK_INT(__atomic_load_n(&overlaps, __ATOMIC_SEQ_CST), 0);
     }

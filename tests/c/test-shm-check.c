@@ -16,43 +16,42 @@
 #include <stdlib.h>
 #include <string.h>
 
-static unsigned long long num(const char *s) { return strtoull(s, NULL, 0); }
+static unsigned long long num(const char* s) { return strtoull(s, NULL, 0); }
 
-int main(int argc, char **argv) {
-  FILE *f;
-  if (argc >= 3 && strcmp(argv[1], "desc") == 0 && argc == 8) {
-    hw_shm_arena_entry a;
-    hw_shm_desc d;
-    memset(&a, 0, sizeof a);
-    a.size = num(argv[3]);
-    a.chunk_size = (uint32_t)num(argv[4]);
-    a.chunk_count = (uint32_t)(a.size / a.chunk_size);
-    if ((f = fopen(argv[2], "rb")) == NULL)
-      return 1;
-    while (fread(&d, sizeof d, 1, f) == 1)
-      printf("%d\n", hw_shm_desc_check(&d, (int)num(argv[5]), &a, (uint32_t)num(argv[6]), (uint32_t)num(argv[7])));
-    fclose(f);
-    return 0;
-  }
-  if (argc == 3 && strcmp(argv[1], "header") == 0) {
-    char why[256] = "";
-    long size;
-    void *buf;
-    int rc;
-    if ((f = fopen(argv[2], "rb")) == NULL || fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0)
-      return 1;
-    rewind(f);
-    /* Over-allocate so a header that lies about its tables cannot make the
-    ** check read beyond the buffer before it rejects them. */
-    buf = calloc(1, (size_t)size + 8);
-    if (buf == NULL || fread(buf, 1, (size_t)size, f) != (size_t)size)
-      return 1;
-    fclose(f);
-    rc = hw_shm_header_check(buf, (uint64_t)size, why, sizeof why);
-    printf("%d %s\n", rc, why);
-    free(buf);
-    return 0;
-  }
-  fprintf(stderr, "usage: test-shm-check desc|header ...\n");
-  return 2;
+int main(int argc, char** argv)
+{
+    FILE* f;
+    if (argc >= 3 && strcmp(argv[1], "desc") == 0 && argc == 8) {
+        hw_shm_arena_entry a;
+        hw_shm_desc d;
+        memset(&a, 0, sizeof a);
+        a.size = num(argv[3]);
+        a.chunk_size = (uint32_t)num(argv[4]);
+        a.chunk_count = (uint32_t)(a.size / a.chunk_size);
+        if ((f = fopen(argv[2], "rb")) == NULL) return 1;
+        while (fread(&d, sizeof d, 1, f) == 1)
+            printf("%d\n",
+                   hw_shm_desc_check(&d, (int)num(argv[5]), &a, (uint32_t)num(argv[6]), (uint32_t)num(argv[7])));
+        fclose(f);
+        return 0;
+    }
+    if (argc == 3 && strcmp(argv[1], "header") == 0) {
+        char why[256] = "";
+        long size;
+        void* buf;
+        int rc;
+        if ((f = fopen(argv[2], "rb")) == NULL || fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0) return 1;
+        rewind(f);
+        /* Over-allocate so a header that lies about its tables cannot make the
+        ** check read beyond the buffer before it rejects them. */
+        buf = calloc(1, (size_t)size + 8);
+        if (buf == NULL || fread(buf, 1, (size_t)size, f) != (size_t)size) return 1;
+        fclose(f);
+        rc = hw_shm_header_check(buf, (uint64_t)size, why, sizeof why);
+        printf("%d %s\n", rc, why);
+        free(buf);
+        return 0;
+    }
+    fprintf(stderr, "usage: test-shm-check desc|header ...\n");
+    return 2;
 }

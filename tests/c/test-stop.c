@@ -48,7 +48,8 @@ static char big_body[8 << 20];
 static void big(http_request* request, hw_http_response* response, void* user_data)
 {
     hw_string body;
-    (void)request; (void)user_data;
+    (void)request;
+    (void)user_data;
     __atomic_fetch_add(&entered, 1, __ATOMIC_SEQ_CST);
     usleep(200000);
     body.value = big_body;
@@ -61,14 +62,21 @@ static void big(http_request* request, hw_http_response* response, void* user_da
 static void hello(http_request* request, hw_http_response* response, void* user_data)
 {
     hw_string body;
-    (void)request; (void)user_data;
+    (void)request;
+    (void)user_data;
     SETSTRING(body, "hello world");
     hw_set_body(response, &body);
     hw_http_response_send(response, NULL, NULL);
 }
 
 /* A client on its own thread: one request, the whole answer. */
-struct client { const char* request; char resp[4096]; int n; pthread_t t; };
+struct client
+{
+    const char* request;
+    char resp[4096];
+    int n;
+    pthread_t t;
+};
 
 static void* client_run(void* arg)
 {
@@ -92,7 +100,14 @@ static void wait_entered(int n)
     CHECK(__atomic_load_n(&entered, __ATOMIC_SEQ_CST) >= n);
 }
 
-struct stopper { int timeout_ms; int rc; long long took_ms; pthread_barrier_t* go; pthread_t t; };
+struct stopper
+{
+    int timeout_ms;
+    int rc;
+    long long took_ms;
+    pthread_barrier_t* go;
+    pthread_t t;
+};
 
 static void* stopper_run(void* arg)
 {
@@ -125,7 +140,10 @@ int main(int argc, char** argv)
 {
     configuration config;
     char resp[8192];
-    if (argc != 2) { fprintf(stderr, "usage: test-stop PORT\n"); return 2; }
+    if (argc != 2) {
+        fprintf(stderr, "usage: test-stop PORT\n");
+        return 2;
+    }
     port = atoi(argv[1]);
     alarm(100); /* a deadlock fails the test instead of hanging it */
 
@@ -208,7 +226,8 @@ int main(int argc, char** argv)
         took = now_ms() - t0;
         CHECK_INT(__atomic_load_n(&left, __ATOMIC_SEQ_CST), __atomic_load_n(&entered, __ATOMIC_SEQ_CST));
         if (took < 900 || took > 10000) {
-            fprintf(stderr, "%s:%d: hw_stop(100) with a 1500 ms callback took %lld ms; want it to wait for the callback\n",
+            fprintf(stderr,
+                    "%s:%d: hw_stop(100) with a 1500 ms callback took %lld ms; want it to wait for the callback\n",
                     __FILE__, __LINE__, took);
             hw_test_failures++;
         }
@@ -241,7 +260,8 @@ int main(int argc, char** argv)
         }
         pthread_barrier_destroy(&go);
         if (ok != 1 || state != 1) {
-            fprintf(stderr, "%s:%d: concurrent hw_stop = %d (%lld ms), %d (%lld ms); want one HW_OK and one HW_ESTATE\n",
+            fprintf(stderr,
+                    "%s:%d: concurrent hw_stop = %d (%lld ms), %d (%lld ms); want one HW_OK and one HW_ESTATE\n",
                     __FILE__, __LINE__, s[0].rc, s[0].took_ms, s[1].rc, s[1].took_ms);
             hw_test_failures++;
         }

@@ -97,8 +97,8 @@ test_all() {
   fuzz FuzzDecodeDescriptor ./region
   fuzz FuzzAttach ./ringbuf
   fuzz FuzzAllocator ./region/arena
-  fuzz FuzzDecodeView ./bridge
-  fuzz FuzzDecodeResponse ./bridge
+  fuzz FuzzDecodeView ./bridge/wire
+  fuzz FuzzDecodeResponse ./bridge/wire
   log "C# OWIN host: NUnit on Mono (hostsample-dotnet/test.sh)"
   HAYWIRE_BUILD_DIR="$BUILD" OUT="$BUILD/dotnet" hostsample-dotnet/test.sh
 }

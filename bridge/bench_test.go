@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/haywireowin/haywire/bridge/host"
+	"github.com/haywireowin/haywire/bridge/wire"
 	"github.com/haywireowin/haywire/engine"
 	"github.com/haywireowin/haywire/region"
 )
@@ -35,14 +37,14 @@ func benchBridge(b *testing.B, depth int) {
 		b.Fatal(err)
 	}
 	defer srv.Stop(context.Background())
-	h, err := Attach(br.Name(), region.Options{Dir: dir, AttachTimeout: 5 * time.Second})
+	h, err := host.Attach(br.Name(), region.Options{Dir: dir, AttachTimeout: 5 * time.Second})
 	if err != nil {
 		b.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan struct{})
 	go func() {
-		h.Serve(ctx, func(v View, w *ResponseWriter) { w.WriteString("hello world") })
+		h.Serve(ctx, func(v wire.View, w *host.ResponseWriter) { w.WriteString("hello world") })
 		close(served)
 	}()
 	defer func() { cancel(); <-served; h.Close() }()

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/haywireowin/haywire/bridge/wire"
 	"github.com/haywireowin/haywire/engine"
 	"github.com/haywireowin/haywire/http1"
 	"github.com/haywireowin/haywire/region"
@@ -50,31 +51,6 @@ type Options struct {
 	// one drains. Default 2, at most region.MaxLanes.
 	Lanes int
 }
-
-// Cancel codes (Descriptor.Aux of KindCancel).
-const (
-	// CancelDrain, on stream 0, tells a host that the engine sends it no
-	// more requests (a newer host took over, or the host asked to leave):
-	// it finishes what it has, sends the responses, and detaches. Every
-	// request the engine sent before it precedes it on the ring. From a
-	// host, it asks to leave: the engine stops routing to the host's lane
-	// at once and answers with its own CancelDrain.
-	CancelDrain = 1
-	// CancelClientGone, on a request's stream, says its client went away
-	// (closed the connection, or only its sending side: a half-closed
-	// client still reads), its request body failed, or a streamed response
-	// could not be written. The host may stop working on it but still
-	// answers: the engine writes the response if it can (to a half-closed
-	// client) and discards it otherwise.
-	CancelClientGone = 2
-	// CancelHostAbort, from a host on a request's stream, abandons the
-	// response: 500 if none of it was written, else the client connection
-	// is aborted.
-	CancelHostAbort = 3
-)
-
-// ErrConfig reports Options the bridge cannot work with.
-var ErrConfig = errors.New("bridge: invalid options")
 
 // Bridge is the engine side: it owns the region and serves requests by
 // forwarding them to the attached host. Use it as an engine.Handler (the
@@ -166,10 +142,10 @@ type lane struct {
 	// scratch and owner.
 	sendMu  sync.Mutex
 	scratch []byte
-	view    ViewRequest // reused for each request (sendMu)
-	owner   []*stream   // by request-arena chunk: the stream whose body it holds
-	chunk   int         // request-arena chunk size
-	window  int         // BodyWindow in chunks
+	view    wire.ViewRequest // reused for each request (sendMu)
+	owner   []*stream        // by request-arena chunk: the stream whose body it holds
+	chunk   int              // request-arena chunk size
+	window  int              // BodyWindow in chunks
 
 	// done completes exchanges for the receive goroutine, one write per
 	// connection per batch of responses.
@@ -368,7 +344,7 @@ func (l *lane) sendOwedDrain() {
 	if !current {
 		return
 	}
-	ok, err := l.r.Sender().Send(&region.Descriptor{Kind: region.KindCancel, Aux: CancelDrain})
+	ok, err := l.r.Sender().Send(&region.Descriptor{Kind: region.KindCancel, Aux: wire.CancelDrain})
 	if err != nil {
 		log.Printf("bridge: telling lane %d to drain: %v", l.r.Lane(), err)
 	}
@@ -534,12 +510,12 @@ func (l *lane) send(s *stream) error {
 	viewOf(v, s.id, x)
 	d := region.Descriptor{Kind: region.KindRequest, Flags: region.FlagEnd, Stream: s.id, Conn: s.conn}
 	snd := l.r.Sender()
-	if ViewLen(v) <= l.chunk && l.sendOne(snd, &d, v) {
+	if wire.ViewLen(v) <= l.chunk && l.sendOne(snd, &d, v) {
 		l.published(snd, s.id)
 		return nil
 	}
 	var err error
-	if l.scratch, err = EncodeView(l.scratch[:0], v); err != nil {
+	if l.scratch, err = wire.EncodeView(l.scratch[:0], v); err != nil {
 		return err
 	}
 	deadline := time.Now().Add(l.b.opts.SendTimeout)
@@ -563,7 +539,7 @@ func (l *lane) send(s *stream) error {
 
 // sendOne encodes a view that fits one chunk straight into the chunk and
 // publishes it; false when the ring or arena has no room right now.
-func (l *lane) sendOne(snd *region.Sender, d *region.Descriptor, v *ViewRequest) bool {
+func (l *lane) sendOne(snd *region.Sender, d *region.Descriptor, v *wire.ViewRequest) bool {
 	c, ok := snd.Alloc()
 	if !ok {
 		snd.Collect()
@@ -575,7 +551,7 @@ func (l *lane) sendOne(snd *region.Sender, d *region.Descriptor, v *ViewRequest)
 		snd.Free(c)
 		return false
 	}
-	b, err := EncodeView(c.Buf[:0:len(c.Buf)], v) // capped: never past the chunk
+	b, err := wire.EncodeView(c.Buf[:0:len(c.Buf)], v) // capped: never past the chunk
 	if err != nil || len(b) > len(c.Buf) || &b[0] != &c.Buf[0] {
 		snd.Free(c) // cannot happen for a view ViewLen says fits
 		return false
@@ -598,45 +574,45 @@ func (l *lane) published(snd *region.Sender, id uint64) {
 
 // viewOf describes x's request for EncodeView in v, reusing its field
 // table.
-func viewOf(v *ViewRequest, id uint64, x *engine.Exchange) {
+func viewOf(v *wire.ViewRequest, id uint64, x *engine.Exchange) {
 	req, head := x.Request(), x.Head()
-	span := func(b []byte) Span {
+	span := func(b []byte) wire.Span {
 		off, ok := http1.Offset(head, b)
 		if !ok {
-			return Span{}
+			return wire.Span{}
 		}
-		return Span{uint32(off), uint32(len(b))}
+		return wire.Span{Off: uint32(off), Len: uint32(len(b))}
 	}
-	*v = ViewRequest{
+	*v = wire.ViewRequest{
 		MethodID: uint8(req.MethodID), Minor: uint8(req.Minor), RequestID: id, ConnID: x.ConnID(),
 		ContentLength: req.ContentLength, Head: head, Body: x.Body(),
 		MethodSpan: span(req.Method), TargetSpan: span(req.Target), PathSpan: span(req.Path),
-		QuerySpan: Span{Len: NoQuery}, AuthoritySpan: span(req.Authority), HostSpan: span(req.Host),
+		QuerySpan: wire.Span{Len: wire.NoQuery}, AuthoritySpan: span(req.Authority), HostSpan: span(req.Host),
 		Remote: addrPort(x.RemoteAddr()), Local: addrPort(x.LocalAddr()), Fields: v.Fields[:0],
 	}
 	if req.Query != nil {
 		v.QuerySpan = span(req.Query)
 	}
 	if len(req.Path) == 1 && req.Path[0] == '/' && v.PathSpan.Len == 0 {
-		v.PathSpan = Span{} // absolute-form without a path: the host reads "" as "/"
+		v.PathSpan = wire.Span{} // absolute-form without a path: the host reads "" as "/"
 	}
 	if req.KeepAlive {
-		v.Flags |= ViewKeepAlive
+		v.Flags |= wire.ViewKeepAlive
 	}
 	if req.MethodID == http1.MethodHead {
-		v.Flags |= ViewHead
+		v.Flags |= wire.ViewHead
 	}
 	if req.ExpectContinue {
-		v.Flags |= ViewExpectContinue
+		v.Flags |= wire.ViewExpectContinue
 	}
 	if req.Chunked {
-		v.Flags |= ViewChunked
+		v.Flags |= wire.ViewChunked
 	}
 	if x.BodyStreamed() {
-		v.Flags |= ViewBodyStream
+		v.Flags |= wire.ViewBodyStream
 	}
 	for _, h := range req.Headers {
-		v.Fields = append(v.Fields, FieldSpan{span(h.Name), span(h.Value)})
+		v.Fields = append(v.Fields, wire.FieldSpan{Name: span(h.Name), Value: span(h.Value)})
 	}
 }
 
@@ -662,7 +638,7 @@ func cancelStream(x *engine.Exchange) {
 	l.b.stats.cancelled.Add(1)
 	l.sendMu.Lock()
 	defer l.sendMu.Unlock()
-	d := region.Descriptor{Kind: region.KindCancel, Stream: s.id, Conn: s.conn, Aux: CancelClientGone}
+	d := region.Descriptor{Kind: region.KindCancel, Stream: s.id, Conn: s.conn, Aux: wire.CancelClientGone}
 	if ok, err := l.r.Sender().Send(&d); !ok || err != nil {
 		// A full ring: the host learns nothing, and answers in vain.
 		log.Printf("bridge: cancel of stream %d not sent: %v", s.id, err)
@@ -744,9 +720,9 @@ func (l *lane) handle(d *region.Descriptor, payload []byte) (kept bool) {
 	case region.KindNop: // a host announcing itself: the wake-up was the point
 	case region.KindCancel:
 		switch {
-		case d.Aux == CancelHostAbort:
+		case d.Aux == wire.CancelHostAbort:
 			l.hostAbort(d.Stream)
-		case d.Aux == CancelDrain && d.Stream == 0: // the host asks to leave
+		case d.Aux == wire.CancelDrain && d.Stream == 0: // the host asks to leave
 			l.drainEpoch(d.Epoch)
 		default:
 			l.b.stats.invalid.Add(1)
@@ -778,7 +754,7 @@ func (l *lane) response(d *region.Descriptor, payload []byte) {
 		return
 	}
 	h, body, err := decodeResponse(msg)
-	streamed := err == nil && h.Flags&ResponseStream != 0
+	streamed := err == nil && h.Flags&wire.ResponseStream != 0
 	if streamed { // the stream stays registered for its pieces
 		s.out, s.failed = make(chan piece, l.r.Receiver().ArenaGeometry().Chunks+1), make(chan struct{})
 	} else {
@@ -810,19 +786,19 @@ func (l *lane) response(d *region.Descriptor, payload []byte) {
 }
 
 // decodeResponse decodes a response message and checks its length rules.
-func decodeResponse(msg []byte) (ResponseHead, []byte, error) {
-	h, body, err := DecodeResponse(msg)
+func decodeResponse(msg []byte) (wire.ResponseHead, []byte, error) {
+	h, body, err := wire.DecodeResponse(msg)
 	if err != nil {
 		return h, nil, err
 	}
 	n := int64(len(body))
-	if h.ContentLength >= 0 && (h.ContentLength < n || (h.ContentLength != n && h.Flags&ResponseStream == 0)) {
-		return h, nil, fmt.Errorf("%w: Content-Length %d, body %d bytes", ErrResponse, h.ContentLength, n)
+	if h.ContentLength >= 0 && (h.ContentLength < n || (h.ContentLength != n && h.Flags&wire.ResponseStream == 0)) {
+		return h, nil, fmt.Errorf("%w: Content-Length %d, body %d bytes", wire.ErrResponse, h.ContentLength, n)
 	}
 	for f := h.Fields; len(f) > 0; {
-		_, _, rest, ok := NextField(f)
+		_, _, rest, ok := wire.NextField(f)
 		if !ok {
-			return h, nil, fmt.Errorf("%w: header block %q", ErrResponse, f)
+			return h, nil, fmt.Errorf("%w: header block %q", wire.ErrResponse, f)
 		}
 		f = rest
 	}
@@ -830,10 +806,10 @@ func decodeResponse(msg []byte) (ResponseHead, []byte, error) {
 }
 
 // applyHead sets x's status and fields from a decoded head.
-func applyHead(x *engine.Exchange, h *ResponseHead) {
+func applyHead(x *engine.Exchange, h *wire.ResponseHead) {
 	x.SetStatus(h.Status, string(h.Reason))
 	for f := h.Fields; len(f) > 0; {
-		name, value, rest, _ := NextField(f) // checked by decodeResponse
+		name, value, rest, _ := wire.NextField(f) // checked by decodeResponse
 		x.AddHeader(name, value)
 		f = rest
 	}

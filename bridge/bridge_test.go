@@ -18,6 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/haywireowin/haywire/bridge/host"
+	"github.com/haywireowin/haywire/bridge/internal/bridgetest"
+	"github.com/haywireowin/haywire/bridge/wire"
 	"github.com/haywireowin/haywire/engine"
 	"github.com/haywireowin/haywire/region"
 )
@@ -34,7 +37,7 @@ func TestMain(m *testing.M) {
 }
 
 // echoHandler answers with what it saw; /slow?ms=N waits first.
-func echoHandler(v View, w *ResponseWriter) {
+func echoHandler(v wire.View, w *host.ResponseWriter) {
 	if string(v.Path()) == "/slow" {
 		q, _ := v.Query()
 		ms, _ := strconv.Atoi(strings.TrimPrefix(string(q), "ms="))
@@ -47,7 +50,7 @@ func echoHandler(v View, w *ResponseWriter) {
 }
 
 func runHostProcess(name, dir string) int {
-	h, err := Attach(name, region.Options{Dir: dir, AttachTimeout: 5 * time.Second})
+	h, err := host.Attach(name, region.Options{Dir: dir, AttachTimeout: 5 * time.Second})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "host:", err)
 		return 1
@@ -58,7 +61,7 @@ func runHostProcess(name, dir string) int {
 	defer stop()
 	err = h.Serve(ctx, echoHandler)
 	h.Close()
-	if err == ErrDrained {
+	if err == host.ErrDrained {
 		return 0
 	}
 	return 3
@@ -101,17 +104,6 @@ func get(t *testing.T, srv *engine.Server, path string) (int, string, http.Heade
 	return resp.StatusCode, string(b), resp.Header
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func TestBridgeNoHost503(t *testing.T) {
 	srv, b, _ := setup(t)
 	b.opts.HostWait = -1 // answer at once (hostwait_test.go waits)
@@ -128,7 +120,7 @@ func TestBridgeNoHost503(t *testing.T) {
 
 func TestBridgeInProcessHost(t *testing.T) {
 	srv, b, dir := setup(t)
-	h, err := Attach(b.Name(), region.Options{Dir: dir})
+	h, err := host.Attach(b.Name(), region.Options{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +128,7 @@ func TestBridgeInProcessHost(t *testing.T) {
 	done := make(chan struct{})
 	go func() { h.Serve(ctx, echoHandler); close(done) }()
 	defer func() { cancel(); <-done; h.Close() }()
-	waitFor(t, "the host to attach", func() bool { return b.Stats().HostPID != 0 })
+	bridgetest.WaitFor(t, "the host to attach", func() bool { return b.Stats().HostPID != 0 })
 
 	code, body, hdr := get(t, srv, "/hello/world?x=1")
 	if code != 200 || body != "GET /hello/world q=x=1 host="+srv.Addr().String()+" body=" || hdr.Get("Content-Type") != "text/plain" {
@@ -160,7 +152,7 @@ func TestBridgeInProcessHost(t *testing.T) {
 		t.Fatalf("Lanes() = %+v; want lane 0 alive and serving (this pid), lane 1 absent", lanes)
 	}
 	// The host releases request chunks as it reads them: all come back.
-	waitFor(t, "request chunks to return", func() bool {
+	bridgetest.WaitFor(t, "request chunks to return", func() bool {
 		b.lanes[0].sendMu.Lock()
 		b.lanes[0].r.Sender().Collect()
 		b.lanes[0].sendMu.Unlock()
@@ -172,21 +164,21 @@ func TestBridgeInProcessHost(t *testing.T) {
 // every response matches its request and each connection keeps its order.
 func TestBridgePipelinedOrder(t *testing.T) {
 	srv, b, dir := setup(t)
-	h, err := Attach(b.Name(), region.Options{Dir: dir})
+	h, err := host.Attach(b.Name(), region.Options{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		h.Serve(ctx, func(v View, w *ResponseWriter) {
+		h.Serve(ctx, func(v wire.View, w *host.ResponseWriter) {
 			time.Sleep(time.Duration(rand.Intn(3)) * time.Millisecond)
 			w.Write(v.Path())
 		})
 		close(done)
 	}()
 	defer func() { cancel(); <-done; h.Close() }()
-	waitFor(t, "the host to attach", func() bool { return b.Stats().HostPID != 0 })
+	bridgetest.WaitFor(t, "the host to attach", func() bool { return b.Stats().HostPID != 0 })
 
 	const conns, depth, rounds = 8, 16, 10
 	var wg sync.WaitGroup
@@ -266,7 +258,7 @@ func TestBridgeInvalidResponse502(t *testing.T) {
 			rc.Consume(n)
 		}
 	}()
-	waitFor(t, "the host to attach", func() bool { return b.Stats().HostPID != 0 })
+	bridgetest.WaitFor(t, "the host to attach", func() bool { return b.Stats().HostPID != 0 })
 	for i := 0; i < 3; i++ {
 		if code, _, _ := get(t, srv, "/x"); code != 502 {
 			t.Fatalf("garbage response = %d; want 502", code)
@@ -303,10 +295,10 @@ func startHostProcess(t *testing.T, name, dir string) *exec.Cmd {
 // liveness bound, the engine keeps serving, and a new host process serves.
 func TestBridgeHostKilled(t *testing.T) {
 	srv, b, dir := setup(t)
-	host := startHostProcess(t, b.Name(), dir)
-	waitFor(t, "the host to attach", func() bool { return b.Stats().HostPID == host.Process.Pid })
+	hostCmd := startHostProcess(t, b.Name(), dir)
+	bridgetest.WaitFor(t, "the host to attach", func() bool { return b.Stats().HostPID == hostCmd.Process.Pid })
 	if code, body, hdr := get(t, srv, "/first"); code != 200 || !strings.HasPrefix(body, "GET /first") ||
-		hdr.Get("X-Pid") != strconv.Itoa(host.Process.Pid) {
+		hdr.Get("X-Pid") != strconv.Itoa(hostCmd.Process.Pid) {
 		t.Fatalf("GET via host process = %d %q", code, body)
 	}
 
@@ -323,9 +315,9 @@ func TestBridgeHostKilled(t *testing.T) {
 			codes <- resp.StatusCode
 		}()
 	}
-	waitFor(t, "requests in flight", func() bool { return b.Stats().InFlight == inflight })
+	bridgetest.WaitFor(t, "requests in flight", func() bool { return b.Stats().InFlight == inflight })
 	killed := time.Now()
-	host.Process.Kill()
+	hostCmd.Process.Kill()
 	for i := 0; i < inflight; i++ {
 		if code := <-codes; code != 502 {
 			t.Fatalf("in-flight request after kill -9 = %d; want 502", code)
@@ -340,7 +332,7 @@ func TestBridgeHostKilled(t *testing.T) {
 	}
 
 	next := startHostProcess(t, b.Name(), dir)
-	waitFor(t, "the new host to attach", func() bool { return b.Stats().HostPID == next.Process.Pid })
+	bridgetest.WaitFor(t, "the new host to attach", func() bool { return b.Stats().HostPID == next.Process.Pid })
 	if code, _, hdr := get(t, srv, "/again"); code != 200 || hdr.Get("X-Pid") != strconv.Itoa(next.Process.Pid) {
 		t.Fatalf("GET after a new host attached = %d from pid %s; want 200 from %d", code, hdr.Get("X-Pid"), next.Process.Pid)
 	}
@@ -352,7 +344,7 @@ func TestBridgeHostKilled(t *testing.T) {
 func TestBridgeHotSwapUnderLoad(t *testing.T) {
 	srv, b, dir := setup(t)
 	a := startHostProcess(t, b.Name(), dir)
-	waitFor(t, "host A", func() bool { return b.Stats().HostPID == a.Process.Pid })
+	bridgetest.WaitFor(t, "host A", func() bool { return b.Stats().HostPID == a.Process.Pid })
 
 	base := "http://" + srv.Addr().String()
 	load := startLoad(8, func(i int) string {
@@ -362,9 +354,9 @@ func TestBridgeHotSwapUnderLoad(t *testing.T) {
 		return base + "/swap?ms=0"
 	})
 	defer load.finish()
-	waitFor(t, "host A to serve under load", func() bool { return load.served(a.Process.Pid) >= 50 })
+	bridgetest.WaitFor(t, "host A to serve under load", func() bool { return load.served(a.Process.Pid) >= 50 })
 	bHost := startHostProcess(t, b.Name(), dir)
-	waitFor(t, "host B to take over", func() bool { return b.Stats().HostPID == bHost.Process.Pid })
+	bridgetest.WaitFor(t, "host B to take over", func() bool { return b.Stats().HostPID == bHost.Process.Pid })
 	exited := make(chan error, 1)
 	go func() { exited <- a.Wait() }()
 	select {
@@ -375,7 +367,7 @@ func TestBridgeHotSwapUnderLoad(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("host A did not drain and exit within 10 s")
 	}
-	waitFor(t, "host B to serve under load", func() bool { return load.served(bHost.Process.Pid) >= 50 })
+	bridgetest.WaitFor(t, "host B to serve under load", func() bool { return load.served(bHost.Process.Pid) >= 50 })
 	if failures := load.finish(); len(failures) != 0 {
 		t.Fatalf("%d requests failed during the hot swap, first: %s", len(failures), failures[0])
 	}
@@ -384,7 +376,7 @@ func TestBridgeHotSwapUnderLoad(t *testing.T) {
 	}
 	// Host A's lane is free again for the next swap.
 	c := startHostProcess(t, b.Name(), dir)
-	waitFor(t, "host C to take over", func() bool { return b.Stats().HostPID == c.Process.Pid })
+	bridgetest.WaitFor(t, "host C to take over", func() bool { return b.Stats().HostPID == c.Process.Pid })
 }
 
 // A client that disconnects mid-request: the host receives a cancel for
@@ -396,7 +388,7 @@ func TestBridgeClientGoneCancels(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	waitFor(t, "the host to attach", func() bool { return b.Stats().HostPID != 0 })
+	bridgetest.WaitFor(t, "the host to attach", func() bool { return b.Stats().HostPID != 0 })
 	c, err := net.Dial("tcp", srv.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -420,8 +412,8 @@ func TestBridgeClientGoneCancels(t *testing.T) {
 				stream = d.Stream
 				c.Close() // the client gives up while the host works
 			case region.KindCancel:
-				if d.Stream != stream || d.Aux != CancelClientGone {
-					t.Fatalf("cancel for stream %d aux %d; want stream %d aux %d", d.Stream, d.Aux, stream, CancelClientGone)
+				if d.Stream != stream || d.Aux != wire.CancelClientGone {
+					t.Fatalf("cancel for stream %d aux %d; want stream %d aux %d", d.Stream, d.Aux, stream, wire.CancelClientGone)
 				}
 				rc.Consume(n)
 				if b.Stats().Cancelled != 1 {

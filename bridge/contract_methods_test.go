@@ -3,59 +3,27 @@ package bridge
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
-	"strings"
 	"testing"
 
+	"github.com/haywireowin/haywire/bridge/internal/bridgetest"
+	"github.com/haywireowin/haywire/bridge/wire"
 	"github.com/haywireowin/haywire/http1"
 )
 
 // The method numbering of include/haywire_bridge.h (method_id).
 
-// methodTable reads an XX(num, NAME, STRING) table: the macro named def
-// in include/file, STRING quoted or not.
-func methodTable(t *testing.T, file, def string) map[int][2]string {
-	t.Helper()
-	src, err := os.ReadFile(filepath.Join("..", "include", file))
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(src)
-	start := strings.Index(text, "#define "+def+"(XX)")
-	if start < 0 {
-		t.Fatalf("%s has no %s", file, def)
-	}
-	var body []string
-	for _, line := range strings.Split(text[start:], "\n")[1:] {
-		body = append(body, line)
-		if !strings.HasSuffix(strings.TrimSpace(line), "\\") {
-			break
-		}
-	}
-	xx := regexp.MustCompile(`XX\(\s*(\d+)\s*,\s*(\w+)\s*,\s*"?([\w-]+)"?\s*\)`)
-	m := map[int][2]string{}
-	for _, e := range xx.FindAllStringSubmatch(strings.Join(body, "\n"), -1) {
-		n, _ := strconv.Atoi(e[1])
-		if _, dup := m[n]; dup {
-			t.Fatalf("%s numbers %d twice", def, n)
-		}
-		m[n] = [2]string{e[2], e[3]}
-	}
-	return m
-}
-
 // method_id: HW_BRIDGE_METHOD_MAP is the parser's numbering, through the
-// engine's view, and haywire.h's table is the same one.
+// engine's view, and haywire_common.h's table is the same one.
 func TestContractMethodNumbering(t *testing.T) {
-	bridgeMap := methodTable(t, "haywire_bridge.h", "HW_BRIDGE_METHOD_MAP")
-	cMap := methodTable(t, "haywire.h", "HW_HTTP_METHOD_MAP")
+	bridgeMap := bridgetest.MethodTable(t, "haywire_bridge.h", "HW_BRIDGE_METHOD_MAP")
+	cMap := bridgetest.MethodTable(t, "haywire_common.h", "HW_HTTP_METHOD_MAP")
 	if len(bridgeMap) < 26 {
 		t.Fatalf("read %d methods from HW_BRIDGE_METHOD_MAP; want 26 at least", len(bridgeMap))
 	}
 	if fmt.Sprint(bridgeMap) != fmt.Sprint(cMap) {
-		t.Errorf("HW_BRIDGE_METHOD_MAP and haywire.h's HW_HTTP_METHOD_MAP differ:\n%v\n%v", bridgeMap, cMap)
+		t.Errorf("HW_BRIDGE_METHOD_MAP and haywire_common.h's HW_HTTP_METHOD_MAP differ:\n%v\n%v", bridgeMap, cMap)
 	}
 	parse := func(method string) http1.Method {
 		target := "/"
@@ -84,7 +52,7 @@ func TestContractMethodNumbering(t *testing.T) {
 		if int(v.MethodID()) != int(parse(m)) || string(v.Method()) != m {
 			t.Errorf("%s: view method_id %d, method %q; want %d", m, v.MethodID(), v.Method(), parse(m))
 		}
-		h.respond(req, &ResponseHead{Status: 204, ContentLength: 0}, nil)
+		h.respond(req, &wire.ResponseHead{Status: 204, ContentLength: 0}, nil)
 		ctResponse(t, br, m)
 	}
 }
@@ -92,7 +60,7 @@ func TestContractMethodNumbering(t *testing.T) {
 // hwBridgeMethodOther reads HW_BRIDGE_METHOD_OTHER from the header.
 func hwBridgeMethodOther(t *testing.T) int {
 	t.Helper()
-	src, err := os.ReadFile(filepath.Join("..", "include", "haywire_bridge.h"))
+	src, err := os.ReadFile(bridgetest.Include(t, "haywire_bridge.h"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/bits"
 
+	"github.com/haywireowin/haywire/bridge/wire"
 	"github.com/haywireowin/haywire/http1"
 	"github.com/haywireowin/haywire/region"
 	"github.com/haywireowin/haywire/region/arena"
@@ -16,7 +17,7 @@ import (
 // the raw head (ViewLen); an inline body holds up to bodyInline bytes
 // (StreamBody streams longer ones).
 func viewBounds(lim http1.Limits, bodyInline int) (head, full int) {
-	head = ViewHeaderLen + lim.MaxHeaderCount*fieldEntryLen + lim.MaxHeaderBytes
+	head = wire.ViewHeaderLen + lim.MaxHeaderCount*wire.FieldEntryLen + lim.MaxHeaderBytes
 	return head, head + bodyInline
 }
 
@@ -78,7 +79,7 @@ func checkGeometry(o *Options) error {
 		"(a %d-byte view header, %d bytes per header field for %d fields, a %d-byte head, a %d-byte inline body), "+
 		"%d descriptors of %d-byte chunks sent at once, and %s cannot hold it; smallest working values: %s "+
 		"(or a smaller inline body limit, body_inline)",
-		ErrConfig, full, ViewHeaderLen, fieldEntryLen, lim.MaxHeaderCount, lim.MaxHeaderBytes, o.BodyInline,
+		ErrConfig, full, wire.ViewHeaderLen, wire.FieldEntryLen, lim.MaxHeaderCount, lim.MaxHeaderBytes, o.BodyInline,
 		needSlots, cs, what, fix)
 }
 

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/haywireowin/haywire/bridge/wire"
 	"github.com/haywireowin/haywire/http1"
 	"github.com/haywireowin/haywire/region"
 )
@@ -14,9 +15,9 @@ import (
 // whole head, the largest inline body.
 func TestViewBoundsIsViewLen(t *testing.T) {
 	lim := http1.Limits{MaxHeaderBytes: 4096, MaxHeaderCount: 10}
-	v := ViewRequest{Head: make([]byte, lim.MaxHeaderBytes), Body: make([]byte, 1000), Fields: make([]FieldSpan, lim.MaxHeaderCount)}
-	if head, full := viewBounds(lim, 1000); full != ViewLen(&v) || head != full-1000 {
-		t.Fatalf("viewBounds = %d, %d; ViewLen of the largest view = %d", head, full, ViewLen(&v))
+	v := wire.ViewRequest{Head: make([]byte, lim.MaxHeaderBytes), Body: make([]byte, 1000), Fields: make([]wire.FieldSpan, lim.MaxHeaderCount)}
+	if head, full := viewBounds(lim, 1000); full != wire.ViewLen(&v) || head != full-1000 {
+		t.Fatalf("viewBounds = %d, %d; wire.ViewLen of the largest view = %d", head, full, wire.ViewLen(&v))
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/haywireowin/haywire/bridge/host"
+	"github.com/haywireowin/haywire/bridge/internal/bridgetest"
 	"github.com/haywireowin/haywire/region"
 )
 
@@ -33,13 +35,13 @@ func TestBridgeRequestWaitsForHost(t *testing.T) {
 		got <- strconv.Itoa(resp.StatusCode) + " " + string(body)
 	}()
 	// The request is held in the engine, waiting: no answer yet.
-	waitFor(t, "the request to reach the bridge", func() bool { return srv.Stats().Requests >= 1 })
+	bridgetest.WaitFor(t, "the request to reach the bridge", func() bool { return srv.Stats().Requests >= 1 })
 	select {
 	case g := <-got:
 		t.Fatalf("answered %q before any host attached", g)
 	default:
 	}
-	h, err := Attach(b.Name(), region.Options{Dir: dir})
+	h, err := host.Attach(b.Name(), region.Options{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,18 +75,18 @@ func TestBridgeHostWaitBound(t *testing.T) {
 func TestBridgeHostLeavesWithoutFailures(t *testing.T) {
 	srv, b, dir := setup(t)
 	a := startHostProcess(t, b.Name(), dir)
-	waitFor(t, "host A", func() bool { return b.Stats().HostPID == a.Process.Pid })
+	bridgetest.WaitFor(t, "host A", func() bool { return b.Stats().HostPID == a.Process.Pid })
 
 	load := startLoad(8, func(int) string { return "http://" + srv.Addr().String() + "/leave?ms=1" })
 	defer load.finish()
-	waitFor(t, "host A to serve under load", func() bool { return load.served(a.Process.Pid) >= 50 })
+	bridgetest.WaitFor(t, "host A to serve under load", func() bool { return load.served(a.Process.Pid) >= 50 })
 	a.Process.Signal(syscall.SIGTERM)
 	if err := a.Wait(); err != nil {
 		t.Errorf("host A after leaving: %v; want exit 0", err)
 	}
 	// Nobody serves now: the requests wait for the next host.
 	bHost := startHostProcess(t, b.Name(), dir)
-	waitFor(t, "host B to serve under load", func() bool { return load.served(bHost.Process.Pid) >= 50 })
+	bridgetest.WaitFor(t, "host B to serve under load", func() bool { return load.served(bHost.Process.Pid) >= 50 })
 	if failures := load.finish(); len(failures) > 0 {
 		t.Fatalf("%d requests failed while host A left and B came, first: %s", len(failures), failures[0])
 	}

@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/haywireowin/haywire/bridge/host"
+	"github.com/haywireowin/haywire/bridge/internal/bridgetest"
+	"github.com/haywireowin/haywire/bridge/wire"
 	"github.com/haywireowin/haywire/region"
 )
 
@@ -16,7 +19,7 @@ import (
 func TestHostLeavesRightAfterAttaching(t *testing.T) {
 	_, b := setupWith(t, Options{})
 	for round := range 5 {
-		h, err := Attach(b.Name(), region.Options{Dir: b.opts.Region.Dir, AttachTimeout: 10 * time.Second})
+		h, err := host.Attach(b.Name(), region.Options{Dir: b.opts.Region.Dir, AttachTimeout: 10 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -26,8 +29,8 @@ func TestHostLeavesRightAfterAttaching(t *testing.T) {
 		go func() { done <- h.Serve(ctx, echoHandler) }()
 		select {
 		case err := <-done:
-			if !errors.Is(err, ErrDrained) {
-				t.Fatalf("round %d: Serve after leaving = %v; want ErrDrained", round, err)
+			if !errors.Is(err, host.ErrDrained) {
+				t.Fatalf("round %d: Serve after leaving = %v; want host.ErrDrained", round, err)
 			}
 		case <-time.After(10 * time.Second):
 			t.Fatalf("round %d: Serve did not return within 10 s of leaving", round)
@@ -62,14 +65,14 @@ func TestDrainNoticeWaitsForRoom(t *testing.T) {
 			codes <- resp.StatusCode
 		}()
 	}
-	waitFor(t, "the ring to fill", func() bool { return b.Lanes()[0].Queued == slots })
-	h.send(region.Descriptor{Kind: region.KindCancel, Aux: CancelDrain}, nil) // leave
-	waitFor(t, "the engine to take the host out of service", func() bool { return !b.Lanes()[0].Serving })
+	bridgetest.WaitFor(t, "the ring to fill", func() bool { return b.Lanes()[0].Queued == slots })
+	h.send(region.Descriptor{Kind: region.KindCancel, Aux: wire.CancelDrain}, nil) // leave
+	bridgetest.WaitFor(t, "the engine to take the host out of service", func() bool { return !b.Lanes()[0].Serving })
 	for range slots {
 		req, _ := h.request()
-		h.respond(req, &ResponseHead{Status: 200, ContentLength: 2}, []byte("ok"))
+		h.respond(req, &wire.ResponseHead{Status: 200, ContentLength: 2}, []byte("ok"))
 	}
-	if d, _ := h.next(); d.Kind != region.KindCancel || d.Aux != CancelDrain || d.Stream != 0 {
+	if d, _ := h.next(); d.Kind != region.KindCancel || d.Aux != wire.CancelDrain || d.Stream != 0 {
 		t.Fatalf("after the requests the host got %v; want the drain notice", d)
 	}
 	for range slots {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/haywireowin/haywire/bridge/host"
+	"github.com/haywireowin/haywire/bridge/wire"
 	"github.com/haywireowin/haywire/engine"
 	"github.com/haywireowin/haywire/region"
 )
@@ -57,14 +59,14 @@ func TestBridgeHostAbortFollowsPieces(t *testing.T) {
 	for i := range rounds {
 		c, br := rawGet(t, srv, "/abort")
 		req, _ := h.request()
-		head, err := EncodeResponse(nil, &ResponseHead{Status: 200, Flags: ResponseStream, ContentLength: -1}, nil)
+		head, err := wire.EncodeResponse(nil, &wire.ResponseHead{Status: 200, Flags: wire.ResponseStream, ContentLength: -1}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		h.send(region.Descriptor{Kind: region.KindResponse, Flags: region.FlagEnd, Stream: req.Stream, Conn: req.Conn}, head)
 		h.send(region.Descriptor{Kind: region.KindBody, Stream: req.Stream, Conn: req.Conn}, []byte("first piece;"))
 		h.send(region.Descriptor{Kind: region.KindBody, Stream: req.Stream, Conn: req.Conn}, []byte("second piece"))
-		h.send(region.Descriptor{Kind: region.KindCancel, Aux: CancelHostAbort, Stream: req.Stream, Conn: req.Conn}, nil)
+		h.send(region.Descriptor{Kind: region.KindCancel, Aux: wire.CancelHostAbort, Stream: req.Stream, Conn: req.Conn}, nil)
 		got, _ := io.ReadAll(br) // to the cut: EOF or a reset
 		c.Close()
 		want := "c\r\nfirst piece;\r\nc\r\nsecond piece\r\n"
@@ -84,7 +86,7 @@ func TestBridgeHeadOnlyFlushReachesClient(t *testing.T) {
 	h := attachRaw(t, b, b.opts.Region.Dir)
 	_, br := rawGet(t, srv, "/events")
 	req, _ := h.request()
-	h.respond(req, &ResponseHead{Status: 200, Flags: ResponseStream, ContentLength: -1,
+	h.respond(req, &wire.ResponseHead{Status: 200, Flags: wire.ResponseStream, ContentLength: -1,
 		Fields: []byte("Content-Type: text/event-stream\r\n")}, nil)
 	head := readHead(t, br) // nothing else was published: the head alone came
 	if !strings.HasPrefix(head, "HTTP/1.1 200 ") || !strings.Contains(head, "Content-Type: text/event-stream\r\n") ||
@@ -102,7 +104,7 @@ func TestBridgeHeadOnlyFlushReachesClient(t *testing.T) {
 // little, before the handler returns.
 func TestHostFlushSendsWhatWasWritten(t *testing.T) {
 	step := make(chan struct{})
-	base, _, _ := streamSetup(t, Options{}, func(v View, w *ResponseWriter) {
+	base, _, _ := streamSetup(t, Options{}, func(v wire.View, w *host.ResponseWriter) {
 		w.AddHeader("Content-Type", "text/event-stream")
 		if err := w.Flush(); err != nil {
 			panic(err)
@@ -142,7 +144,7 @@ func TestHostFlushSendsWhatWasWritten(t *testing.T) {
 // A host's own Server and Date replace the engine's, whole and streamed:
 // the client sees exactly one of each (RFC 9110 5.3).
 func TestHostOwnServerAndDate(t *testing.T) {
-	base, _, _ := streamSetup(t, Options{}, func(v View, w *ResponseWriter) {
+	base, _, _ := streamSetup(t, Options{}, func(v wire.View, w *host.ResponseWriter) {
 		w.AddHeader("Server", "app/1.0")
 		w.AddHeader("date", "Tue, 01 Dec 2026 00:00:00 GMT")
 		if string(v.Path()) == "/streamed" {

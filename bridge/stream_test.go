@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/edsrzf/mmap-go"
+	"github.com/haywireowin/haywire/bridge/internal/bridgetest"
+	"github.com/haywireowin/haywire/bridge/wire"
 	"github.com/haywireowin/haywire/engine"
 	"github.com/haywireowin/haywire/region"
 	"github.com/haywireowin/haywire/ringbuf"
@@ -70,7 +72,7 @@ func attachRaw(t *testing.T, b *Bridge, dir string) *rawHost {
 	}
 	t.Cleanup(func() { r.Close() })
 	h := &rawHost{t: t, r: r, rc: r.Receiver(), snd: r.Sender()}
-	waitFor(t, "the engine to see the host", func() bool { return b.Stats().HostPID != 0 })
+	bridgetest.WaitFor(t, "the engine to see the host", func() bool { return b.Stats().HostPID != 0 })
 	return h
 }
 
@@ -103,13 +105,13 @@ func (h *rawHost) next() (region.Descriptor, []byte) {
 }
 
 // request reads a request view (one part) and releases it.
-func (h *rawHost) request() (region.Descriptor, View) {
+func (h *rawHost) request() (region.Descriptor, wire.View) {
 	h.t.Helper()
 	d, p := h.next()
 	if d.Kind != region.KindRequest || d.Flags != region.FlagEnd {
 		h.t.Fatalf("got %v; want a one-part request", d)
 	}
-	v, err := DecodeView(append([]byte(nil), p...))
+	v, err := wire.DecodeView(append([]byte(nil), p...))
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -141,9 +143,9 @@ func (h *rawHost) send(d region.Descriptor, payload []byte) {
 	}
 }
 
-func (h *rawHost) respond(req region.Descriptor, head *ResponseHead, body []byte) {
+func (h *rawHost) respond(req region.Descriptor, head *wire.ResponseHead, body []byte) {
 	h.t.Helper()
-	msg, err := EncodeResponse(nil, head, body)
+	msg, err := wire.EncodeResponse(nil, head, body)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -176,7 +178,7 @@ func TestBridgeStreamedUpload(t *testing.T) {
 		done <- result{resp.StatusCode, string(got), nil}
 	}()
 	req, v := h.request()
-	if v.Flags()&ViewBodyStream == 0 || len(v.Body()) != 0 || v.ContentLength() != int64(len(body)) {
+	if v.Flags()&wire.ViewBodyStream == 0 || len(v.Body()) != 0 || v.ContentLength() != int64(len(body)) {
 		t.Fatalf("view flags %#x, inline body %d, content length %d; want a streamed body", v.Flags(), len(v.Body()), v.ContentLength())
 	}
 	// Hold what comes: the engine must stop at the window.
@@ -216,7 +218,7 @@ func TestBridgeStreamedUpload(t *testing.T) {
 	if !bytes.Equal(got, body) {
 		t.Fatalf("host got %d bytes (%s); want %s", len(got), checksum(got), checksum(body))
 	}
-	h.respond(req, &ResponseHead{Status: 200, ContentLength: -1}, []byte(checksum(got)))
+	h.respond(req, &wire.ResponseHead{Status: 200, ContentLength: -1}, []byte(checksum(got)))
 	r := <-done
 	if r.err != nil || r.status != 200 || r.body != checksum(body) {
 		t.Fatalf("client got %d %q, %v", r.status, r.body, r.err)
@@ -249,7 +251,7 @@ func TestBridgeStreamedDownload(t *testing.T) {
 	}()
 	req, _ := h.request()
 	want := []byte("first:")
-	h.respond(req, &ResponseHead{Status: 201, Flags: ResponseStream, Fields: []byte("X-Kind: stream\r\n"), ContentLength: -1}, want)
+	h.respond(req, &wire.ResponseHead{Status: 201, Flags: wire.ResponseStream, Fields: []byte("X-Kind: stream\r\n"), ContentLength: -1}, want)
 	for i := 0; i < 300; i++ {
 		p := bytes.Repeat([]byte{byte('a' + i%26)}, 1+i*37%4096)
 		want = append(want, p...)
@@ -262,7 +264,7 @@ func TestBridgeStreamedDownload(t *testing.T) {
 		t.Fatalf("client got %v (TE %v), %s, %v; want 201 chunked %s", r.resp.Status, r.resp.TransferEncoding,
 			checksum(r.body), r.err, checksum(want))
 	}
-	waitFor(t, "every host chunk back", func() bool {
+	bridgetest.WaitFor(t, "every host chunk back", func() bool {
 		h.snd.Collect()
 		_, _, lent := h.snd.Chunks()
 		return lent == 0
@@ -299,7 +301,7 @@ func TestBridgeContinue(t *testing.T) {
 	h := attachRaw(t, b, b.opts.Region.Dir)
 	c, br := sendExpectContinue(t, srv)
 	req, v := h.request()
-	if v.Flags()&(ViewExpectContinue|ViewBodyStream) != ViewExpectContinue|ViewBodyStream {
+	if v.Flags()&(wire.ViewExpectContinue|wire.ViewBodyStream) != wire.ViewExpectContinue|wire.ViewBodyStream {
 		t.Fatalf("view flags %#x; want expect-continue and a streamed body", v.Flags())
 	}
 	c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
@@ -318,7 +320,7 @@ func TestBridgeContinue(t *testing.T) {
 		}
 	}
 	h.rc.Flush()
-	h.respond(req, &ResponseHead{Status: 200, ContentLength: -1}, got)
+	h.respond(req, &wire.ResponseHead{Status: 200, ContentLength: -1}, got)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -342,7 +344,7 @@ func TestBridgeHostAbort(t *testing.T) {
 		errc <- nil
 	}()
 	req, _ := h.request()
-	h.send(region.Descriptor{Kind: region.KindCancel, Aux: CancelHostAbort, Stream: req.Stream, Conn: req.Conn}, nil)
+	h.send(region.Descriptor{Kind: region.KindCancel, Aux: wire.CancelHostAbort, Stream: req.Stream, Conn: req.Conn}, nil)
 	if err := <-errc; err != nil {
 		t.Fatal(err)
 	}
@@ -356,8 +358,8 @@ func TestBridgeHostAbort(t *testing.T) {
 		errc <- err
 	}()
 	req, _ = h.request()
-	h.respond(req, &ResponseHead{Status: 200, Flags: ResponseStream, ContentLength: 100}, []byte("part of it"))
-	h.send(region.Descriptor{Kind: region.KindCancel, Aux: CancelHostAbort, Stream: req.Stream, Conn: req.Conn}, nil)
+	h.respond(req, &wire.ResponseHead{Status: 200, Flags: wire.ResponseStream, ContentLength: 100}, []byte("part of it"))
+	h.send(region.Descriptor{Kind: region.KindCancel, Aux: wire.CancelHostAbort, Stream: req.Stream, Conn: req.Conn}, nil)
 	if err := <-errc; err == nil {
 		t.Fatal("the client read a whole response the host abandoned")
 	}
@@ -404,7 +406,7 @@ func TestBridgeHostDiesMidStream(t *testing.T) {
 		errc <- err
 	}()
 	req, _ := h.request()
-	h.respond(req, &ResponseHead{Status: 200, Flags: ResponseStream, ContentLength: -1}, []byte("begun"))
+	h.respond(req, &wire.ResponseHead{Status: 200, Flags: wire.ResponseStream, ContentLength: -1}, []byte("begun"))
 	<-headRead  // the response has begun
 	h.r.Close() // detaches: the engine fails its streams
 	select {
@@ -479,7 +481,7 @@ func TestBridgeOutOfRangeDescriptors502(t *testing.T) {
 	// a chunk of its arena, published the same raw way) goes through.
 	go func() {
 		req, _ := h.request()
-		msg, _ := EncodeResponse(nil, &ResponseHead{Status: 200, ContentLength: -1}, []byte("fine"))
+		msg, _ := wire.EncodeResponse(nil, &wire.ResponseHead{Status: 200, ContentLength: -1}, []byte("fine"))
 		c, _ := h.snd.Alloc()
 		n := copy(c.Buf, msg)
 		d := region.Descriptor{Kind: region.KindResponse, Flags: region.FlagEnd, Epoch: h.snd.Epoch(),
@@ -500,7 +502,7 @@ func TestBridgeContinueAfterStreamedHead(t *testing.T) {
 	h := attachRaw(t, b, b.opts.Region.Dir)
 	c, br := sendExpectContinue(t, srv)
 	req, _ := h.request()
-	h.respond(req, &ResponseHead{Status: 200, Flags: ResponseStream, ContentLength: -1}, nil)
+	h.respond(req, &wire.ResponseHead{Status: 200, Flags: wire.ResponseStream, ContentLength: -1}, nil)
 	h.send(region.Descriptor{Kind: region.KindContinue, Stream: req.Stream, Conn: req.Conn}, nil)
 	readContinueThenSend(t, c, br, "hello")
 	for {

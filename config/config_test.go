@@ -172,7 +172,7 @@ func TestLoadFileErrors(t *testing.T) {
 func TestEveryKeyDocumented(t *testing.T) {
 	for _, line := range strings.Split(allKeys, "\n") {
 		if k, _, ok := strings.Cut(line, "="); ok {
-			if _, documented := Keys()[strings.TrimSpace(k)]; !documented {
+			if _, documented := Lookup(strings.TrimSpace(k)); !documented {
 				t.Errorf("key %q has no description in Keys()", strings.TrimSpace(k))
 			}
 		}
@@ -214,5 +214,108 @@ func TestTCPNoDelay(t *testing.T) {
 		if err := Set(&s, k, v); err != nil || s.Engine.NoTCPNoDelay != tc.wantNoDelay {
 			t.Errorf("Set(%q) from NoTCPNoDelay %v = %v: NoTCPNoDelay = %v; want %v", tc.ini, tc.start, err, s.Engine.NoTCPNoDelay, tc.wantNoDelay)
 		}
+	}
+}
+
+// sample returns the value allKeys gives each key.
+func sample(t *testing.T) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	for _, line := range strings.Split(allKeys, "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			m[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+	}
+	return m
+}
+
+// Every key of the table, through Set and through LoadFile in its
+// section, sets the same thing; in any other section LoadFile refuses it
+// and names the right one. Keys before any section header are [http].
+func TestEveryKeyRoundTripsInItsSection(t *testing.T) {
+	values, dir := sample(t), t.TempDir()
+	for _, k := range Keys() {
+		v, ok := values[k.Name]
+		if !ok {
+			t.Errorf("key %q has no value in allKeys; add one", k.Name)
+			continue
+		}
+		base := Settings{Engine: engine.Config{NoTCPNoDelay: true}} // so that tcp_nodelay = yes changes it
+		bySet := base
+		if err := Set(&bySet, k.Name, v); err != nil {
+			t.Errorf("Set(%q, %q) = %v", k.Name, v, err)
+			continue
+		}
+		if reflect.DeepEqual(bySet, base) && k.Name != "parser" { // parser is ignored
+			t.Errorf("Set(%q, %q) changed nothing", k.Name, v)
+		}
+		load := func(text string) (Settings, error) {
+			path := filepath.Join(dir, k.Name+".conf")
+			os.WriteFile(path, []byte(text), 0o600)
+			s := base
+			err := LoadFile(&s, path)
+			return s, err
+		}
+		line := k.Name + " = " + v + "\n"
+		byFile, err := load("[" + string(k.Section) + "]\n" + line)
+		if err != nil || !reflect.DeepEqual(byFile, bySet) {
+			t.Errorf("[%s] %s: LoadFile = %+v, %v; Set gave %+v", k.Section, line, byFile, err, bySet)
+		}
+		noHeader, err := load(line)
+		if k.Section == Sections()[0] {
+			if err != nil || !reflect.DeepEqual(noHeader, bySet) {
+				t.Errorf("%s before any section: LoadFile = %v; want it read as [%s]", line, err, k.Section)
+			}
+		} else if err == nil || !strings.Contains(err.Error(), "belongs in ["+string(k.Section)+"]") {
+			t.Errorf("%s before any section: LoadFile = %v; want it refused as not [%s]", line, err, k.Section)
+		}
+		for _, other := range Sections() {
+			if other == k.Section {
+				continue
+			}
+			_, err := load("[" + string(other) + "]\n" + line)
+			if err == nil || !errors.Is(err, engine.ErrConfig) || !strings.Contains(err.Error(), "belongs in ["+string(k.Section)+"]") {
+				t.Errorf("[%s] %s: LoadFile = %v; want an error saying it belongs in [%s]", other, line, err, k.Section)
+			}
+		}
+	}
+}
+
+// Every key has a section of Sections(): the table lists keys inside
+// their section, and index refuses a table that could not work.
+func TestEveryKeyHasASection(t *testing.T) {
+	known := map[Section]bool{}
+	for _, s := range Sections() {
+		known[s] = true
+	}
+	for _, k := range Keys() {
+		if !known[k.Section] {
+			t.Errorf("key %q has section %q, not one of %v", k.Name, k.Section, Sections())
+		}
+		if got, ok := Lookup(strings.ToUpper(k.Name)); !ok || got.Name != k.Name {
+			t.Errorf("Lookup(%q) = %+v, %v", strings.ToUpper(k.Name), got, ok)
+		}
+	}
+	good := Key{Name: "a", Default: "1", Doc: "a key", apply: func(*Settings, string) error { return nil }}
+	for name, keys := range map[string][]Key{
+		"duplicate name": {good, good},
+		"duplicate flag": {func() Key { k := good; k.Flag = "f"; return k }(), func() Key { k := good; k.Name, k.Flag = "b", "f"; return k }()},
+		"no apply":       {func() Key { k := good; k.apply = nil; return k }()},
+		"no default":     {func() Key { k := good; k.Default = ""; return k }()},
+		"upper case":     {func() Key { k := good; k.Name = "A"; return k }()},
+		"backquoted doc": {func() Key { k := good; k.Doc = "a `value`"; return k }()},
+	} {
+		saved := sections
+		sections = append(sections[:0:0], sections[0])
+		sections[0].keys = keys
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("index accepted a table with a %s", name)
+				}
+			}()
+			index()
+		}()
+		sections = saved
 	}
 }

@@ -156,8 +156,7 @@ func (c *conn) fill() bool {
 		// Let the other connections' ready work run first: by the time
 		// this one reads again, its client has more likely answered,
 		// which spares a read that finds nothing and the park and
-		// wake-up after it (measured: +15% plain, +40% pipelined, on
-		// one CPU with 32 connections).
+		// wake-up after it (docs/benchmarks.md, "Design choices").
 		runtime.Gosched()
 	} else {
 		// The head began in an earlier read, processed since without

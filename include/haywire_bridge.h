@@ -6,9 +6,9 @@
 ** chunks. This header specifies what travels in it when the engine serves
 ** HTTP through a host: which descriptor kinds each side sends on a stream,
 ** and the two payload formats, the REQUEST VIEW and the RESPONSE MESSAGE.
-** The Go implementation (package bridge: view.go, response.go) is one peer
-** of this contract; tests/c/bridge_check.c, checked against it by
-** bridge/cview_test.go, another. Anything not written here is not part of
+** The Go implementation (package bridge/wire: view.go, response.go,
+** layout.go) is one peer of this contract; tests/c/bridge_check.c, checked
+** against it by bridge/wire/cview_test.go, another. Anything not written here is not part of
 ** the contract.
 **
 ** PROMISES. A line whose text begins with ^ (right after the comment's
@@ -190,7 +190,7 @@
 ** The engine sets no limit of its own on the pieces of one response it
 ** holds (it takes every piece off the ring and keeps it until written):
 ** the host bounds how many chunks one stream may hold, so one slow client
-** does not take its whole arena. The Go host (bridge/host.go, streamChunks)
+** does not take its whole arena. The Go host (bridge/host/send.go, streamChunks)
 ** and the C host built on it keep at most 8 BODY chunks of one stream
 ** unreleased, the C# host too (HostConnection.StreamChunkLimit): a writer
 ** that has 8 out waits for the engine to release one.
@@ -245,7 +245,7 @@
 **     written to the client. The engine keeps holding the request: the
 **     host still answers it; a response the engine can no longer deliver
 **     is dropped. The Go host marks the request cancelled
-**     (bridge.HostRequest.Cancelled, hw_host_request_cancelled) and hands
+**     (host.Request.Cancelled, hw_host_request_cancelled) and hands
 **     it out all the same. A host must accept CANCEL.
 **   - CLIENT_GONE after a streamed response began: the host stops
 **     producing and sends END. END is also right for a half-closed
@@ -438,7 +438,7 @@ static inline const char *hw_bridge_strerror(int code) {
 **
 ** ^That order is part of the format: rule V3 refuses a view whose sections
 ** are not packed exactly so, which leaves no byte of it unaccounted for.
-** [bridge TestDecodeViewRequiresPackedLayout] [bridge TestCBridge]
+** [bridge/wire TestDecodeViewRequiresPackedLayout] [bridge/wire TestCBridge]
 **
 ** Fixed header (136 bytes; u = unsigned, i = signed two's complement):
 **
@@ -501,8 +501,8 @@ static inline const char *hw_bridge_strerror(int code) {
 **
 ** Validation.
 ** ^hw_bridge_view_check(b, n) accepts exactly the views the Go decoder
-** (bridge.DecodeView) accepts, and the engine writes only views it
-** accepts. [bridge TestCBridge] [bridge TestContractFlags]
+** (wire.DecodeView) accepts, and the engine writes only views it
+** accepts. [bridge/wire TestCBridge] [bridge TestContractFlags]
 ** It checks, in order, with every sum computed in 64 bits (no u32
 ** wrap-around):
 **   V1  n >= HW_BRIDGE_VIEW_HEADER_LEN                      else ESHORT
@@ -532,7 +532,7 @@ static inline const char *hw_bridge_strerror(int code) {
 ** ^The engine's method_id is the number of the method in this table for
 ** every method in it, and HW_BRIDGE_METHOD_OTHER for any other; the
 ** table equals haywire.h's HW_HTTP_METHOD_MAP, entry for entry.
-** [bridge TestContractMethodNumbering] [bridge TestCBridge]
+** [bridge TestContractMethodNumbering] [bridge/wire TestCBridge]
 ** Numbers are never reused or changed; new methods get new numbers.
 */
 #define HW_BRIDGE_METHOD_MAP(XX)       \
@@ -654,9 +654,9 @@ enum hw_bridge_method {
 **   the end. body: everything after the header block, n - 16 - reason_len
 **   - fields_len bytes.
 **
-** Decoding (bridge.DecodeResponse).
+** Decoding (wire.DecodeResponse).
 ** ^A message is invalid if n < 16, if 16 + reason_len + fields_len > n,
-** or if status is outside 100..999. [bridge TestCBridge]
+** or if status is outside 100..999. [bridge/wire TestCBridge]
 ** [bridge TestBridgeInvalidResponse502]
 ** The engine then also requires:
 **   content_length < 0 (any negative value means -1, not announced), or
@@ -670,7 +670,7 @@ enum hw_bridge_method {
 **   removed (trailing ones are kept).
 ** ^hw_bridge_next_field splits a header block exactly as the engine does,
 ** and the engine answers 502 to a message breaking any rule above.
-** [bridge TestCBridge] [bridge TestContractValidation]
+** [bridge/wire TestCBridge] [bridge TestContractValidation]
 ** An invalid message fails the stream with 502 (section 1). Within a valid
 ** one the engine drops, silently, a reason containing CR, LF or NUL (the
 ** standard phrase is sent instead), fields whose name is not an HTTP token
@@ -697,7 +697,9 @@ enum hw_bridge_method {
 ** ======================================================================
 **
 ** ^The offsets accumulated above are the ones the diagrams show, and the
-** ones package bridge writes and reads. [bridge TestCBridge]
+** ones package bridge/wire writes and reads (its layout.go names each).
+** [bridge/wire/internal/bridgecheck TestLayoutMatchesHeader]
+** [bridge/wire/internal/bridgecheck TestEncoderWritesAtNamedOffsets]
 */
 #define HW_BRIDGE__CHECK(cond) _Static_assert(cond, #cond)
 HW_BRIDGE__CHECK(HW_BRIDGE_SPAN_SIZE == 8);

@@ -150,7 +150,7 @@
 **           stale, see region.List): the scan then finds lanes busy or
 **           their engines gone, so bound the attempts, and stop when lane
 **           0's file is gone.
-**      The Go and C hosts report the engine's loss (bridge.Host.Next:
+**      The Go and C hosts report the engine's loss (host.Host.Next:
 **      region.ErrPeerDead or ErrPeerGone) and leave steps c and d to the
 **      application (Close, then Attach); the C# host likewise (its Next
 **      throws once the engine is gone).

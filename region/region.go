@@ -48,10 +48,9 @@ type Options struct {
 	// Spin is how long a Wait polls before it sleeps on the futex.
 	// Default: DefaultSpin (20 µs) when this process may run on more than
 	// one CPU, else no spin — confined to one CPU, a spinner only takes
-	// time from a peer that shares it (measured: bridged hello world 0.35x
-	// native with the spin, 0.43x without, engine and host on one CPU).
-	// Spinning much longer than a futex round trip (tens of µs) rarely
-	// pays. Negative: sleep at once.
+	// time from a peer that shares it (docs/benchmarks.md, "Design
+	// choices"). Spinning much longer than a futex round trip (tens of µs)
+	// rarely pays. Negative: sleep at once.
 	Spin time.Duration
 	// AttachTimeout is how long Open waits for its side to become free,
 	// e.g. while the peer reclaims a dead predecessor. Zero: do not wait.

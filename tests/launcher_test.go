@@ -17,7 +17,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/haywireowin/haywire/bridge"
+	"github.com/haywireowin/haywire/bridge/host"
+	"github.com/haywireowin/haywire/bridge/wire"
+	"github.com/haywireowin/haywire/config"
 	"github.com/haywireowin/haywire/region"
 )
 
@@ -54,14 +56,14 @@ func TestLauncherServesThroughAHost(t *testing.T) {
 		t.Fatalf("GET without a host = %d; want 503", resp.StatusCode)
 	}
 
-	h, err := bridge.Attach(name, region.Options{Dir: dir})
+	h, err := host.Attach(name, region.Options{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		h.Serve(ctx, func(v bridge.View, w *bridge.ResponseWriter) {
+		h.Serve(ctx, func(v wire.View, w *host.ResponseWriter) {
 			q, _ := v.Query()
 			w.AddHeader("Content-Type", "text/plain")
 			w.WriteString("hello from the host: " + string(v.Path()) + "?" + string(q))
@@ -107,6 +109,15 @@ func TestLauncherFlagsAndErrors(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "--port") || !strings.Contains(string(out), "region_chunk_size") {
 		t.Fatalf("haywire --help = %v\n%s", err, out)
 	}
+	// Every flag and key of config's table of keys, with its default.
+	for _, k := range config.Keys() {
+		if k.Flag != "" && !strings.Contains(string(out), "\n  -"+k.Flag+" string\n") {
+			t.Errorf("haywire --help lacks flag -%s (key %s)", k.Flag, k.Name)
+		}
+		if !regexp.MustCompile(`(?m)^  ` + regexp.QuoteMeta(k.Name) + ` .*default ` + regexp.QuoteMeta(k.LauncherValue()) + `$`).Match(out) {
+			t.Errorf("haywire --help lacks key %s with default %s", k.Name, k.LauncherValue())
+		}
+	}
 	for _, args := range [][]string{{"--no-such-flag"}, {"--port", "eighty"}, {"stray"}} {
 		err := exec.Command(bin, args...).Run()
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
@@ -136,7 +147,7 @@ func TestLauncherRegionName(t *testing.T) {
 		t.Fatalf("region file: %v", err)
 	}
 	// --stats reads the counters of the running engine from outside.
-	h, err := bridge.Attach(want, region.Options{Dir: dir})
+	h, err := host.Attach(want, region.Options{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +206,7 @@ func TestLauncherMaxRequestSizeDefault(t *testing.T) {
 	}
 	dir, port := t.TempDir(), freePort(t)
 	_, name := startLauncher(t, "--address", "127.0.0.1", "--port", strconv.Itoa(port), "--region-dir", dir)
-	h, err := bridge.Attach(name, region.Options{Dir: dir})
+	h, err := host.Attach(name, region.Options{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +214,7 @@ func TestLauncherMaxRequestSizeDefault(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		h.Serve(ctx, func(v bridge.View, w *bridge.ResponseWriter) {
+		h.Serve(ctx, func(v wire.View, w *host.ResponseWriter) {
 			n, err := io.Copy(io.Discard, w.Request().Body())
 			if err != nil {
 				w.SetStatus(500)

@@ -8,10 +8,12 @@
 // SIGINT stops it gracefully: it stops accepting, lets requests in flight
 // finish (up to --shutdown-timeout), and removes the region.
 //
-// Its defaults are the engine's but for max_request_size, 30000000 bytes
+// Its flags and the keys of its --config file come from package config's
+// table of keys (config.Keys). Its defaults are the library's but where a
+// key's LauncherDefault says otherwise: max_request_size, 30000000 bytes
 // (Kestrel's and IIS's; Haywire's 1 MiB suits C routes that get a body
-// whole, while bridged bodies stream to the host with bounded memory), and
-// tcp_nodelay, on.
+// whole, while bridged bodies stream to the host with bounded memory),
+// tcp_nodelay and bridge, on.
 package main
 
 import (
@@ -21,33 +23,15 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"sort"
-	"strconv"
 	"syscall"
 	"time"
 
 	"github.com/haywireowin/haywire/config"
-	"github.com/haywireowin/haywire/engine"
 	"github.com/haywireowin/haywire/lifecycle"
 	"github.com/haywireowin/haywire/region"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
-
-// maxRequestSize is the launcher's default max_request_size: Kestrel's and
-// IIS's default request body limit.
-const maxRequestSize = 30_000_000
-
-// flags maps each flag to the configuration key it sets.
-var flags = []struct{ flag, key string }{
-	{"address", "listen_address"}, {"port", "listen_port"}, {"threads", "thread_count"},
-	{"balancer", "balancer"}, {"backlog", "listen_backlog"}, {"max-request-size", "max_request_size"},
-	{"header-timeout-ms", "header_timeout_ms"}, {"idle-timeout-ms", "idle_timeout_ms"},
-	{"region", "region_name"}, {"region-dir", "region_dir"}, {"lanes", "region_lanes"}, {"chunk-size", "region_chunk_size"}, {"chunks", "region_chunks"},
-	{"slots", "region_slots"}, {"host-timeout-ms", "host_timeout_ms"}, {"send-timeout-ms", "host_send_timeout_ms"},
-	{"take-timeout-ms", "host_take_timeout_ms"}, {"host-wait-ms", "host_wait_ms"}, {"body-inline", "body_inline"}, {"body-window", "body_window"},
-	{"body-timeout-ms", "body_timeout_ms"}, {"write-timeout-ms", "write_timeout_ms"},
-}
 
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("haywire", flag.ContinueOnError)
@@ -56,27 +40,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	shutdown := fs.Duration("shutdown-timeout", 10*time.Second, "how long a stop waits for requests in flight")
 	withParent := fs.Bool("exit-with-parent", false, "stop gracefully when the process that started this one exits (for hosts that launch their engine)")
 	stats := fs.Bool("stats", false, "print the transport counters of the running engine named by --region (and --region-dir), then exit")
-	values := map[string]*string{}
-	for _, f := range flags {
-		doc := config.Keys()[f.key]
-		if f.key == "max_request_size" {
-			doc = "largest request body in bytes; default " + strconv.Itoa(maxRequestSize)
-		}
-		values[f.flag] = fs.String(f.flag, "", doc+" (key "+f.key+")")
-	}
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: haywire [flags]\n\nServes HTTP on --port and forwards requests to the host attached to\nthe region whose name it prints first (\"region: NAME\").\n\nflags:")
-		fs.PrintDefaults()
-		keys := make([]string, 0, len(config.Keys()))
-		for k := range config.Keys() {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		fmt.Fprintln(stderr, "\nconfiguration keys (INI sections [http] and [bridge]):")
-		for _, k := range keys {
-			fmt.Fprintf(stderr, "  %-22s %s\n", k, config.Keys()[k])
+	values := map[string]*string{} // by key name
+	for _, k := range config.Keys() {
+		if k.Flag != "" {
+			values[k.Name] = fs.String(k.Flag, "", k.Doc+"; default "+k.LauncherValue()+" (key "+k.Name+")")
 		}
 	}
+	fs.Usage = func() { usage(fs, stderr) }
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return 0
@@ -89,28 +59,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 
 	if *stats {
-		return printStats(*values["region"], *values["region-dir"], stdout, stderr)
+		return printStats(*values["region_name"], *values["region_dir"], stdout, stderr)
 	}
 
-	set := config.Settings{Engine: engine.Config{Port: lifecycle.DefaultPort}, Bridge: true}
-	if *configFile != "" {
-		if err := config.LoadFile(&set, *configFile); err != nil {
-			fmt.Fprintln(stderr, "haywire:", err)
-			return 1
+	set, err := settings(*configFile, values)
+	if err != nil {
+		fmt.Fprintln(stderr, "haywire:", err)
+		if errors.As(err, new(flagError)) {
+			return 2
 		}
-		set.Bridge = true // the launcher exists to bridge
-	}
-	for _, f := range flags {
-		if v := *values[f.flag]; v != "" {
-			if err := config.Set(&set, f.key, v); err != nil {
-				fmt.Fprintf(stderr, "haywire: --%s: %v\n", f.flag, err)
-				return 2
-			}
-		}
-	}
-
-	if set.Engine.MaxRequestSize == 0 { // unset, or 0: the default
-		set.Engine.MaxRequestSize = maxRequestSize
+		return 1
 	}
 
 	var eng lifecycle.Engine
@@ -139,6 +97,66 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// usage prints the flags, then every configuration key by section, with
+// the launcher's default and the flag that sets it.
+func usage(fs *flag.FlagSet, w io.Writer) {
+	fmt.Fprintln(w, "usage: haywire [flags]\n\nServes HTTP on --port and forwards requests to the host attached to\nthe region whose name it prints first (\"region: NAME\").\n\nflags:")
+	fs.PrintDefaults()
+	fmt.Fprintln(w, "\nconfiguration keys, by section of the --config file (a flag overrides its key):")
+	var sec config.Section
+	for _, k := range config.Keys() {
+		if k.Section != sec {
+			sec = k.Section
+			fmt.Fprintf(w, "  [%s]\n", sec)
+		}
+		if k.Flag != "" { // its doc is the flag's, above
+			fmt.Fprintf(w, "  %-22s --%-18s default %s\n", k.Name, k.Flag, k.LauncherValue())
+		} else {
+			fmt.Fprintf(w, "  %-22s %-20s %s; default %s\n", k.Name, "", k.Doc, k.LauncherValue())
+		}
+	}
+}
+
+// A flagError is a bad flag value (exit status 2).
+type flagError struct {
+	flag string
+	err  error
+}
+
+func (e flagError) Error() string { return "--" + e.flag + ": " + e.err.Error() }
+
+// settings returns the launcher's configuration: the library's defaults
+// with the launcher's own (config.Key.LauncherDefault), then the INI file,
+// then the flags given (values, by key name; "" for a flag not given).
+func settings(configFile string, values map[string]*string) (config.Settings, error) {
+	set := lifecycle.HaywireDefaults()
+	for _, k := range config.Keys() {
+		if k.LauncherDefault != "" {
+			if err := config.Set(&set, k.Name, k.LauncherDefault); err != nil {
+				panic(err) // the table's own value
+			}
+		}
+	}
+	if configFile != "" {
+		if err := config.LoadFile(&set, configFile); err != nil {
+			return set, err
+		}
+		set.Bridge = true // the launcher exists to bridge
+	}
+	for _, k := range config.Keys() {
+		if v := values[k.Name]; v != nil && *v != "" {
+			if err := config.Set(&set, k.Name, *v); err != nil {
+				return set, flagError{k.Flag, err}
+			}
+		}
+	}
+	if set.Engine.MaxRequestSize == 0 { // set to 0: the default, the launcher's
+		k, _ := config.Lookup("max_request_size")
+		config.Set(&set, k.Name, k.LauncherValue())
+	}
+	return set, nil
 }
 
 // printStats prints, one line per lane and side, the counters of the

@@ -16,6 +16,7 @@
 
 #include <stdint.h>
 #include "haywire.h"
+#include "haywire_host.h"
 
 #define HW__RETURNED  1u
 #define HW__RESPONDED 2u
@@ -67,7 +68,7 @@ void hw__set_error(const char* msg);
 int hw__config_set_go(char* key, char* value); /* Go export behind hw_config_set */
 
 /*
-** The host side (host.c, host.go). An hw_host names its Go bridge.Host by
+** The host side (host.c, host.go). An hw_host names its Go host.Host by
 ** a runtime/cgo handle; an hw_host_request holds the encoded request view
 ** (in the engine's arena, or malloc'd by the Go side's allocator: never Go
 ** memory) and builds the response message of haywire_bridge.h section 4
@@ -107,7 +108,7 @@ struct hw_host_request
 struct hw_host
 {
     uint32_t magic;                /* HW__HOST_MAGIC while attached */
-    uintptr_t handle;              /* runtime/cgo.Handle of the bridge.Host */
+    uintptr_t handle;              /* runtime/cgo.Handle of the host.Host */
     int outstanding;               /* requests handed out, not ended (atomic) */
     hw_host_request* spare;        /* for the next hw_host_next; its thread only */
     hw_host_request* mine;         /* free requests; hw_host_next's thread only */

@@ -15,7 +15,8 @@ import (
 	"syscall"
 	"unsafe"
 
-	"github.com/haywireowin/haywire/bridge"
+	"github.com/haywireowin/haywire/bridge/host"
+	"github.com/haywireowin/haywire/bridge/wire"
 	"github.com/haywireowin/haywire/engine"
 	"github.com/haywireowin/haywire/lifecycle"
 	"github.com/haywireowin/haywire/region"
@@ -41,15 +42,15 @@ var codes = []struct {
 	{syscall.EADDRINUSE, C.HW_EADDRINUSE},
 	{errNoMemory, C.HW_ENOMEM},
 	// The host side.
-	{bridge.ErrDrained, C.HW_EDRAINED},
-	{bridge.ErrInFlight, C.HW_ESTATE},
-	{bridge.ErrEnded, C.HW_EINVAL},
-	{bridge.ErrCancelled, C.HW_ECANCELED},
-	{bridge.ErrBodyTooLong, C.HW_EINVAL},
-	{bridge.ErrBodyTooShort, C.HW_ESTATE},
-	{bridge.ErrStreaming, C.HW_ESTATE},
-	{bridge.ErrNotStreaming, C.HW_ESTATE},
-	{bridge.ErrResponse, C.HW_EINVAL},
+	{host.ErrDrained, C.HW_EDRAINED},
+	{host.ErrInFlight, C.HW_ESTATE},
+	{host.ErrEnded, C.HW_EINVAL},
+	{host.ErrCancelled, C.HW_ECANCELED},
+	{host.ErrBodyTooLong, C.HW_EINVAL},
+	{host.ErrBodyTooShort, C.HW_ESTATE},
+	{host.ErrStreaming, C.HW_ESTATE},
+	{host.ErrNotStreaming, C.HW_ESTATE},
+	{wire.ErrResponse, C.HW_EINVAL},
 	{region.ErrTimeout, C.HW_ETIMEDOUT},
 	{region.ErrPeerDead, C.HW_ECLOSED},
 	{region.ErrPeerGone, C.HW_ECLOSED},

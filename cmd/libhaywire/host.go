@@ -14,22 +14,22 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/haywireowin/haywire/bridge"
+	"github.com/haywireowin/haywire/bridge/host"
 	"github.com/haywireowin/haywire/region"
 )
 
 // The host side of the C API: the C structs and the request accessors are
 // in host.c; these exports take requests, read streamed bodies, send
 // responses (whole or streamed) and detach. The C hw_host holds a
-// cgo.Handle of its *bridge.Host.
+// cgo.Handle of its *host.Host.
 
 // hostAttachTimeout is how long hw_host_attach waits for a free lane.
 const hostAttachTimeout = 5 * time.Second
 
 var errNoMemory = errors.New("out of memory")
 
-func hostOf(handle C.uintptr_t) *bridge.Host {
-	return cgo.Handle(handle).Value().(*bridge.Host)
+func hostOf(handle C.uintptr_t) *host.Host {
+	return cgo.Handle(handle).Value().(*host.Host)
 }
 
 // cAlloc and cFree keep the copies of multi-chunk views in C memory: C
@@ -53,7 +53,7 @@ func hw__host_attach_go(name, dir *C.char, out **C.hw_host) (rc C.int) {
 	if name == nil {
 		return fail(errNil("hw_host_attach", "region_name"))
 	}
-	h, err := bridge.Attach(C.GoString(name), region.Options{Dir: goString(dir), AttachTimeout: hostAttachTimeout})
+	h, err := host.Attach(C.GoString(name), region.Options{Dir: goString(dir), AttachTimeout: hostAttachTimeout})
 	if err != nil {
 		return status(err)
 	}
@@ -88,7 +88,7 @@ func cBytes(p *C.char, n C.size_t) []byte {
 
 // requestOf returns the host's request id if it is handed out and not
 // ended, else nil.
-func requestOf(handle C.uintptr_t, id C.uint64_t) *bridge.HostRequest {
+func requestOf(handle C.uintptr_t, id C.uint64_t) *host.Request {
 	return hostOf(handle).Request(uint64(id))
 }
 
@@ -124,7 +124,7 @@ func hw__host_end_go(handle C.uintptr_t, id C.uint64_t, msg *C.char, n C.size_t)
 	defer guard(&rc)
 	r := hostOf(handle).Request(uint64(id))
 	if r == nil {
-		return fail(bridge.ErrEnded)
+		return fail(host.ErrEnded)
 	}
 	return status(r.Send(cBytes(msg, n)))
 }
@@ -138,7 +138,7 @@ func hw__host_read_go(handle C.uintptr_t, id C.uint64_t, buf *C.char, capacity C
 	defer guard(&rc)
 	r := requestOf(handle, id)
 	if r == nil {
-		return fail(bridge.ErrEnded)
+		return fail(host.ErrEnded)
 	}
 	k, err := r.ReadBody(cBytes(buf, min(capacity, maxRead)), timeoutOf(timeoutMS))
 	*n = C.size_t(k)
@@ -153,7 +153,7 @@ func hw__host_begin_go(handle C.uintptr_t, id C.uint64_t, msg *C.char, n C.size_
 	defer guard(&rc)
 	r := requestOf(handle, id)
 	if r == nil {
-		return fail(bridge.ErrEnded)
+		return fail(host.ErrEnded)
 	}
 	return status(r.StartStream(cBytes(msg, n)))
 }
@@ -163,7 +163,7 @@ func hw__host_write_go(handle C.uintptr_t, id C.uint64_t, data *C.char, n C.size
 	defer guard(&rc)
 	r := requestOf(handle, id)
 	if r == nil {
-		return fail(bridge.ErrEnded)
+		return fail(host.ErrEnded)
 	}
 	_, err := r.WriteBody(cBytes(data, n))
 	return status(err)
@@ -174,7 +174,7 @@ func hw__host_finish_go(handle C.uintptr_t, id C.uint64_t) (rc C.int) {
 	defer guard(&rc)
 	r := requestOf(handle, id)
 	if r == nil {
-		return fail(bridge.ErrEnded)
+		return fail(host.ErrEnded)
 	}
 	return status(r.EndResponse())
 }
@@ -184,7 +184,7 @@ func hw__host_abort_go(handle C.uintptr_t, id C.uint64_t) (rc C.int) {
 	defer guard(&rc)
 	r := requestOf(handle, id)
 	if r == nil {
-		return fail(bridge.ErrEnded)
+		return fail(host.ErrEnded)
 	}
 	return status(r.Abort())
 }
@@ -208,7 +208,7 @@ func hw__host_leave_go(handle C.uintptr_t) (rc C.int) {
 func hw__host_detach_go(handle C.uintptr_t) (rc C.int) {
 	defer guard(&rc)
 	err := hostOf(handle).Close()
-	if errors.Is(err, bridge.ErrInFlight) {
+	if errors.Is(err, host.ErrInFlight) {
 		return fail(err)
 	}
 	cgo.Handle(handle).Delete()

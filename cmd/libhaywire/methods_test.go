@@ -21,17 +21,17 @@ type headerMethod struct {
 }
 
 // headerMethods reads HW_HTTP_METHOD_MAP and HW_HTTP_METHOD_OTHER from
-// include/haywire.h.
+// include/haywire_common.h.
 func headerMethods(t *testing.T) (methods []headerMethod, other int) {
 	t.Helper()
-	src, err := os.ReadFile(filepath.Join("..", "..", "include", "haywire.h"))
+	src, err := os.ReadFile(filepath.Join("..", "..", "include", "haywire_common.h"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	text := string(src)
 	start := strings.Index(text, "#define HW_HTTP_METHOD_MAP(XX)")
 	if start < 0 {
-		t.Fatal("include/haywire.h has no HW_HTTP_METHOD_MAP")
+		t.Fatal("include/haywire_common.h has no HW_HTTP_METHOD_MAP")
 	}
 	// The macro runs over continuation lines up to the first line without
 	// a trailing backslash.
@@ -49,7 +49,7 @@ func headerMethods(t *testing.T) (methods []headerMethod, other int) {
 	}
 	om := regexp.MustCompile(`#define HW_HTTP_METHOD_OTHER (\d+)`).FindStringSubmatch(text)
 	if om == nil {
-		t.Fatal("include/haywire.h has no HW_HTTP_METHOD_OTHER")
+		t.Fatal("include/haywire_common.h has no HW_HTTP_METHOD_OTHER")
 	}
 	other, _ = strconv.Atoi(om[1])
 	return methods, other

@@ -25,7 +25,7 @@
 ** next due time. Bodies of any size go through a 64 KiB buffer: /echo,
 ** /sum and /download hold no more whatever the size (the engine bounds
 ** what is in flight), and other requests wait while one streams. It uses
-** only haywire.h and libhaywire.
+** only haywire_host.h and libhaywire.
 */
 #define _XOPEN_SOURCE 700 /* sigaction, SA_ONSTACK, clock_gettime */
 #include <signal.h>
@@ -37,7 +37,7 @@
 #ifdef _WIN32
 #include <windows.h>
 #endif
-#include "haywire.h"
+#include "haywire_host.h"
 
 /* 0 serving; 1 a signal came: leave; 2 leaving; 3 a second signal: quit. */
 static volatile sig_atomic_t stopping;

@@ -49,8 +49,12 @@ namespace Haywire.Owin.Tests
         [Test]
         public void AttachRefusesWhatIsNotARegionName()
         {
-            foreach (string bad in new[] { "", "haywire", "nope-" + Guid.NewGuid(), "haywire-" + Guid.NewGuid().ToString().ToUpperInvariant(),
-                                           "haywire-" + Guid.NewGuid() + ".0", "haywire-" + Guid.NewGuid() + ".64", "haywire-" + Guid.NewGuid() + "/x" })
+            var bads = new[]
+            {
+                "", "haywire", "nope-" + Guid.NewGuid(), "haywire-" + Guid.NewGuid().ToString().ToUpperInvariant(),
+                "haywire-" + Guid.NewGuid() + ".0", "haywire-" + Guid.NewGuid() + ".64", "haywire-" + Guid.NewGuid() + "/x",
+            };
+            foreach (string bad in bads)
             {
                 var ex = Assert.Throws<HaywireException>(() => HostConnection.Attach(bad, null, TimeSpan.Zero), bad);
                 StringAssert.Contains("not a region name", ex.Message, bad);

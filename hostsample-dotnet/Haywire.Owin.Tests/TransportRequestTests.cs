@@ -80,8 +80,11 @@ namespace Haywire.Owin.Tests
                 Assert.That(_conn.InFlight, Is.EqualTo(1));
                 Assert.Throws<ArgumentOutOfRangeException>(() => r.FieldName(r.FieldCount));
                 byte[] body = Encoding.ASCII.GetBytes("hello world");
-                r.Respond(201, "Made It", new[] { TransportAssert.H("Content-Type", "text/plain"), TransportAssert.H("X-Out", "1"), TransportAssert.H("X-Out", "2") },
-                          body, 0, body.Length);
+                var headers = new[]
+                {
+                    TransportAssert.H("Content-Type", "text/plain"), TransportAssert.H("X-Out", "1"), TransportAssert.H("X-Out", "2"),
+                };
+                r.Respond(201, "Made It", headers, body, 0, body.Length);
                 Assert.That(r.Completed, Is.True);
                 Assert.That(_conn.InFlight, Is.EqualTo(0));
                 RawResponse resp = client.ReadResponse();
@@ -219,7 +222,8 @@ namespace Haywire.Owin.Tests
                     held.Add(NextOrFail());
                 Assert.That(_conn.InFlight, Is.EqualTo(n));
                 // Answer from several threads at once, in reverse order of arrival.
-                var answers = held.AsEnumerable().Reverse().Select(r => Task.Run(() => TransportAssert.RespondText(r, 200, "for " + r.RawPath))).ToArray();
+                var answers = held.AsEnumerable().Reverse()
+                                  .Select(r => Task.Run(() => TransportAssert.RespondText(r, 200, "for " + r.RawPath))).ToArray();
                 Assert.That(Task.WaitAll(answers, 10000), Is.True);
                 for (int i = 0; i < n; i++)
                     Assert.That(clients[i].ReadResponse().Text, Is.EqualTo("for /slow/" + i));

@@ -4,6 +4,8 @@ using System.IO;
 using System.Runtime.InteropServices;
 using System.Text;
 using Haywire.Owin.Transport;
+using Haywire.Owin.Transport.Bridge;
+using Haywire.Owin.Transport.Shm;
 using NUnit.Framework;
 
 namespace Haywire.Owin.Tests
@@ -197,7 +199,10 @@ namespace Haywire.Owin.Tests
 
         private static Descriptor D(byte kind, byte flags = 0, ushort aux = 0, uint epoch = 5, uint offset = 0, uint length = 0, uint gen = 0)
         {
-            return new Descriptor { Kind = kind, Flags = flags, Aux = aux, Epoch = epoch, Stream = 9, Conn = 1, Offset = offset, Length = length, Gen = gen };
+            return new Descriptor
+            {
+                Kind = kind, Flags = flags, Aux = aux, Epoch = epoch, Stream = 9, Conn = 1, Offset = offset, Length = length, Gen = gen,
+            };
         }
 
         [Test]
@@ -243,14 +248,18 @@ namespace Haywire.Owin.Tests
             {
                 Descriptor d = t.Item1;
                 Assert.That(d.Check(t.Item2, arena, chunk, 4, 5), Is.EqualTo(t.Item3),
-                            "kind " + d.Kind + " flags " + d.Flags + " aux " + d.Aux + " epoch " + d.Epoch + " offset " + d.Offset + " length " + d.Length + " gen " + d.Gen);
+                            "kind " + d.Kind + " flags " + d.Flags + " aux " + d.Aux + " epoch " + d.Epoch + " offset " + d.Offset +
+                            " length " + d.Length + " gen " + d.Gen);
             }
         }
 
         [Test]
         public void DescriptorsRoundTripThroughASlot()
         {
-            var d = new Descriptor { Kind = 5, Flags = 2, Aux = 0, Epoch = 77, Stream = 0x1122334455667788UL, Conn = 99, Offset = 8192, Length = 4096, Gen = 12 };
+            var d = new Descriptor
+            {
+                Kind = 5, Flags = 2, Aux = 0, Epoch = 77, Stream = 0x1122334455667788UL, Conn = 99, Offset = 8192, Length = 4096, Gen = 12,
+            };
             byte* slot = stackalloc byte[32];
             d.Write(slot);
             Assert.That(slot[0], Is.EqualTo(5));
@@ -407,7 +416,8 @@ namespace Haywire.Owin.Tests
         public void ResponseHeadIsEncodedAsTheBridgeSays()
         {
             byte[] b;
-            int n = ResponseEncoder.EncodeHead(404, 1, "Nope", new[] { TransportAssert.H("A", "1"), TransportAssert.H("B C", "x"), TransportAssert.H("D", "v\r\nE: 2") }, -1, out b);
+            var headers = new[] { TransportAssert.H("A", "1"), TransportAssert.H("B C", "x"), TransportAssert.H("D", "v\r\nE: 2") };
+            int n = ResponseEncoder.EncodeHead(404, 1, "Nope", headers, -1, out b);
             Assert.That(n, Is.EqualTo(16 + 4 + "A: 1\r\n".Length));
             Assert.That(BitConverter.ToUInt16(b, 0), Is.EqualTo(404));
             Assert.That(b[2], Is.EqualTo(1));

@@ -1,7 +1,7 @@
 /*
 ** bridge_check -- runs the helpers of haywire_bridge.h on inputs prepared
-** by the Go tests (bridge/cview_test.go), which compare the results with
-** package bridge: two implementations of one contract must agree.
+** by the Go tests (bridge/wire/cview_test.go), which compare the results
+** with package bridge/wire: two implementations of one contract must agree.
 ** Includes only haywire_bridge.h and ISO C, and is compiled with
 ** -std=c11 -pedantic -Wall -Wextra -Werror to prove the header needs
 ** nothing else.

@@ -20,7 +20,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
-#include "haywire.h"
+#include "haywire_host.h"
 #include "harness.h"
 
 #define CHECK_STR(s, lit) do { hw_string s_ = (s); const char* l_ = (lit); \

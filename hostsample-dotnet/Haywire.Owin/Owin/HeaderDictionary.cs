@@ -225,10 +225,4 @@ namespace Haywire.Owin
             return false;
         }
     }
-
-    /// <summary>Fills a header dictionary on its first use.</summary>
-    internal interface IHeaderSource
-    {
-        void FillHeaders(Dictionary<string, string[]> entries);
-    }
 }

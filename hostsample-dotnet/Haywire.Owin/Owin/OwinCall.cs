@@ -6,8 +6,6 @@ using System.Net.Sockets;
 using System.Threading;
 using System.Threading.Tasks;
 
-using Haywire.Owin.Transport;
-
 namespace Haywire.Owin
 {
     /// <summary>
@@ -26,7 +24,7 @@ namespace Haywire.Owin
         private static readonly Action<object> OnRequestCancelled = state => ((OwinCall)state).Cancel();
 
         private readonly ServerContext _server;
-        private readonly HostRequest _request;
+        private readonly IHttpExchange _request;
         private readonly OwinEnvironment _env;
         private readonly Action<OwinCall> _onEnded;
         private ResponseBodyStream _responseBody;
@@ -39,7 +37,7 @@ namespace Haywire.Owin
         private volatile bool _ended;
         private string _method, _path; // for traces: read at the start, the view goes back with the response
 
-        public OwinCall(ServerContext server, HostRequest request, Action<OwinCall> onEnded)
+        public OwinCall(ServerContext server, IHttpExchange request, Action<OwinCall> onEnded)
         {
             _server = server;
             _request = request;
@@ -47,7 +45,7 @@ namespace Haywire.Owin
             _env = new OwinEnvironment(this);
         }
 
-        public HostRequest Request
+        public IHttpExchange Request
         {
             get { return _request; }
         }

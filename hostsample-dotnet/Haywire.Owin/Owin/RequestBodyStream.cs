@@ -3,8 +3,6 @@ using System.IO;
 using System.Threading;
 using System.Threading.Tasks;
 
-using Haywire.Owin.Transport;
-
 namespace Haywire.Owin
 {
     /// <summary>
@@ -19,7 +17,7 @@ namespace Haywire.Owin
     internal sealed class RequestBodyStream : Stream
     {
         private readonly OwinCall _call;
-        private readonly HostRequest _request;
+        private readonly IHttpExchange _request;
         private long _read;
 
         public RequestBodyStream(OwinCall call)

@@ -24,7 +24,7 @@ namespace Haywire.Owin
     /// when the application's Task completes (§3.5).
     /// Not thread-safe: one write at a time, as OWIN lets a server assume.
     /// </summary>
-    internal sealed class ResponseBodyStream : Stream
+    internal sealed partial class ResponseBodyStream : Stream
     {
         /// <summary>Bytes held before the response starts streaming.</summary>
         public const int BufferLimit = 16 * 1024;
@@ -40,7 +40,7 @@ namespace Haywire.Owin
         [ThreadStatic] private static List<KeyValuePair<string, string>> _spareHeaders;
 
         private readonly OwinCall _call;
-        private readonly HostRequest _request;
+        private readonly IHttpExchange _request;
         private byte[] _buffer;
         private int _buffered;
         private long _written; // bytes the application wrote, in total
@@ -109,24 +109,6 @@ namespace Haywire.Owin
         public override void SetLength(long value)
         {
             throw new NotSupportedException("the response body is write-only");
-        }
-
-        /// <summary>server.OnSendingHeaders: callbacks run in reverse order before the head is fixed.</summary>
-        public void RegisterOnSendingHeaders(Action<object> callback, object state)
-        {
-            if (callback == null)
-            {
-                throw new ArgumentNullException("callback");
-            }
-            if (_headFixed)
-            {
-                throw new InvalidOperationException(HeadersSentMessage);
-            }
-            if (_onSendingHeaders == null)
-            {
-                _onSendingHeaders = new List<KeyValuePair<Action<object>, object>>(2);
-            }
-            _onSendingHeaders.Add(new KeyValuePair<Action<object>, object>(callback, state));
         }
 
         private static void CheckArguments(byte[] buffer, int offset, int count)
@@ -223,26 +205,13 @@ namespace Haywire.Owin
             try
             {
                 StartIfNeeded();
-                if (_buffered > 0)
-                {
-                    _request.WriteBody(_buffer, 0, _buffered);
-                    _buffered = 0;
-                }
-                if (count >= BufferLimit)
-                {
-                    _request.WriteBody(buffer, offset, count);
-                }
-                else
-                {
-                    EnsureBuffer(count);
-                    Buffer.BlockCopy(buffer, offset, _buffer, 0, count);
-                    _buffered = count;
-                }
             }
             catch (Exception e)
             {
                 throw ServerFailure(e);
             }
+            // Synchronous: every await in the core meets a completed task, and GetResult rethrows its exception as is.
+            SpillAsync(buffer, offset, count, true, CancellationToken.None).GetAwaiter().GetResult();
         }
 
         public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
@@ -263,21 +232,26 @@ namespace Haywire.Owin
             {
                 return Failed(e is HaywireException ? ServerFailure(e) : e);
             }
-            return WriteSlowAsync(buffer, offset, count, cancellationToken);
+            return SpillAsync(buffer, offset, count, false, cancellationToken);
         }
 
-        private async Task WriteSlowAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+        /// <summary>
+        /// The one write core, for Write and WriteAsync alike, once Accept said the bytes cannot
+        /// wait in the buffer: the buffered bytes go out, then these — straight from the
+        /// application's array when they fill a buffer themselves, else into the emptied buffer.
+        /// </summary>
+        private async Task SpillAsync(byte[] buffer, int offset, int count, bool sync, CancellationToken cancellationToken)
         {
             try
             {
                 if (_buffered > 0)
                 {
-                    await _request.WriteBodyAsync(_buffer, 0, _buffered, cancellationToken).ConfigureAwait(false);
+                    await SendAsync(_buffer, 0, _buffered, sync, cancellationToken).ConfigureAwait(false);
                     _buffered = 0;
                 }
                 if (count >= BufferLimit)
                 {
-                    await _request.WriteBodyAsync(buffer, offset, count, cancellationToken).ConfigureAwait(false);
+                    await SendAsync(buffer, offset, count, sync, cancellationToken).ConfigureAwait(false);
                 }
                 else
                 {
@@ -288,12 +262,47 @@ namespace Haywire.Owin
             }
             catch (Exception e)
             {
-                if (e is OperationCanceledException && cancellationToken.IsCancellationRequested)
-                {
-                    throw;
-                }
-                throw ServerFailure(e);
+                throw WriteFailure(e, cancellationToken);
             }
+        }
+
+        /// <summary>The buffered bytes, then a flush, for Flush and FlushAsync alike.</summary>
+        private async Task FlushCoreAsync(bool sync, CancellationToken cancellationToken)
+        {
+            try
+            {
+                if (_buffered > 0)
+                {
+                    await SendAsync(_buffer, 0, _buffered, sync, cancellationToken).ConfigureAwait(false);
+                    _buffered = 0;
+                }
+                _request.Flush();
+            }
+            catch (Exception e)
+            {
+                throw WriteFailure(e, cancellationToken);
+            }
+        }
+
+        /// <summary>Body bytes to the transport: on this thread (sync), or without blocking it.</summary>
+        private Task SendAsync(byte[] buffer, int offset, int count, bool sync, CancellationToken cancellationToken)
+        {
+            if (sync)
+            {
+                _request.WriteBody(buffer, offset, count);
+                return Task.CompletedTask;
+            }
+            return _request.WriteBodyAsync(buffer, offset, count, cancellationToken);
+        }
+
+        /// <summary>A write that failed: the caller's own cancellation as it is, anything else a server failure.</summary>
+        private Exception WriteFailure(Exception e, CancellationToken cancellationToken)
+        {
+            if (e is OperationCanceledException && cancellationToken.IsCancellationRequested)
+            {
+                return e;
+            }
+            return ServerFailure(e);
         }
 
         public override IAsyncResult BeginWrite(byte[] buffer, int offset, int count, AsyncCallback callback, object state)
@@ -324,17 +333,12 @@ namespace Haywire.Owin
             try
             {
                 StartIfNeeded();
-                if (_buffered > 0)
-                {
-                    _request.WriteBody(_buffer, 0, _buffered);
-                    _buffered = 0;
-                }
-                _request.Flush();
             }
             catch (Exception e)
             {
                 throw ServerFailure(e);
             }
+            FlushCoreAsync(true, CancellationToken.None).GetAwaiter().GetResult();
         }
 
         public override Task FlushAsync(CancellationToken cancellationToken)
@@ -354,314 +358,18 @@ namespace Haywire.Owin
                     return Task.CompletedTask;
                 }
                 StartIfNeeded();
-                if (_buffered == 0)
-                {
-                    // A head-only flush (SSE, long polling): the head goes to the client now.
-                    _request.Flush();
-                    return Task.CompletedTask;
-                }
             }
             catch (Exception e)
             {
                 return Failed(e is HaywireException ? ServerFailure(e) : e);
             }
-            return FlushSlowAsync(cancellationToken);
-        }
-
-        private async Task FlushSlowAsync(CancellationToken cancellationToken)
-        {
-            try
-            {
-                await _request.WriteBodyAsync(_buffer, 0, _buffered, cancellationToken).ConfigureAwait(false);
-                _buffered = 0;
-                _request.Flush();
-            }
-            catch (Exception e)
-            {
-                if (e is OperationCanceledException && cancellationToken.IsCancellationRequested)
-                {
-                    throw;
-                }
-                throw ServerFailure(e);
-            }
+            // A head-only flush (SSE, long polling) completes here: the head goes to the client now.
+            return FlushCoreAsync(false, cancellationToken);
         }
 
         /// <summary>The application closing the stream is harmless: the server ends the response.</summary>
         protected override void Dispose(bool disposing)
         {
-        }
-
-        /// <summary>
-        /// sendfile.SendAsync: the file's bytes go through this stream (flushed first,
-        /// so they follow what was written before). The engine cannot yet send from the
-        /// file itself; the bytes pass through the host once.
-        /// </summary>
-        public async Task SendFileAsync(string path, long offset, long? count, CancellationToken cancellationToken)
-        {
-            if (path == null)
-            {
-                throw new ArgumentNullException("path");
-            }
-            using (var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete,
-                64 * 1024, FileOptions.Asynchronous | FileOptions.SequentialScan))
-            {
-                long length = file.Length;
-                if (offset < 0 || offset > length)
-                {
-                    throw new ArgumentOutOfRangeException("offset", offset, "outside the file of " + length + " bytes");
-                }
-                long remaining = count.HasValue ? count.Value : length - offset;
-                if (remaining < 0 || remaining > length - offset)
-                {
-                    throw new ArgumentOutOfRangeException("count", count, "beyond the end of the " + length + "-byte file from offset " + offset);
-                }
-                file.Position = offset;
-                var chunk = new byte[(int)Math.Min(64 * 1024, Math.Max(remaining, 1))];
-                while (remaining > 0)
-                {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    int n = await file.ReadAsync(chunk, 0, (int)Math.Min(chunk.Length, remaining), cancellationToken).ConfigureAwait(false);
-                    if (n == 0)
-                    {
-                        throw new IOException("the file " + path + " ended " + remaining + " bytes early (it shrank)");
-                    }
-                    await WriteAsync(chunk, 0, n, cancellationToken).ConfigureAwait(false);
-                    remaining -= n;
-                }
-            }
-        }
-
-        /// <summary>Runs the OnSendingHeaders callbacks and fixes status, reason and headers.</summary>
-        private void FixHead()
-        {
-            if (_runningCallbacks)
-            {
-                // A callback wrote to the body: the head is what it is now.
-                TakeHead();
-                return;
-            }
-            if (_onSendingHeaders != null)
-            {
-                _runningCallbacks = true;
-                try
-                {
-                    for (int i = _onSendingHeaders.Count - 1; i >= 0 && !_headFixed; i--)
-                    {
-                        _onSendingHeaders[i].Key(_onSendingHeaders[i].Value);
-                    }
-                }
-                finally
-                {
-                    _runningCallbacks = false;
-                }
-                if (_headFixed)
-                {
-                    return;
-                }
-            }
-            TakeHead();
-        }
-
-        private void TakeHead()
-        {
-            _headFixed = true;
-            OwinEnvironment env = _call.Env;
-            int status;
-            object given = env.GetKnown(OwinEnvironment.ResponseStatusCode);
-            if (!TryReadStatus(given, out status) || status < 200 || status > 999)
-            {
-                // 1xx are interim (100 would leave no final response, §3.4; 101 needs the
-                // upgrade extension, not offered) and the rest are not HTTP status codes.
-                AnswerInvalidHead("invalid owin.ResponseStatusCode "
-                    + (given == OwinEnvironment.Absent ? "(removed)" : Describe(given)));
-                return;
-            }
-            _status = status;
-            string problem;
-            _reason = ReadReason(env.GetKnown(OwinEnvironment.ResponseReasonPhrase), out problem);
-            if (problem != null)
-            {
-                AnswerInvalidHead(problem);
-                return;
-            }
-            HeaderDictionary dictionary = _call.ResponseHeadersDictionary;
-            Dictionary<string, string[]> entries = dictionary.RawEntries;
-            List<KeyValuePair<string, string>> headers = _spareHeaders;
-            if (headers != null)
-            {
-                _spareHeaders = null;
-            }
-            else
-            {
-                headers = new List<KeyValuePair<string, string>>(entries.Count);
-            }
-            foreach (var pair in entries)
-            {
-                string[] values = pair.Value;
-                if (values == null)
-                {
-                    continue;
-                }
-                if (string.Equals(pair.Key, "Content-Length", StringComparison.OrdinalIgnoreCase))
-                {
-                    // The engine writes Content-Length itself, from this value.
-                    if (!TryReadContentLength(values, out _declaredLength))
-                    {
-                        problem = "invalid Content-Length \"" + string.Join("\", \"", values) + "\"";
-                    }
-                    continue;
-                }
-                // Everything else, Server and Date included, goes as the application set it.
-                foreach (string value in values)
-                {
-                    if (value != null)
-                    {
-                        headers.Add(new KeyValuePair<string, string>(pair.Key, value));
-                    }
-                }
-            }
-            if (problem != null)
-            {
-                headers.Clear();
-                _spareHeaders = headers;
-                _declaredLength = -1;
-                AnswerInvalidHead(problem);
-                return;
-            }
-            _headers = headers;
-            dictionary.MakeReadOnly(HeadersSentMessage);
-        }
-
-        /// <summary>
-        /// A head the application got wrong: 500 without its headers (as Katana, Nowin and
-        /// Kestrel), traced; what it writes from here is discarded.
-        /// </summary>
-        private void AnswerInvalidHead(string problem)
-        {
-            _call.Server.Trace(_call.Describe() + ": " + problem + ": answered 500");
-            _status = 500;
-            _reason = null;
-            _headers = NoHeaders;
-            _discardBody = true;
-            _call.ResponseHeadersDictionary.MakeReadOnly(HeadersSentMessage);
-        }
-
-        /// <summary>
-        /// owin.ResponseReasonPhrase: null for the standard phrase (absent, null, empty, or one
-        /// the wire cannot carry: over 255 characters or beyond Latin-1, traced); problem set
-        /// when it is not a string or holds CR, LF or NUL (header injection: 500).
-        /// </summary>
-        private string ReadReason(object value, out string problem)
-        {
-            problem = null;
-            if (value == null || value == OwinEnvironment.Absent)
-            {
-                return null;
-            }
-            var reason = value as string;
-            if (reason == null)
-            {
-                problem = "owin.ResponseReasonPhrase is a " + value.GetType().FullName + ", not a string";
-                return null;
-            }
-            bool latin1 = true;
-            for (int i = 0; i < reason.Length; i++)
-            {
-                char c = reason[i];
-                if (c == '\r' || c == '\n' || c == '\0')
-                {
-                    problem = "owin.ResponseReasonPhrase holds CR, LF or NUL: " + Describe(reason);
-                    return null;
-                }
-                if (c > '\u00FF')
-                {
-                    latin1 = false;
-                }
-            }
-            if (reason.Length == 0)
-            {
-                return null;
-            }
-            if (reason.Length > 255 || !latin1)
-            {
-                _call.Server.Trace(_call.Describe() + ": owin.ResponseReasonPhrase " + Describe(reason)
-                    + " is longer than 255 characters or not Latin-1: sending the standard phrase");
-                return null;
-            }
-            return reason;
-        }
-
-        /// <summary>
-        /// The Content-Length values: one non-negative decimal integer, possibly repeated
-        /// ("42", "42, 42": RFC 9110 §8.6 lets a recipient take a list of equal values).
-        /// False for anything else ("-10", "abc", "1 2", two different values, an overflow).
-        /// </summary>
-        private static bool TryReadContentLength(string[] values, out long length)
-        {
-            length = -1;
-            bool any = false;
-            foreach (string value in values)
-            {
-                if (value == null)
-                {
-                    continue;
-                }
-                foreach (string element in value.Split(','))
-                {
-                    string digits = element.Trim(' ', '\t');
-                    long n;
-                    if (digits.Length == 0 || !long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out n)
-                        || any && n != length)
-                    {
-                        length = -1;
-                        return false;
-                    }
-                    length = n;
-                    any = true;
-                }
-            }
-            if (!any)
-            {
-                length = -1;
-                return values.Length == 0; // an empty array means no Content-Length; [null] is not a value
-            }
-            return true;
-        }
-
-        /// <summary>A value for a trace line: quoted and cut short.</summary>
-        private static string Describe(object value)
-        {
-            string text = value == null ? "null" : Convert.ToString(value, CultureInfo.InvariantCulture);
-            if (text.Length > 80)
-            {
-                text = text.Substring(0, 80) + "...";
-            }
-            return "\"" + text.Replace("\r", "\\r").Replace("\n", "\\n").Replace("\0", "\\0") + "\"";
-        }
-
-        private static bool TryReadStatus(object value, out int status)
-        {
-            if (value is int)
-            {
-                status = (int)value;
-                return true;
-            }
-            if (value == null || value == OwinEnvironment.Absent)
-            {
-                status = 0;
-                return false;
-            }
-            try
-            {
-                // Some applications store a long or a string; OWIN says int.
-                status = Convert.ToInt32(value, CultureInfo.InvariantCulture);
-                return true;
-            }
-            catch (Exception)
-            {
-                status = 0;
-                return false;
-            }
         }
 
         private void StartIfNeeded()
@@ -671,162 +379,6 @@ namespace Haywire.Owin
                 _started = true;
                 _request.StartResponse(_status, _reason, _headers, _declaredLength);
             }
-        }
-
-        /// <summary>The application's Task completed: send what remains and end the response.</summary>
-        public void Finish()
-        {
-            if (_done)
-            {
-                return;
-            }
-            if (!_headFixed)
-            {
-                FixHead();
-            }
-            _done = true;
-            if (!_started)
-            {
-                if (_discardBody)
-                {
-                    _request.Respond(500, null, NoHeaders, NoBytes, 0, 0);
-                }
-                else if (_head)
-                {
-                    // No body goes out; the Content-Length is the application's, else what it wrote.
-                    long length = _declaredLength >= 0 ? _declaredLength : _written;
-                    if (length == 0)
-                    {
-                        _request.Respond(_status, _reason, _headers, NoBytes, 0, 0);
-                        Recycle();
-                    }
-                    else
-                    {
-                        _request.StartResponse(_status, _reason, _headers, length);
-                        _request.EndResponse();
-                    }
-                }
-                else if (_declaredLength >= 0 && _declaredLength != _written)
-                {
-                    GiveUp(": the application wrote " + _written + " bytes with a Content-Length of " + _declaredLength + "; ", "");
-                }
-                else
-                {
-                    _request.Respond(_status, _reason, _headers, _buffer ?? NoBytes, 0, _buffered);
-                    Recycle();
-                }
-                return;
-            }
-            if (_buffered > 0)
-            {
-                _request.WriteBody(_buffer, 0, _buffered);
-                _buffered = 0;
-            }
-            if (_declaredLength >= 0 && _written < _declaredLength && !_head)
-            {
-                GiveUp(": the application wrote " + _written + " bytes of its Content-Length of " + _declaredLength + "; ", "");
-                return;
-            }
-            _request.EndResponse();
-        }
-
-        /// <summary>After Respond (which copied them): keeps the buffer and header list for this thread's next response.</summary>
-        private void Recycle()
-        {
-            if (_buffer != null && _buffer.Length <= BufferLimit)
-            {
-                _spareBuffer = _buffer;
-            }
-            _buffer = null;
-            _buffered = 0;
-            if (_headers != null && !ReferenceEquals(_headers, NoHeaders) && _headers.Count <= 64)
-            {
-                _headers.Clear();
-                _spareHeaders = _headers;
-            }
-            _headers = null;
-        }
-
-        /// <summary>
-        /// The application failed (§6.1): the response is given up (see GiveUp), traced as
-        /// "METHOD /path failed (what happened): exception" unless trace is false.
-        /// </summary>
-        public void FailWith(Exception e, bool trace)
-        {
-            if (_done)
-            {
-                if (trace)
-                {
-                    _call.Server.Trace(_call.Describe() + " failed after its response was complete or given up: " + e);
-                }
-                return;
-            }
-            _headFixed = true;
-            if (trace)
-            {
-                GiveUp(" failed (", "): " + e);
-            }
-            else
-            {
-                GiveUp(null, null);
-            }
-        }
-
-        /// <summary>
-        /// Gives the response up: 500 without the application's headers when nothing of it
-        /// went to the engine yet (the buffered bytes are dropped); else CANCEL HOST_ABORT,
-        /// after everything flushed (ring order is byte order), and the engine cuts the client
-        /// connection, so the client never takes the response for complete; owin.CallCancelled
-        /// then fires (§6.2), as in Katana and Nowin. Traces before (a test or a log reader
-        /// may look once the client has its answer) traceHead + what happens + traceTail,
-        /// unless traceHead is null. Returns what happens.
-        /// </summary>
-        private string GiveUp(string traceHead, string traceTail)
-        {
-            _done = true;
-            _buffered = 0;
-            string outcome = _started
-                ? "the response was aborted: its head had gone out, the client connection is cut"
-                : "answered 500";
-            if (traceHead != null)
-            {
-                _call.Server.Trace(_call.Describe() + traceHead + outcome + traceTail);
-            }
-            try
-            {
-                if (_started)
-                {
-                    _request.Abort();
-                }
-                else
-                {
-                    _request.Respond(500, null, NoHeaders, NoBytes, 0, 0);
-                }
-            }
-            catch (Exception e)
-            {
-                // The engine may be gone already; the response is lost either way.
-                _call.Server.Trace(_call.Describe() + ": the response could not be given up: " + e.Message);
-            }
-            if (_started)
-            {
-                // On the thread pool: the application's callbacks must not run on (and could block) the pump.
-                ThreadPool.UnsafeQueueUserWorkItem(CancelCall, _call);
-            }
-            return outcome;
-        }
-
-        private static readonly WaitCallback CancelCall = state => ((OwinCall)state).Cancel();
-
-        /// <summary>A failure of the engine or the client connection: owin.CallCancelled fires (§6.2).</summary>
-        private Exception ServerFailure(Exception e)
-        {
-            _call.Cancel();
-            if (e is IOException || e is OperationCanceledException)
-            {
-                return e;
-            }
-            return new IOException("the response could not be sent: " + e.Message, e);
         }
 
         private static Task Failed(Exception e)

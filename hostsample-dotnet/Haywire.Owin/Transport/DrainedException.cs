@@ -5,7 +5,7 @@ namespace Haywire.Owin.Transport
     /// over, or the engine answered <see cref="HostConnection.Leave"/>) and every request it had sent was handed
     /// out. Answer the requests still in flight, then dispose.
     /// </summary>
-    public sealed class DrainedException : HaywireException
+    internal sealed class DrainedException : HaywireException
     {
         public DrainedException(string message) : base(message) { }
     }

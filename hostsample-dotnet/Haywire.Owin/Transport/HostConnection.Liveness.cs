@@ -1,13 +1,12 @@
 using System;
-using System.Collections.Generic;
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using System.Threading;
+using Haywire.Owin.Transport.Shm;
 
 namespace Haywire.Owin.Transport
 {
     // HostConnection, the liveness facet: the heartbeat thread, judging the engine (haywire_shm.h section 9), going gone.
-    public sealed unsafe partial class HostConnection
+    internal sealed unsafe partial class HostConnection
     {
         // ------------------------------------------------------------------ liveness
 
@@ -135,7 +134,7 @@ namespace Haywire.Owin.Transport
                         _obsQuiet++;
                     }
                     ulong token;
-                    bool alive = NativeMethods.ProcessStatus(pid, out token);
+                    bool alive = Shm.NativeMethods.ProcessStatus(pid, out token);
                     // The token is the occupant's only once it is ACTIVE: while attaching it may be a predecessor's.
                     ulong recorded = st == ShmLayout.StateActive ? Volatile.Read(ref *_engineToken) : 0;
                     long staleMs = (long)_livenessMs - _beatMs;
@@ -201,6 +200,7 @@ namespace Haywire.Owin.Transport
                 r.MarkCancelled(reason);
             lock (_relMon)
                 Monitor.PulseAll(_relMon);
+            WakeAsyncHelpers();
         }
 
         /// <summary>Interrupts every bell this side may sleep on.</summary>

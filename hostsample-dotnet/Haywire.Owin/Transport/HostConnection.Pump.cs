@@ -3,11 +3,13 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Threading;
+using Haywire.Owin.Transport.Bridge;
+using Haywire.Owin.Transport.Shm;
 
 namespace Haywire.Owin.Transport
 {
     // HostConnection, the receiving facet: Next, the pump over ring 0, releases of the engine's chunks on ring 2.
-    public sealed unsafe partial class HostConnection
+    internal sealed unsafe partial class HostConnection
     {
         // ------------------------------------------------------------------ Next and the pump
 
@@ -150,6 +152,7 @@ namespace Haywire.Owin.Transport
                 foreach (HostRequest w in wanters)
                     w.PulseWaiters();
             }
+            OnPumpReleasedForAsync();
         }
 
         private void WaitForPumpAsNext(long deadline)
@@ -163,6 +166,7 @@ namespace Haywire.Owin.Transport
                     Interlocked.MemoryBarrier();
                     if (_readyCount > 0 || Volatile.Read(ref _pumpHeld) == 0 || _draining || Volatile.Read(ref _goneReason) != null)
                         return;
+                    YieldBodyPumpToNext();
                     Monitor.Wait(_stateLock, SliceMs(deadline));
                 }
                 finally

@@ -1,13 +1,14 @@
 using System;
 using System.Collections.Generic;
-using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Threading;
+using Haywire.Owin.Transport.Bridge;
+using Haywire.Owin.Transport.Shm;
 
 namespace Haywire.Owin.Transport
 {
     // HostConnection, the sending facet: responses and body pieces on ring 1 in chunks of arena 1, releases back on ring 3.
-    public sealed unsafe partial class HostConnection
+    internal sealed unsafe partial class HostConnection
     {
         // ------------------------------------------------------------------ sending (ring 1, arena 1, ring 3)
 
@@ -273,6 +274,7 @@ namespace Haywire.Owin.Transport
                 Interlocked.Increment(ref _relGen);
                 lock (_relMon)
                     Monitor.PulseAll(_relMon);
+                WakeWindowWaiters();
             }
             return freed;
         }

@@ -19,17 +19,18 @@
 
 #include "host_internal.h"
 
-/* ---- errors ---- */
+/* ---- errors and versions ---- */
 
-static __thread char hw__errbuf[256];
+#ifndef HW_HOST_IN_LIBHAYWIRE
+/* Compiled into libhaywire (cmd/libhaywire/hostlib.c), these come from
+** its capi.c instead: one hw_last_error per library. */
+static __thread char hw__errbuf[1024];
 
 void hw__set_error(const char* msg)
 {
     snprintf(hw__errbuf, sizeof hw__errbuf, "%s", msg);
 }
 
-#ifndef HW_HOST_IN_LIBHAYWIRE
-/* libhaywire.so has its own (Go) error state and messages. */
 const char* hw_last_error(void) { return hw__errbuf; }
 
 const char* hw_strerror(int code)
@@ -43,6 +44,9 @@ const char* hw_strerror(int code)
     }
     return "unknown error";
 }
+
+const char* hw_version(void) { return HW_VERSION_STRING; }
+int hw_version_number(void) { return HW_VERSION_NUMBER; }
 #endif
 
 uint64_t hw__now_ns(void)
@@ -92,12 +96,18 @@ static int hw__open_lane(const char* dir, const char* name, hw__map* m, char* wh
     }
     fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
-        snprintf(why, why_len, "hw_host_attach: %s: %s", path, strerror(errno));
-        return errno == ENOENT ? HW_ENOENT : HW_EPERM;
+        int e = errno;
+        snprintf(why, why_len, "hw_host_attach: %s: %s: %s", e == ENOENT ? "no such region" : "permission denied",
+                 path, strerror(e));
+        return e == ENOENT ? HW_ENOENT : HW_EPERM;
     }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077) != 0 || st.st_uid != geteuid()) {
+    if (fstat(fd, &st) != 0) memset(&st, 0, sizeof st);
+    if (!S_ISREG(st.st_mode) || (st.st_mode & 077) != 0 || st.st_uid != geteuid()) {
         close(fd);
-        snprintf(why, why_len, "hw_host_attach: %s: not a regular file private to this user", path);
+        snprintf(why, why_len,
+                 "hw_host_attach: permission denied: %s: mode %04o, owner %u: want a regular file of mode 0600 "
+                 "owned by this user",
+                 path, (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid);
         return HW_EPERM;
     }
     if ((uint64_t)st.st_size < HW_SHM_HEADER_SIZE || (uint64_t)st.st_size > HW_SHM_MAX_TOTAL_SIZE) {
@@ -292,7 +302,10 @@ int hw_host_attach(const char* region_name, const char* region_dir, hw_host** ou
         return HW_EINVAL;
     }
     if (hw_shm_name_parse(region_name, NULL, &lane0) != HW_SHM_OK || lane0 != 0) {
-        hw__set_error("hw_host_attach: not a region name: want \"haywire-\" followed by a lowercase UUID");
+        char msg[HW_SHM_NAME_MAX + 128];
+        snprintf(msg, sizeof msg, "hw_host_attach: invalid region name %.*s: want \"haywire-\" and a lowercase UUID",
+                 HW_SHM_NAME_MAX, region_name);
+        hw__set_error(msg);
         return HW_EINVAL;
     }
     hw__region_dir(region_dir, region_name, dir, sizeof dir);

@@ -1,7 +1,7 @@
 /*
 ** host_internal.h -- private to libhaywire_host: the structs behind
 ** hw_host and hw_host_request and the calls the files of hostlib/ share.
-** Not installed; the public API is include/haywire.h (THE HOST SIDE).
+** Not installed; the public API is include/haywire_host.h.
 **
 ** Files, by concept:
 **   attach.c    open + validate + claim a lane, the liveness monitor
@@ -26,7 +26,15 @@
 #include <stddef.h>
 #include <stdatomic.h>
 
-#include "haywire.h"
+/* The API keeps default visibility when the library is compiled with
+** -fvisibility=hidden (build.sh): only hw_host_*, hw_version*,
+** hw_strerror and hw_last_error are exported, the hw__ internals and the
+** inline reference code of the region headers are not. */
+#pragma GCC visibility push(default)
+#include "haywire_host.h"
+#pragma GCC visibility pop
+
+/* The only place hostlib includes the region headers. */
 #include "haywire_shm.h"
 #include "haywire_bridge.h"
 

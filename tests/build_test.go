@@ -70,8 +70,53 @@ func buildAll() error {
 	if _, err := compileC(filepath.Join(repoRoot, "examples/hello_world/hello_world.c"), "hello_world"); err != nil {
 		return err
 	}
-	_, err := compileC(filepath.Join(repoRoot, "examples/c_host/c_host.c"), "c_host")
+	if !hostlibSupported() {
+		_, err := compileC(filepath.Join(repoRoot, "examples/c_host/c_host.c"), "c_host")
+		return err
+	}
+	_, err := compileHostC(filepath.Join(repoRoot, "examples/c_host/c_host.c"), "c_host", false)
 	return err
+}
+
+// hostlibSupported says whether libhaywire_host (hostlib/) builds here:
+// its doorbells are Linux futexes.
+func hostlibSupported() bool { return runtime.GOOS == "linux" }
+
+// sanitized says whether the C host programs the tests compile over
+// hostlib get ASan and UBSan (HAYWIRE_SANITIZE=1, build.sh test's
+// sanitizer run).
+func sanitized() bool { return os.Getenv("HAYWIRE_SANITIZE") == "1" }
+
+// cHostPath is the c_host the tests run: $HAYWIRE_C_HOST (build.sh test
+// points it at the sanitized build), else the build directory's.
+func cHostPath() string {
+	if p := os.Getenv("HAYWIRE_C_HOST"); p != "" {
+		return p
+	}
+	return filepath.Join(buildDir, "c_host")
+}
+
+// hostlibSources are the C sources of libhaywire_host.
+func hostlibSources() []string {
+	srcs, _ := filepath.Glob(filepath.Join(repoRoot, "hostlib", "*.c"))
+	return srcs
+}
+
+// compileHostC compiles a host program with hostlib's sources (what
+// libhaywire_host.a holds: no libhaywire, no Go runtime), with ASan and
+// UBSan when sanitize or sanitized() holds, and returns the binary's path.
+func compileHostC(src, name string, sanitize bool) (string, error) {
+	bin := filepath.Join(buildDir, name)
+	args := []string{"-std=c11", "-D_GNU_SOURCE", "-O1", "-g", "-Wall", "-Wextra", "-Werror", "-pthread",
+		"-I" + filepath.Join(repoRoot, "include"), "-I" + filepath.Join(repoRoot, "tests/c")}
+	if sanitize || sanitized() {
+		args = append(args, "-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined")
+	}
+	args = append(append(append(args, src), hostlibSources()...), "-o", bin)
+	if out, err := exec.Command("gcc", args...).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("gcc %s over hostlib: %v\n%s", filepath.Base(src), err, out)
+	}
+	return bin, nil
 }
 
 // compileC compiles a C program against include/haywire.h and links it to

@@ -7,6 +7,8 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 export HAYWIRE_BUILD_DIR=${HAYWIRE_BUILD_DIR:-$ROOT/build}
+# The constants test reads include/*.h; the build dir may be outside the tree.
+export HAYWIRE_SOURCE_DIR=${HAYWIRE_SOURCE_DIR:-$ROOT}
 OUT=${OUT:-$ROOT/build/dotnet}
 
 if ! command -v mcs >/dev/null 2>&1 || ! command -v nunit-console >/dev/null 2>&1; then

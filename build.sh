@@ -5,6 +5,7 @@
 #                        c_host) into build/, and the OWIN host into build/dotnet/ when
 #                        Mono's mcs is installed
 #   ./build.sh test      install what the tests need (Mono too), build, run every test
+#   ./build.sh sanitize  build, then run the C host tests over hostlib with ASan+UBSan
 #   ./build.sh run       build, then serve the OWIN sample on port 8080 through the launcher
 #   ./build.sh run hello_world [flags]   build, then serve the C hello world on port 8000
 #   ./build.sh bench     build, then print benchmark ratios (see bench/run.sh and README.md)
@@ -108,6 +109,27 @@ need_mono() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libnunit-cil-dev >/dev/null
 }
 
+# sanitize_hosts: the tests that run C hosts (c_host, test-host), with
+# both built over hostlib with ASan and UBSan. A report stops the process
+# (halt_on_error); the run's output (-v: c_host's stderr too) is kept in
+# build/sanitizer.log, and any report in it fails the run, also one from
+# a process whose exit status a test does not look at.
+sanitize_hosts() {
+  build_sanitized
+  local out="$BUILD/sanitizer.log" rc=0
+  log "C hosts over hostlib with ASan+UBSan (go test ./tests -run CHost|C/test-host-hostlib|Stream|...)"
+  HAYWIRE_BUILD_DIR="$BUILD" HAYWIRE_C_HOST="$BUILD/c_host-asan" HAYWIRE_SANITIZE=1 \
+    ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    go test -v -count=1 -timeout 15m -run 'TestCHost|TestC$/test-host-hostlib|TestStream|TestReclaimed|TestEnginePause' \
+    ./tests/ >"$out" 2>&1 || rc=$?
+  if [ $rc != 0 ] || grep -Eq 'runtime error:|ERROR: (Address|Leak)Sanitizer|SUMMARY: [A-Za-z]*Sanitizer' "$out"; then
+    grep -E -B2 -A30 'runtime error:|ERROR: (Address|Leak)Sanitizer|^--- FAIL|^FAIL' "$out" | head -200 >&2
+    echo "build.sh: the sanitizer run failed (exit $rc; whole output: $out)" >&2
+    exit 1
+  fi
+  grep -E '^(ok|---)' "$out" | grep -v -- '--- PASS' || true
+}
+
 test_all() {
   need curl curl
   need_mono
@@ -123,6 +145,7 @@ test_all() {
   # kill -9 tests also run without it.
   log "cross-process stress and kill -9 without -race"
   go test -count=1 -run 'CrossProcess|Kill|HungPeer' ./region/
+  if [ "$(uname -s)" = Linux ]; then sanitize_hosts; fi
   log "fuzz decoders of untrusted bytes briefly (longer: go test -fuzz NAME PKG)"
   # An execution count, not a duration: a wall-clock -fuzztime races the
   # workers' shutdown on a busy machine and fails with "context deadline
@@ -145,6 +168,7 @@ cmd=${1:-build}
 case "$cmd" in
   build) build ;;
   test)  test_all ;;
+  sanitize) build; sanitize_hosts ;; # only test_all's ASan+UBSan run of the C hosts
   run)   if [ "${1:-}" = hello_world ]; then # the C sample on the library, no host process
            shift; build
            log "serving examples/hello_world on http://localhost:${PORT:-8000}/ (Ctrl-C stops)"
@@ -155,5 +179,5 @@ case "$cmd" in
          HAYWIRE_BUILD_DIR="$BUILD" exec mono "$BUILD/dotnet/Sample.exe" --launch --port "${PORT:-8080}" "$@" ;;
   bench) build; exec bench/run.sh "$@" ;;
   clean) rm -rf "$BUILD" ;;
-  *) echo "usage: $0 [build|test|run [hello_world]|bench|clean]" >&2; exit 2 ;;
+  *) echo "usage: $0 [build|test|sanitize|run [hello_world]|bench|clean]" >&2; exit 2 ;;
 esac

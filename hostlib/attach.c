@@ -376,6 +376,27 @@ claimed:
     return HW_OK;
 }
 
+/* Section 9, reclamation step 4, before hw_shm_side_detach reclaims an
+** engine that left or was fenced: take the releases it published, then
+** count the chunks of arena 1 it still held in RECLAIMED_CHUNKS. */
+static void hw__reclaim_chunks(hw_host* host)
+{
+    uint64_t held = 0;
+    uint32_t i;
+    if (HW_SHM_CLAIM_STATE(atomic_load(&host->h->sides[HW__PEER].claim)) != HW_SHM_STATE_DETACHED) return;
+    pthread_mutex_lock(&host->smu);
+    hw__collect_returns(host);
+    for (i = 0; i < host->chunk_count; i++)
+        if (host->lent[i]) {
+            host->lent[i] = 0;
+            host->chunk_owner[i] = NULL;
+            host->free_stack[host->nfree++] = i;
+            held++;
+        }
+    pthread_mutex_unlock(&host->smu);
+    if (held > 0) hw_shm_count(host->h, HW__SIDE, HW_SHM_COUNTER_RECLAIMED_CHUNKS, held);
+}
+
 int hw_host_detach(hw_host* host)
 {
     hw_host_request* r;
@@ -394,15 +415,19 @@ int hw_host_detach(hw_host* host)
     while ((r = host->qhead) != NULL) {
         host->qhead = r->next;
         free(r->buf);
-        free(r->pieces);
-        hw__free_request(r);
+        hw__free_request(r); /* frees its pieces */
     }
-    host->live = NULL;
+    free(host->index);
+    host->index = NULL;
+    host->index_cap = host->nlive = 0;
     pthread_mutex_unlock(&host->mu);
     host->magic = 0;
     atomic_store(&host->stop, 1);
     if (host->monitor_started) pthread_join(host->monitor, NULL);
-    if (!atomic_load(&host->fenced)) hw_shm_side_detach(host->h, HW__SIDE, host->pid);
+    if (!atomic_load(&host->fenced)) {
+        hw__reclaim_chunks(host);
+        hw_shm_side_detach(host->h, HW__SIDE, host->pid);
+    }
     munmap(host->h, host->map_size);
     hw__free_host(host);
     return HW_OK;

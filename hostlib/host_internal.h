@@ -60,7 +60,7 @@ struct hw_host_request {
     _Atomic uint32_t magic;   /* HW__HOST_REQUEST_MAGIC while handed out */
     hw_host* host;
     hw_host_request* next;    /* queue / free list link */
-    hw_host_request* live_next; /* list of decoded, not ended requests (under mu) */
+    hw_host_request* live_next; /* chain in host->index: decoded, not ended (under mu) */
 
     /* The request, set by the pump. */
     uint64_t id;              /* the stream */
@@ -117,7 +117,9 @@ struct hw_host {
     int pump_sleeping;        /* ... and sleeps on its bell: interrupt it */
     hw_shm_consumer in;       /* ring 0: the pump holder's */
     hw_host_request *qhead, *qtail; /* decoded, not yet returned by next */
-    hw_host_request* live;    /* decoded, not ended */
+    hw_host_request** index;  /* decoded, not ended requests by id: chains of live_next */
+    size_t index_cap;         /* a power of 2, or 0 */
+    size_t nlive;
     int out;                  /* handed out, not ended */
     int draining;
     uint8_t* parts;           /* a view spread over chunks, so far (pump holder's) */
@@ -128,6 +130,7 @@ struct hw_host {
     /* Releases of arena-0 chunks on ring 2 (rmu). */
     pthread_mutex_t rmu;
     hw_shm_producer rel_out;
+    uint32_t rel_staged;      /* written after rel_out.next, not yet published */
 
     /* The sender (smu): ring 1, arena 1, ring 3. */
     pthread_mutex_t smu;
@@ -150,7 +153,7 @@ void hw__sleep_ns(uint64_t ns);
 int hw__await(hw_host* host, int (*ready)(hw_host*, void*), void* arg, int timeout_ms);
 void hw__finish(hw_host_request* req);
 void hw__release(hw_host* host, const hw_shm_desc* d, int flush);
-void hw__release_flush(hw_host* host, uint32_t n);
+void hw__release_flush(hw_host* host);
 void hw__interrupt(hw_host* host);
 void hw__free_request(hw_host_request* r);
 
@@ -159,5 +162,6 @@ int hw__send(hw_host* host, uint64_t stream, uint32_t conn, const uint8_t* msg, 
 int hw__send_control(hw_host* host, uint8_t kind, uint16_t aux, uint64_t stream, uint32_t conn);
 void hw__refuse(hw_host* host, uint64_t stream, uint32_t conn, int status, const char* text);
 int hw__collect_locked(hw_host* host);
+int hw__collect_returns(hw_host* host);
 
 #endif

@@ -42,16 +42,45 @@ void hw__interrupt(hw_host* host)
 
 /* ---- releases (ring 2) ---- */
 
+/* Publish the staged releases (rmu held); returns how many. */
+static uint32_t hw__publish_locked(hw_host* host)
+{
+    uint32_t n = host->rel_staged;
+    if (n > 0) hw_shm_producer_commit(&host->rel_out, n);
+    host->rel_staged = 0;
+    return n;
+}
+
+static void hw__rel_wake(hw_host* host)
+{
+    if (hw_shm_bell_wake(hw_shm_data_bell(host->h, HW_SHM_RELEASE_RING(HW__PEER))))
+        hw_shm_count(host->h, HW__SIDE, HW_SHM_COUNTER_WAKEUPS, 1);
+}
+
+/* Give d's chunk of arena 0 back. Releases are staged and published
+** together (one index store, one bell check): by hw__release_flush, at
+** once when flush is set, or when 64 are staged. The pump flushes once
+** per batch it drains, hw__finish once per request. */
 void hw__release(hw_host* host, const hw_shm_desc* d, int flush)
 {
     hw_shm_desc r;
+    uint32_t k, published = 0;
     int err;
-    (void)flush;
     if (d->length == 0 && d->gen == 0) return; /* no chunk */
     pthread_mutex_lock(&host->rmu);
-    if (atomic_load(&host->fenced) || hw_shm_producer_reserve(&host->rel_out, 1, &err) == 0) {
-        pthread_mutex_unlock(&host->rmu); /* never full with chunks we hold: a faulty engine */
+    if (atomic_load(&host->fenced)) {
+        host->rel_staged = 0; /* the rings are no longer ours */
+        pthread_mutex_unlock(&host->rmu);
         return;
+    }
+    k = hw_shm_producer_reserve(&host->rel_out, host->rel_staged + 1, &err);
+    if (k < host->rel_staged + 1) {
+        published = hw__publish_locked(host);
+        if (err != HW_SHM_OK || hw_shm_producer_reserve(&host->rel_out, 1, &err) == 0) {
+            pthread_mutex_unlock(&host->rmu); /* never full with chunks we hold: a faulty engine */
+            if (published) hw__rel_wake(host);
+            return;
+        }
     }
     memset(&r, 0, sizeof r);
     r.kind = HW_SHM_KIND_RELEASE;
@@ -60,21 +89,83 @@ void hw__release(hw_host* host, const hw_shm_desc* d, int flush)
     r.conn = d->conn;
     r.offset = d->offset - d->offset % host->h->arenas[HW__PEER].chunk_size;
     r.gen = d->gen;
-    *hw_shm_producer_slot(&host->rel_out, 0) = r;
-    hw_shm_producer_commit(&host->rel_out, 1);
+    *hw_shm_producer_slot(&host->rel_out, host->rel_staged) = r;
+    host->rel_staged++;
+    if (flush || host->rel_staged >= 64) published += hw__publish_locked(host);
     pthread_mutex_unlock(&host->rmu);
-    if (hw_shm_bell_wake(hw_shm_data_bell(host->h, HW_SHM_RELEASE_RING(HW__PEER))))
-        hw_shm_count(host->h, HW__SIDE, HW_SHM_COUNTER_WAKEUPS, 1);
+    if (published) hw__rel_wake(host);
+}
+
+void hw__release_flush(hw_host* host)
+{
+    uint32_t n = 0;
+    pthread_mutex_lock(&host->rmu);
+    if (!atomic_load(&host->fenced)) n = hw__publish_locked(host);
+    pthread_mutex_unlock(&host->rmu);
+    if (n) hw__rel_wake(host);
 }
 
 /* ---- routing (pump holder only) ---- */
 
+/* The live requests are indexed by id (chained hashing, grown by
+** doubling): each descriptor of a stream finds its request in O(1)
+** however many are in flight. Under mu. */
+static size_t hw__bucket(uint64_t id, size_t cap)
+{
+    return (size_t)((id * 0x9E3779B97F4A7C15ull) >> 32) & (cap - 1);
+}
+
 static hw_host_request* hw__live(hw_host* host, uint64_t id)
 {
     hw_host_request* r;
-    for (r = host->live; r != NULL; r = r->live_next)
+    if (host->index_cap == 0) return NULL;
+    for (r = host->index[hw__bucket(id, host->index_cap)]; r != NULL; r = r->live_next)
         if (r->id == id) return r;
     return NULL;
+}
+
+/* Index r; 0, or -1 when no index could be allocated. */
+static int hw__index_add(hw_host* host, hw_host_request* r)
+{
+    size_t b;
+    if (host->nlive + 1 > host->index_cap) { /* grow: keep chains short */
+        size_t cap = host->index_cap ? host->index_cap * 2 : 64, i;
+        hw_host_request** idx = calloc(cap, sizeof *idx);
+        if (idx == NULL && host->index_cap == 0) return -1;
+        if (idx != NULL) { /* else keep the old table: longer chains */
+            for (i = 0; i < host->index_cap; i++) {
+                hw_host_request* q = host->index[i];
+                while (q != NULL) {
+                    hw_host_request* n = q->live_next;
+                    b = hw__bucket(q->id, cap);
+                    q->live_next = idx[b];
+                    idx[b] = q;
+                    q = n;
+                }
+            }
+            free(host->index);
+            host->index = idx;
+            host->index_cap = cap;
+        }
+    }
+    b = hw__bucket(r->id, host->index_cap);
+    r->live_next = host->index[b];
+    host->index[b] = r;
+    host->nlive++;
+    return 0;
+}
+
+static void hw__index_remove(hw_host* host, hw_host_request* r)
+{
+    hw_host_request** p;
+    if (host->index_cap == 0) return;
+    for (p = &host->index[hw__bucket(r->id, host->index_cap)]; *p != NULL; p = &(*p)->live_next)
+        if (*p == r) {
+            *p = r->live_next;
+            r->live_next = NULL;
+            host->nlive--;
+            return;
+        }
 }
 
 static void hw__addr(const uint8_t* ip, uint16_t port, char* buf, size_t* len, int* out_port)
@@ -100,7 +191,7 @@ static void hw__accept(hw_host* host, uint64_t stream, uint32_t conn, const uint
     hw_host_request* r;
     uint16_t flags;
     if (hw_bridge_view_check(b, n, w, sizeof why - 7) != HW_BRIDGE_OK) {
-        if (chunk != NULL) hw__release(host, chunk, 1);
+        if (chunk != NULL) hw__release(host, chunk, 0);
         free(buf);
         strcat(why, "\n");
         hw__refuse(host, stream, conn, 500, why);
@@ -111,7 +202,7 @@ static void hw__accept(hw_host* host, uint64_t stream, uint32_t conn, const uint
     if (r != NULL) host->free_reqs = r->next;
     pthread_mutex_unlock(&host->mu);
     if (r == NULL && (r = calloc(1, sizeof *r)) == NULL) {
-        if (chunk != NULL) hw__release(host, chunk, 1);
+        if (chunk != NULL) hw__release(host, chunk, 0);
         free(buf);
         hw__refuse(host, stream, conn, 503, "host: out of memory for a request\n");
         return;
@@ -142,8 +233,16 @@ static void hw__accept(hw_host* host, uint64_t stream, uint32_t conn, const uint
     atomic_store(&r->state, HW__OPEN);
     r->body_out = 0;
     pthread_mutex_lock(&host->mu);
-    r->live_next = host->live;
-    host->live = r;
+    if (hw__index_add(host, r) != 0) {
+        r->buf = NULL;
+        r->next = host->free_reqs;
+        host->free_reqs = r;
+        pthread_mutex_unlock(&host->mu);
+        if (chunk != NULL) hw__release(host, chunk, 0);
+        free(buf);
+        hw__refuse(host, stream, conn, 503, "host: out of memory for a request\n");
+        return;
+    }
     if (host->qtail)
         host->qtail->next = r;
     else
@@ -219,7 +318,7 @@ static void hw__body_piece(hw_host* host, const hw_shm_desc* d)
     r = hw__live(host, d->stream);
     if (r == NULL || !r->body_stream || r->body_ended || r->body_failed || d->length == 0) {
         pthread_mutex_unlock(&host->mu);
-        hw__release(host, d, 1);
+        hw__release(host, d, 0);
         return;
     }
     if (r->npieces == r->cappieces) {
@@ -235,7 +334,7 @@ static void hw__body_piece(hw_host* host, const hw_shm_desc* d)
                 r->body_failed = 1; /* the read fails as if the client went away */
                 pthread_cond_broadcast(&host->cv);
                 pthread_mutex_unlock(&host->mu);
-                hw__release(host, d, 1);
+                hw__release(host, d, 0);
                 return;
             }
             r->pieces = p;
@@ -304,10 +403,11 @@ static void hw__take(hw_host* host, uint32_t n)
             }
             break;
         default:
-            hw__release(host, &d, 1); /* kinds a host does not act upon */
+            hw__release(host, &d, 0); /* kinds a host does not act upon */
         }
     }
     hw_shm_consumer_consume(&host->in, n);
+    hw__release_flush(host); /* the batch's releases at once */
     if (hw_shm_bell_wake(hw_shm_space_bell(h, HW_SHM_DATA_RING(HW__PEER))))
         hw_shm_count(h, HW__SIDE, HW_SHM_COUNTER_WAKEUPS, 1);
 }
@@ -422,7 +522,7 @@ int hw__await(hw_host* host, hw__ready_fn ready, void* arg, int timeout_ms)
 static int hw__next_ready(hw_host* host, void* arg)
 {
     (void)arg;
-    return host->qhead != NULL || (host->draining && host->live == NULL);
+    return host->qhead != NULL || (host->draining && host->nlive == 0);
 }
 
 int hw_host_next(hw_host* host, int timeout_ms, hw_host_request** out)
@@ -482,20 +582,16 @@ int hw_host_next(hw_host* host, int timeout_ms, hw_host_request** out)
 void hw__finish(hw_host_request* r)
 {
     hw_host* host = r->host;
-    hw_host_request** p;
     size_t i;
     int drained;
     pthread_mutex_lock(&host->mu);
-    for (p = &host->live; *p != NULL; p = &(*p)->live_next)
-        if (*p == r) {
-            *p = r->live_next;
-            break;
-        }
+    hw__index_remove(host, r);
     pthread_mutex_unlock(&host->mu);
     /* Give the engine its memory back before anyone may detach. */
     if (r->chunk.length > 0) hw__release(host, &r->chunk, 0);
     for (i = r->piece0; i < r->npieces; i++)
         hw__release(host, &r->pieces[i].d, 0);
+    hw__release_flush(host);
     r->npieces = r->piece0 = 0;
     free(r->buf);
     r->buf = NULL;
@@ -515,7 +611,7 @@ void hw__finish(hw_host_request* r)
     r->given = 0;
     r->next = host->free_reqs;
     host->free_reqs = r;
-    drained = host->draining && host->live == NULL;
+    drained = host->draining && host->nlive == 0;
     if (drained) pthread_cond_broadcast(&host->cv);
     drained = drained && host->pump_sleeping;
     pthread_mutex_unlock(&host->mu);

@@ -33,10 +33,17 @@ static int hw__alloc_chunk(hw_host* host, uint32_t* off, uint32_t* gen)
 
 int hw__collect_locked(hw_host* host)
 {
+    if (!hw__usable(host)) return HW_ECLOSED;
+    return hw__collect_returns(host);
+}
+
+/* Take back the chunks the engine released on ring 3, also after it went
+** away (detach reclaims it: only what it still held counts). smu held. */
+int hw__collect_returns(hw_host* host)
+{
     hw_shm_header* h = host->h;
     uint32_t n, i;
     int err;
-    if (!hw__usable(host)) return HW_ECLOSED;
     while ((n = hw_shm_consumer_available(&host->rel_in, 64, &err)) > 0) {
         for (i = 0; i < n; i++) {
             hw_shm_desc d = *hw_shm_consumer_slot(&host->rel_in, i);

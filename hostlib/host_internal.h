@@ -7,16 +7,22 @@
 **   attach.c    open + validate + claim a lane, the liveness monitor
 **               (heartbeat, judging the engine, fencing), detach
 **   pump.c      ring 0: requests (in place or reassembled), body pieces,
-**               cancels, the drain notice; hw_host_next, body reads,
-**               releases of arena-0 chunks on ring 2
+**               cancels, the drain notice, routed through an index of
+**               the live requests by id; hw_host_next, body reads,
+**               releases of arena-0 chunks on ring 2 (staged, published
+**               once per drained batch or ended request)
 **   request.c   the hw_host_request_* accessors over the view
 **   response.c  building the response message, sending it through
 **               arena 1 and ring 1 (whole or streamed), taking chunks
 **               back from ring 3, end / abort
 **
 ** Locks (never taken in the other order): mu (host state: queue, live
-** list, per-request body state) may be held while taking rmu; smu (the
+** index, per-request body state) may be held while taking rmu; smu (the
 ** sender) is never held with mu. Linux only (futex doorbells).
+**
+** Built as libhaywire_host (build.sh), and into libhaywire by
+** cmd/libhaywire/hostlib.c with HW_HOST_IN_LIBHAYWIRE (the error state
+** and versions are then libhaywire's).
 */
 #ifndef HW_HOST_INTERNAL_H
 #define HW_HOST_INTERNAL_H

@@ -67,12 +67,15 @@ build_hostlib() {
     examples/c_host/c_host.c "$BUILD/libhaywire_host.a" -pthread -o "$BUILD/c_host"
 }
 
-# build_sanitized: c_host over hostlib's sources with ASan and UBSan, for
-# test_all's sanitizer run.
+# build_sanitized: c_host over hostlib's sources with ASan and UBSan
+# (build/c_host-asan) and with TSan (build/c_host-tsan), for test_all's
+# sanitizer runs.
 build_sanitized() {
-  log "cc examples/c_host + hostlib with ASan+UBSan -> build/c_host-asan"
+  log "cc examples/c_host + hostlib with ASan+UBSan -> build/c_host-asan, with TSan -> build/c_host-tsan"
   gcc "${HOSTLIB_CFLAGS[@]/-O2/-O1}" "${SANITIZE[@]}" \
     examples/c_host/c_host.c "${HOSTLIB_SRC[@]}" -o "$BUILD/c_host-asan"
+  gcc "${HOSTLIB_CFLAGS[@]/-O2/-O1}" -fsanitize=thread \
+    examples/c_host/c_host.c "${HOSTLIB_SRC[@]}" -o "$BUILD/c_host-tsan"
 }
 
 build() {
@@ -110,24 +113,31 @@ need_mono() {
 }
 
 # sanitize_hosts: the tests that run C hosts (c_host, test-host), with
-# both built over hostlib with ASan and UBSan. A report stops the process
-# (halt_on_error); the run's output (-v: c_host's stderr too) is kept in
-# build/sanitizer.log, and any report in it fails the run, also one from
-# a process whose exit status a test does not look at.
+# both built over hostlib with ASan and UBSan, then with TSan. A report
+# stops the process (halt_on_error); each run's output (-v: c_host's
+# stderr too) is kept in build/sanitizer-KIND.log, and any report in it
+# fails the run, also one from a process whose exit status a test does
+# not look at.
 sanitize_hosts() {
   build_sanitized
-  local out="$BUILD/sanitizer.log" rc=0
-  log "C hosts over hostlib with ASan+UBSan (go test ./tests -run CHost|C/test-host-hostlib|Stream|...)"
-  HAYWIRE_BUILD_DIR="$BUILD" HAYWIRE_C_HOST="$BUILD/c_host-asan" HAYWIRE_SANITIZE=1 \
-    ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    go test -v -count=1 -timeout 15m -run 'TestCHost|TestC$/test-host-hostlib|TestStream|TestReclaimed|TestEnginePause' \
-    ./tests/ >"$out" 2>&1 || rc=$?
-  if [ $rc != 0 ] || grep -Eq 'runtime error:|ERROR: (Address|Leak)Sanitizer|SUMMARY: [A-Za-z]*Sanitizer' "$out"; then
-    grep -E -B2 -A30 'runtime error:|ERROR: (Address|Leak)Sanitizer|^--- FAIL|^FAIL' "$out" | head -200 >&2
-    echo "build.sh: the sanitizer run failed (exit $rc; whole output: $out)" >&2
-    exit 1
-  fi
-  grep -E '^(ok|---)' "$out" | grep -v -- '--- PASS' || true
+  local kind out rc bin
+  for kind in address thread; do
+    out="$BUILD/sanitizer-$kind.log" rc=0 bin="$BUILD/c_host-asan"
+    [ $kind = thread ] && bin="$BUILD/c_host-tsan"
+    log "C hosts over hostlib with -fsanitize=$kind (go test ./tests -run CHost|C/test-host-hostlib|Stream|...)"
+    HAYWIRE_BUILD_DIR="$BUILD" HAYWIRE_SANITIZE=$kind \
+      HAYWIRE_C_HOST="$bin" \
+      ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+      TSAN_OPTIONS=halt_on_error=1 \
+      go test -v -count=1 -timeout 15m \
+      -run 'TestCHost|TestC$/test-host-hostlib|TestStream|TestReclaimed|TestEnginePause' ./tests/ >"$out" 2>&1 || rc=$?
+    if [ $rc != 0 ] || grep -Eq 'runtime error:|ERROR: (Address|Leak)Sanitizer|WARNING: ThreadSanitizer|SUMMARY: [A-Za-z]*Sanitizer' "$out"; then
+      grep -E -B2 -A30 'runtime error:|ERROR: (Address|Leak)Sanitizer|WARNING: ThreadSanitizer|^--- FAIL|^FAIL' "$out" | head -200 >&2
+      echo "build.sh: the $kind sanitizer run failed (exit $rc; whole output: $out)" >&2
+      exit 1
+    fi
+    grep -E '^(ok|FAIL)' "$out" || true
+  done
 }
 
 test_all() {

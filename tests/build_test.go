@@ -82,10 +82,18 @@ func buildAll() error {
 // its doorbells are Linux futexes.
 func hostlibSupported() bool { return runtime.GOOS == "linux" }
 
-// sanitized says whether the C host programs the tests compile over
-// hostlib get ASan and UBSan (HAYWIRE_SANITIZE=1, build.sh test's
-// sanitizer run).
-func sanitized() bool { return os.Getenv("HAYWIRE_SANITIZE") == "1" }
+// sanitizeFlags are the sanitizers the C host programs the tests compile
+// over hostlib get, from HAYWIRE_SANITIZE (build.sh test's sanitizer
+// runs): "address" (or "1") ASan and UBSan, "thread" TSan, else none.
+func sanitizeFlags() []string {
+	switch os.Getenv("HAYWIRE_SANITIZE") {
+	case "1", "address":
+		return []string{"-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined"}
+	case "thread":
+		return []string{"-fsanitize=thread"}
+	}
+	return nil
+}
 
 // cHostPath is the c_host the tests run: $HAYWIRE_C_HOST (build.sh test
 // points it at the sanitized build), else the build directory's.
@@ -103,14 +111,15 @@ func hostlibSources() []string {
 }
 
 // compileHostC compiles a host program with hostlib's sources (what
-// libhaywire_host.a holds: no libhaywire, no Go runtime), with ASan and
-// UBSan when sanitize or sanitized() holds, and returns the binary's path.
+// libhaywire_host.a holds: no libhaywire, no Go runtime), with the
+// sanitizers of sanitizeFlags when sanitize holds, and returns the
+// binary's path.
 func compileHostC(src, name string, sanitize bool) (string, error) {
 	bin := filepath.Join(buildDir, name)
 	args := []string{"-std=c11", "-D_GNU_SOURCE", "-O1", "-g", "-Wall", "-Wextra", "-Werror", "-pthread",
 		"-I" + filepath.Join(repoRoot, "include"), "-I" + filepath.Join(repoRoot, "tests/c")}
-	if sanitize || sanitized() {
-		args = append(args, "-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined")
+	if sanitize {
+		args = append(args, sanitizeFlags()...)
 	}
 	args = append(append(append(args, src), hostlibSources()...), "-o", bin)
 	if out, err := exec.Command("gcc", args...).CombinedOutput(); err != nil {

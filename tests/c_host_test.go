@@ -404,7 +404,7 @@ func TestCHostCancelAfterClientDisconnect(t *testing.T) {
 	})
 	if hostlibSupported() {
 		t.Run("hostlib", func(t *testing.T) {
-			bin, err := compileHostC(filepath.Join(repoRoot, "tests/c/test-host.c"), "test-host-hostlib", false)
+			bin, err := compileHostC(filepath.Join(repoRoot, "tests/c/test-host.c"), "test-host-hostlib", true)
 			run(t, bin, err)
 		})
 	}

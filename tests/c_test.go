@@ -43,7 +43,7 @@ func TestC(t *testing.T) {
 		t.Run(ct.name, func(t *testing.T) { run(t, compileC, ct.name) })
 		if ct.hostlib && hostlibSupported() {
 			t.Run(ct.name+"-hostlib", func(t *testing.T) {
-				run(t, func(src, name string) (string, error) { return compileHostC(src, name, false) }, ct.name+"-hostlib")
+				run(t, func(src, name string) (string, error) { return compileHostC(src, name, true) }, ct.name+"-hostlib")
 			})
 		}
 	}

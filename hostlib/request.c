@@ -81,7 +81,7 @@ int hw_host_request_header_at(const hw_host_request* req, size_t index, hw_strin
         return HW_EINVAL;
     }
     if (index >= hw_bridge_view_num_fields(req->view) ||
-        hw_bridge_view_field(req->view, (uint32_t)index, &n, &v) != 0) {
+        hw_bridge_view_field(req->view, (uint32_t)index, &n, &v) != HW_BRIDGE_OK) {
         hw__set_error("hw_host_request_header_at: index past the last header field");
         return HW_EINVAL;
     }

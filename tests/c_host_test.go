@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -473,5 +474,50 @@ func TestCHostHasNoGoRuntime(t *testing.T) {
 		if strings.Contains(line, "libhaywire") || strings.Contains(line, "libgo") {
 			t.Errorf("the running c_host maps %q", line)
 		}
+	}
+}
+
+// libhaywire_host.so exports the calls haywire_host.h and
+// haywire_common.h declare for a host library, and nothing else: hostlib's
+// internals and the region headers' inline code stay hidden.
+func TestHostLibExportsOnlyTheAPI(t *testing.T) {
+	lib := filepath.Join(buildDir, "libhaywire_host.so")
+	if _, err := os.Stat(lib); err != nil {
+		t.Skipf("%s not built (build.sh builds it on Linux): %v", lib, err)
+	}
+	want := map[string]bool{"hw_version": true, "hw_version_number": true, "hw_strerror": true, "hw_last_error": true}
+	hdr, err := os.ReadFile(filepath.Join(repoRoot, "include", "haywire_host.h"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range regexp.MustCompile(`(?m)^HAYWIRE_EXTERN [^(]*\b(hw_host_\w+)\(`).FindAllSubmatch(hdr, -1) {
+		want[string(m[1])] = true
+	}
+	f, err := elf.Open(lib)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	syms, err := f.DynamicSymbols()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, s := range syms {
+		if s.Section == elf.SHN_UNDEF || elf.ST_BIND(s.Info) == elf.STB_LOCAL {
+			continue
+		}
+		got[s.Name] = true
+		if !want[s.Name] {
+			t.Errorf("libhaywire_host.so exports %s, which no header declares", s.Name)
+		}
+	}
+	for name := range want {
+		if !got[name] {
+			t.Errorf("libhaywire_host.so does not export %s", name)
+		}
+	}
+	if len(want) < 30 {
+		t.Fatalf("found %d calls in haywire_host.h; the pattern no longer matches its declarations", len(want))
 	}
 }

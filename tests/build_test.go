@@ -55,7 +55,7 @@ func libName() string {
 }
 
 // buildAll builds the library, the launcher and the samples (hello_world,
-// c_host) as build.sh does.
+// c_host), and libhaywire_host.so on Linux, as build.sh does.
 func buildAll() error {
 	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", filepath.Join(buildDir, libName()), "./cmd/libhaywire")
 	cmd.Dir = repoRoot
@@ -74,8 +74,16 @@ func buildAll() error {
 		_, err := compileC(filepath.Join(repoRoot, "examples/c_host/c_host.c"), "c_host")
 		return err
 	}
-	_, err := compileHostC(filepath.Join(repoRoot, "examples/c_host/c_host.c"), "c_host", false)
-	return err
+	if _, err := compileHostC(filepath.Join(repoRoot, "examples/c_host/c_host.c"), "c_host", false); err != nil {
+		return err
+	}
+	args := append([]string{"-std=c11", "-D_GNU_SOURCE", "-O2", "-Wall", "-Wextra", "-Werror", "-pthread", "-fPIC",
+		"-fvisibility=hidden", "-shared", "-I" + filepath.Join(repoRoot, "include")}, hostlibSources()...)
+	args = append(args, "-o", filepath.Join(buildDir, "libhaywire_host.so"))
+	if out, err := exec.Command("gcc", args...).CombinedOutput(); err != nil {
+		return fmt.Errorf("gcc libhaywire_host.so: %v\n%s", err, out)
+	}
+	return nil
 }
 
 // hostlibSupported says whether libhaywire_host (hostlib/) builds here:

@@ -63,7 +63,7 @@ func cAlloc(n int) []byte {
 
 func cFree(b []byte) { C.free(unsafe.Pointer(unsafe.SliceData(b))) }
 
-// hw__host_attach_go is hw_host_attach (host.c) without const, which cgo
+// hw__host_attach_go is hw_host_attach (host_other.c) without const, which cgo
 // cannot declare; out is not NULL.
 //
 //export hw__host_attach_go

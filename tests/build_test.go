@@ -2,6 +2,7 @@ package tests
 
 import (
 	"fmt"
+	"hash/crc32"
 	"net"
 	"os"
 	"os/exec"
@@ -59,6 +60,7 @@ func libName() string {
 func buildAll() error {
 	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", filepath.Join(buildDir, libName()), "./cmd/libhaywire")
 	cmd.Dir = repoRoot
+	cmd.Env = append(os.Environ(), "CGO_CFLAGS="+cgoCFlags())
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("building libhaywire: %v\n%s", err, out)
 	}
@@ -84,6 +86,25 @@ func buildAll() error {
 		return fmt.Errorf("gcc libhaywire_host.so: %v\n%s", err, out)
 	}
 	return nil
+}
+
+// cgoCFlags returns build.sh's CGO_CFLAGS: Go's build cache does not see
+// the headers and hostlib/ sources libhaywire's C includes from outside
+// its directory, so their hash goes into the flags, part of the cache key.
+func cgoCFlags() string {
+	h := crc32.NewIEEE()
+	for _, pattern := range []string{"include/*.h", "hostlib/*.c", "hostlib/*.h"} {
+		files, _ := filepath.Glob(filepath.Join(repoRoot, pattern))
+		for _, f := range files {
+			b, _ := os.ReadFile(f)
+			h.Write(b)
+		}
+	}
+	flags := os.Getenv("CGO_CFLAGS")
+	if flags == "" {
+		flags = "-O2 -g"
+	}
+	return fmt.Sprintf("%s -DHW_INCLUDE_HASH=%d", flags, h.Sum32())
 }
 
 // hostlibSupported says whether libhaywire_host (hostlib/) builds here:

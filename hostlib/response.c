@@ -260,8 +260,15 @@ static void hw__unstream(hw_host_request* req)
     hw_host* host = req->host;
     uint32_t i;
     pthread_mutex_lock(&host->smu);
-    for (i = 0; i < host->chunk_count; i++)
-        if (host->chunk_owner[i] == req) host->chunk_owner[i] = NULL;
+    hw__collect_locked(host);
+    /* The chunks the engine still holds stay lent but no longer count
+    ** against req (its struct is recycled): forget their owner. body_out
+    ** counts them, so most ends scan nothing. */
+    for (i = 0; i < host->chunk_count && req->body_out > 0; i++)
+        if (host->chunk_owner[i] == req) {
+            host->chunk_owner[i] = NULL;
+            req->body_out--;
+        }
     pthread_mutex_unlock(&host->smu);
 }
 

@@ -2,6 +2,9 @@
 rem haywire build script for Windows (Go and MinGW-w64 gcc on PATH).
 rem   build.bat          builds build\haywire.dll, build\hello_world.exe and build\c_host.exe
 rem   build.bat test     builds, then runs go vet and go test
+rem libhaywire_host (hostlib\, the host API without Go) is not built here: it
+rem is Linux only for now (its doorbells are futexes; a port would use
+rem WaitOnAddress). On Windows c_host.exe uses haywire.dll's hw_host_*.
 setlocal
 cd /d "%~dp0"
 where go >nul 2>nul || (echo build.bat: go is required & exit /b 1)

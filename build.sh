@@ -5,6 +5,7 @@
 #                        c_host) into build/, and the OWIN host into build/dotnet/ when
 #                        Mono's mcs is installed
 #   ./build.sh test      install what the tests need (Mono too), build, run every test
+#   ./build.sh sanitize  build, then run the C host tests over hostlib with ASan+UBSan
 #   ./build.sh run       build, then serve the OWIN sample on port 8080 through the launcher
 #   ./build.sh run hello_world [flags]   build, then serve the C hello world on port 8000
 #   ./build.sh bench     build, then print benchmark ratios (see bench/run.sh and README.md)
@@ -22,11 +23,12 @@ esac
 
 log() { printf '==> %s\n' "$*"; }
 
-# Go's build cache does not see headers outside a package's directory: a
-# change to include/*.h alone would leave the cgo objects (libhaywire's C
-# half, the header checks) stale. Their hash in CGO_CFLAGS is part of the
-# cache key, so any header change recompiles them.
-CGO_CFLAGS="${CGO_CFLAGS:--O2 -g} -DHW_INCLUDE_HASH=$(cat include/*.h | cksum | cut -d' ' -f1)"
+# Go's build cache does not see files outside a package's directory: a
+# change to include/*.h or hostlib/ (compiled into libhaywire through
+# cmd/libhaywire/hostlib.c) alone would leave the cgo objects stale. Their
+# hash in CGO_CFLAGS is part of the cache key, so any such change
+# recompiles them.
+CGO_CFLAGS="${CGO_CFLAGS:--O2 -g} -DHW_INCLUDE_HASH=$(cat include/*.h hostlib/*.c hostlib/*.h | cksum | cut -d' ' -f1)"
 export CGO_CFLAGS
 
 # need CMD PKG: make sure a command exists, installing its Debian package
@@ -41,6 +43,41 @@ need() {
   command -v "$1" >/dev/null 2>&1 || { echo "build.sh: '$1' is required (Debian package $2)" >&2; exit 1; }
 }
 
+# libhaywire_host: the hw_host_* API in C alone (hostlib/), no Go runtime.
+# Only the API is exported (hostlib/host_internal.h marks it visible).
+# Linux only: its doorbells are futexes.
+HOSTLIB_SRC=(hostlib/errors.c hostlib/attach.c hostlib/pump.c hostlib/request.c hostlib/response.c)
+HOSTLIB_CFLAGS=(-std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -pthread -Iinclude)
+SANITIZE=(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+
+build_hostlib() {
+  local obj="$BUILD/obj/hostlib" objs=() src o
+  mkdir -p "$obj"
+  log "cc hostlib/*.c -> build/libhaywire_host.so, build/libhaywire_host.a"
+  for src in "${HOSTLIB_SRC[@]}"; do
+    o="$obj/$(basename "${src%.c}").o"
+    gcc "${HOSTLIB_CFLAGS[@]}" -fPIC -fvisibility=hidden -c "$src" -o "$o"
+    objs+=("$o")
+  done
+  rm -f "$BUILD/libhaywire_host.a"
+  ar rcs "$BUILD/libhaywire_host.a" "${objs[@]}"
+  gcc -shared -pthread -Wl,-soname,libhaywire_host.so -o "$BUILD/libhaywire_host.so" "${objs[@]}"
+  log "cc examples/c_host + libhaywire_host.a -> build/c_host (no Go runtime)"
+  gcc -std=c99 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Iinclude \
+    examples/c_host/c_host.c "$BUILD/libhaywire_host.a" -pthread -o "$BUILD/c_host"
+}
+
+# build_sanitized: c_host over hostlib's sources with ASan and UBSan
+# (build/c_host-asan) and with TSan (build/c_host-tsan), for test_all's
+# sanitizer runs.
+build_sanitized() {
+  log "cc examples/c_host + hostlib with ASan+UBSan -> build/c_host-asan, with TSan -> build/c_host-tsan"
+  gcc "${HOSTLIB_CFLAGS[@]/-O2/-O1}" "${SANITIZE[@]}" \
+    examples/c_host/c_host.c "${HOSTLIB_SRC[@]}" -o "$BUILD/c_host-asan"
+  gcc "${HOSTLIB_CFLAGS[@]/-O2/-O1}" -fsanitize=thread \
+    examples/c_host/c_host.c "${HOSTLIB_SRC[@]}" -o "$BUILD/c_host-tsan"
+}
+
 build() {
   need go golang
   need gcc gcc
@@ -53,9 +90,13 @@ build() {
   log "cc examples/hello_world -> build/hello_world"
   gcc -std=c99 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Iinclude \
     examples/hello_world/hello_world.c -L"$BUILD" -lhaywire "$RPATH" -o "$BUILD/hello_world"
-  log "cc examples/c_host -> build/c_host"
-  gcc -std=c99 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Iinclude \
-    examples/c_host/c_host.c -L"$BUILD" -lhaywire "$RPATH" -o "$BUILD/c_host"
+  if [ "$(uname -s)" = Linux ]; then
+    build_hostlib
+  else # no futex: c_host keeps using libhaywire's hw_host_*
+    log "cc examples/c_host -> build/c_host (on libhaywire: libhaywire_host is Linux only)"
+    gcc -std=c99 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Iinclude \
+      examples/c_host/c_host.c -L"$BUILD" -lhaywire "$RPATH" -o "$BUILD/c_host"
+  fi
   if command -v mcs >/dev/null 2>&1; then
     OUT="$BUILD/dotnet" hostsample-dotnet/build.sh
   else
@@ -89,6 +130,34 @@ check_c_format() {
   clang-format --dry-run -Werror $files
 }
 
+# sanitize_hosts: the tests that run C hosts (c_host, test-host), with
+# both built over hostlib with ASan and UBSan, then with TSan. A report
+# stops the process (halt_on_error); each run's output (-v: c_host's
+# stderr too) is kept in build/sanitizer-KIND.log, and any report in it
+# fails the run, also one from a process whose exit status a test does
+# not look at.
+sanitize_hosts() {
+  build_sanitized
+  local kind out rc bin
+  for kind in address thread; do
+    out="$BUILD/sanitizer-$kind.log" rc=0 bin="$BUILD/c_host-asan"
+    [ $kind = thread ] && bin="$BUILD/c_host-tsan"
+    log "C hosts over hostlib with -fsanitize=$kind (go test ./tests -run CHost|C/test-host-hostlib|Stream|...)"
+    HAYWIRE_BUILD_DIR="$BUILD" HAYWIRE_SANITIZE=$kind \
+      HAYWIRE_C_HOST="$bin" \
+      ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+      TSAN_OPTIONS=halt_on_error=1 \
+      go test -v -count=1 -timeout 15m \
+      -run 'TestCHost|TestC$/test-host-hostlib|TestStream|TestReclaimed|TestEnginePause' ./tests/ >"$out" 2>&1 || rc=$?
+    if [ $rc != 0 ] || grep -Eq 'runtime error:|ERROR: (Address|Leak)Sanitizer|WARNING: ThreadSanitizer|SUMMARY: [A-Za-z]*Sanitizer' "$out"; then
+      grep -E -B2 -A30 'runtime error:|ERROR: (Address|Leak)Sanitizer|WARNING: ThreadSanitizer|^--- FAIL|^FAIL' "$out" | head -200 >&2
+      echo "build.sh: the $kind sanitizer run failed (exit $rc; whole output: $out)" >&2
+      exit 1
+    fi
+    grep -E '^(ok|FAIL)' "$out" || true
+  done
+}
+
 test_all() {
   need curl curl
   need_mono
@@ -105,6 +174,7 @@ test_all() {
   # kill -9 tests also run without it.
   log "cross-process stress and kill -9 without -race"
   go test -count=1 -run 'CrossProcess|Kill|HungPeer' ./region/
+  if [ "$(uname -s)" = Linux ]; then sanitize_hosts; fi
   log "fuzz decoders of untrusted bytes briefly (longer: go test -fuzz NAME PKG)"
   # An execution count, not a duration: a wall-clock -fuzztime races the
   # workers' shutdown on a busy machine and fails with "context deadline
@@ -127,6 +197,7 @@ cmd=${1:-build}
 case "$cmd" in
   build) build ;;
   test)  test_all ;;
+  sanitize) build; sanitize_hosts ;; # only test_all's ASan+UBSan run of the C hosts
   run)   if [ "${1:-}" = hello_world ]; then # the C sample on the library, no host process
            shift; build
            log "serving examples/hello_world on http://localhost:${PORT:-8000}/ (Ctrl-C stops)"
@@ -137,5 +208,5 @@ case "$cmd" in
          HAYWIRE_BUILD_DIR="$BUILD" exec mono "$BUILD/dotnet/Sample.exe" --launch --port "${PORT:-8080}" "$@" ;;
   bench) build; exec bench/run.sh "$@" ;;
   clean) rm -rf "$BUILD" ;;
-  *) echo "usage: $0 [build|test|run [hello_world]|bench|clean]" >&2; exit 2 ;;
+  *) echo "usage: $0 [build|test|sanitize|run [hello_world]|bench|clean]" >&2; exit 2 ;;
 esac

@@ -8,7 +8,19 @@
 ** an engine and a host includes both headers.
 **
 ** Which header is for whom: see haywire_common.h. Hosts in another
-** language follow haywire_shm.h and haywire_bridge.h instead.
+** language follow haywire_shm.h and haywire_bridge.h instead, or bind to
+** the library below through their C FFI.
+**
+** LIBRARIES
+**   libhaywire_host (hostlib/; build/libhaywire_host.a and .so) implements
+**   this header in C alone, no Go runtime; it also exports hw_version(),
+**   hw_version_number(), hw_strerror(), hw_err_name() and hw_last_error(). Link flags:
+**     static   cc -Iinclude host.c build/libhaywire_host.a -pthread
+**     shared   cc -Iinclude host.c -Lbuild -lhaywire_host -pthread
+**   libhaywire (the engine's library) exports the same calls for
+**   compatibility, from the same C sources on Linux. A process links one
+**   of the two: each keeps its own hw_last_error(). libhaywire_host is
+**   Linux only for now (futex doorbells); elsewhere use libhaywire.
 **
 ** CONVENTIONS
 **   - Functions return an int: HW_OK (0) on success, a negative HW_E* code

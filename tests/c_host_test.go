@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"debug/elf"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,11 +40,11 @@ func startBridged(t *testing.T) *bridged {
 
 func (b *bridged) url(path string) string { return "http://127.0.0.1:" + strconv.Itoa(b.port) + path }
 
-// startCHost runs build/c_host attached to b's region and waits until it
+// startCHost runs build/c_host (or $HAYWIRE_C_HOST) attached to b's region and waits until it
 // says it attached and the engine routes requests to it.
 func startCHost(t *testing.T, b *bridged) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(buildDir, "c_host"), "--region", b.name, "--region-dir", b.dir)
+	cmd := exec.Command(cHostPath(), "--region", b.name, "--region-dir", b.dir)
 	out, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
@@ -362,7 +364,7 @@ func TestCHostHotSwap(t *testing.T) {
 }
 
 func TestCHostFlags(t *testing.T) {
-	bin := filepath.Join(buildDir, "c_host")
+	bin := cHostPath()
 	out, err := exec.Command(bin, "--help").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "--region NAME") {
 		t.Fatalf("c_host --help = %v\n%s", err, out)
@@ -383,17 +385,29 @@ func TestCHostFlags(t *testing.T) {
 
 // The host sees the cancel of a request whose client disconnected
 // (tests/c/test-host.c, mode "cancel").
+// It runs linked to libhaywire and, where it builds, over hostlib.
 func TestCHostCancelAfterClientDisconnect(t *testing.T) {
-	bin, err := compileC(filepath.Join(repoRoot, "tests/c/test-host.c"), "test-host")
-	if err != nil {
-		t.Fatal(err)
+	run := func(t *testing.T, bin string, err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		args := append(hostTestArgs(t), "cancel")
+		out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "test-host: ok") {
+			t.Fatalf("%s %v: %v\n%s", filepath.Base(bin), args, err, trimOutput(out))
+		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	args := append(hostTestArgs(t), "cancel")
-	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "test-host: ok") {
-		t.Fatalf("test-host %v: %v\n%s", args, err, trimOutput(out))
+	t.Run("libhaywire", func(t *testing.T) {
+		bin, err := compileC(filepath.Join(repoRoot, "tests/c/test-host.c"), "test-host")
+		run(t, bin, err)
+	})
+	if hostlibSupported() {
+		t.Run("hostlib", func(t *testing.T) {
+			bin, err := compileHostC(filepath.Join(repoRoot, "tests/c/test-host.c"), "test-host-hostlib", true)
+			run(t, bin, err)
+		})
 	}
 }
 
@@ -417,5 +431,93 @@ func TestCHostLeavesWithoutFailures(t *testing.T) {
 	waitFor(t, "the next c_host to serve", func() bool { return load.ok() >= before+50 })
 	if failures := load.finish(); len(failures) > 0 {
 		t.Fatalf("%d requests failed while one c_host left and the next came; first: %s", len(failures), failures[0])
+	}
+}
+
+// c_host is built over libhaywire_host: its process holds no Go runtime
+// and maps no libhaywire (issue 10), yet serves.
+func TestCHostHasNoGoRuntime(t *testing.T) {
+	if !hostlibSupported() {
+		t.Skip("libhaywire_host is Linux only: c_host uses libhaywire here")
+	}
+	f, err := elf.Open(cHostPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if f.Section(".go.buildinfo") != nil {
+		t.Errorf("%s has a .go.buildinfo section: a Go runtime is linked in", cHostPath())
+	}
+	syms, _ := f.Symbols()
+	for _, s := range syms {
+		if s.Name == "runtime.main" || s.Name == "_cgo_init" || strings.HasPrefix(s.Name, "hw__host_") && strings.HasSuffix(s.Name, "_go") {
+			t.Errorf("%s defines %s: Go is linked in", cHostPath(), s.Name)
+		}
+	}
+	libs, err := f.ImportedLibraries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range libs {
+		if strings.Contains(l, "haywire") {
+			t.Errorf("%s needs %s; want no haywire shared library", cHostPath(), l)
+		}
+	}
+	b := startBridged(t)
+	host := startCHost(t, b)
+	waitServed(t, b)
+	maps, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", host.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(maps), "\n") {
+		if strings.Contains(line, "libhaywire") || strings.Contains(line, "libgo") {
+			t.Errorf("the running c_host maps %q", line)
+		}
+	}
+}
+
+// libhaywire_host.so exports the calls haywire_host.h and
+// haywire_common.h declare for a host library, and nothing else: hostlib's
+// internals and the region headers' inline code stay hidden.
+func TestHostLibExportsOnlyTheAPI(t *testing.T) {
+	lib := filepath.Join(buildDir, "libhaywire_host.so")
+	if _, err := os.Stat(lib); err != nil {
+		t.Skipf("%s not built (build.sh builds it on Linux): %v", lib, err)
+	}
+	want := map[string]bool{"hw_version": true, "hw_version_number": true, "hw_strerror": true, "hw_err_name": true, "hw_last_error": true}
+	hdr, err := os.ReadFile(filepath.Join(repoRoot, "include", "haywire_host.h"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range regexp.MustCompile(`(?m)^HAYWIRE_EXTERN [^(]*\b(hw_host_\w+)\(`).FindAllSubmatch(hdr, -1) {
+		want[string(m[1])] = true
+	}
+	f, err := elf.Open(lib)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	syms, err := f.DynamicSymbols()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, s := range syms {
+		if s.Section == elf.SHN_UNDEF || elf.ST_BIND(s.Info) == elf.STB_LOCAL {
+			continue
+		}
+		got[s.Name] = true
+		if !want[s.Name] {
+			t.Errorf("libhaywire_host.so exports %s, which no header declares", s.Name)
+		}
+	}
+	for name := range want {
+		if !got[name] {
+			t.Errorf("libhaywire_host.so does not export %s", name)
+		}
+	}
+	if len(want) < 30 {
+		t.Fatalf("found %d calls in haywire_host.h; the pattern no longer matches its declarations", len(want))
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -222,5 +223,57 @@ func TestGeometryTooSmallRefused(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Fatalf("GET with a 4 KB head at chunk size %s, 64 slots = %d; want 200\n%s", m[1], resp.StatusCode, log)
+	}
+}
+
+// TestCHostEngineKilledMidStream: kill -9 of the engine while c_host
+// streams to a client that stopped reading. c_host learns it within the
+// liveness bound, exits 3, and on detach reclaims the engine's side,
+// counting in its reclaimed_chunks the chunks the engine still held, and
+// only those: at most the 8 one streamed response may have lent.
+func TestCHostEngineKilledMidStream(t *testing.T) {
+	b, _ := startLogged(t)
+	host := startCHost(t, b)
+	waitServed(t, b)
+	nc, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(b.port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := io.WriteString(nc, "GET /download?bytes=1073741824 HTTP/1.1\r\nHost: t\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := io.CopyN(io.Discard, nc, 1<<20); err != nil { // streaming, then a client that stops reading
+		t.Fatalf("read %d bytes of the download: %v", n, err)
+	}
+	b.cmd.Process.Kill()
+	b.cmd.Wait()
+	exited := make(chan error, 1)
+	go func() { exited <- host.Wait() }()
+	select {
+	case err := <-exited:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 3 {
+			t.Fatalf("c_host after kill -9 of the engine: %v; want exit 3", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("c_host still attached 60 s after the engine was killed")
+	}
+	c, err := region.ReadCounters(region.LaneName(b.name, 0), b.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host1 := c.Side[1]
+	t.Logf("host side: peer_deaths=%d reclaims=%d reclaimed_chunks=%d", host1[region.CounterPeerDeaths],
+		host1[region.CounterReclaims], host1[region.CounterReclaimedChunks])
+	if host1[region.CounterPeerDeaths] != 1 || host1[region.CounterReclaims] != 1 {
+		t.Fatalf("host side peer_deaths=%d reclaims=%d; want 1 and 1 (it fenced and reclaimed the engine)",
+			host1[region.CounterPeerDeaths], host1[region.CounterReclaims])
+	}
+	// The response cannot complete (the client stopped reading), so the
+	// engine holds chunks of it; at most 8 are lent at once.
+	if n := host1[region.CounterReclaimedChunks]; n == 0 || n > 8 {
+		t.Fatalf("host side reclaimed_chunks=%d; want 1 to 8, the chunks of the stalled response the engine held", n)
 	}
 }

@@ -290,3 +290,38 @@ func TestStreamExpectContinue(t *testing.T) {
 }
 
 func dialTCP(port int) (net.Conn, error) { return net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port)) }
+
+// slowReader reads at most 16 KiB per call and pauses before each: a
+// client slower than the host, so the host's writes block on the chunks
+// the engine still holds and resume as the client drains them.
+type slowReader struct{ r io.Reader }
+
+func (s slowReader) Read(b []byte) (int, error) {
+	time.Sleep(time.Millisecond) // the client's pace, not an ordering
+	return s.r.Read(b[:min(len(b), 16<<10)])
+}
+
+// A streamed download to a slow client: every byte arrives in order and
+// neither process buffers more than the window, whatever the pace.
+func TestStreamSlowClientDownload(t *testing.T) {
+	const size = 16 << 20
+	b, host := startStreaming(t)
+	_, want, _ := fnvHex(&patternReader{n: size})
+	w := watchRSS(t, []string{"haywire", "c_host"}, []int{b.cmd.Process.Pid, host.Process.Pid})
+	resp, err := streamClient.Get(b.url("/download?bytes=" + strconv.Itoa(size)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, got, err := fnvHex(slowReader{resp.Body})
+	resp.Body.Close()
+	if resp.StatusCode != 200 || n != size || got != want || err != nil {
+		t.Fatalf("GET /download of 16 MB, read slowly = %d, %d bytes, fnv %s, %v; want 200, %d bytes, fnv %s",
+			resp.StatusCode, n, got, err, size, want)
+	}
+	if resp, err := streamClient.Get(b.url("/")); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET / after the slow download = %v, %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	w.check("slow download")
+}

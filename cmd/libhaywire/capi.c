@@ -1,6 +1,7 @@
 /*
 ** capi.c — the parts of the Haywire C API that need no Go: building a
-** response, reading request headers, errors and versions. Keeping them in
+** response, reading request headers, the error state and versions
+** (hw_strerror and hw_err_name: errcodes.c). Keeping them in
 ** C avoids a C-to-Go transition per call on the request path.
 */
 #include <stdlib.h>
@@ -9,8 +10,6 @@
 #include <stddef.h>
 #include "capi.h"
 #include "_cgo_export.h"
-#include "haywire_shm.h"    /* HW_SHM_ERRNO_MAP, for hw_strerror */
-#include "haywire_bridge.h" /* HW_BRIDGE_ERRNO_MAP */
 
 #if defined(_MSC_VER)
 #define HW__THREAD __declspec(thread)
@@ -29,66 +28,6 @@ void hw__set_error(const char* msg)
 }
 
 const char* hw_last_error(void) { return hw__errbuf; }
-
-/*
-** One error space (haywire_common.h): each list keeps to its range, which
-** the asserts below check, so a code says which list to look it up in;
-** within a list, a code given twice is a duplicate case label, which the
-** compiler refuses. Success is 0 in every list.
-*/
-#define HW__IN_RANGE(value, lo, hi) ((value) == 0 || ((value) >= (lo) && (value) <= (hi)))
-#define XX(name, value, message)    _Static_assert(HW__IN_RANGE(value, -99, -1), "HW_" #name " outside -99 .. -1");
-HW_ERRNO_MAP(XX)
-#undef XX
-#define XX(name, value, message) \
-    _Static_assert(HW__IN_RANGE(value, -199, -101), "HW_SHM_" #name " outside -199 .. -101");
-HW_SHM_ERRNO_MAP(XX)
-#undef XX
-#define XX(name, value, message) \
-    _Static_assert(HW__IN_RANGE(value, -299, -201), "HW_BRIDGE_" #name " outside -299 .. -201");
-HW_BRIDGE_ERRNO_MAP(XX)
-#undef XX
-
-/* The message (what == 0) or the name (what == 1) of a code, NULL for an
-** unknown one. */
-static const char* hw__error(int code, int what)
-{
-    if (code <= -200) {
-        switch (code) {
-#define XX(name, value, message) \
-    case value: return what ? "HW_BRIDGE_" #name : message;
-            HW_BRIDGE_ERRNO_MAP(XX)
-#undef XX
-        }
-    } else if (code <= -100) {
-        switch (code) {
-#define XX(name, value, message) \
-    case value: return what ? "HW_SHM_" #name : message;
-            HW_SHM_ERRNO_MAP(XX)
-#undef XX
-        }
-    } else {
-        switch (code) {
-#define XX(name, value, message) \
-    case value: return what ? "HW_" #name : message;
-            HW_ERRNO_MAP(XX)
-#undef XX
-        }
-    }
-    return NULL;
-}
-
-const char* hw_strerror(int code)
-{
-    const char* s = hw__error(code, 0);
-    return s ? s : "unknown error";
-}
-
-const char* hw_err_name(int code)
-{
-    const char* s = hw__error(code, 1);
-    return s ? s : "unknown error";
-}
 
 const char* hw_version(void) { return HW_VERSION_STRING; }
 int hw_version_number(void) { return HW_VERSION_NUMBER; }

@@ -16,7 +16,9 @@
 
 #include <stdint.h>
 #include "haywire.h"
+#ifndef __linux__
 #include "haywire_host.h"
+#endif
 
 #define HW__RETURNED       1u
 #define HW__RESPONDED      2u
@@ -67,8 +69,10 @@ void hw__call_done(uintptr_t cb, uintptr_t user_data);
 void hw__set_error(const char* msg);
 int hw__config_set_go(char* key, char* value); /* Go export behind hw_config_set */
 
+#ifndef __linux__
 /*
-** The host side (host.c, host.go). An hw_host names its Go host.Host by
+** The host side where hostlib/ does not build (host_other.c,
+** host_other.go; on Linux hostlib.c compiles hostlib/ instead). An hw_host names its Go host.Host by
 ** a runtime/cgo handle; an hw_host_request holds the encoded request view
 ** (in the engine's arena, or malloc'd by the Go side's allocator: never Go
 ** memory) and builds the response message of haywire_bridge.h section 4
@@ -127,5 +131,7 @@ int hw__host_begin_go(uintptr_t handle, uint64_t id, char* msg, size_t len);
 int hw__host_write_go(uintptr_t handle, uint64_t id, char* data, size_t len);
 int hw__host_finish_go(uintptr_t handle, uint64_t id);
 int hw__host_abort_go(uintptr_t handle, uint64_t id);
+
+#endif /* !__linux__ */
 
 #endif

@@ -15,23 +15,27 @@ import (
 	"syscall"
 	"unsafe"
 
-	"github.com/haywireowin/haywire/bridge/host"
-	"github.com/haywireowin/haywire/bridge/wire"
 	"github.com/haywireowin/haywire/engine"
 	"github.com/haywireowin/haywire/lifecycle"
 	"github.com/haywireowin/haywire/region"
 )
 
-var errInvalid = errors.New("invalid argument")
+var (
+	errInvalid  = errors.New("invalid argument")
+	errNoMemory = errors.New("out of memory")
+)
 
 func errNil(fn, arg string) error { return fmt.Errorf("%w: %s: %s is NULL", errInvalid, fn, arg) }
 
-// codes maps errors to HW_E* codes, first match wins; unknown errors are
-// HW_EINTERNAL.
-var codes = []struct {
+// errorCode pairs an error with its HW_E* code.
+type errorCode struct {
 	err  error
 	code C.int
-}{
+}
+
+// codes maps errors to HW_E* codes, first match wins; unknown errors are
+// HW_EINTERNAL.
+var codes = []errorCode{
 	{errInvalid, C.HW_EINVAL},
 	{os.ErrNotExist, C.HW_ENOENT},
 	{lifecycle.ErrState, C.HW_ESTATE},
@@ -41,16 +45,8 @@ var codes = []struct {
 	{engine.ErrStopTimeout, C.HW_ETIMEDOUT},
 	{syscall.EADDRINUSE, C.HW_EADDRINUSE},
 	{errNoMemory, C.HW_ENOMEM},
-	// The host side.
-	{host.ErrDrained, C.HW_EDRAINED},
-	{host.ErrInFlight, C.HW_ESTATE},
-	{host.ErrEnded, C.HW_EINVAL},
-	{host.ErrCancelled, C.HW_ECANCELED},
-	{host.ErrBodyTooLong, C.HW_EINVAL},
-	{host.ErrBodyTooShort, C.HW_ESTATE},
-	{host.ErrStreaming, C.HW_ESTATE},
-	{host.ErrNotStreaming, C.HW_ESTATE},
-	{wire.ErrResponse, C.HW_EINVAL},
+	// The region (the engine's, and the Go host's in host_other.go, which
+	// adds its own errors).
 	{region.ErrTimeout, C.HW_ETIMEDOUT},
 	{region.ErrPeerDead, C.HW_ECLOSED},
 	{region.ErrPeerGone, C.HW_ECLOSED},

@@ -25,7 +25,8 @@
 ** next due time. Bodies of any size go through a 64 KiB buffer: /echo,
 ** /sum and /download hold no more whatever the size (the engine bounds
 ** what is in flight), and other requests wait while one streams. It uses
-** only haywire_host.h and libhaywire.
+** only haywire_host.h: build.sh links it statically to libhaywire_host.a
+** (no Go runtime in the process; on macOS and Windows to libhaywire).
 */
 #define _XOPEN_SOURCE 700 /* sigaction, SA_ONSTACK, clock_gettime */
 #include <signal.h>
@@ -87,8 +88,8 @@ static void catch_signals(void)
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
 #else
-    /* The Go runtime inside libhaywire may run the handler on one of its
-    ** threads: it needs SA_ONSTACK there. */
+    /* Linked to libhaywire (macOS), the Go runtime inside may run the
+    ** handler on one of its threads: it needs SA_ONSTACK there. */
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;

@@ -6,7 +6,7 @@
 ** Usage: test-errors
 */
 #include "harness.h"
-#include "haywire.h"
+#include "haywire_common.h"
 #include "haywire_bridge.h"
 #include "haywire_shm.h"
 

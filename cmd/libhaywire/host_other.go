@@ -1,3 +1,5 @@
+//go:build !linux
+
 package main
 
 /*
@@ -15,18 +17,35 @@ import (
 	"unsafe"
 
 	"github.com/haywireowin/haywire/bridge/host"
+	"github.com/haywireowin/haywire/bridge/wire"
 	"github.com/haywireowin/haywire/region"
 )
 
-// The host side of the C API: the C structs and the request accessors are
-// in host.c; these exports take requests, read streamed bodies, send
-// responses (whole or streamed) and detach. The C hw_host holds a
-// cgo.Handle of its *host.Host.
+// The host side of the C API where hostlib/ does not build (it needs Linux
+// futexes): the C structs and the request accessors are in host_other.c;
+// these exports take requests, read streamed bodies, send responses (whole
+// or streamed) and detach over the Go host, bridge/host. The C hw_host
+// holds a cgo.Handle of its *host.Host. On Linux, hostlib.c compiles
+// hostlib/ into the library instead and none of this is built.
 
 // hostAttachTimeout is how long hw_host_attach waits for a free lane.
 const hostAttachTimeout = 5 * time.Second
 
-var errNoMemory = errors.New("out of memory")
+// init puts the Go host's errors first in codes, as some wrap region
+// errors that map differently.
+func init() {
+	codes = append([]errorCode{
+		{host.ErrDrained, C.HW_EDRAINED},
+		{host.ErrInFlight, C.HW_ESTATE},
+		{host.ErrEnded, C.HW_EINVAL},
+		{host.ErrCancelled, C.HW_ECANCELED},
+		{host.ErrBodyTooLong, C.HW_EINVAL},
+		{host.ErrBodyTooShort, C.HW_ESTATE},
+		{host.ErrStreaming, C.HW_ESTATE},
+		{host.ErrNotStreaming, C.HW_ESTATE},
+		{wire.ErrResponse, C.HW_EINVAL},
+	}, codes...)
+}
 
 func hostOf(handle C.uintptr_t) *host.Host {
 	return cgo.Handle(handle).Value().(*host.Host)
@@ -44,7 +63,7 @@ func cAlloc(n int) []byte {
 
 func cFree(b []byte) { C.free(unsafe.Pointer(unsafe.SliceData(b))) }
 
-// hw__host_attach_go is hw_host_attach (host.c) without const, which cgo
+// hw__host_attach_go is hw_host_attach (host_other.c) without const, which cgo
 // cannot declare; out is not NULL.
 //
 //export hw__host_attach_go

@@ -1,16 +1,19 @@
 /*
-** host.c — the host side of the C API in C: reading a request view in
+** host_other.c — where hostlib/ does not build (it needs Linux futexes;
+** on Linux hostlib.c compiles it into the library instead), the host side
+** of the C API in C: reading a request view in
 ** place (with the helpers of haywire_bridge.h) and building the response
 ** message, so that neither crosses into Go. Go is called to take the next
 ** request, to read a streamed body, to send a response (or its head, its
 ** pieces and its end when it streams), to ask about a cancellation and to
-** detach (host.go).
+** detach (host_other.go).
 **
 ** Request structs are recycled per host: hw_host_response_end, on any
 ** thread, pushes one on host->returned (a lock-free stack: pushes only);
 ** hw_host_next, on one thread at a time, takes the whole stack at once
 ** with an exchange, so no pop ever races a push (no ABA).
 */
+#ifndef __linux__
 #include <stdlib.h>
 #include <string.h>
 #include "capi.h"
@@ -562,3 +565,5 @@ int hw_host_response_abort(hw_host_request* req)
     __atomic_sub_fetch(&host->outstanding, 1, __ATOMIC_RELEASE);
     return rc;
 }
+
+#endif /* !__linux__ */

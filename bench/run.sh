@@ -4,30 +4,41 @@
 # Each round starts every server pinned to CPU 1 and drives it with
 # `wrk -t1` pinned to CPU 0, plain (-c32) and pipelined (16 requests per
 # write); rounds interleave the servers (A B A B …) so ratios come from one
-# run on one machine. Prints the median rps per server and the ratios.
+# run on one machine. For every wrk run it also reads, per process of the
+# server (the engine, and the host when there is one), the CPU time and the
+# context switches from /proc, and the bridge's doorbell wake-ups from the
+# region: the table gives medians over the rounds, per request (see
+# docs/benchmarks.md).
 #
 #   ROUNDS=3 DURATION=5s CONNS=32 DEPTH=16 ./build.sh bench
 #   HAYWIRE_C_BIN=/path/to/haywire/hello_world ./build.sh bench   # add Haywire C
 #   SERVERS="haywire nethttp" ./build.sh bench                     # only these
+#   BENCH_FUTEX=1 ./build.sh bench    # also count every futex wake (perf; perturbs)
 #
 # HAYWIRE_C_BIN is Haywire's own hello_world, built outside this repo; it
-# gets --tcp_nodelay (its reuseport path never sets it).
+# gets --tcp_nodelay (its reuseport path never sets it)..
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUILD=$PWD/build
+BUILD=${HAYWIRE_BUILD_DIR:-$PWD/build} # as build.sh: parallel builds point it elsewhere
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-5s}
 CONNS=${CONNS:-32}
 DEPTH=${DEPTH:-16}
 PORT=${BENCH_PORT:-18700}
+BENCH_FUTEX=${BENCH_FUTEX:-0}
+HZ=$(getconf CLK_TCK) # unit of utime and stime in /proc/PID/stat
 
-for c in wrk taskset; do
+for c in wrk taskset curl; do
   if ! command -v $c >/dev/null; then
-    if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk util-linux >/dev/null; fi
+    if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk util-linux curl >/dev/null; fi
     command -v $c >/dev/null || { echo "bench: $c is required" >&2; exit 1; }
   fi
 done
 [ "$(nproc)" -ge 2 ] || echo "bench: fewer than 2 CPUs; client and server share one" >&2
+if [ "$BENCH_FUTEX" = 1 ] && ! perf stat -e syscalls:sys_enter_futex -- true >/dev/null 2>&1; then
+  echo "bench: BENCH_FUTEX=1 needs perf with syscall tracepoints (root or perf_event_paranoid <= -1)" >&2
+  exit 1
+fi
 
 go build -o "$BUILD/bench-nethttp" ./bench/nethttp
 
@@ -46,7 +57,13 @@ if [ -n "${SERVERS:-}" ]; then
   done
 fi
 
-start_server() { # name port
+# start_server NAME PORT: starts NAME listening on PORT and waits until it
+# serves. Sets SERVER_PID (the engine, or the only process) and HOST_PID
+# (the attached host, empty for single-process servers) to the processes
+# themselves, not to wrappers: taskset and the subshells exec, so /proc
+# of these pids is the server's. REGION is the bridge's region, or empty.
+start_server() {
+  HOST_PID= REGION=
   case $1 in
     haywire)   taskset -c 1 "$BUILD/hello_world" --port "$2" --tcp_nodelay >/dev/null 2>&1 & ;;
     nethttp)   taskset -c 1 "$BUILD/bench-nethttp" -port "$2" >/dev/null 2>&1 & ;;
@@ -64,98 +81,185 @@ start_server() { # name port
         taskset -c "$hostcpu" "$BUILD/c_host" --region "$REGION" >/dev/null 2>&1 &
       fi
       HOST_PID=$!
-      for _ in $(seq 400); do [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$2/")" = 200 ] && break; sleep 0.05; done
       rm -f "$out"
+      wait_http "$1" "$2"
       return 0 ;;
   esac
   SERVER_PID=$!
-  for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$2") 2>/dev/null && return 0
+  wait_http "$1" "$2"
+}
+
+# wait_http NAME PORT: waits until GET / answers 200 (a host attached, a
+# JIT-compiled server past its start-up).
+wait_http() {
+  for _ in $(seq 400); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$2/")" = 200 ] && return 0
     sleep 0.05
   done
-  echo "bench: $1 did not start on port $2" >&2
+  echo "bench: $1 did not serve on port $2" >&2
   exit 1
 }
 
-# wakeups: futex wakes both sides of the bridge issued so far (all lanes).
-wakeups() {
-  "$BUILD/haywire" --stats --region "$REGION" |
-    awk '{for (i = 1; i <= NF; i++) if ($i ~ /^wakeups=/) {split($i, a, "="); n += a[2]}} END {print n + 0}'
+stop_server() {
+  local p
+  for p in $SERVER_PID ${HOST_PID:-}; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  SERVER_PID= HOST_PID= REGION=
 }
 
-rps() { # url [wrk args...]: prints requests/sec; warns on errors
-  local out w0=0 w1=0
-  [ -n "${REGION:-}" ] && w0=$(wakeups)
-  out=$(taskset -c 0 wrk -t1 -c"$CONNS" -d"$DURATION" "$@")
-  [ -n "${REGION:-}" ] && w1=$(wakeups)
-  if grep -qE 'Socket errors|Non-2xx' <<<"$out"; then
-    grep -E 'Socket errors|Non-2xx' <<<"$out" | sed 's/^/bench: warning: /' >&2
-  fi
-  # Requests/sec, then futex wake-ups per 1000 requests (bridge only).
-  awk -v w=$((w1 - w0)) '/requests in/ {n = $1} /^Requests\/sec:/ {r = $2} END {printf "%d %.1f", r, n ? 1000 * w / n : 0}' <<<"$out"
+# proc_sample PID: "ticks voluntary involuntary" for the process now.
+# utime+stime from /proc/PID/stat cover all its threads, exited ones too;
+# the context switches are per thread only, summed over the live ones (a
+# thread that exits mid-run takes its switches with it: Go keeps its
+# threads, Mono's pool may retire some). "- - -" without a process.
+proc_sample() {
+  if [ -z "$1" ]; then echo "- - -"; return; fi
+  local ticks
+  # Fields after "pid (comm) ": state is $1, so utime (field 14) is $12.
+  ticks=$(sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}')
+  cat /proc/"$1"/task/*/status 2>/dev/null |
+    awk -v t="$ticks" '/^voluntary_ctxt_switches:/ {v += $2} /^nonvoluntary_ctxt_switches:/ {n += $2} END {print t, v + 0, n + 0}'
 }
+
+# bell_wakes: "engine host" futex wakes the two sides of the bridge issued
+# on each other's doorbell so far (all lanes; the region's own counters,
+# read with haywire --stats); "- -" without a bridge.
+bell_wakes() {
+  if [ -z "$REGION" ]; then echo "- -"; return; fi
+  "$BUILD/haywire" --stats --region "$REGION" |
+    awk '{for (i = 1; i <= NF; i++) if ($i ~ /^wakeups=/) {split($i, a, "="); w[$3] += a[2]}} END {print w["engine"] + 0, w["host"] + 0}'
+}
+
+# BENCH_FUTEX=1: perf counts each process's FUTEX_WAKE calls (private and
+# shared, plain and bitset and wake-op) over the wrk run: the Go runtime's
+# and Mono's own wakes as well as the doorbells. Enabling syscall
+# tracepoints slows every system call a little, so it is off by default.
+FUTEX_FILTER='op == 1 || op == 129 || op == 5 || op == 133 || op == 10 || op == 138'
+futex_start() { # PID OUTFILE: starts perf on PID in the background; sets PERF_PID
+  PERF_PID=
+  [ -n "$1" ] || return 0
+  perf stat -x, -e syscalls:sys_enter_futex --filter "$FUTEX_FILTER" -p "$1" -o "$2" >/dev/null 2>&1 &
+  PERF_PID=$!
+}
+futex_stop() { # PERF_PID: lets perf write its count and exit (in this shell: wait needs its child)
+  [ -n "$1" ] || return 0
+  kill -INT "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true
+}
+futex_count() { # PERF_PID OUTFILE: the count perf wrote, or "-"
+  if [ -z "$1" ]; then echo "-"; return; fi
+  awk -F, '/sys_enter_futex/ {n = $1} END {print (n == "") ? "-" : n}' "$2"
+}
+
+# per_req DELTA N [SCALE]: DELTA*SCALE/N with 2 decimals; "-" passes through.
+per_req() { awk -v d="$1" -v n="$2" -v s="${3:-1}" 'BEGIN {if (d == "-" || n == 0) print "-"; else printf "%.2f\n", d * s / n}'; }
+
+# measure ROUND SERVER MODE URL [wrk args...]: one wrk run; appends
+#   round server mode rps e_us h_us e_vcs h_vcs e_ics h_ics e_bell h_bell e_futex h_futex
+# (per request) to $results and echoes it.
+measure() {
+  local round=$1 s=$2 mode=$3; shift 3
+  local e0 h0 b0 e1 h1 b1 out n rps ef="" hf="" fe fh tmpe tmph
+  tmpe=$(mktemp) tmph=$(mktemp)
+  if [ "$BENCH_FUTEX" = 1 ]; then
+    futex_start "$SERVER_PID" "$tmpe"; ef=$PERF_PID
+    futex_start "${HOST_PID:-}" "$tmph"; hf=$PERF_PID
+    sleep 0.3 # perf attaches asynchronously; let it before the load starts
+  fi
+  read -ra e0 <<<"$(proc_sample "$SERVER_PID")"; read -ra h0 <<<"$(proc_sample "${HOST_PID:-}")"
+  read -ra b0 <<<"$(bell_wakes)"
+  out=$(taskset -c 0 wrk -t1 -c"$CONNS" -d"$DURATION" "$@")
+  read -ra e1 <<<"$(proc_sample "$SERVER_PID")"; read -ra h1 <<<"$(proc_sample "${HOST_PID:-}")"
+  read -ra b1 <<<"$(bell_wakes)"
+  futex_stop "$ef"; futex_stop "$hf"
+  fe=$(futex_count "$ef" "$tmpe"); fh=$(futex_count "$hf" "$tmph")
+  rm -f "$tmpe" "$tmph"
+  if grep -qE 'Socket errors|Non-2xx' <<<"$out"; then
+    grep -E 'Socket errors|Non-2xx' <<<"$out" | sed "s/^/bench: warning: $s $mode: /" >&2
+  fi
+  n=$(awk '/requests in/ {print $1}' <<<"$out")
+  rps=$(awk '/^Requests\/sec:/ {printf "%d", $2}' <<<"$out")
+  d() { [ "$1" = - ] && echo - || echo $(($2 - $1)); } # after - before
+  local line="$round $s $mode $rps"
+  line+=" $(per_req "$(d "${e0[0]}" "${e1[0]}")" "$n" $((1000000 / HZ))) $(per_req "$(d "${h0[0]}" "${h1[0]}")" "$n" $((1000000 / HZ)))"
+  line+=" $(per_req "$(d "${e0[1]}" "${e1[1]}")" "$n") $(per_req "$(d "${h0[1]}" "${h1[1]}")" "$n")"
+  line+=" $(per_req "$(d "${e0[2]}" "${e1[2]}")" "$n") $(per_req "$(d "${h0[2]}" "${h1[2]}")" "$n")"
+  line+=" $(per_req "$(d "${b0[0]}" "${b1[0]}")" "$n") $(per_req "$(d "${b0[1]}" "${b1[1]}")" "$n")"
+  line+=" $(per_req "$fe" "$n") $(per_req "$fh" "$n")"
+  echo "$line" >>"$results"
+  echo "$line"
+}
+
+# median: the median of the numbers on stdin; "-" if there are none.
+median() { { grep -v '^-$' || true; } | sort -g | awk '{a[NR] = $1} END {if (!NR) print "-"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+# col SERVER MODE COLUMN: the median of one column of $results.
+col() { awk -v s="$1" -v m="$2" -v c="$3" '$2 == s && $3 == m {print $c}' "$results" | median; }
+# paired A B MODE: the median of the per-round rps ratios A/B ("-" when
+# either did not run). Rounds interleave, so each pair ran seconds apart:
+# steadier than a ratio of medians when the machine's load drifts.
+paired_ratios() {
+  awk -v a="$1" -v b="$2" -v m="$3" '$3 == m && $2 == a {x[$1] = $4} $3 == m && $2 == b {y[$1] = $4}
+    END {for (r in x) if (r in y && y[r] > 0) print x[r] / y[r]}' "$results" | sort -g
+}
+paired() { paired_ratios "$@" | median | awk '{if ($1 == "-") print "-"; else printf "%.2f\n", $1}'; }
+paired_range() { paired_ratios "$@" | awk 'NR == 1 {lo = $1} {hi = $1} END {if (NR) printf "%.2f to %.2f", lo, hi}'; }
 
 results=$(mktemp)
-trap 'kill $SERVER_PID ${HOST_PID:-} 2>/dev/null || true; rm -f "$results"' EXIT
+SERVER_PID= HOST_PID= REGION=
+trap 'stop_server; rm -f "$results"' EXIT
+echo "per round: round server mode rps, then per request: cpu_us engine host, vcs engine host, ics engine host, bell wakes engine host, futex wakes engine host"
 for round in $(seq "$ROUNDS"); do
   for s in "${servers[@]}"; do
     PORT=$((PORT + 1))
     start_server "$s" "$PORT"
     url="http://127.0.0.1:$PORT/"
     taskset -c 0 wrk -t1 -c"$CONNS" -d1s "$url" >/dev/null # warm-up
-    read -r plain wplain <<<"$(rps "$url")"
-    read -r piped wpiped <<<"$(rps "$url" -s bench/pipeline.lua -- "$DEPTH")"
-    kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
-    if [ -n "${HOST_PID:-}" ]; then kill "$HOST_PID" 2>/dev/null; wait "$HOST_PID" 2>/dev/null || true; HOST_PID=; fi
-    echo "$s $plain $piped $wplain $wpiped" >>"$results"
-    printf 'round %d  %-10s plain %8d rps   pipelined(%d) %9d rps' "$round" "$s" "$plain" "$DEPTH" "$piped"
-    [ -n "${REGION:-}" ] && printf '   wake-ups/1000 req: %s plain, %s pipelined' "$wplain" "$wpiped"
-    echo
-    REGION=
+    measure "$round" "$s" plain "$url"
+    measure "$round" "$s" "piped$DEPTH" "$url" -s bench/pipeline.lua -- "$DEPTH"
+    stop_server
   done
 done
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2)}'; }
-declare -A P Q
-for s in "${servers[@]}"; do
-  P[$s]=$(awk -v s="$s" '$1==s {print $2}' "$results" | median)
-  Q[$s]=$(awk -v s="$s" '$1==s {print $3}' "$results" | median)
-done
 echo
-echo "median of $ROUNDS rounds, wrk -t1 -c$CONNS -d$DURATION, server on CPU 1, wrk on CPU 0"
-printf '%-10s %12s %16s\n' server plain "pipelined($DEPTH)"
-for s in "${servers[@]}"; do printf '%-10s %12d %16d\n' "$s" "${P[$s]}" "${Q[$s]}"; done
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}'; }
-# line LABEL A B [NOTE]: the ratio of two servers' medians (P plain, Q pipelined), when both ran.
-line() {
-  local label=$1 a=$2 b=$3 note=${4:-}
-  [ -n "${!a:-}" ] && [ -n "${!b:-}" ] || return 0
-  printf '%-38s%sx%s\n' "$label:" "$(ratio "${!a}" "${!b}")" "${note:+   ($note)}"
-}
-line "haywire / net/http, plain" 'P[haywire]' 'P[nethttp]' "target >= 2x"
-# paired A B COLUMN: the median of the per-round ratios (rounds interleave, so
-# each pair ran minutes apart at most: steadier than a ratio of medians).
-paired() {
-  awk -v a="$1" -v b="$2" -v c="$3" '$1==a {x[++i]=$c} $1==b {y[++j]=$c} END {for (k = 1; k <= i && k <= j; k++) if (y[k] > 0) print x[k] / y[k]}' "$results" |
-    sort -g | awk '{r[NR]=$1} END {if (NR) printf "%.2f (rounds %.2f to %.2f)", (NR%2) ? r[(NR+1)/2] : (r[NR/2]+r[NR/2+1])/2, r[1], r[NR]}'
-}
-if [ -n "${P[haywire]:-}" ] && [ -n "${P[nethttp]:-}" ]; then
-  echo "haywire / net/http, plain, per round: $(paired haywire nethttp 2)x"
-fi
-line "haywire / net/http, pipelined" 'Q[haywire]' 'Q[nethttp]'
-line "haywire pipelined / haywire plain" 'Q[haywire]' 'P[haywire]' "target >= 6x"
-line "bridged (C host) / native, plain" 'P[bridged]' 'P[haywire]' "target >= 0.9x; host shares the server CPU"
-line "bridged (C host) / native, pipelined" 'Q[bridged]' 'Q[haywire]' "target >= 0.9x"
-line "bridged-x / native, plain" 'P[bridged-x]' 'P[haywire]' "host on wrk's CPU"
-line "bridged-x / native, pipelined" 'Q[bridged-x]' 'Q[haywire]'
-line "OWIN (C# host) / native, plain" 'P[owin]' 'P[haywire]' "target >= 0.8x"
-line "OWIN (C# host) / native, pipelined" 'Q[owin]' 'Q[haywire]' "target >= 0.8x"
-line "haywire / Haywire C, plain" 'P[haywire]' 'P[haywire_c]' "target >= 1.3x"
-line "haywire / Haywire C, pipelined" 'Q[haywire]' 'Q[haywire_c]'
-for s in "${servers[@]}"; do
-  case $s in bridged|bridged-x|owin) ;; *) continue ;; esac
-  echo "$s futex wake-ups per 1000 requests (median): $(awk -v s="$s" '$1==s {print $4}' "$results" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}') plain, $(awk -v s="$s" '$1==s {print $5}' "$results" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}') pipelined"
+echo "medians of $ROUNDS rounds, wrk -t1 -c$CONNS -d$DURATION on CPU 0, server on CPU 1 (bridged-x: host on CPU 0)"
+echo "per request: cpu µs = utime+stime; vcs/ics = voluntary/involuntary context switches;"
+echo "  bell wk = futex wakes of the bridge's doorbells only (region counters; the runtimes' own futex wakes are not in it)"
+[ "$BENCH_FUTEX" = 1 ] && echo "  futex wk = every FUTEX_WAKE call of the process (perf; BENCH_FUTEX=1 perturbs the rps)"
+echo "  x native = median of per-round rps ratios to haywire; e = engine (or the only process), h = host"
+hdr() { printf '%-9s %-7s %8s %6s | %6s %6s | %5s %5s | %5s %5s | %5s %5s' "$@"; }
+hdr server mode rps xnative "cpu e" "cpu h" "vcs e" "vcs h" "ics e" "ics h" "bel e" "bel h"
+[ "$BENCH_FUTEX" = 1 ] && printf ' | %5s %5s' "ftx e" "ftx h"
+echo
+for mode in plain "piped$DEPTH"; do
+  for s in "${servers[@]}"; do
+    hdr "$s" "$mode" "$(col "$s" "$mode" 4 | awk '{printf "%d", $1}')" "$(paired "$s" haywire "$mode")" \
+      "$(col "$s" "$mode" 5)" "$(col "$s" "$mode" 6)" "$(col "$s" "$mode" 7)" "$(col "$s" "$mode" 8)" \
+      "$(col "$s" "$mode" 9)" "$(col "$s" "$mode" 10)" "$(col "$s" "$mode" 11)" "$(col "$s" "$mode" 12)"
+    [ "$BENCH_FUTEX" = 1 ] && printf ' | %5s %5s' "$(col "$s" "$mode" 13)" "$(col "$s" "$mode" 14)"
+    echo
+  done
 done
+
+# line LABEL A B MODE [NOTE]: the paired ratio of two servers, when both ran.
+line() {
+  local r; r=$(paired "$2" "$3" "$4")
+  [ "$r" != - ] || return 0
+  printf '%-38s%sx (rounds %s)%s\n' "$1:" "$r" "$(paired_range "$2" "$3" "$4")" "${5:+   ($5)}"
+}
+P=plain Q=piped$DEPTH
+echo
+line "haywire / net/http, plain" haywire nethttp $P "target >= 2x"
+line "haywire / net/http, pipelined" haywire nethttp $Q
+line "bridged (C host) / native, plain" bridged haywire $P "target >= 0.85x; host shares the server CPU"
+line "bridged (C host) / native, pipelined" bridged haywire $Q "target >= 0.6x"
+line "bridged-x / native, plain" bridged-x haywire $P "host on wrk's CPU"
+line "bridged-x / native, pipelined" bridged-x haywire $Q
+line "OWIN (C# host) / native, plain" owin haywire $P "target >= 0.75x"
+line "OWIN (C# host) / native, pipelined" owin haywire $Q "target >= 0.35x"
+line "haywire / Haywire C, plain" haywire haywire_c $P "target >= 1.3x"
+line "haywire / Haywire C, pipelined" haywire haywire_c $Q
+hp=$(col haywire "$P" 4) hq=$(col haywire "$Q" 4)
+[ "$hp" = - ] || awk -v a="$hq" -v b="$hp" 'BEGIN {if (b > 0) printf "%-38s%.2fx   (target >= 6x)\n", "haywire pipelined / plain:", a / b}'
+
+
 echo
 echo "allocations per request (go test -bench -benchmem):"
 go test -run '^$' -bench 'BenchmarkParse|BenchmarkServe' -benchmem ./http1 ./engine 2>/dev/null |

@@ -12,11 +12,14 @@
 #
 #   ROUNDS=3 DURATION=5s CONNS=32 DEPTH=16 ./build.sh bench
 #   HAYWIRE_C_BIN=/path/to/haywire/hello_world ./build.sh bench   # add Haywire C
+#   NOWIN_HELLO_CMD="mono --server /path/hello.exe" ./build.sh bench  # add Nowin
 #   SERVERS="haywire nethttp" ./build.sh bench                     # only these
 #   BENCH_FUTEX=1 ./build.sh bench    # also count every futex wake (perf; perturbs)
 #
 # HAYWIRE_C_BIN is Haywire's own hello_world, built outside this repo; it
-# gets --tcp_nodelay (its reuseport path never sets it)..
+# gets --tcp_nodelay (its reuseport path never sets it). NOWIN_HELLO_CMD
+# runs a Nowin hello world built outside this repo; the port is appended as
+# its last argument.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${HAYWIRE_BUILD_DIR:-$PWD/build} # as build.sh: parallel builds point it elsewhere
@@ -50,10 +53,12 @@ servers=(haywire nethttp)
 [ -x "$BUILD/c_host" ] && servers+=(bridged bridged-x)
 # The OWIN sample (C# on Mono) attached the same way, both on CPU 1.
 [ -f "$BUILD/dotnet/Sample.exe" ] && command -v mono >/dev/null && servers+=(owin)
+# Nowin, the .NET server the OWIN host is measured against.
+[ -n "${NOWIN_HELLO_CMD:-}" ] && servers+=(nowin)
 if [ -n "${SERVERS:-}" ]; then
   read -ra servers <<<"$SERVERS"
   for s in "${servers[@]}"; do
-    case $s in haywire|nethttp|haywire_c|bridged|bridged-x|owin) ;; *) echo "bench: unknown server '$s' in SERVERS" >&2; exit 2 ;; esac
+    case $s in haywire|nethttp|haywire_c|bridged|bridged-x|owin|nowin) ;; *) echo "bench: unknown server '$s' in SERVERS" >&2; exit 2 ;; esac
   done
 fi
 
@@ -68,6 +73,9 @@ start_server() {
     haywire)   taskset -c 1 "$BUILD/hello_world" --port "$2" --tcp_nodelay >/dev/null 2>&1 & ;;
     nethttp)   taskset -c 1 "$BUILD/bench-nethttp" -port "$2" >/dev/null 2>&1 & ;;
     haywire_c) (cd "$(mktemp -d)" && exec taskset -c 1 "$HAYWIRE_C_BIN" --port "$2" --threads 1 --tcp_nodelay) >/dev/null 2>&1 & ;;
+    # Word splitting is wanted: the variable holds a command line.
+    # shellcheck disable=SC2086
+    nowin)     taskset -c 1 $NOWIN_HELLO_CMD "$2" >/dev/null 2>&1 & ;;
     bridged|bridged-x|owin)
       local out hostcpu=1; out=$(mktemp)
       [ "$1" = bridged-x ] && hostcpu=0
@@ -254,6 +262,8 @@ line "bridged-x / native, plain" bridged-x haywire $P "host on wrk's CPU"
 line "bridged-x / native, pipelined" bridged-x haywire $Q
 line "OWIN (C# host) / native, plain" owin haywire $P "target >= 0.75x"
 line "OWIN (C# host) / native, pipelined" owin haywire $Q "target >= 0.35x"
+line "OWIN / Nowin, plain" owin nowin $P "target >= 2.5x"
+line "OWIN / Nowin, pipelined" owin nowin $Q "target >= 5x"
 line "haywire / Haywire C, plain" haywire haywire_c $P "target >= 1.3x"
 line "haywire / Haywire C, pipelined" haywire haywire_c $Q
 hp=$(col haywire "$P" 4) hq=$(col haywire "$Q" 4)

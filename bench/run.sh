@@ -7,14 +7,17 @@
 # run on one machine. For every wrk run it also reads, per process of the
 # server (the engine, and the host when there is one), the CPU time and the
 # context switches from /proc, and the bridge's doorbell wake-ups from the
-# region: the table gives medians over the rounds, per request (see
-# docs/benchmarks.md).
+# region: the table gives medians over the rounds, per request. A short idle
+# section follows: CPU of an attached host with no traffic, and the latency
+# of lone requests (see docs/benchmarks.md).
 #
 #   ROUNDS=3 DURATION=5s CONNS=32 DEPTH=16 ./build.sh bench
 #   HAYWIRE_C_BIN=/path/to/haywire/hello_world ./build.sh bench   # add Haywire C
 #   NOWIN_HELLO_CMD="mono --server /path/hello.exe" ./build.sh bench  # add Nowin
 #   SERVERS="haywire nethttp" ./build.sh bench                     # only these
 #   BENCH_FUTEX=1 ./build.sh bench    # also count every futex wake (perf; perturbs)
+#   BENCH_IDLE=0 ./build.sh bench     # skip the idle section
+#   IDLE_SERVERS="haywire owin" IDLE_SECS=3 LONE_N=200 LONE_GAP=10ms
 #
 # HAYWIRE_C_BIN is Haywire's own hello_world, built outside this repo; it
 # gets --tcp_nodelay (its reuseport path never sets it). NOWIN_HELLO_CMD
@@ -29,6 +32,10 @@ CONNS=${CONNS:-32}
 DEPTH=${DEPTH:-16}
 PORT=${BENCH_PORT:-18700}
 BENCH_FUTEX=${BENCH_FUTEX:-0}
+BENCH_IDLE=${BENCH_IDLE:-1}
+IDLE_SECS=${IDLE_SECS:-3}
+LONE_N=${LONE_N:-200}
+LONE_GAP=${LONE_GAP:-10ms}
 HZ=$(getconf CLK_TCK) # unit of utime and stime in /proc/PID/stat
 
 for c in wrk taskset curl; do
@@ -44,6 +51,7 @@ if [ "$BENCH_FUTEX" = 1 ] && ! perf stat -e syscalls:sys_enter_futex -- true >/d
 fi
 
 go build -o "$BUILD/bench-nethttp" ./bench/nethttp
+go build -o "$BUILD/bench-lone" ./bench/lone
 
 servers=(haywire nethttp)
 [ -n "${HAYWIRE_C_BIN:-}" ] && servers+=(haywire_c)
@@ -126,6 +134,14 @@ proc_sample() {
   ticks=$(sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}')
   cat /proc/"$1"/task/*/status 2>/dev/null |
     awk -v t="$ticks" '/^voluntary_ctxt_switches:/ {v += $2} /^nonvoluntary_ctxt_switches:/ {n += $2} END {print t, v + 0, n + 0}'
+}
+
+# schedstat_ns PID: CPU time of the process's live threads in ns (first
+# field of /proc/PID/task/TID/schedstat), for the idle section, where
+# clock ticks are too coarse to tell 0.1% from 1% in a few seconds.
+schedstat_ns() {
+  if [ -z "$1" ]; then echo "-"; return; fi
+  cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{n += $1} END {printf "%d\n", n}'
 }
 
 # bell_wakes: "engine host" futex wakes the two sides of the bridge issued
@@ -269,6 +285,49 @@ line "haywire / Haywire C, pipelined" haywire haywire_c $Q
 hp=$(col haywire "$P" 4) hq=$(col haywire "$Q" 4)
 [ "$hp" = - ] || awk -v a="$hq" -v b="$hp" 'BEGIN {if (b > 0) printf "%-38s%.2fx   (target >= 6x)\n", "haywire pipelined / plain:", a / b}'
 
+# The idle section: the issue's other half of the bridge's cost. An
+# attached host with no traffic must not burn CPU (spinning, short
+# sleeps), and a lone request must not wait for a batch to fill.
+
+# idle_sample: "engine_ns host_ns engine_cs host_cs engine_bell host_bell"
+# now, for the running server ("-" where there is no such process).
+idle_sample() {
+  local e h
+  read -ra e <<<"$(proc_sample "$SERVER_PID")"; read -ra h <<<"$(proc_sample "${HOST_PID:-}")"
+  cs() { [ "$1" = - ] && echo - || echo $(($1 + $2)); }
+  echo "$(schedstat_ns "$SERVER_PID") $(schedstat_ns "${HOST_PID:-}") $(cs "${e[1]}" "${e[2]}") $(cs "${h[1]}" "${h[2]}") $(bell_wakes)"
+}
+# rate BEFORE AFTER [SCALE]: (AFTER - BEFORE) * SCALE per second of IDLE_SECS.
+rate() { awk -v a="$1" -v b="$2" -v k="${3:-1}" -v t="$IDLE_SECS" 'BEGIN {if (a == "-") print "-"; else printf "%.2f", (b - a) * k / t}'; }
+
+idle_section() {
+  local s b a lat p50 p90 b2b native_p50= fmt='%-9s | %6s %6s | %6s %6s | %6s %6s | %8s %8s %8s %7s\n'
+  echo
+  echo "idle: over ${IDLE_SECS}s with no traffic after start (and attach): CPU % of one CPU, context switches/s, bell wakes/s;"
+  echo "  lone = µs per request, one at a time ${LONE_GAP} apart, $LONE_N of them (bench/lone): p50, p90; b2b = back to back, p50"
+  # shellcheck disable=SC2059
+  printf "$fmt" server "cpu% e" "cpu% h" "cs/s e" "cs/s h" "bel/s e" "bel/s h" "lone p50" "lone p90" "b2b p50" "xnative"
+  read -ra idle_servers <<<"${IDLE_SERVERS:-haywire bridged owin nowin}"
+  for s in "${idle_servers[@]}"; do
+    [[ " ${servers[*]} " == *" $s "* ]] || continue
+    PORT=$((PORT + 1))
+    start_server "$s" "$PORT"
+    sleep 0.5 # let the first request's after-effects (JIT, GC) pass
+    read -ra b <<<"$(idle_sample)"
+    sleep "$IDLE_SECS"
+    read -ra a <<<"$(idle_sample)"
+    lat=$(taskset -c 0 "$BUILD/bench-lone" -addr "127.0.0.1:$PORT" -n "$LONE_N" -gap "$LONE_GAP")
+    stop_server
+    read -r p50 p90 b2b <<<"$lat"
+    [ "$s" = haywire ] && native_p50=$p50
+    # shellcheck disable=SC2059
+    printf "$fmt" "$s" "$(rate "${b[0]}" "${a[0]}" 1e-7)" "$(rate "${b[1]}" "${a[1]}" 1e-7)" \
+      "$(rate "${b[2]}" "${a[2]}")" "$(rate "${b[3]}" "${a[3]}")" "$(rate "${b[4]}" "${a[4]}")" "$(rate "${b[5]}" "${a[5]}")" \
+      "$p50" "$p90" "$b2b" "$(awk -v a="$p50" -v n="$native_p50" 'BEGIN {if (n > 0) printf "%.2f", a / n; else print "-"}')"
+  done
+  echo "  targets: an attached host idle < 1% CPU; lone p50 through the bridge <= 2x native"
+}
+[ "$BENCH_IDLE" = 0 ] || idle_section
 
 echo
 echo "allocations per request (go test -bench -benchmem):"

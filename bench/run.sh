@@ -37,6 +37,7 @@ IDLE_SECS=${IDLE_SECS:-3}
 LONE_N=${LONE_N:-200}
 LONE_GAP=${LONE_GAP:-10ms}
 HZ=$(getconf CLK_TCK) # unit of utime and stime in /proc/PID/stat
+LOGS=$(mktemp -d)     # the servers' stderr, shown when one exits mid-run
 
 for c in wrk taskset curl; do
   if ! command -v $c >/dev/null; then
@@ -78,23 +79,23 @@ fi
 start_server() {
   HOST_PID= REGION=
   case $1 in
-    haywire)   taskset -c 1 "$BUILD/hello_world" --port "$2" --tcp_nodelay >/dev/null 2>&1 & ;;
-    nethttp)   taskset -c 1 "$BUILD/bench-nethttp" -port "$2" >/dev/null 2>&1 & ;;
-    haywire_c) (cd "$(mktemp -d)" && exec taskset -c 1 "$HAYWIRE_C_BIN" --port "$2" --threads 1 --tcp_nodelay) >/dev/null 2>&1 & ;;
+    haywire)   taskset -c 1 "$BUILD/hello_world" --port "$2" --tcp_nodelay >/dev/null 2>"$LOGS/engine" & ;;
+    nethttp)   taskset -c 1 "$BUILD/bench-nethttp" -port "$2" >/dev/null 2>"$LOGS/engine" & ;;
+    haywire_c) (cd "$(mktemp -d)" && exec taskset -c 1 "$HAYWIRE_C_BIN" --port "$2" --threads 1 --tcp_nodelay) >/dev/null 2>"$LOGS/engine" & ;;
     # Word splitting is wanted: the variable holds a command line.
     # shellcheck disable=SC2086
-    nowin)     taskset -c 1 $NOWIN_HELLO_CMD "$2" >/dev/null 2>&1 & ;;
+    nowin)     taskset -c 1 $NOWIN_HELLO_CMD "$2" >/dev/null 2>"$LOGS/engine" & ;;
     bridged|bridged-x|owin)
       local out hostcpu=1; out=$(mktemp)
       [ "$1" = bridged-x ] && hostcpu=0
-      taskset -c 1 "$BUILD/haywire" --address 127.0.0.1 --port "$2" >"$out" 2>/dev/null &
+      taskset -c 1 "$BUILD/haywire" --address 127.0.0.1 --port "$2" >"$out" 2>"$LOGS/engine" &
       SERVER_PID=$!
       for _ in $(seq 100); do grep -q '^region: ' "$out" && break; sleep 0.05; done
       REGION=$(sed -n 's/^region: //p' "$out")
       if [ "$1" = owin ]; then
-        taskset -c 1 mono --server "$BUILD/dotnet/Sample.exe" --region "$REGION" >/dev/null 2>&1 &
+        taskset -c 1 mono --server "$BUILD/dotnet/Sample.exe" --region "$REGION" >/dev/null 2>"$LOGS/host" &
       else
-        taskset -c "$hostcpu" "$BUILD/c_host" --region "$REGION" >/dev/null 2>&1 &
+        taskset -c "$hostcpu" "$BUILD/c_host" --region "$REGION" >/dev/null 2>"$LOGS/host" &
       fi
       HOST_PID=$!
       rm -f "$out"
@@ -126,12 +127,14 @@ stop_server() {
 # utime+stime from /proc/PID/stat cover all its threads, exited ones too;
 # the context switches are per thread only, summed over the live ones (a
 # thread that exits mid-run takes its switches with it: Go keeps its
-# threads, Mono's pool may retire some). "- - -" without a process.
+# threads, Mono's pool may retire some). "- - -" without a process, or
+# once it has exited.
 proc_sample() {
-  if [ -z "$1" ]; then echo "- - -"; return; fi
+  if [ -z "$1" ] || [ ! -r "/proc/$1/stat" ]; then echo "- - -"; return; fi
   local ticks
   # Fields after "pid (comm) ": state is $1, so utime (field 14) is $12.
-  ticks=$(sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}')
+  ticks=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12 + $13}')
+  [ -n "$ticks" ] || { echo "- - -"; return; } # exited meanwhile
   cat /proc/"$1"/task/*/status 2>/dev/null |
     awk -v t="$ticks" '/^voluntary_ctxt_switches:/ {v += $2} /^nonvoluntary_ctxt_switches:/ {n += $2} END {print t, v + 0, n + 0}'
 }
@@ -140,7 +143,7 @@ proc_sample() {
 # field of /proc/PID/task/TID/schedstat), for the idle section, where
 # clock ticks are too coarse to tell 0.1% from 1% in a few seconds.
 schedstat_ns() {
-  if [ -z "$1" ]; then echo "-"; return; fi
+  if [ -z "$1" ] || [ ! -d "/proc/$1" ]; then echo "-"; return; fi
   cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{n += $1} END {printf "%d\n", n}'
 }
 
@@ -149,8 +152,19 @@ schedstat_ns() {
 # read with haywire --stats); "- -" without a bridge.
 bell_wakes() {
   if [ -z "$REGION" ]; then echo "- -"; return; fi
-  "$BUILD/haywire" --stats --region "$REGION" |
-    awk '{for (i = 1; i <= NF; i++) if ($i ~ /^wakeups=/) {split($i, a, "="); w[$3] += a[2]}} END {print w["engine"] + 0, w["host"] + 0}'
+  { "$BUILD/haywire" --stats --region "$REGION" 2>/dev/null || true; } |
+    awk '{for (i = 1; i <= NF; i++) if ($i ~ /^wakeups=/) {split($i, a, "="); w[$3] += a[2]}} END {if (NR) print w["engine"] + 0, w["host"] + 0; else print "- -"}'
+}
+
+# check_alive SERVER MODE: warns, with its last words, about a process of
+# the server that exited during the run (its figures then read "-").
+check_alive() {
+  local who p
+  for who in engine host; do
+    p=$SERVER_PID; [ $who = host ] && p=${HOST_PID:-}
+    [ -n "$p" ] && ! kill -0 "$p" 2>/dev/null || continue
+    echo "bench: warning: $1 $2: the $who exited during the run: $(tail -n 3 "$LOGS/$who" 2>/dev/null | tr '\n' ' ')" >&2
+  done
 }
 
 # BENCH_FUTEX=1: perf counts each process's FUTEX_WAKE calls (private and
@@ -174,7 +188,7 @@ futex_count() { # PERF_PID OUTFILE: the count perf wrote, or "-"
 }
 
 # per_req DELTA N [SCALE]: DELTA*SCALE/N with 2 decimals; "-" passes through.
-per_req() { awk -v d="$1" -v n="$2" -v s="${3:-1}" 'BEGIN {if (d == "-" || n == 0) print "-"; else printf "%.2f\n", d * s / n}'; }
+per_req() { awk -v d="$1" -v n="$2" -v s="${3:-1}" 'BEGIN {if (d == "-" || n + 0 == 0) print "-"; else printf "%.2f\n", d * s / n}'; }
 
 # measure ROUND SERVER MODE URL [wrk args...]: one wrk run; appends
 #   round server mode rps e_us h_us e_vcs h_vcs e_ics h_ics e_bell h_bell e_futex h_futex
@@ -186,7 +200,7 @@ measure() {
   if [ "$BENCH_FUTEX" = 1 ]; then
     futex_start "$SERVER_PID" "$tmpe"; ef=$PERF_PID
     futex_start "${HOST_PID:-}" "$tmph"; hf=$PERF_PID
-    sleep 0.3 # perf attaches asynchronously; let it before the load starts
+    sleep 0.3 # perf attaches asynchronously: let it attach before the load starts
   fi
   read -ra e0 <<<"$(proc_sample "$SERVER_PID")"; read -ra h0 <<<"$(proc_sample "${HOST_PID:-}")"
   read -ra b0 <<<"$(bell_wakes)"
@@ -199,21 +213,23 @@ measure() {
   if grep -qE 'Socket errors|Non-2xx' <<<"$out"; then
     grep -E 'Socket errors|Non-2xx' <<<"$out" | sed "s/^/bench: warning: $s $mode: /" >&2
   fi
+  check_alive "$s" "$mode"
   n=$(awk '/requests in/ {print $1}' <<<"$out")
   rps=$(awk '/^Requests\/sec:/ {printf "%d", $2}' <<<"$out")
-  d() { [ "$1" = - ] && echo - || echo $(($2 - $1)); } # after - before
-  local line="$round $s $mode $rps"
-  line+=" $(per_req "$(d "${e0[0]}" "${e1[0]}")" "$n" $((1000000 / HZ))) $(per_req "$(d "${h0[0]}" "${h1[0]}")" "$n" $((1000000 / HZ)))"
-  line+=" $(per_req "$(d "${e0[1]}" "${e1[1]}")" "$n") $(per_req "$(d "${h0[1]}" "${h1[1]}")" "$n")"
-  line+=" $(per_req "$(d "${e0[2]}" "${e1[2]}")" "$n") $(per_req "$(d "${h0[2]}" "${h1[2]}")" "$n")"
-  line+=" $(per_req "$(d "${b0[0]}" "${b1[0]}")" "$n") $(per_req "$(d "${b0[1]}" "${b1[1]}")" "$n")"
-  line+=" $(per_req "$fe" "$n") $(per_req "$fh" "$n")"
+  # pr BEFORE AFTER [SCALE]: the change per request; "-" if either is.
+  pr() { if [ "$1" = - ] || [ "$2" = - ]; then echo -; else per_req $(($2 - $1)) "$n" "${3:-1}"; fi; }
+  local us=$((1000000 / HZ)) line="$round $s $mode ${rps:-0}"
+  line+=" $(pr "${e0[0]}" "${e1[0]}" $us) $(pr "${h0[0]}" "${h1[0]}" $us)" # CPU µs
+  line+=" $(pr "${e0[1]}" "${e1[1]}") $(pr "${h0[1]}" "${h1[1]}")"         # voluntary switches
+  line+=" $(pr "${e0[2]}" "${e1[2]}") $(pr "${h0[2]}" "${h1[2]}")"         # involuntary switches
+  line+=" $(pr "${b0[0]}" "${b1[0]}") $(pr "${b0[1]}" "${b1[1]}")"         # doorbell wakes
+  line+=" $(per_req "$fe" "$n") $(per_req "$fh" "$n")"                      # all futex wakes
   echo "$line" >>"$results"
   echo "$line"
 }
 
 # median: the median of the numbers on stdin; "-" if there are none.
-median() { { grep -v '^-$' || true; } | sort -g | awk '{a[NR] = $1} END {if (!NR) print "-"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+median() { { grep -v '^-$' || true; } | sort -g | awk '{a[NR] = $1} END {if (!NR) print "-"; else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.2f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 # col SERVER MODE COLUMN: the median of one column of $results.
 col() { awk -v s="$1" -v m="$2" -v c="$3" '$2 == s && $3 == m {print $c}' "$results" | median; }
 # paired A B MODE: the median of the per-round rps ratios A/B ("-" when
@@ -228,7 +244,9 @@ paired_range() { paired_ratios "$@" | awk 'NR == 1 {lo = $1} {hi = $1} END {if (
 
 results=$(mktemp)
 SERVER_PID= HOST_PID= REGION=
-trap 'stop_server; rm -f "$results"' EXIT
+trap 'stop_server; rm -rf "$results" "$LOGS"' EXIT
+# The machine may be shared: its load says how far to trust this run.
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "per round: round server mode rps, then per request: cpu_us engine host, vcs engine host, ics engine host, bell wakes engine host, futex wakes engine host"
 for round in $(seq "$ROUNDS"); do
   for s in "${servers[@]}"; do
@@ -243,6 +261,7 @@ for round in $(seq "$ROUNDS"); do
 done
 
 echo
+echo "load average after the rounds: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "medians of $ROUNDS rounds, wrk -t1 -c$CONNS -d$DURATION on CPU 0, server on CPU 1 (bridged-x: host on CPU 0)"
 echo "per request: cpu µs = utime+stime; vcs/ics = voluntary/involuntary context switches;"
 echo "  bell wk = futex wakes of the bridge's doorbells only (region counters; the runtimes' own futex wakes are not in it)"

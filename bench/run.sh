@@ -263,10 +263,11 @@ done
 echo
 echo "load average after the rounds: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "medians of $ROUNDS rounds, wrk -t1 -c$CONNS -d$DURATION on CPU 0, server on CPU 1 (bridged-x: host on CPU 0)"
-echo "per request: cpu µs = utime+stime; vcs/ics = voluntary/involuntary context switches;"
-echo "  bell wk = futex wakes of the bridge's doorbells only (region counters; the runtimes' own futex wakes are not in it)"
-[ "$BENCH_FUTEX" = 1 ] && echo "  futex wk = every FUTEX_WAKE call of the process (perf; BENCH_FUTEX=1 perturbs the rps)"
-echo "  x native = median of per-round rps ratios to haywire; e = engine (or the only process), h = host"
+echo "per request, e = engine (or the only process), h = host: cpu = CPU µs (utime+stime);"
+echo "  vcs / ics = voluntary / involuntary context switches;"
+echo "  bel = futex wakes on the bridge's doorbells only (region counters; the runtimes' own futex wakes are not in it)"
+[ "$BENCH_FUTEX" = 1 ] && echo "  ftx = every FUTEX_WAKE call of the process (perf; BENCH_FUTEX=1 perturbs the rps)"
+echo "  xnative = median of the per-round rps ratios to haywire"
 hdr() { printf '%-9s %-7s %8s %6s | %6s %6s | %5s %5s | %5s %5s | %5s %5s' "$@"; }
 hdr server mode rps xnative "cpu e" "cpu h" "vcs e" "vcs h" "ics e" "ics h" "bel e" "bel h"
 [ "$BENCH_FUTEX" = 1 ] && printf ' | %5s %5s' "ftx e" "ftx h"

@@ -1,0 +1,418 @@
+// Package supervisor runs an engine's application hosts as child
+// processes: it starts them, restarts one that exits or is killed (with
+// backoff), and stops them all on request.
+//
+// It knows nothing of HTTP or of the region: the launcher (cmd/haywire)
+// gives it the command, the environment that names the region, and a
+// function that says whether a host process is ready (attached to a lane).
+// Each host runs in a process group of its own, so that stopping a host
+// (or cleaning up after one that died) also reaches the processes it
+// started.
+package supervisor
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Options configures a Supervisor. Zero durations take the defaults given.
+type Options struct {
+	// Command is the host's program and its arguments (SplitCommand
+	// parses a command line).
+	Command []string
+	// Processes is how many hosts run at once. Default 1.
+	Processes int
+	// RestartMin is the delay before the first restart of a host that
+	// exited; each exit that follows without the host having served for
+	// RestartReset doubles it, up to RestartMax. Defaults 100 ms and 5 s.
+	RestartMin, RestartMax time.Duration
+	// RestartReset is how long a host must have been ready for its exit
+	// to count as a new failure, restarted after RestartMin again rather
+	// than after the doubled delay. Default 10 s.
+	RestartReset time.Duration
+	// ReadyTimeout bounds how long a host may take to become ready (Ready
+	// true) before it is stopped and counted as failed. Default 30 s.
+	ReadyTimeout time.Duration
+	// StopTimeout is how long a host told to stop (SIGTERM) has before it
+	// is killed (SIGKILL). Default 10 s.
+	StopTimeout time.Duration
+
+	// Env is added to the launcher's environment for each host (later
+	// entries win): the region's name and directory.
+	Env []string
+	// Ready reports whether the host process pid (its group leader) is
+	// ready to serve; polled until it is. Nil: ready once started.
+	Ready func(pid int) bool
+	// Log receives the supervisor's lines (starts, exits with the host's
+	// last stderr lines, restarts) and every line the hosts print, each
+	// prefixed "host PID: ". Nil: os.Stderr.
+	Log io.Writer
+}
+
+// The defaults of Options' zero fields.
+const (
+	DefaultRestartMin   = 100 * time.Millisecond
+	DefaultRestartMax   = 5 * time.Second
+	DefaultRestartReset = 10 * time.Second
+	DefaultReadyTimeout = 30 * time.Second
+	DefaultStopTimeout  = 10 * time.Second
+)
+
+// tailLines is how many of a host's last stderr lines an exit report shows.
+const tailLines = 20
+
+// Supervisor runs the hosts. Its methods are safe for concurrent use.
+type Supervisor struct {
+	opts Options
+	log  *lineLog
+
+	stop     chan struct{} // closed by Stop: no more starts
+	stopOnce sync.Once
+	wg       sync.WaitGroup // the slots' loops
+
+	mu    sync.Mutex
+	hosts map[*host]bool // running
+}
+
+// host is one host process.
+type host struct {
+	cmd     *exec.Cmd
+	pid     int
+	started time.Time
+	exited  chan struct{} // closed once reaped and its output read
+	ready   time.Time     // when it became ready; zero until then (under Supervisor.mu)
+	tail    *tail
+	err     error // how it ended: cmd.Wait's error
+}
+
+// Start validates opts and starts the hosts; it returns at once, while
+// they start.
+func Start(opts Options) (*Supervisor, error) {
+	if len(opts.Command) == 0 || opts.Command[0] == "" {
+		return nil, errors.New("supervisor: no host command")
+	}
+	if opts.Processes == 0 {
+		opts.Processes = 1
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&opts.RestartMin, DefaultRestartMin)
+	def(&opts.RestartMax, DefaultRestartMax)
+	def(&opts.RestartReset, DefaultRestartReset)
+	def(&opts.ReadyTimeout, DefaultReadyTimeout)
+	def(&opts.StopTimeout, DefaultStopTimeout)
+	if opts.RestartMax < opts.RestartMin {
+		opts.RestartMax = opts.RestartMin
+	}
+	if opts.Processes < 0 {
+		return nil, fmt.Errorf("supervisor: %d processes", opts.Processes)
+	}
+	if opts.Log == nil {
+		opts.Log = os.Stderr
+	}
+	if _, err := exec.LookPath(opts.Command[0]); err != nil {
+		return nil, fmt.Errorf("supervisor: host command: %w", err)
+	}
+	s := &Supervisor{opts: opts, log: &lineLog{w: opts.Log}, stop: make(chan struct{}), hosts: map[*host]bool{}}
+	for slot := range opts.Processes {
+		s.wg.Add(1)
+		go s.run(slot)
+	}
+	return s, nil
+}
+
+// PIDs returns the pids of the host processes running now.
+func (s *Supervisor) PIDs() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var pids []int
+	for h := range s.hosts {
+		pids = append(pids, h.pid)
+	}
+	return pids
+}
+
+// Hold starts no more hosts: one that exits from now on is not
+// restarted. The running ones keep running (the launcher lets them answer
+// the requests in flight before it stops them).
+func (s *Supervisor) Hold() { s.stopOnce.Do(func() { close(s.stop) }) }
+
+// Stop starts no more hosts and stops the running ones: SIGTERM to each
+// host's process group, SIGKILL to the groups still there StopTimeout
+// later. It returns once every host has exited. Later calls wait likewise.
+func (s *Supervisor) Stop() {
+	s.Hold()
+	s.mu.Lock()
+	running := make([]*host, 0, len(s.hosts))
+	for h := range s.hosts {
+		running = append(running, h)
+	}
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, h := range running {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.terminate(h, "stopping")
+		}()
+	}
+	wg.Wait()
+	s.wg.Wait()
+}
+
+// terminate stops h: SIGTERM, then SIGKILL after StopTimeout; it returns
+// once h has exited.
+func (s *Supervisor) terminate(h *host, why string) {
+	signalGroup(h.pid, false)
+	select {
+	case <-h.exited:
+		return
+	case <-time.After(s.opts.StopTimeout):
+	}
+	s.log.printf("haywire: host pid %d still running %v after SIGTERM (%s): SIGKILL", h.pid, s.opts.StopTimeout, why)
+	signalGroup(h.pid, true)
+	<-h.exited
+}
+
+func (s *Supervisor) stopping() bool {
+	select {
+	case <-s.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// run keeps one host running until Stop: it starts it, waits for it to
+// exit, and starts it again after the backoff delay.
+func (s *Supervisor) run(slot int) {
+	defer s.wg.Done()
+	var delay time.Duration // before the next restart; 0 before the first exit
+	for {
+		h, err := s.spawn()
+		if errors.Is(err, errStopped) {
+			return
+		}
+		served, msg := false, ""
+		if err != nil {
+			msg = fmt.Sprintf("haywire: host: cannot start %q: %v", s.opts.Command[0], err)
+		} else {
+			s.awaitReady(h)
+			<-h.exited
+			s.mu.Lock()
+			delete(s.hosts, h)
+			ready := h.ready
+			s.mu.Unlock()
+			if s.stopping() {
+				s.log.printf("haywire: host pid %d exited (%s)", h.pid, exitText(h.err))
+				return
+			}
+			served = !ready.IsZero() && time.Since(ready) >= s.opts.RestartReset
+			ran := time.Since(h.started).Round(time.Millisecond)
+			how := fmt.Sprintf("ran %v, never ready", ran)
+			if !ready.IsZero() {
+				how = fmt.Sprintf("ran %v, ready for %v", ran, time.Since(ready).Round(time.Millisecond))
+			}
+			msg = fmt.Sprintf("haywire: host pid %d exited (%s; %s)", h.pid, exitText(h.err), how)
+		}
+		if served || delay == 0 {
+			delay = s.opts.RestartMin
+		} else {
+			delay = min(2*delay, s.opts.RestartMax)
+		}
+		msg += fmt.Sprintf(": restarting in %v", delay)
+		if h != nil {
+			if lines := h.tail.lines(); len(lines) > 0 {
+				msg += "; its last stderr lines:\n    " + strings.Join(lines, "\n    ")
+			}
+		}
+		s.log.printf("%s", msg)
+		select {
+		case <-time.After(delay):
+		case <-s.stop:
+			return
+		}
+	}
+}
+
+var errStopped = errors.New("supervisor: stopped")
+
+// spawn starts a host process, unless Stop was called.
+func (s *Supervisor) spawn() (*host, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock() // Stop sees either no host or a started one
+	if s.stopping() {
+		return nil, errStopped
+	}
+	cmd := exec.Command(s.opts.Command[0], s.opts.Command[1:]...)
+	cmd.Env = append(os.Environ(), s.opts.Env...)
+	cmd.SysProcAttr = sysProcAttr()
+	// Pipes of our own rather than io.Writers: Wait then returns when the
+	// host exits, even if a process it started still holds them.
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = outW, errW
+	err = cmd.Start()
+	outW.Close()
+	errW.Close()
+	if err != nil {
+		outR.Close()
+		errR.Close()
+		return nil, err
+	}
+	h := &host{cmd: cmd, pid: cmd.Process.Pid, started: time.Now(), exited: make(chan struct{}), tail: &tail{}}
+	s.hosts[h] = true
+	s.log.printf("haywire: host pid %d started: %s", h.pid, strings.Join(s.opts.Command, " "))
+	var copied sync.WaitGroup
+	copied.Add(2)
+	prefix := fmt.Sprintf("host %d: ", h.pid)
+	go func() { defer copied.Done(); s.forward(outR, prefix, nil) }()
+	go func() { defer copied.Done(); s.forward(errR, prefix, h.tail) }()
+	go func() {
+		h.err = cmd.Wait()
+		// What it started goes with it: no orphan outlives its host.
+		signalGroup(h.pid, true)
+		waitTimeout(&copied, time.Second) // its last lines, for the exit report
+		close(h.exited)
+	}()
+	return h, nil
+}
+
+// awaitReady polls Ready until h is ready, exits, or ReadyTimeout passes
+// (then h is stopped).
+func (s *Supervisor) awaitReady(h *host) {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.NewTimer(s.opts.ReadyTimeout)
+	defer deadline.Stop()
+	for {
+		if s.opts.Ready == nil || s.opts.Ready(h.pid) {
+			s.mu.Lock()
+			h.ready = time.Now()
+			s.mu.Unlock()
+			s.log.printf("haywire: host pid %d ready after %v", h.pid, time.Since(h.started).Round(time.Millisecond))
+			return
+		}
+		select {
+		case <-h.exited:
+			return
+		case <-s.stop:
+			return
+		case <-deadline.C:
+			s.log.printf("haywire: host pid %d not ready after %v: stopping it", h.pid, s.opts.ReadyTimeout)
+			s.terminate(h, "not ready")
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// forward copies r's lines to the log with prefix, keeping the last ones
+// in t (when not nil), until r ends. Overlong lines are cut, never left
+// unread: a host blocked writing its stderr would hang.
+func (s *Supervisor) forward(r *os.File, prefix string, t *tail) {
+	defer r.Close()
+	br := bufio.NewReaderSize(r, 4096)
+	const maxLine = 1000
+	var line []byte
+	for {
+		frag, more, err := br.ReadLine()
+		if len(line) < maxLine {
+			line = append(line, frag[:min(len(frag), maxLine-len(line))]...)
+		}
+		if err != nil {
+			if len(line) > 0 {
+				s.emit(prefix, line, t)
+			}
+			return
+		}
+		if !more {
+			s.emit(prefix, line, t)
+			line = line[:0]
+		}
+	}
+}
+
+func (s *Supervisor) emit(prefix string, line []byte, t *tail) {
+	s.log.printf("%s%s", prefix, line)
+	if t != nil {
+		t.add(string(line))
+	}
+}
+
+// exitText says how a host ended: "exit status 3", "signal: killed".
+func exitText(err error) string {
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return "exit status 0"
+	case errors.As(err, &ee):
+		return ee.ProcessState.String()
+	}
+	return err.Error()
+}
+
+func waitTimeout(wg *sync.WaitGroup, d time.Duration) {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+	}
+}
+
+// tail keeps the last tailLines lines.
+type tail struct {
+	mu sync.Mutex
+	l  []string
+}
+
+func (t *tail) add(line string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.l) == tailLines {
+		copy(t.l, t.l[1:])
+		t.l = t.l[:tailLines-1]
+	}
+	t.l = append(t.l, line)
+}
+
+func (t *tail) lines() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]string(nil), t.l...)
+}
+
+// lineLog writes whole lines to w, one writer at a time.
+type lineLog struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lineLog) printf(format string, args ...any) {
+	s := fmt.Sprintf(format, args...)
+	if !strings.HasSuffix(s, "\n") {
+		s += "\n"
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	io.WriteString(l.w, s)
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/haywireowin/haywire/engine"
 	"github.com/haywireowin/haywire/region"
+	"github.com/haywireowin/haywire/supervisor"
 )
 
 // A Section names the INI section a key belongs in.
@@ -18,6 +19,9 @@ type Section string
 const (
 	SectionHTTP   Section = "http"
 	SectionBridge Section = "bridge"
+	// SectionHost configures the hosts the launcher starts and supervises
+	// (--host-command); the library's engine ignores it.
+	SectionHost Section = "host"
 )
 
 // A Key is one configuration key. The same key is an INI key in its
@@ -131,6 +135,22 @@ var sections = []struct {
 		{Name: "body_window", Flag: "body-window", Default: "a quarter of the arena",
 			Doc:   "bytes of one streamed request body a host may hold before the engine stops reading that client",
 			apply: num(func(s *Settings) *int { return &s.BridgeOptions.BodyWindow })},
+	}},
+	{SectionHost, []Key{
+		{Name: "host_command", Flag: "host-command", Default: "none, hosts attach by themselves",
+			Doc: "the application host the launcher starts, restarts and stops, as a command line (words split as a shell would, " +
+				"nothing expanded); it finds the region in HAYWIRE_REGION and HAYWIRE_REGION_DIR",
+			apply: applyHostCommand},
+		{Name: "host_restart_min_ms", Flag: "host-restart-min-ms", Default: "100",
+			Doc: "delay before restarting a host that exited; doubled at each exit that follows quickly", apply: ms(func(s *Settings) *time.Duration { return &s.Host.RestartMin })},
+		{Name: "host_restart_max_ms", Flag: "host-restart-max-ms", Default: "5000",
+			Doc: "the longest restart delay", apply: ms(func(s *Settings) *time.Duration { return &s.Host.RestartMax })},
+		{Name: "host_restart_reset_ms", Flag: "host-restart-reset-ms", Default: "10000",
+			Doc: "a host that served this long before it exited is restarted after host_restart_min_ms again", apply: ms(func(s *Settings) *time.Duration { return &s.Host.RestartReset })},
+		{Name: "host_ready_timeout_ms", Flag: "host-ready-timeout-ms", Default: "30000",
+			Doc: "a host not attached (its startup done) this long after it started is stopped and restarted", apply: ms(func(s *Settings) *time.Duration { return &s.Host.ReadyTimeout })},
+		{Name: "host_stop_timeout_ms", Flag: "host-stop-timeout-ms", Default: "10000",
+			Doc: "a host told to stop (SIGTERM) that still runs after this is killed (SIGKILL)", apply: ms(func(s *Settings) *time.Duration { return &s.Host.StopTimeout })},
 	}},
 }
 
@@ -327,6 +347,15 @@ func applyLanes(s *Settings, value string) error {
 		return fmt.Errorf("at most %d lanes", region.MaxLanes)
 	}
 	s.BridgeOptions.Lanes = n
+	return nil
+}
+
+func applyHostCommand(s *Settings, value string) error {
+	words, err := supervisor.SplitCommand(value)
+	if err != nil {
+		return err
+	}
+	s.Host.Command = words
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"log"
 	"net"
 	"net/netip"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -253,6 +254,16 @@ func New(opts Options) (*Bridge, error) {
 
 // Name returns the region's name (lane 0), which hosts attach to.
 func (b *Bridge) Name() string { return b.lanes[0].r.Name() }
+
+// Dir returns the directory of the region files hosts attach in: the
+// configured one, or where the default resolved (/dev/shm, else the
+// temporary directory). Empty where regions are not files (Windows).
+func (b *Bridge) Dir() string {
+	if runtime.GOOS == "windows" {
+		return ""
+	}
+	return filepath.Dir(b.lanes[0].r.Path())
+}
 
 // Close stops serving, fails requests in flight with 502 and removes the
 // region's lanes. Later calls do nothing and return the first one's error.

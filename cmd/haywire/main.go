@@ -4,9 +4,13 @@
 //	haywire --port 8080 [--threads N] [--region NAME] [--config FILE] [--region-dir DIR] ...
 //
 // The first line on stdout is "region: NAME", the name hosts attach to
-// (build/c_host --region NAME, Sample.exe --region NAME). SIGTERM or
-// SIGINT stops it gracefully: it stops accepting, lets requests in flight
-// finish (up to --shutdown-timeout), and removes the region.
+// (build/c_host --region NAME, Sample.exe --region NAME). With
+// --host-command "CMD ARGS" it runs the host itself (package supervisor):
+// it starts CMD with HAYWIRE_REGION and HAYWIRE_REGION_DIR in its
+// environment, restarts it when it exits, and stops it when it stops.
+// SIGTERM or SIGINT stops it gracefully: it stops accepting, lets requests
+// in flight finish (up to --shutdown-timeout), removes the region and
+// stops its hosts.
 //
 // Its flags and the keys of its --config file come from package config's
 // table of keys (config.Keys). Its defaults are the library's but where a
@@ -29,6 +33,7 @@ import (
 	"github.com/haywireowin/haywire/config"
 	"github.com/haywireowin/haywire/lifecycle"
 	"github.com/haywireowin/haywire/region"
+	"github.com/haywireowin/haywire/supervisor"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -90,13 +95,49 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if f, ok := stdout.(*os.File); ok {
 		f.Sync()
 	}
+	var sup *supervisor.Supervisor
+	if len(set.Host.Command) > 0 {
+		if sup, err = superviseHosts(&eng, set.Host, stderr); err != nil {
+			fmt.Fprintln(stderr, "haywire:", err)
+			eng.Stop(*shutdown)
+			return 1
+		}
+	}
 	sig := <-sigs
 	fmt.Fprintf(stderr, "haywire: %v: stopping (up to %v)\n", sig, *shutdown)
-	if err := eng.Stop(*shutdown); err != nil {
+	// The hosts keep serving while the requests in flight finish; the
+	// bridge's close then tells them the engine is gone, and whichever
+	// host still runs gets SIGTERM, then SIGKILL.
+	if sup != nil {
+		sup.Hold()
+	}
+	err = eng.Stop(*shutdown)
+	if sup != nil {
+		sup.Stop()
+	}
+	if err != nil {
 		fmt.Fprintln(stderr, "haywire:", err)
 		return 1
 	}
 	return 0
+}
+
+// superviseHosts starts the hosts of opts (--host-command) with the
+// engine's region in their environment; a host is ready once it is
+// attached to a lane (the C# host attaches once its Startup ran).
+func superviseHosts(eng *lifecycle.Engine, opts supervisor.Options, log io.Writer) (*supervisor.Supervisor, error) {
+	b := eng.Bridge()
+	opts.Env = append(opts.Env, "HAYWIRE_REGION="+b.Name(), "HAYWIRE_REGION_DIR="+b.Dir())
+	opts.Log = log
+	opts.Ready = func(pid int) bool {
+		for _, l := range b.Lanes() {
+			if l.HostState == "alive" && supervisor.InGroup(l.HostPID, pid) {
+				return true
+			}
+		}
+		return false
+	}
+	return supervisor.Start(opts)
 }
 
 // usage prints the flags, then every configuration key by section, with

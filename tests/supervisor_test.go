@@ -1,0 +1,482 @@
+package tests
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// supervised is a launcher (build/haywire) running its hosts itself
+// (--host-command), on 127.0.0.1, with its region in a directory of the
+// test's own.
+type supervised struct {
+	cmd  *exec.Cmd
+	log  *output // its stderr: the supervisor's lines and the hosts'
+	name string  // the region
+	dir  string
+	port int
+}
+
+// startSupervised runs build/haywire --host-command hostCommand with
+// extra flags, and returns once it printed its region.
+func startSupervised(t *testing.T, hostCommand string, extra ...string) *supervised {
+	t.Helper()
+	s := &supervised{log: &output{}, dir: t.TempDir(), port: freePort(t)}
+	args := append([]string{"--address", "127.0.0.1", "--port", strconv.Itoa(s.port), "--region-dir", s.dir,
+		"--host-command", hostCommand}, extra...)
+	s.cmd = exec.Command(filepath.Join(buildDir, "haywire"), args...)
+	out, _ := s.cmd.StdoutPipe()
+	s.cmd.Stderr = s.log
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		s.cmd.Process.Kill()
+		s.cmd.Wait()
+		if t.Failed() {
+			t.Logf("launcher's log:\n%s", s.log.String())
+		}
+	})
+	first, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || !strings.HasPrefix(first, "region: haywire-") {
+		t.Fatalf("first line = %q, %v; want \"region: haywire-<uuid>\"\n%s", first, err, s.log.String())
+	}
+	s.name = strings.TrimSpace(strings.TrimPrefix(first, "region: "))
+	return s
+}
+
+func (s *supervised) url(path string) string {
+	return "http://127.0.0.1:" + strconv.Itoa(s.port) + path
+}
+
+var readyLine = regexp.MustCompile(`haywire: host pid (\d+) ready after`)
+
+// readyHosts returns the pids the log said became ready, in order.
+func (s *supervised) readyHosts() []int {
+	var pids []int
+	for _, m := range readyLine.FindAllStringSubmatch(s.log.String(), -1) {
+		pid, _ := strconv.Atoi(m[1])
+		pids = append(pids, pid)
+	}
+	return pids
+}
+
+// waitReady waits until the log names the n-th ready host, and returns
+// its pid.
+func (s *supervised) waitReady(t *testing.T, n int) int {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("host number %d to be ready", n), func() bool { return len(s.readyHosts()) >= n })
+	return s.readyHosts()[n-1]
+}
+
+// gone reports whether pid no longer runs (a zombie counts as gone: its
+// parent may be the launcher, killed, or an init that reaps late).
+func gone(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return i > 0 && i+2 < len(b) && (b[i+2] == 'Z' || b[i+2] == 'X')
+}
+
+// inGroup returns the live processes of process group pgid.
+func inGroup(pgid int) []int {
+	var pids []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if g, err := syscall.Getpgid(pid); err == nil && g == pgid && !gone(pid) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// verifyingLoad is conns connections each sending depth pipelined POST
+// /echo requests at a time, every body naming its request; each response
+// is checked against its request: 200 with that body, or a 502 (a host
+// that died), counted apart. Anything else is wrong; a connection that
+// breaks loses what it had in flight.
+type verifyingLoad struct {
+	stop chan struct{}
+	wg   sync.WaitGroup
+
+	mu       sync.Mutex
+	oks      int
+	okTimes  []okTime // 200s to requests sent after mark, with when they were sent
+	mark     time.Time
+	failed   []failure // 502s
+	wrong    []string  // wrong status or body, lost responses
+	notified chan struct{}
+}
+
+type okTime struct{ sent, got time.Time }
+
+type failure struct {
+	sent, got time.Time
+	what      string
+}
+
+func startVerifyingLoad(t *testing.T, addr string, conns, depth int) *verifyingLoad {
+	l := &verifyingLoad{stop: make(chan struct{})}
+	for c := range conns {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			l.client(addr, c, depth)
+		}()
+	}
+	t.Cleanup(func() { l.finish() })
+	return l
+}
+
+func (l *verifyingLoad) stopped() bool {
+	select {
+	case <-l.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// client runs one connection (reconnecting if it breaks).
+func (l *verifyingLoad) client(addr string, c, depth int) {
+	seq := 0
+	for !l.stopped() {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			l.addWrong(fmt.Sprintf("conn %d: dial: %v", c, err))
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		br := bufio.NewReader(conn)
+		for !l.stopped() {
+			var batch bytes.Buffer
+			bodies := make([]string, depth)
+			for i := range depth {
+				bodies[i] = fmt.Sprintf("conn %d request %d", c, seq)
+				seq++
+				fmt.Fprintf(&batch, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n%s", len(bodies[i]), bodies[i])
+			}
+			sent := time.Now()
+			conn.SetDeadline(sent.Add(30 * time.Second))
+			if _, err := conn.Write(batch.Bytes()); err != nil {
+				l.addWrong(fmt.Sprintf("conn %d: write: %v", c, err))
+				break
+			}
+			broken := false
+			for i := range depth {
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					l.addWrong(fmt.Sprintf("%q: lost: %v", bodies[i], err))
+					broken = true
+					break
+				}
+				body, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				got := time.Now()
+				switch {
+				case err != nil:
+					l.addWrong(fmt.Sprintf("%q: body: %v", bodies[i], err))
+					broken = true
+				case resp.StatusCode == 200 && string(body) == bodies[i]:
+					l.mu.Lock()
+					l.oks++
+					if !l.mark.IsZero() && sent.After(l.mark) {
+						l.okTimes = append(l.okTimes, okTime{sent, got})
+					}
+					l.mu.Unlock()
+				case resp.StatusCode == 502:
+					l.mu.Lock()
+					l.failed = append(l.failed, failure{sent, got, fmt.Sprintf("%q: 502 %q", bodies[i], body)})
+					l.mu.Unlock()
+				default:
+					l.addWrong(fmt.Sprintf("%q: %d %q", bodies[i], resp.StatusCode, body))
+				}
+				if broken {
+					break
+				}
+			}
+			if broken {
+				break
+			}
+		}
+		conn.Close()
+	}
+}
+
+func (l *verifyingLoad) addWrong(s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.stopped() {
+		l.wrong = append(l.wrong, s)
+	}
+}
+
+func (l *verifyingLoad) ok() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.oks
+}
+
+// setMark records t: 200s to requests sent after it are kept with times.
+func (l *verifyingLoad) setMark(t time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.mark = t
+}
+
+// firstOKAfterMark returns the first 200 to a request sent after the mark.
+func (l *verifyingLoad) firstOKAfterMark() (okTime, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var first okTime
+	for _, o := range l.okTimes {
+		if first.got.IsZero() || o.got.Before(first.got) {
+			first = o
+		}
+	}
+	return first, !first.got.IsZero()
+}
+
+func (l *verifyingLoad) finish() {
+	select {
+	case <-l.stop:
+	default:
+		close(l.stop)
+	}
+	l.wg.Wait()
+}
+
+// c_host as a supervised host: it finds the region in HAYWIRE_REGION and
+// HAYWIRE_REGION_DIR, serves, and its lines reach the launcher's log.
+func TestSupervisedCHostServes(t *testing.T) {
+	s := startSupervised(t, filepath.Join(buildDir, "c_host"))
+	pid := s.waitReady(t, 1)
+	if body := getBody(s.url("/")); body != "hello world" {
+		t.Fatalf("GET / = %q; want hello world", body)
+	}
+	s.log.waitFor(t, regexp.MustCompile(`host `+strconv.Itoa(pid)+`: c_host: attached to `+regexp.QuoteMeta(s.name)))
+	if !strings.Contains(s.log.String(), "haywire: host pid "+strconv.Itoa(pid)+" started: ") {
+		t.Errorf("the log lacks the host's start:\n%s", s.log.String())
+	}
+}
+
+// The C# sample as a supervised host (Mono): Sample.exe given no --region
+// attaches to the launcher's region from its environment.
+func TestSupervisedDotnetSampleServes(t *testing.T) {
+	sample := filepath.Join(buildDir, "dotnet", "Sample.exe")
+	mono, err := exec.LookPath("mono")
+	if _, serr := os.Stat(sample); err != nil || serr != nil {
+		t.Skip("needs mono and build/dotnet/Sample.exe (./build.sh with Mono installed)")
+	}
+	s := startSupervised(t, mono+" "+sample)
+	s.waitReady(t, 1)
+	resp, err := http.Get(s.url("/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(strings.ToLower(string(body)), "hello") {
+		t.Fatalf("GET / through Sample.exe = %d %q; want 200 and a hello", resp.StatusCode, body)
+	}
+	if !regexp.MustCompile(`host \d+: serving: region ` + regexp.QuoteMeta(s.name) + ` lane \d`).MatchString(s.log.String()) {
+		t.Errorf("Sample.exe did not say it serves the launcher's region:\n%s", s.log.String())
+	}
+}
+
+// kill -9 of the host under a pipelined load: only the requests in flight
+// at it fail (502, at most one batch per connection); a new host serves
+// within 1 s; nothing fails after that; every other response is its
+// request's.
+func TestSupervisedHostKilledUnderLoad(t *testing.T) {
+	s := startSupervised(t, filepath.Join(buildDir, "c_host"))
+	pid := s.waitReady(t, 1)
+	const conns, depth = 64, 4
+	l := startVerifyingLoad(t, "127.0.0.1:"+strconv.Itoa(s.port), conns, depth)
+	waitFor(t, "2000 answers before the kill", func() bool { return l.ok() >= 2000 })
+
+	killed := time.Now()
+	l.setMark(killed)
+	syscall.Kill(pid, syscall.SIGKILL)
+	s.waitReady(t, 2)
+	waitFor(t, "a request sent after the kill to be answered", func() bool { _, ok := l.firstOKAfterMark(); return ok })
+	before := l.ok()
+	waitFor(t, "2000 more answers after the restart", func() bool { return l.ok() >= before+2000 })
+	l.finish()
+
+	first, _ := l.firstOKAfterMark()
+	restart := first.got.Sub(killed)
+	t.Logf("kill -9 of host pid %d: a request sent after it was answered by the new host %v later; %d requests failed with 502, %d answered",
+		pid, restart.Round(time.Millisecond), len(l.failed), l.ok())
+	fmt.Printf("supervisor restart time after kill -9: %v\n", restart.Round(time.Millisecond))
+	if restart > time.Second {
+		t.Errorf("the new host served %v after the kill; want within 1 s", restart)
+	}
+	if len(l.wrong) > 0 {
+		t.Errorf("%d wrong or lost responses, e.g. %q", len(l.wrong), l.wrong[:min(5, len(l.wrong))])
+	}
+	if len(l.failed) > conns*depth {
+		t.Errorf("%d requests failed; want at most the %d in flight at the host", len(l.failed), conns*depth)
+	}
+	for _, f := range l.failed {
+		if f.sent.After(first.got) {
+			t.Errorf("a request sent %v after the new host served failed: %s", f.sent.Sub(first.got), f.what)
+		}
+	}
+	if !strings.Contains(s.log.String(), fmt.Sprintf("haywire: host pid %d exited (signal: killed", pid)) {
+		t.Errorf("the log does not report the kill:\n%s", s.log.String())
+	}
+}
+
+// A host that exits at once, 20 times: the restarts back off (doubling to
+// the cap), each exit is logged with its status and last stderr line, and
+// the engine keeps answering: bridged requests 503 after host_wait_ms,
+// its own routes at once.
+func TestSupervisedCrashLoopBacksOff(t *testing.T) {
+	conf := filepath.Join(t.TempDir(), "haywire.conf")
+	os.WriteFile(conf, []byte("[bridge]\nhost_routes = /app/*\nhost_wait_ms = 100\n"), 0o600)
+	s := startSupervised(t, `sh -c "echo 'cannot start: no database' >&2; exit 7"`,
+		"--config", conf, "--host-restart-min-ms", "10", "--host-restart-max-ms", "320")
+	exits := regexp.MustCompile(`haywire: host pid \d+ exited \(exit status 7; ran \S+, never ready\): restarting in (\S+); its last stderr lines:\n    cannot start: no database\n`)
+	client := &http.Client{Timeout: 5 * time.Second}
+	get := func(path string) (int, time.Duration) {
+		start := time.Now()
+		resp, err := client.Get(s.url(path))
+		if err != nil {
+			t.Fatalf("GET %s while the host crash-loops: %v", path, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, time.Since(start)
+	}
+	for len(exits.FindAllString(s.log.String(), -1)) < 20 {
+		if code, d := get("/elsewhere"); code != 404 || d > time.Second {
+			t.Fatalf("GET /elsewhere (the engine's own 404) = %d after %v during the crash loop", code, d)
+		}
+		if code, d := get("/app/x"); code != 503 || d > 2*time.Second {
+			t.Fatalf("GET /app/x (bridged, no host) = %d after %v; want 503 after host_wait_ms", code, d)
+		}
+		if s.cmd.ProcessState != nil {
+			t.Fatal("the launcher exited")
+		}
+	}
+	var delays []string
+	for _, m := range exits.FindAllStringSubmatch(s.log.String(), 20) {
+		delays = append(delays, m[1])
+	}
+	want := []string{"10ms", "20ms", "40ms", "80ms", "160ms", "320ms", "320ms"}
+	if strings.Join(delays[:len(want)], " ") != strings.Join(want, " ") {
+		t.Errorf("restart delays %v; want %v then 320ms", delays, want)
+	}
+	t.Logf("restart delays: %v", delays)
+}
+
+// SIGTERM to the launcher under load: requests in flight complete, then
+// the launcher exits 0 with no host process and no region file left.
+func TestSupervisedStopDrains(t *testing.T) {
+	s := startSupervised(t, filepath.Join(buildDir, "c_host"))
+	pid := s.waitReady(t, 1)
+	const slow = 8
+	codes := make(chan string, slow)
+	for i := range slow {
+		go func() {
+			resp, err := http.Get(s.url("/slow?ms=" + strconv.Itoa(300+50*i)))
+			if err != nil {
+				codes <- err.Error()
+				return
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			codes <- fmt.Sprintf("%d %s", resp.StatusCode, body)
+		}()
+	}
+	waitFor(t, "the slow requests to reach the host", func() bool { return getBody(s.url("/holding")) == strconv.Itoa(slow) })
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	for range slow {
+		if got := <-codes; got != "200 slow" {
+			t.Errorf("a request in flight at SIGTERM got %q; want 200 slow", got)
+		}
+	}
+	if err := s.cmd.Wait(); err != nil {
+		t.Fatalf("launcher after SIGTERM: %v; want exit 0", err)
+	}
+	if !gone(pid) || len(inGroup(pid)) > 0 {
+		t.Errorf("host pid %d (or its group: %v) still runs after the launcher stopped", pid, inGroup(pid))
+	}
+	if ents, _ := os.ReadDir(s.dir); len(ents) > 0 {
+		t.Errorf("region files left after a clean stop: %v", ents)
+	}
+}
+
+// A host that ignores SIGTERM is killed after host_stop_timeout_ms, with
+// every process it started.
+func TestSupervisedStopKillsStubbornHost(t *testing.T) {
+	s := startSupervised(t, `sh -c "trap '' TERM; sleep 60 & sleep 60 & wait"`,
+		"--host-stop-timeout-ms", "300", "--host-ready-timeout-ms", "60000")
+	started := regexp.MustCompile(`haywire: host pid (\d+) started`)
+	pid, _ := strconv.Atoi(s.log.waitFor(t, started)[1])
+	waitFor(t, "the host's two sleeps", func() bool { return len(inGroup(pid)) == 3 })
+	group := inGroup(pid)
+	begin := time.Now()
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	if err := s.cmd.Wait(); err != nil {
+		t.Fatalf("launcher after SIGTERM: %v; want exit 0", err)
+	}
+	took := time.Since(begin)
+	for _, p := range group {
+		if !gone(p) {
+			t.Errorf("process %d of the host's group still runs", p)
+		}
+	}
+	if took < 300*time.Millisecond {
+		t.Errorf("stopped in %v: before host_stop_timeout_ms (300)", took)
+	}
+	if !strings.Contains(s.log.String(), fmt.Sprintf("haywire: host pid %d still running 300ms after SIGTERM (stopping): SIGKILL", pid)) {
+		t.Errorf("the log does not say the host was killed:\n%s", s.log.String())
+	}
+}
+
+// kill -9 of the launcher: its host sees the engine gone (liveness, no
+// signal reaches it) and exits within about the liveness bound.
+func TestSupervisedLauncherKilledHostsExit(t *testing.T) {
+	s := startSupervised(t, filepath.Join(buildDir, "c_host"), "--host-timeout-ms", "1000")
+	pid := s.waitReady(t, 1)
+	if body := getBody(s.url("/")); body != "hello world" {
+		t.Fatalf("GET / = %q; want hello world", body)
+	}
+	killed := time.Now()
+	s.cmd.Process.Kill()
+	s.cmd.Wait()
+	deadline := killed.Add(5 * time.Second)
+	for !gone(pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("host pid %d still runs 5 s after kill -9 of its launcher", pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	took := time.Since(killed)
+	t.Logf("host exited %v after kill -9 of the launcher (liveness bound 1 s)", took.Round(time.Millisecond))
+	if took > 2*time.Second {
+		t.Errorf("host exited %v after its launcher's kill -9; want within about the 1 s liveness bound", took)
+	}
+}

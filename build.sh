@@ -5,7 +5,8 @@
 #                        c_host) into build/, and the OWIN host into build/dotnet/ when
 #                        Mono's mcs is installed
 #   ./build.sh test      install what the tests need (Mono too), build, run every test
-#   ./build.sh run       build, then serve the OWIN sample on port 8080 through the launcher
+#   ./build.sh run       build, then serve the OWIN sample on port 8080: the launcher
+#                        (build/haywire --host-command) runs it and restarts it if it dies
 #   ./build.sh run hello_world [flags]   build, then serve the C hello world on port 8000
 #   ./build.sh bench     build, then print benchmark ratios (see bench/run.sh and README.md)
 #   ./build.sh clean     remove build/
@@ -114,8 +115,8 @@ case "$cmd" in
            exec "$BUILD/hello_world" --port "${PORT:-8000}" "$@"
          fi
          need_mono; build
-         log "serving the OWIN sample on http://localhost:${PORT:-8080}/ through build/haywire (Ctrl-C stops)"
-         HAYWIRE_BUILD_DIR="$BUILD" exec mono "$BUILD/dotnet/Sample.exe" --launch --port "${PORT:-8080}" "$@" ;;
+         log "serving the OWIN sample on http://localhost:${PORT:-8080}/: build/haywire runs and restarts it (Ctrl-C stops)"
+         exec "$BUILD/haywire" --port "${PORT:-8080}" --host-command "mono '$BUILD/dotnet/Sample.exe'" "$@" ;;
   bench) build; exec bench/run.sh "$@" ;;
   clean) rm -rf "$BUILD" ;;
   *) echo "usage: $0 [build|test|run [hello_world]|bench|clean]" >&2; exit 2 ;;

@@ -280,27 +280,35 @@ func TestSupervisedCHostServes(t *testing.T) {
 	}
 }
 
-// The C# sample as a supervised host (Mono): Sample.exe given no --region
-// attaches to the launcher's region from its environment.
-func TestSupervisedDotnetSampleServes(t *testing.T) {
-	sample := filepath.Join(buildDir, "dotnet", "Sample.exe")
+// The C# hosts as supervised hosts (Mono): Sample.exe, and Haywire.Host.exe
+// serving Sample.exe's Startup, given no --region attach to the
+// launcher's region from their environment.
+func TestSupervisedDotnetHostsServe(t *testing.T) {
+	dotnet := filepath.Join(buildDir, "dotnet")
 	mono, err := exec.LookPath("mono")
-	if _, serr := os.Stat(sample); err != nil || serr != nil {
+	if _, serr := os.Stat(filepath.Join(dotnet, "Sample.exe")); err != nil || serr != nil {
 		t.Skip("needs mono and build/dotnet/Sample.exe (./build.sh with Mono installed)")
 	}
-	s := startSupervised(t, mono+" "+sample)
-	s.waitReady(t, 1)
-	resp, err := http.Get(s.url("/"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(strings.ToLower(string(body)), "hello") {
-		t.Fatalf("GET / through Sample.exe = %d %q; want 200 and a hello", resp.StatusCode, body)
-	}
-	if !regexp.MustCompile(`host \d+: serving: region ` + regexp.QuoteMeta(s.name) + ` lane \d`).MatchString(s.log.String()) {
-		t.Errorf("Sample.exe did not say it serves the launcher's region:\n%s", s.log.String())
+	for name, command := range map[string]string{
+		"Sample.exe":       mono + " " + filepath.Join(dotnet, "Sample.exe"),
+		"Haywire.Host.exe": mono + " " + filepath.Join(dotnet, "Haywire.Host.exe") + " --app " + filepath.Join(dotnet, "Sample.exe"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := startSupervised(t, command)
+			s.waitReady(t, 1)
+			resp, err := http.Get(s.url("/"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || string(body) != "Hello, World!" {
+				t.Fatalf("GET / through %s = %d %q; want 200 Hello, World!", name, resp.StatusCode, body)
+			}
+			if !regexp.MustCompile(`host \d+: serving: region ` + regexp.QuoteMeta(s.name) + ` lane \d`).MatchString(s.log.String()) {
+				t.Errorf("%s did not say it serves the launcher's region:\n%s", name, s.log.String())
+			}
+		})
 	}
 }
 

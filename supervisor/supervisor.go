@@ -1,6 +1,15 @@
 // Package supervisor runs an engine's application hosts as child
 // processes: it starts them, restarts one that exits or is killed (with
-// backoff), and stops them all on request.
+// backoff), replaces them all by a new generation on request (a hot swap
+// of the application), and stops them all.
+//
+// Hosts belong to a generation: Processes hosts started together from
+// the same files. The current generation serves (Serving); Swap starts
+// the next one, and only once each of its hosts is ready does it become
+// current, the old one being drained (the launcher's bridge tells its
+// hosts) and stopped. A new generation that fails to get ready (a host
+// exits, or is not ready within ReadyTimeout) is stopped, and the old one
+// keeps serving.
 //
 // It knows nothing of HTTP or of the region: the launcher (cmd/haywire)
 // gives it the command, the environment that names the region, and a
@@ -50,6 +59,11 @@ type Options struct {
 	// Ready reports whether the host process pid (its group leader) is
 	// ready to serve; polled until it is. Nil: ready once started.
 	Ready func(pid int) bool
+	// Changed, if set, is called when the answers of Serving may have
+	// changed: once at Start, when a host becomes ready, and when a new
+	// generation becomes current. The launcher re-applies Serving to its
+	// bridge then (bridge.SetAdmit). Never called with a lock held.
+	Changed func(s *Supervisor)
 	// Log receives the supervisor's lines (starts, exits with the host's
 	// last stderr lines, restarts) and every line the hosts print, each
 	// prefixed "host PID: ". Nil: os.Stderr.
@@ -76,13 +90,33 @@ type Supervisor struct {
 	stop     chan struct{} // closed by Stop: no more starts
 	stopOnce sync.Once
 	wg       sync.WaitGroup // the slots' loops
+	swapMu   sync.Mutex     // one Swap at a time
 
-	mu    sync.Mutex
-	hosts map[*host]bool // running
+	mu      sync.Mutex
+	hosts   map[*host]bool // running
+	current *generation
+	gens    int // generations started
+}
+
+// generation is a set of hosts started together; retired is closed once
+// it no longer serves (a newer one took over, or it failed to get ready).
+type generation struct {
+	id      int
+	retired chan struct{}
+}
+
+func (g *generation) isRetired() bool {
+	select {
+	case <-g.retired:
+		return true
+	default:
+		return false
+	}
 }
 
 // host is one host process.
 type host struct {
+	gen     *generation
 	cmd     *exec.Cmd
 	pid     int
 	started time.Time
@@ -124,11 +158,165 @@ func Start(opts Options) (*Supervisor, error) {
 		return nil, fmt.Errorf("supervisor: host command: %w", err)
 	}
 	s := &Supervisor{opts: opts, log: &lineLog{w: opts.Log}, stop: make(chan struct{}), hosts: map[*host]bool{}}
-	for slot := range opts.Processes {
+	s.gens = 1
+	s.current = &generation{id: 1, retired: make(chan struct{})}
+	s.changed()
+	for range opts.Processes {
 		s.wg.Add(1)
-		go s.run(slot)
+		go s.keep(s.current, nil)
 	}
 	return s, nil
+}
+
+func (s *Supervisor) changed() {
+	if s.opts.Changed != nil {
+		s.opts.Changed(s)
+	}
+}
+
+// Serving reports whether process pid is (or belongs to the process group
+// of) a host of the current generation: the hosts that may take requests.
+// A host of a generation being started is not serving until the whole
+// generation is ready.
+func (s *Supervisor) Serving(pid int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for h := range s.hosts {
+		if h.gen == s.current && InGroup(pid, h.pid) {
+			return true
+		}
+	}
+	return false
+}
+
+// Generation returns the number of the current generation: 1 at Start,
+// one more at each successful Swap.
+func (s *Supervisor) Generation() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.current.id
+}
+
+// ErrSwapFailed is wrapped by Swap's error when the new generation did not
+// get ready; the old one still serves.
+var ErrSwapFailed = errors.New("supervisor: the new generation failed to get ready")
+
+// Swap replaces the running hosts by a new generation started with the
+// same command (a new version of the application): it starts Processes
+// hosts, waits until every one is ready, makes them current (Changed: the
+// bridge sends them the new requests and drains the old hosts), lets the
+// old hosts finish what they hold and exit (SIGTERM, then SIGKILL, if one
+// still runs StopTimeout later). If a new host exits or is not ready
+// within ReadyTimeout, the whole new generation is stopped, the old one
+// keeps serving, and the error (ErrSwapFailed) says why, with the host's
+// last stderr lines; so does the log. Swaps run one at a time.
+func (s *Supervisor) Swap() error {
+	s.swapMu.Lock()
+	defer s.swapMu.Unlock()
+	s.mu.Lock()
+	if s.stopping() {
+		s.mu.Unlock()
+		return errStopped
+	}
+	s.gens++
+	g, old := &generation{id: s.gens, retired: make(chan struct{})}, s.current
+	s.mu.Unlock()
+	s.log.printf("haywire: swap: starting generation %d (%d hosts) to replace generation %d", g.id, s.opts.Processes, old.id)
+	began := time.Now()
+	hosts := make([]*host, 0, s.opts.Processes)
+	var failure error
+	for range s.opts.Processes {
+		h, err := s.spawn(g)
+		if err != nil {
+			failure = fmt.Errorf("cannot start %q: %w", s.opts.Command[0], err)
+			break
+		}
+		hosts = append(hosts, h)
+	}
+	if failure == nil {
+		results := make(chan error, len(hosts))
+		for _, h := range hosts {
+			go func() { results <- s.awaitReady(h, g.retired) }()
+		}
+		for range hosts {
+			if err := <-results; err != nil && failure == nil {
+				failure = err
+				close(g.retired) // the others stop waiting
+			}
+		}
+	}
+	if failure == nil && s.stopping() {
+		failure = errStopped
+	}
+	if failure != nil {
+		if !g.isRetired() {
+			close(g.retired)
+		}
+		var wg sync.WaitGroup
+		for _, h := range hosts {
+			wg.Add(1)
+			go func() { defer wg.Done(); s.terminate(h, "its generation failed"); s.forget(h) }()
+		}
+		wg.Wait()
+		msg := fmt.Sprintf("haywire: swap to generation %d failed: %v; generation %d keeps serving", g.id, failure, old.id)
+		var ff *hostFailure
+		if errors.As(failure, &ff) {
+			if lines := ff.h.tail.lines(); len(lines) > 0 {
+				msg += "; the host's last stderr lines:\n    " + strings.Join(lines, "\n    ")
+			}
+		}
+		s.log.printf("%s", msg)
+		return fmt.Errorf("%w: %w", ErrSwapFailed, failure)
+	}
+	s.mu.Lock()
+	s.current = g
+	close(old.retired) // under mu: spawn starts no host of it after this
+	var retiring []*host
+	for h := range s.hosts {
+		if h.gen != g {
+			retiring = append(retiring, h)
+		}
+	}
+	s.mu.Unlock()
+	s.changed() // the bridge: new requests to g, the old hosts drain
+	for _, h := range hosts {
+		s.wg.Add(1)
+		go s.keep(g, h)
+	}
+	s.log.printf("haywire: swap: generation %d serving (ready after %v); generation %d drains",
+		g.id, time.Since(began).Round(time.Millisecond), old.id)
+	for _, h := range retiring {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.retire(h)
+		}()
+	}
+	return nil
+}
+
+// retire waits for a host of a generation that no longer serves to exit
+// once drained; it stops one that was never ready at once, and one still
+// running StopTimeout later.
+func (s *Supervisor) retire(h *host) {
+	s.mu.Lock()
+	ready := !h.ready.IsZero()
+	s.mu.Unlock()
+	if ready {
+		select {
+		case <-h.exited:
+			return
+		case <-time.After(s.opts.StopTimeout):
+		}
+	}
+	s.terminate(h, "its generation retired")
+}
+
+// forget removes an exited host from the running ones.
+func (s *Supervisor) forget(h *host) {
+	s.mu.Lock()
+	delete(s.hosts, h)
+	s.mu.Unlock()
 }
 
 // PIDs returns the pids of the host processes running now.
@@ -193,27 +381,35 @@ func (s *Supervisor) stopping() bool {
 	}
 }
 
-// run keeps one host running until Stop: it starts it, waits for it to
-// exit, and starts it again after the backoff delay.
-func (s *Supervisor) run(slot int) {
+// keep keeps one host of generation g running until Stop or until g
+// retires: it waits for h (nil: starts one) to exit, and starts another
+// after the backoff delay.
+func (s *Supervisor) keep(g *generation, h *host) {
 	defer s.wg.Done()
 	var delay time.Duration // before the next restart; 0 before the first exit
 	for {
-		h, err := s.spawn()
-		if errors.Is(err, errStopped) {
-			return
+		var err error
+		if h == nil {
+			if h, err = s.spawn(g); errors.Is(err, errStopped) {
+				return
+			}
 		}
 		served, msg := false, ""
 		if err != nil {
 			msg = fmt.Sprintf("haywire: host: cannot start %q: %v", s.opts.Command[0], err)
 		} else {
-			s.awaitReady(h)
-			<-h.exited
 			s.mu.Lock()
-			delete(s.hosts, h)
+			wasReady := !h.ready.IsZero() // a host Swap made current is
+			s.mu.Unlock()
+			if !wasReady && s.awaitReady(h, g.retired) == nil {
+				s.changed()
+			}
+			<-h.exited
+			s.forget(h)
+			s.mu.Lock()
 			ready := h.ready
 			s.mu.Unlock()
-			if s.stopping() {
+			if s.stopping() || g.isRetired() {
 				s.log.printf("haywire: host pid %d exited (%s)", h.pid, exitText(h.err))
 				return
 			}
@@ -241,17 +437,20 @@ func (s *Supervisor) run(slot int) {
 		case <-time.After(delay):
 		case <-s.stop:
 			return
+		case <-g.retired:
+			return
 		}
+		h = nil
 	}
 }
 
 var errStopped = errors.New("supervisor: stopped")
 
-// spawn starts a host process, unless Stop was called.
-func (s *Supervisor) spawn() (*host, error) {
+// spawn starts a host process of generation g, unless Stop was called.
+func (s *Supervisor) spawn(g *generation) (*host, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock() // Stop sees either no host or a started one
-	if s.stopping() {
+	defer s.mu.Unlock() // Stop and Swap see either no host or a started one
+	if s.stopping() || g.isRetired() {
 		return nil, errStopped
 	}
 	cmd := exec.Command(s.opts.Command[0], s.opts.Command[1:]...)
@@ -278,7 +477,7 @@ func (s *Supervisor) spawn() (*host, error) {
 		errR.Close()
 		return nil, err
 	}
-	h := &host{cmd: cmd, pid: cmd.Process.Pid, started: time.Now(), exited: make(chan struct{}), tail: &tail{}}
+	h := &host{gen: g, cmd: cmd, pid: cmd.Process.Pid, started: time.Now(), exited: make(chan struct{}), tail: &tail{}}
 	s.hosts[h] = true
 	s.log.printf("haywire: host pid %d started: %s", h.pid, strings.Join(s.opts.Command, " "))
 	var copied sync.WaitGroup
@@ -296,9 +495,17 @@ func (s *Supervisor) spawn() (*host, error) {
 	return h, nil
 }
 
-// awaitReady polls Ready until h is ready, exits, or ReadyTimeout passes
-// (then h is stopped).
-func (s *Supervisor) awaitReady(h *host) {
+// A hostFailure is a host that did not get ready.
+type hostFailure struct {
+	h   *host
+	why string
+}
+
+func (f *hostFailure) Error() string { return fmt.Sprintf("host pid %d %s", f.h.pid, f.why) }
+
+// awaitReady polls Ready until h is ready (nil), exits, or ReadyTimeout
+// passes (then h is stopped), or Stop or cancel cut the wait.
+func (s *Supervisor) awaitReady(h *host, cancel <-chan struct{}) error {
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	deadline := time.NewTimer(s.opts.ReadyTimeout)
@@ -309,17 +516,19 @@ func (s *Supervisor) awaitReady(h *host) {
 			h.ready = time.Now()
 			s.mu.Unlock()
 			s.log.printf("haywire: host pid %d ready after %v", h.pid, time.Since(h.started).Round(time.Millisecond))
-			return
+			return nil
 		}
 		select {
 		case <-h.exited:
-			return
+			return &hostFailure{h, "exited (" + exitText(h.err) + ") before it was ready"}
 		case <-s.stop:
-			return
+			return errStopped
+		case <-cancel:
+			return errors.New("cancelled")
 		case <-deadline.C:
 			s.log.printf("haywire: host pid %d not ready after %v: stopping it", h.pid, s.opts.ReadyTimeout)
 			s.terminate(h, "not ready")
-			return
+			return &hostFailure{h, fmt.Sprintf("not ready after %v", s.opts.ReadyTimeout)}
 		case <-tick.C:
 		}
 	}

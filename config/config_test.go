@@ -56,6 +56,7 @@ body_window = 65536
 
 [host]
 host_command = mono "My App/Host.exe" --flag 'a b'
+host_processes = 3
 host_restart_min_ms = 50
 host_restart_max_ms = 2000
 host_restart_reset_ms = 3000
@@ -69,7 +70,7 @@ var want = Settings{Engine: wantEngine, Bridge: true, HostRoutes: []string{"/app
 	SendTimeout: 900 * time.Millisecond, TakeTimeout: 1100 * time.Millisecond, HostWait: 1300 * time.Millisecond, Lanes: 3,
 	BodyInline: 4096, BodyWindow: 65536,
 }, Host: supervisor.Options{
-	Command:    []string{"mono", "My App/Host.exe", "--flag", "a b"},
+	Command: []string{"mono", "My App/Host.exe", "--flag", "a b"}, Processes: 3,
 	RestartMin: 50 * time.Millisecond, RestartMax: 2 * time.Second, RestartReset: 3 * time.Second,
 	ReadyTimeout: 4 * time.Second, StopTimeout: 6 * time.Second,
 }}

@@ -141,6 +141,9 @@ var sections = []struct {
 			Doc: "the application host the launcher starts, restarts and stops, as a command line (words split as a shell would, " +
 				"nothing expanded); it finds the region in HAYWIRE_REGION and HAYWIRE_REGION_DIR",
 			apply: applyHostCommand},
+		{Name: "host_processes", Flag: "host-processes", Default: "1",
+			Doc:   "how many hosts of host_command serve at once, requests spread over them by fewest in flight; region_lanes grows to twice this (a swap runs two generations)",
+			apply: applyHostProcesses},
 		{Name: "host_restart_min_ms", Flag: "host-restart-min-ms", Default: "100",
 			Doc: "delay before restarting a host that exited; doubled at each exit that follows quickly", apply: ms(func(s *Settings) *time.Duration { return &s.Host.RestartMin })},
 		{Name: "host_restart_max_ms", Flag: "host-restart-max-ms", Default: "5000",
@@ -356,6 +359,18 @@ func applyHostCommand(s *Settings, value string) error {
 		return err
 	}
 	s.Host.Command = words
+	return nil
+}
+
+func applyHostProcesses(s *Settings, value string) error {
+	n, err := atoi(value)
+	if err != nil {
+		return err
+	}
+	if n < 1 || 2*n > region.MaxLanes {
+		return fmt.Errorf("want 1 to %d (each needs two lanes)", region.MaxLanes/2)
+	}
+	s.Host.Processes = n
 	return nil
 }
 

@@ -7,7 +7,9 @@
 // (build/c_host --region NAME, Sample.exe --region NAME). With
 // --host-command "CMD ARGS" it runs the host itself (package supervisor):
 // it starts CMD with HAYWIRE_REGION and HAYWIRE_REGION_DIR in its
-// environment, restarts it when it exits, and stops it when it stops.
+// environment, restarts it when it exits, and stops it when it stops;
+// --host-processes N runs N at once, and SIGHUP replaces them by a new
+// generation (a hot swap of the application).
 // SIGTERM or SIGINT stops it gracefully: it stops accepting, lets requests
 // in flight finish (up to --shutdown-timeout), removes the region and
 // stops its hosts.
@@ -103,7 +105,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
-	sig := <-sigs
+	hup := make(chan os.Signal, 1)
+	if sup != nil {
+		signal.Notify(hup, syscall.SIGHUP) // a swap; without hosts of its own, SIGHUP stops as ever
+	}
+	var sig os.Signal
+	for sig == nil {
+		select {
+		case sig = <-sigs:
+		case <-hup:
+			go sup.Swap() // logs how it went; swaps run one at a time
+		}
+	}
 	fmt.Fprintf(stderr, "haywire: %v: stopping (up to %v)\n", sig, *shutdown)
 	// The hosts keep serving while the requests in flight finish; the
 	// bridge's close then tells them the engine is gone, and whichever
@@ -124,11 +137,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // superviseHosts starts the hosts of opts (--host-command) with the
 // engine's region in their environment; a host is ready once it is
-// attached to a lane (the C# host attaches once its Startup ran).
+// attached to a lane (the C# host attaches once its Startup ran). SIGHUP
+// then swaps them for a new generation (supervisor.Swap).
 func superviseHosts(eng *lifecycle.Engine, opts supervisor.Options, log io.Writer) (*supervisor.Supervisor, error) {
 	b := eng.Bridge()
 	opts.Env = append(opts.Env, "HAYWIRE_REGION="+b.Name(), "HAYWIRE_REGION_DIR="+b.Dir())
 	opts.Log = log
+	// The supervisor says which hosts serve: those of its current
+	// generation, together; a host attached by hand waits unserved.
+	opts.Changed = func(s *supervisor.Supervisor) { b.SetAdmit(s.Serving) }
 	opts.Ready = func(pid int) bool {
 		for _, l := range b.Lanes() {
 			if l.HostState == "alive" && supervisor.InGroup(l.HostPID, pid) {
@@ -191,6 +208,12 @@ func settings(configFile string, values map[string]*string) (config.Settings, er
 			if err := config.Set(&set, k.Name, *v); err != nil {
 				return set, flagError{k.Flag, err}
 			}
+		}
+	}
+	if len(set.Host.Command) > 0 {
+		// Two lanes per host: during a swap both generations are attached.
+		if need := 2 * max(1, set.Host.Processes); max(set.BridgeOptions.Lanes, 2) < need {
+			set.BridgeOptions.Lanes = need
 		}
 	}
 	if set.Engine.MaxRequestSize == 0 { // set to 0: the default, the launcher's

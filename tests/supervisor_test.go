@@ -3,6 +3,7 @@ package tests
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -10,14 +11,20 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/haywireowin/haywire/bridge/host"
+	"github.com/haywireowin/haywire/bridge/wire"
+	"github.com/haywireowin/haywire/region"
 )
 
 // supervised is a launcher (build/haywire) running its hosts itself
@@ -35,10 +42,18 @@ type supervised struct {
 // extra flags, and returns once it printed its region.
 func startSupervised(t *testing.T, hostCommand string, extra ...string) *supervised {
 	t.Helper()
+	return startSupervisedEnv(t, nil, hostCommand, extra...)
+}
+
+// startSupervisedEnv is startSupervised with env added to the launcher's
+// environment, which its hosts inherit.
+func startSupervisedEnv(t *testing.T, env []string, hostCommand string, extra ...string) *supervised {
+	t.Helper()
 	s := &supervised{log: &output{}, dir: t.TempDir(), port: freePort(t)}
 	args := append([]string{"--address", "127.0.0.1", "--port", strconv.Itoa(s.port), "--region-dir", s.dir,
 		"--host-command", hostCommand}, extra...)
 	s.cmd = exec.Command(filepath.Join(buildDir, "haywire"), args...)
+	s.cmd.Env = append(os.Environ(), env...)
 	out, _ := s.cmd.StdoutPipe()
 	s.cmd.Stderr = s.log
 	if err := s.cmd.Start(); err != nil {
@@ -124,8 +139,9 @@ type verifyingLoad struct {
 	okTimes  []okTime // 200s to requests sent after mark, with when they were sent
 	mark     time.Time
 	failed   []failure // 502s
-	wrong    []string  // wrong status or body, lost responses
-	notified chan struct{}
+	wrong    []string  // wrong status or body, lost responses, a version older than the last
+	versions []string  // X-Version of the answers, in the order first seen
+	perPID   map[string]int
 }
 
 type okTime struct{ sent, got time.Time }
@@ -136,7 +152,7 @@ type failure struct {
 }
 
 func startVerifyingLoad(t *testing.T, addr string, conns, depth int) *verifyingLoad {
-	l := &verifyingLoad{stop: make(chan struct{})}
+	l := &verifyingLoad{stop: make(chan struct{}), perPID: map[string]int{}}
 	for c := range conns {
 		l.wg.Add(1)
 		go func() {
@@ -160,6 +176,7 @@ func (l *verifyingLoad) stopped() bool {
 // client runs one connection (reconnecting if it breaks).
 func (l *verifyingLoad) client(addr string, c, depth int) {
 	seq := 0
+	last := "" // X-Version of this connection's last answer: versions only go up
 	for !l.stopped() {
 		conn, err := net.Dial("tcp", addr)
 		if err != nil {
@@ -198,7 +215,16 @@ func (l *verifyingLoad) client(addr string, c, depth int) {
 					l.addWrong(fmt.Sprintf("%q: body: %v", bodies[i], err))
 					broken = true
 				case resp.StatusCode == 200 && string(body) == bodies[i]:
+					v := resp.Header.Get("X-Version")
+					if v < last {
+						l.addWrong(fmt.Sprintf("%q: answered by %s after %s on the same connection", bodies[i], v, last))
+					}
+					last = v
 					l.mu.Lock()
+					if v != "" && (len(l.versions) == 0 || l.versions[len(l.versions)-1] != v) && !slices.Contains(l.versions, v) {
+						l.versions = append(l.versions, v)
+					}
+					l.perPID[resp.Header.Get("X-Pid")]++
 					l.oks++
 					if !l.mark.IsZero() && sent.After(l.mark) {
 						l.okTimes = append(l.okTimes, okTime{sent, got})
@@ -486,5 +512,160 @@ func TestSupervisedLauncherKilledHostsExit(t *testing.T) {
 	t.Logf("host exited %v after kill -9 of the launcher (liveness bound 1 s)", took.Round(time.Millisecond))
 	if took > 2*time.Second {
 		t.Errorf("host exited %v after its launcher's kill -9; want within about the 1 s liveness bound", took)
+	}
+}
+
+// testAppEnv names the file a test application host reads at startup:
+// its version ("v3"), or "fail: MESSAGE" for a Startup that throws. It
+// stands for an application's DLL: a swap test rewrites it, then sends
+// SIGHUP.
+const testAppEnv = "HAYWIRE_TESTS_APP"
+
+// runTestApp is the test binary acting as a supervised host: it reads its
+// version, attaches to $HAYWIRE_REGION and echoes request bodies with
+// X-Version and X-Pid headers until drained (exit 0), SIGTERM (it leaves,
+// exit 0) or the engine goes (exit 3).
+func runTestApp(file string) int {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "app:", err)
+		return 1
+	}
+	version := strings.TrimSpace(string(b))
+	if msg, failed := strings.CutPrefix(version, "fail:"); failed {
+		fmt.Fprintln(os.Stderr, "app: Startup threw:", strings.TrimSpace(msg))
+		return 1
+	}
+	h, err := host.Attach(os.Getenv("HAYWIRE_REGION"), region.Options{Dir: os.Getenv("HAYWIRE_REGION_DIR"), AttachTimeout: 10 * time.Second})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "app:", err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	pid := strconv.Itoa(os.Getpid())
+	err = h.Serve(ctx, func(v wire.View, w *host.ResponseWriter) {
+		w.AddHeader("X-Version", version)
+		w.AddHeader("X-Pid", pid)
+		w.Write(v.Body())
+	})
+	h.Close()
+	if errors.Is(err, host.ErrDrained) {
+		return 0
+	}
+	fmt.Fprintln(os.Stderr, "app:", err)
+	return 3
+}
+
+// startTestApps runs the launcher with test application hosts (version
+// "v1") and returns it with the file that stands for the application.
+func startTestApps(t *testing.T, extra ...string) (*supervised, string) {
+	t.Helper()
+	app := filepath.Join(t.TempDir(), "app.version")
+	os.WriteFile(app, []byte("v1\n"), 0o600)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startSupervisedEnv(t, []string{testAppEnv + "=" + app}, "'"+self+"' -test.run=^$", extra...), app
+}
+
+var servingLine = regexp.MustCompile(`haywire: swap: generation (\d+) serving`)
+
+// --host-processes 2: both hosts serve (each sees requests); kill -9 of
+// one: the other carries on, only the killed one's requests in flight
+// fail, and it is replaced.
+func TestSupervisedTwoProcesses(t *testing.T) {
+	s, _ := startTestApps(t, "--host-processes", "2")
+	a, b := s.waitReady(t, 1), s.waitReady(t, 2)
+	const conns, depth = 16, 4
+	l := startVerifyingLoad(t, "127.0.0.1:"+strconv.Itoa(s.port), conns, depth)
+	servedBy := func(pid int) int {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.perPID[strconv.Itoa(pid)]
+	}
+	waitFor(t, "both hosts to serve", func() bool { return servedBy(a) >= 500 && servedBy(b) >= 500 })
+	killed := time.Now()
+	l.setMark(killed)
+	syscall.Kill(a, syscall.SIGKILL)
+	before := servedBy(b)
+	waitFor(t, "the other host to carry on", func() bool { return servedBy(b) >= before+1000 })
+	c := s.waitReady(t, 3)
+	waitFor(t, "the replacement to serve", func() bool { return servedBy(c) >= 200 })
+	l.finish()
+	t.Logf("served: %v; %d failed (502) when pid %d was killed", l.perPID, len(l.failed), a)
+	if len(l.wrong) > 0 {
+		t.Errorf("%d wrong or lost responses, e.g. %q", len(l.wrong), l.wrong[:min(5, len(l.wrong))])
+	}
+	if len(l.failed) > conns*depth {
+		t.Errorf("%d requests failed; want at most the %d that can be in flight", len(l.failed), conns*depth)
+	}
+	for _, f := range l.failed {
+		if f.got.Sub(killed) > 3*time.Second {
+			t.Errorf("a request failed %v after the kill: %s", f.got.Sub(killed), f.what)
+		}
+	}
+}
+
+// Under a pipelined load, the application is replaced 4 times (v1 to v5:
+// rewrite the file, SIGHUP): no request fails, is lost or gets a wrong
+// answer; versions appear in order and a connection never sees an older
+// one after a newer.
+func TestSupervisedSwapUnderLoad(t *testing.T) {
+	s, app := startTestApps(t, "--host-processes", "2")
+	s.waitReady(t, 2)
+	const conns, depth = 64, 4
+	l := startVerifyingLoad(t, "127.0.0.1:"+strconv.Itoa(s.port), conns, depth)
+	waitFor(t, "answers from v1", func() bool { return l.ok() >= 1000 })
+	for v := 2; v <= 5; v++ {
+		os.WriteFile(app, []byte(fmt.Sprintf("v%d\n", v)), 0o600)
+		began := time.Now()
+		s.cmd.Process.Signal(syscall.SIGHUP)
+		waitFor(t, fmt.Sprintf("generation %d to serve", v), func() bool {
+			return len(servingLine.FindAllString(s.log.String(), -1)) >= v-1
+		})
+		t.Logf("swap to v%d: serving %v after SIGHUP", v, time.Since(began).Round(time.Millisecond))
+		before := l.ok()
+		waitFor(t, fmt.Sprintf("answers from v%d", v), func() bool { return l.ok() >= before+1000 })
+	}
+	l.finish()
+	t.Logf("%d answered; versions in order: %v; by pid: %v", l.ok(), l.versions, l.perPID)
+	if len(l.wrong) > 0 || len(l.failed) > 0 {
+		t.Errorf("%d wrong or lost, %d failed (e.g. %q %v)", len(l.wrong), len(l.failed), l.wrong[:min(5, len(l.wrong))], l.failed[:min(5, len(l.failed))])
+	}
+	if want := []string{"v1", "v2", "v3", "v4", "v5"}; !slices.Equal(l.versions, want) {
+		t.Errorf("versions seen %v; want %v", l.versions, want)
+	}
+	// Each retired host drains and exits by itself.
+	waitFor(t, "the 8 hosts of the 4 generations replaced to exit 0", func() bool {
+		return strings.Count(s.log.String(), "exited (exit status 0)") == 8
+	})
+}
+
+// A new version whose Startup throws: the swap fails with the host's own
+// error text in the log, the new generation is stopped, and the old one
+// answers every request throughout; a good version then swaps in.
+func TestSupervisedSwapStartupFails(t *testing.T) {
+	s, app := startTestApps(t)
+	s.waitReady(t, 1)
+	l := startVerifyingLoad(t, "127.0.0.1:"+strconv.Itoa(s.port), 16, 4)
+	waitFor(t, "answers from v1", func() bool { return l.ok() >= 500 })
+	os.WriteFile(app, []byte("fail: database unreachable\n"), 0o600)
+	s.cmd.Process.Signal(syscall.SIGHUP)
+	s.log.waitFor(t, regexp.MustCompile(`haywire: swap to generation 2 failed: host pid \d+ exited \(exit status 1\) before it was ready; generation 1 keeps serving; the host's last stderr lines:\n    app: Startup threw: database unreachable\n`))
+	before := l.ok()
+	waitFor(t, "v1 to keep answering", func() bool { return l.ok() >= before+500 })
+	os.WriteFile(app, []byte("v2\n"), 0o600)
+	s.cmd.Process.Signal(syscall.SIGHUP)
+	s.log.waitFor(t, regexp.MustCompile(`haywire: swap: generation 3 serving`))
+	before = l.ok()
+	waitFor(t, "v2 to answer", func() bool { return l.ok() >= before+500 })
+	l.finish()
+	if len(l.wrong) > 0 || len(l.failed) > 0 {
+		t.Errorf("%d wrong or lost, %d failed (e.g. %q)", len(l.wrong), len(l.failed), l.wrong[:min(5, len(l.wrong))])
+	}
+	if !slices.Equal(l.versions, []string{"v1", "v2"}) {
+		t.Errorf("versions seen %v; want v1 then v2", l.versions)
 	}
 }

@@ -52,6 +52,10 @@ type Options struct {
 	// StopTimeout is how long a host told to stop (SIGTERM) has before it
 	// is killed (SIGKILL). Default 10 s.
 	StopTimeout time.Duration
+	// Watch, if set, is a file or directory whose change makes a Swap,
+	// once nothing under it changed for WatchQuiet (default 500 ms).
+	Watch      string
+	WatchQuiet time.Duration
 
 	// Env is added to the launcher's environment for each host (later
 	// entries win): the region's name and directory.
@@ -77,6 +81,7 @@ const (
 	DefaultRestartReset = 10 * time.Second
 	DefaultReadyTimeout = 30 * time.Second
 	DefaultStopTimeout  = 10 * time.Second
+	DefaultWatchQuiet   = 500 * time.Millisecond
 )
 
 // tailLines is how many of a host's last stderr lines an exit report shows.
@@ -145,6 +150,7 @@ func Start(opts Options) (*Supervisor, error) {
 	def(&opts.RestartReset, DefaultRestartReset)
 	def(&opts.ReadyTimeout, DefaultReadyTimeout)
 	def(&opts.StopTimeout, DefaultStopTimeout)
+	def(&opts.WatchQuiet, DefaultWatchQuiet)
 	if opts.RestartMax < opts.RestartMin {
 		opts.RestartMax = opts.RestartMin
 	}
@@ -164,6 +170,10 @@ func Start(opts Options) (*Supervisor, error) {
 	for range opts.Processes {
 		s.wg.Add(1)
 		go s.keep(s.current, nil)
+	}
+	if opts.Watch != "" {
+		s.wg.Add(1)
+		go s.watch(opts.Watch, opts.WatchQuiet)
 	}
 	return s, nil
 }

@@ -70,6 +70,7 @@ func TestHostDefaultsAreTheSupervisors(t *testing.T) {
 		"host_restart_reset_ms": supervisor.DefaultRestartReset,
 		"host_ready_timeout_ms": supervisor.DefaultReadyTimeout,
 		"host_stop_timeout_ms":  supervisor.DefaultStopTimeout,
+		"host_watch_quiet_ms":   supervisor.DefaultWatchQuiet,
 	} {
 		if k, _ := config.Lookup(key); k.Default != strconv.Itoa(int(want/time.Millisecond)) {
 			t.Errorf("%s: table default %q; the supervisor's %v", key, k.Default, want)

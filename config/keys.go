@@ -144,6 +144,10 @@ var sections = []struct {
 		{Name: "host_processes", Flag: "host-processes", Default: "1",
 			Doc:   "how many hosts of host_command serve at once, requests spread over them by fewest in flight; region_lanes grows to twice this (a swap runs two generations)",
 			apply: applyHostProcesses},
+		{Name: "host_watch", Flag: "host-watch", Default: "none",
+			Doc: "a file or directory (the application's) whose change swaps the hosts for new ones, as SIGHUP does", apply: applyHostWatch},
+		{Name: "host_watch_quiet_ms", Flag: "host-watch-quiet-ms", Default: "500",
+			Doc: "the swap waits until nothing under host_watch changed for this long: files copied in several writes make one swap", apply: ms(func(s *Settings) *time.Duration { return &s.Host.WatchQuiet })},
 		{Name: "host_restart_min_ms", Flag: "host-restart-min-ms", Default: "100",
 			Doc: "delay before restarting a host that exited; doubled at each exit that follows quickly", apply: ms(func(s *Settings) *time.Duration { return &s.Host.RestartMin })},
 		{Name: "host_restart_max_ms", Flag: "host-restart-max-ms", Default: "5000",
@@ -371,6 +375,14 @@ func applyHostProcesses(s *Settings, value string) error {
 		return fmt.Errorf("want 1 to %d (each needs two lanes)", region.MaxLanes/2)
 	}
 	s.Host.Processes = n
+	return nil
+}
+
+func applyHostWatch(s *Settings, value string) error {
+	if value == "none" {
+		value = "" // the default, spelled out
+	}
+	s.Host.Watch = value
 	return nil
 }
 

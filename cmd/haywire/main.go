@@ -210,6 +210,9 @@ func settings(configFile string, values map[string]*string) (config.Settings, er
 			}
 		}
 	}
+	if set.Host.Watch != "" && len(set.Host.Command) == 0 {
+		return set, errors.New("host_watch (--host-watch) needs host_command (--host-command)")
+	}
 	if len(set.Host.Command) > 0 {
 		// Two lanes per host: during a swap both generations are attached.
 		if need := 2 * max(1, set.Host.Processes); max(set.BridgeOptions.Lanes, 2) < need {

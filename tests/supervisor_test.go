@@ -669,3 +669,47 @@ func TestSupervisedSwapStartupFails(t *testing.T) {
 		t.Errorf("versions seen %v; want v1 then v2", l.versions)
 	}
 }
+
+// --host-watch: a new version written in several writes (as a copy of a
+// large DLL is) makes one swap, after the writes, under load; nothing
+// fails and no host starts from a half-written file.
+func TestSupervisedWatchSwapsOnce(t *testing.T) {
+	dir := t.TempDir()
+	app := filepath.Join(dir, "app.version")
+	os.WriteFile(app, []byte("v1\n"), 0o600)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startSupervisedEnv(t, []string{testAppEnv + "=" + app}, "'"+self+"' -test.run=^$",
+		"--host-watch", dir, "--host-watch-quiet-ms", "300")
+	s.waitReady(t, 1)
+	l := startVerifyingLoad(t, "127.0.0.1:"+strconv.Itoa(s.port), 16, 4)
+	waitFor(t, "answers from v1", func() bool { return l.ok() >= 500 })
+	for v := 2; v <= 3; v++ {
+		f, err := os.Create(app)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Written a byte at a time, 50 ms apart: the watch must wait for
+		// the quiet period, not swap at the first write.
+		for _, c := range []byte(fmt.Sprintf("v%d\n", v)) {
+			f.Write([]byte{c})
+			time.Sleep(50 * time.Millisecond)
+		}
+		f.Close()
+		s.log.waitFor(t, regexp.MustCompile(fmt.Sprintf(`haywire: swap: generation %d serving`, v)))
+		before := l.ok()
+		waitFor(t, fmt.Sprintf("answers from v%d", v), func() bool { return l.ok() >= before+500 })
+	}
+	l.finish()
+	if n := strings.Count(s.log.String(), "haywire: swap: starting generation"); n != 2 {
+		t.Errorf("%d swaps for 2 new versions; want 2", n)
+	}
+	if len(l.wrong) > 0 || len(l.failed) > 0 {
+		t.Errorf("%d wrong or lost, %d failed (e.g. %q)", len(l.wrong), len(l.failed), l.wrong[:min(5, len(l.wrong))])
+	}
+	if !slices.Equal(l.versions, []string{"v1", "v2", "v3"}) {
+		t.Errorf("versions seen %v; want v1, v2, v3 (no half-written one)", l.versions)
+	}
+}

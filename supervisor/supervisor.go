@@ -56,6 +56,9 @@ type Options struct {
 	// once nothing under it changed for WatchQuiet (default 500 ms).
 	Watch      string
 	WatchQuiet time.Duration
+	// NoShadowCopy runs the hosts from the watched files themselves rather
+	// than from a private copy per generation (see shadow.go).
+	NoShadowCopy bool
 
 	// Env is added to the launcher's environment for each host (later
 	// entries win): the region's name and directory.
@@ -101,6 +104,9 @@ type Supervisor struct {
 	hosts   map[*host]bool // running
 	current *generation
 	gens    int // generations started
+	// shadowBase holds the generations' shadow copies; made by the first,
+	// removed by Stop. Written before the hosts start, under swapMu after.
+	shadowBase string
 }
 
 // generation is a set of hosts started together; retired is closed once
@@ -108,6 +114,8 @@ type Supervisor struct {
 type generation struct {
 	id      int
 	retired chan struct{}
+	command []string // Options.Command, its paths into the shadow copy
+	dir     string   // the shadow copy; "" for none
 }
 
 func (g *generation) isRetired() bool {
@@ -165,7 +173,11 @@ func Start(opts Options) (*Supervisor, error) {
 	}
 	s := &Supervisor{opts: opts, log: &lineLog{w: opts.Log}, stop: make(chan struct{}), hosts: map[*host]bool{}}
 	s.gens = 1
-	s.current = &generation{id: 1, retired: make(chan struct{})}
+	g, err := s.newGeneration(1)
+	if err != nil {
+		return nil, fmt.Errorf("supervisor: %w", err)
+	}
+	s.current = g
 	s.changed()
 	for range opts.Processes {
 		s.wg.Add(1)
@@ -228,14 +240,19 @@ func (s *Supervisor) Swap() error {
 		s.mu.Unlock()
 		return errStopped
 	}
+	s.wg.Add(1) // under mu, before Hold: Stop waits for this swap
+	defer s.wg.Done()
 	s.gens++
-	g, old := &generation{id: s.gens, retired: make(chan struct{})}, s.current
+	id, old := s.gens, s.current
 	s.mu.Unlock()
-	s.log.printf("haywire: swap: starting generation %d (%d hosts) to replace generation %d", g.id, s.opts.Processes, old.id)
+	s.log.printf("haywire: swap: starting generation %d (%d hosts) to replace generation %d", id, s.opts.Processes, old.id)
 	began := time.Now()
 	hosts := make([]*host, 0, s.opts.Processes)
-	var failure error
+	g, failure := s.newGeneration(id)
 	for range s.opts.Processes {
+		if failure != nil {
+			break
+		}
 		h, err := s.spawn(g)
 		if err != nil {
 			failure = fmt.Errorf("cannot start %q: %w", s.opts.Command[0], err)
@@ -268,6 +285,7 @@ func (s *Supervisor) Swap() error {
 			go func() { defer wg.Done(); s.terminate(h, "its generation failed"); s.forget(h) }()
 		}
 		wg.Wait()
+		s.dropShadow(g)
 		msg := fmt.Sprintf("haywire: swap to generation %d failed: %v; generation %d keeps serving", g.id, failure, old.id)
 		var ff *hostFailure
 		if errors.As(failure, &ff) {
@@ -295,13 +313,20 @@ func (s *Supervisor) Swap() error {
 	}
 	s.log.printf("haywire: swap: generation %d serving (ready after %v); generation %d drains",
 		g.id, time.Since(began).Round(time.Millisecond), old.id)
+	var retired sync.WaitGroup
 	for _, h := range retiring {
-		s.wg.Add(1)
+		retired.Add(1)
 		go func() {
-			defer s.wg.Done()
+			defer retired.Done()
 			s.retire(h)
 		}()
 	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		retired.Wait()
+		s.dropShadow(old)
+	}()
 	return nil
 }
 
@@ -343,7 +368,13 @@ func (s *Supervisor) PIDs() []int {
 // Hold starts no more hosts: one that exits from now on is not
 // restarted. The running ones keep running (the launcher lets them answer
 // the requests in flight before it stops them).
-func (s *Supervisor) Hold() { s.stopOnce.Do(func() { close(s.stop) }) }
+func (s *Supervisor) Hold() {
+	s.stopOnce.Do(func() {
+		s.mu.Lock() // a Swap that began is counted in wg before: Stop waits for it
+		close(s.stop)
+		s.mu.Unlock()
+	})
+}
 
 // Stop starts no more hosts and stops the running ones: SIGTERM to each
 // host's process group, SIGKILL to the groups still there StopTimeout
@@ -366,6 +397,11 @@ func (s *Supervisor) Stop() {
 	}
 	wg.Wait()
 	s.wg.Wait()
+	s.swapMu.Lock() // a Swap under way has stopped its hosts, and made no copy after
+	defer s.swapMu.Unlock()
+	if s.shadowBase != "" {
+		os.RemoveAll(s.shadowBase)
+	}
 }
 
 // terminate stops h: SIGTERM, then SIGKILL after StopTimeout; it returns
@@ -463,7 +499,7 @@ func (s *Supervisor) spawn(g *generation) (*host, error) {
 	if s.stopping() || g.isRetired() {
 		return nil, errStopped
 	}
-	cmd := exec.Command(s.opts.Command[0], s.opts.Command[1:]...)
+	cmd := exec.Command(g.command[0], g.command[1:]...)
 	cmd.Env = append(os.Environ(), s.opts.Env...)
 	cmd.SysProcAttr = sysProcAttr()
 	// Pipes of our own rather than io.Writers: Wait then returns when the
@@ -489,7 +525,7 @@ func (s *Supervisor) spawn(g *generation) (*host, error) {
 	}
 	h := &host{gen: g, cmd: cmd, pid: cmd.Process.Pid, started: time.Now(), exited: make(chan struct{}), tail: &tail{}}
 	s.hosts[h] = true
-	s.log.printf("haywire: host pid %d started: %s", h.pid, strings.Join(s.opts.Command, " "))
+	s.log.printf("haywire: host pid %d started: %s", h.pid, strings.Join(g.command, " "))
 	var copied sync.WaitGroup
 	copied.Add(2)
 	prefix := fmt.Sprintf("host %d: ", h.pid)

@@ -59,6 +59,7 @@ host_command = mono "My App/Host.exe" --flag 'a b'
 host_processes = 3
 host_watch = /srv/app
 host_watch_quiet_ms = 700
+host_shadow_copy = off
 host_restart_min_ms = 50
 host_restart_max_ms = 2000
 host_restart_reset_ms = 3000
@@ -73,7 +74,7 @@ var want = Settings{Engine: wantEngine, Bridge: true, HostRoutes: []string{"/app
 	BodyInline: 4096, BodyWindow: 65536,
 }, Host: supervisor.Options{
 	Command: []string{"mono", "My App/Host.exe", "--flag", "a b"}, Processes: 3,
-	Watch: "/srv/app", WatchQuiet: 700 * time.Millisecond,
+	Watch: "/srv/app", WatchQuiet: 700 * time.Millisecond, NoShadowCopy: true,
 	RestartMin: 50 * time.Millisecond, RestartMax: 2 * time.Second, RestartReset: 3 * time.Second,
 	ReadyTimeout: 4 * time.Second, StopTimeout: 6 * time.Second,
 }}

@@ -148,6 +148,9 @@ var sections = []struct {
 			Doc: "a file or directory (the application's) whose change swaps the hosts for new ones, as SIGHUP does", apply: applyHostWatch},
 		{Name: "host_watch_quiet_ms", Flag: "host-watch-quiet-ms", Default: "500",
 			Doc: "the swap waits until nothing under host_watch changed for this long: files copied in several writes make one swap", apply: ms(func(s *Settings) *time.Duration { return &s.Host.WatchQuiet })},
+		{Name: "host_shadow_copy", Flag: "host-shadow-copy", Default: "on",
+			Doc:   "with host_watch, each generation of hosts runs from a private copy of it (the command's paths into it rewritten), removed when the generation ends: deployed files are never open or half-read",
+			apply: applyHostShadowCopy},
 		{Name: "host_restart_min_ms", Flag: "host-restart-min-ms", Default: "100",
 			Doc: "delay before restarting a host that exited; doubled at each exit that follows quickly", apply: ms(func(s *Settings) *time.Duration { return &s.Host.RestartMin })},
 		{Name: "host_restart_max_ms", Flag: "host-restart-max-ms", Default: "5000",
@@ -383,6 +386,15 @@ func applyHostWatch(s *Settings, value string) error {
 		value = "" // the default, spelled out
 	}
 	s.Host.Watch = value
+	return nil
+}
+
+func applyHostShadowCopy(s *Settings, value string) error {
+	on, err := parseBool(value)
+	if err != nil {
+		return err
+	}
+	s.Host.NoShadowCopy = !on
 	return nil
 }
 

@@ -515,7 +515,8 @@ func TestSupervisedLauncherKilledHostsExit(t *testing.T) {
 	}
 }
 
-// testAppEnv names the file a test application host reads at startup:
+// testAppEnv names the file a test application host reads at startup
+// ("arg": its last argument names it):
 // its version ("v3"), or "fail: MESSAGE" for a Startup that throws. It
 // stands for an application's DLL: a swap test rewrites it, then sends
 // SIGHUP.
@@ -526,6 +527,9 @@ const testAppEnv = "HAYWIRE_TESTS_APP"
 // X-Version and X-Pid headers until drained (exit 0), SIGTERM (it leaves,
 // exit 0) or the engine goes (exit 3).
 func runTestApp(file string) int {
+	if file == "arg" { // the file is the last argument (rewritten into a shadow copy)
+		file = os.Args[len(os.Args)-1]
+	}
 	b, err := os.ReadFile(file)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "app:", err)
@@ -547,6 +551,7 @@ func runTestApp(file string) int {
 	err = h.Serve(ctx, func(v wire.View, w *host.ResponseWriter) {
 		w.AddHeader("X-Version", version)
 		w.AddHeader("X-Pid", pid)
+		w.AddHeader("X-App", file)
 		w.Write(v.Body())
 	})
 	h.Close()
@@ -711,5 +716,50 @@ func TestSupervisedWatchSwapsOnce(t *testing.T) {
 	}
 	if !slices.Equal(l.versions, []string{"v1", "v2", "v3"}) {
 		t.Errorf("versions seen %v; want v1, v2, v3 (no half-written one)", l.versions)
+	}
+}
+
+// With --host-watch each generation runs from its own copy of the watched
+// directory, the command's path into it rewritten; a generation's copy is
+// removed once it has ended, and all of them when the launcher stops.
+func TestSupervisedShadowCopy(t *testing.T) {
+	dir := t.TempDir()
+	app := filepath.Join(dir, "app.version")
+	os.WriteFile(app, []byte("v1\n"), 0o600)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startSupervisedEnv(t, []string{testAppEnv + "=arg"}, "'"+self+"' -test.run=^$ "+app,
+		"--host-watch", dir, "--host-watch-quiet-ms", "100")
+	s.waitReady(t, 1)
+	loaded := func() (version, file string) {
+		resp, err := http.Post(s.url("/"), "text/plain", strings.NewReader("x"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.Header.Get("X-Version"), resp.Header.Get("X-App")
+	}
+	v, first := loaded()
+	if v != "v1" || first == app || !strings.Contains(first, "haywire-shadow-") || filepath.Base(first) != "app.version" {
+		t.Fatalf("the host loaded %s from %s; want v1 from a shadow copy, not %s", v, first, app)
+	}
+	os.WriteFile(app, []byte("v2\n"), 0o600)
+	s.log.waitFor(t, regexp.MustCompile(`haywire: swap: generation 2 serving`))
+	v, second := loaded()
+	if v != "v2" || second == first || filepath.Dir(filepath.Dir(second)) != filepath.Dir(filepath.Dir(first)) {
+		t.Fatalf("after the swap the host loaded %s from %s; want v2 from generation 2's copy beside %s", v, second, first)
+	}
+	waitFor(t, "generation 1's copy to be removed once it ended", func() bool {
+		_, err := os.Stat(filepath.Dir(first))
+		return os.IsNotExist(err)
+	})
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	if err := s.cmd.Wait(); err != nil {
+		t.Fatalf("launcher after SIGTERM: %v", err)
+	}
+	if _, err := os.Stat(filepath.Dir(filepath.Dir(second))); !os.IsNotExist(err) {
+		t.Errorf("shadow copies left after the launcher stopped: %v", err)
 	}
 }

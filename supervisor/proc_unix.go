@@ -2,7 +2,10 @@
 
 package supervisor
 
-import "syscall"
+import (
+	"errors"
+	"syscall"
+)
 
 // sysProcAttr puts a host in a process group of its own (its pid), which
 // signalGroup reaches whole; a terminal's Ctrl-C reaches the launcher
@@ -29,3 +32,6 @@ func InGroup(pid, leader int) bool {
 	g, err := syscall.Getpgid(pid)
 	return err == nil && g == leader
 }
+
+// processGone reports whether no process pid exists.
+func processGone(pid int) bool { return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) }

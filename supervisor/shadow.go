@@ -26,7 +26,8 @@ func (s *Supervisor) newGeneration(id int) (*generation, error) {
 		return g, nil
 	}
 	if s.shadowBase == "" {
-		base, err := os.MkdirTemp("", "haywire-shadow-")
+		removeStaleShadows()
+		base, err := os.MkdirTemp("", fmt.Sprintf("haywire-shadow-%d-", os.Getpid()))
 		if err != nil {
 			return g, fmt.Errorf("shadow copy: %w", err)
 		}
@@ -44,6 +45,19 @@ func (s *Supervisor) newGeneration(id int) (*generation, error) {
 	g.dir = dir
 	g.command = shadowCommand(s.opts.Command, root, dir)
 	return g, nil
+}
+
+// removeStaleShadows removes the shadow copies of launchers that are
+// gone without removing them (killed): haywire-shadow-PID-* in the
+// temporary directory whose PID no longer runs.
+func removeStaleShadows() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "haywire-shadow-*-*"))
+	for _, d := range dirs {
+		f := strings.SplitN(strings.TrimPrefix(filepath.Base(d), "haywire-shadow-"), "-", 2)
+		if pid, err := strconv.Atoi(f[0]); err == nil && pid != os.Getpid() && processGone(pid) {
+			os.RemoveAll(d)
+		}
+	}
 }
 
 // dropShadow removes g's shadow copy, once none of its hosts runs.

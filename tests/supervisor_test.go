@@ -799,3 +799,114 @@ func TestSupervisedStaleShadowCopiesRemoved(t *testing.T) {
 		t.Errorf("the stale shadow copy %s is still there (%v) after another launcher started", m[1], err)
 	}
 }
+
+// testAppCS is an OWIN application for Haywire.Host.exe: it echoes the
+// request body with X-Version: VERSION, or its Startup throws THROW.
+const testAppCS = `using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Threading.Tasks;
+
+public class Startup
+{
+    public Func<IDictionary<string, object>, Task> Configuration(IDictionary<string, object> properties)
+    {
+        if ("THROW" != "")
+        {
+            throw new InvalidOperationException("THROW");
+        }
+        return async env =>
+        {
+            var body = new MemoryStream();
+            await ((Stream)env["owin.RequestBody"]).CopyToAsync(body);
+            byte[] b = body.ToArray();
+            var headers = (IDictionary<string, string[]>)env["owin.ResponseHeaders"];
+            headers["X-Version"] = new[] { "VERSION" };
+            headers["Content-Length"] = new[] { b.Length.ToString() };
+            await ((Stream)env["owin.ResponseBody"]).WriteAsync(b, 0, b.Length);
+        };
+    }
+}
+`
+
+// compileTestApp compiles testAppCS as version (or a Startup that
+// throws throwText) with mcs and returns the DLL's bytes.
+func compileTestApp(t *testing.T, mcs, version, throwText string) []byte {
+	t.Helper()
+	dir := t.TempDir()
+	src := strings.NewReplacer("VERSION", version, "THROW", throwText).Replace(testAppCS)
+	os.WriteFile(filepath.Join(dir, "app.cs"), []byte(src), 0o600)
+	out, err := exec.Command(mcs, "-nologo", "-target:library", "-out:"+filepath.Join(dir, "MyApp.dll"), filepath.Join(dir, "app.cs")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("mcs: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "MyApp.dll"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// The issue's deploy, with the C# host: under 64 pipelined connections
+// the application DLL in the watched directory is overwritten 4 times
+// (v1 to v5, each in several writes): no request fails, is lost or gets
+// a wrong answer, versions appear in order, never mixed back. Then a
+// version whose Startup throws: v5 keeps answering, the exception's text
+// is in the launcher's log.
+func TestSupervisedDotnetDeploys(t *testing.T) {
+	hostExe := filepath.Join(buildDir, "dotnet", "Haywire.Host.exe")
+	mono, err := exec.LookPath("mono")
+	mcs, merr := exec.LookPath("mcs")
+	if _, serr := os.Stat(hostExe); err != nil || merr != nil || serr != nil {
+		t.Skip("needs mono, mcs and build/dotnet/Haywire.Host.exe (./build.sh with Mono installed)")
+	}
+	dlls := map[string][]byte{}
+	for v := 1; v <= 5; v++ {
+		dlls[fmt.Sprintf("v%d", v)] = compileTestApp(t, mcs, fmt.Sprintf("v%d", v), "")
+	}
+	broken := compileTestApp(t, mcs, "v6", "database unreachable")
+	app := filepath.Join(t.TempDir(), "app")
+	os.MkdirAll(app, 0o755)
+	dll := filepath.Join(app, "MyApp.dll")
+	deploy := func(b []byte) { // as a copy does: truncate, then the bytes in pieces
+		f, err := os.Create(dll)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for len(b) > 0 {
+			n := min(len(b), 1024)
+			f.Write(b[:n])
+			b = b[n:]
+		}
+		f.Close()
+	}
+	deploy(dlls["v1"])
+	s := startSupervised(t, mono+" "+hostExe+" --app "+dll, "--host-watch", app, "--host-processes", "2")
+	s.waitReady(t, 2)
+	const conns, depth = 64, 4
+	l := startVerifyingLoad(t, "127.0.0.1:"+strconv.Itoa(s.port), conns, depth)
+	waitFor(t, "answers from v1", func() bool { return l.ok() >= 1000 })
+	for v := 2; v <= 5; v++ {
+		began := time.Now()
+		deploy(dlls[fmt.Sprintf("v%d", v)])
+		waitFor(t, fmt.Sprintf("v%d to serve", v), func() bool {
+			return len(servingLine.FindAllString(s.log.String(), -1)) >= v-1
+		})
+		t.Logf("v%d serving %v after the copy", v, time.Since(began).Round(time.Millisecond))
+		before := l.ok()
+		waitFor(t, fmt.Sprintf("answers from v%d", v), func() bool { return l.ok() >= before+1000 })
+	}
+	deploy(broken)
+	s.log.waitFor(t, regexp.MustCompile(`haywire: swap to generation 6 failed: .*; generation 5 keeps serving(?s:.*)database unreachable`))
+	before := l.ok()
+	waitFor(t, "v5 to keep answering", func() bool { return l.ok() >= before+1000 })
+	l.finish()
+	t.Logf("%d answered; versions in order: %v", l.ok(), l.versions)
+	if len(l.wrong) > 0 || len(l.failed) > 0 {
+		t.Errorf("%d wrong or lost, %d failed (e.g. %q %v)", len(l.wrong), len(l.failed), l.wrong[:min(5, len(l.wrong))], l.failed[:min(5, len(l.failed))])
+	}
+	if want := []string{"v1", "v2", "v3", "v4", "v5"}; !slices.Equal(l.versions, want) {
+		t.Errorf("versions seen %v; want %v", l.versions, want)
+	}
+	fmt.Printf("C# deploys under load: %d answered, 0 failed, versions %v\n", l.ok(), l.versions)
+}

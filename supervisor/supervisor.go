@@ -9,7 +9,8 @@
 // current, the old one being drained (the launcher's bridge tells its
 // hosts) and stopped. A new generation that fails to get ready (a host
 // exits, or is not ready within ReadyTimeout) is stopped, and the old one
-// keeps serving.
+// keeps serving. With Watch, a change of the application's files makes a
+// swap, and each generation runs from its own copy of them (shadow.go).
 //
 // It knows nothing of HTTP or of the region: the launcher (cmd/haywire)
 // gives it the command, the environment that names the region, and a
@@ -69,7 +70,7 @@ type Options struct {
 	// Changed, if set, is called when the answers of Serving may have
 	// changed: once at Start, when a host becomes ready, and when a new
 	// generation becomes current. The launcher re-applies Serving to its
-	// bridge then (bridge.SetAdmit). Never called with a lock held.
+	// bridge then (bridge.SetAdmit). Serving may be called from it.
 	Changed func(s *Supervisor)
 	// Log receives the supervisor's lines (starts, exits with the host's
 	// last stderr lines, restarts) and every line the hosts print, each
@@ -97,8 +98,12 @@ type Supervisor struct {
 
 	stop     chan struct{} // closed by Stop: no more starts
 	stopOnce sync.Once
-	wg       sync.WaitGroup // the slots' loops
+	wg       sync.WaitGroup // every goroutine of ours: keep loops, swaps, retirements, the watch
 	swapMu   sync.Mutex     // one Swap at a time
+	// retiredLast is closed once the generation the last swap replaced
+	// has exited: the next swap waits for it, so that two generations at
+	// most hold lanes (2 x Processes). Under swapMu.
+	retiredLast chan struct{}
 
 	mu      sync.Mutex
 	hosts   map[*host]bool // running
@@ -235,6 +240,13 @@ var ErrSwapFailed = errors.New("supervisor: the new generation failed to get rea
 func (s *Supervisor) Swap() error {
 	s.swapMu.Lock()
 	defer s.swapMu.Unlock()
+	if s.retiredLast != nil {
+		select {
+		case <-s.retiredLast:
+		case <-s.stop:
+			return errStopped
+		}
+	}
 	s.mu.Lock()
 	if s.stopping() {
 		s.mu.Unlock()
@@ -245,7 +257,7 @@ func (s *Supervisor) Swap() error {
 	s.gens++
 	id, old := s.gens, s.current
 	s.mu.Unlock()
-	s.log.printf("haywire: swap: starting generation %d (%d hosts) to replace generation %d", id, s.opts.Processes, old.id)
+	s.log.printf("haywire: swap: starting generation %d (%s) to replace generation %d", id, plural(s.opts.Processes, "host"), old.id)
 	began := time.Now()
 	hosts := make([]*host, 0, s.opts.Processes)
 	g, failure := s.newGeneration(id)
@@ -321,13 +333,23 @@ func (s *Supervisor) Swap() error {
 			s.retire(h)
 		}()
 	}
+	done := make(chan struct{})
+	s.retiredLast = done
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		retired.Wait()
 		s.dropShadow(old)
+		close(done)
 	}()
 	return nil
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 // retire waits for a host of a generation that no longer serves to exit

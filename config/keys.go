@@ -137,9 +137,9 @@ var sections = []struct {
 			apply: num(func(s *Settings) *int { return &s.BridgeOptions.BodyWindow })},
 	}},
 	{SectionHost, []Key{
-		{Name: "host_command", Flag: "host-command", Default: "none, hosts attach by themselves",
+		{Name: "host_command", Flag: "host-command", Default: "none",
 			Doc: "the application host the launcher starts, restarts and stops, as a command line (words split as a shell would, " +
-				"nothing expanded); it finds the region in HAYWIRE_REGION and HAYWIRE_REGION_DIR",
+				"nothing expanded); it finds the region in HAYWIRE_REGION and HAYWIRE_REGION_DIR; none: hosts attach by themselves",
 			apply: applyHostCommand},
 		{Name: "host_processes", Flag: "host-processes", Default: "1",
 			Doc:   "how many hosts of host_command serve at once, requests spread over them by fewest in flight; region_lanes grows to twice this (a swap runs two generations)",
@@ -361,6 +361,9 @@ func applyLanes(s *Settings, value string) error {
 }
 
 func applyHostCommand(s *Settings, value string) error {
+	if value == "none" {
+		value = "" // the default, spelled out
+	}
 	words, err := supervisor.SplitCommand(value)
 	if err != nil {
 		return err

@@ -170,9 +170,9 @@ func usage(fs *flag.FlagSet, w io.Writer) {
 			fmt.Fprintf(w, "  [%s]\n", sec)
 		}
 		if k.Flag != "" { // its doc is the flag's, above
-			fmt.Fprintf(w, "  %-22s --%-18s default %s\n", k.Name, k.Flag, k.LauncherValue())
+			fmt.Fprintf(w, "  %-22s --%-22s default %s\n", k.Name, k.Flag, k.LauncherValue())
 		} else {
-			fmt.Fprintf(w, "  %-22s %-20s %s; default %s\n", k.Name, "", k.Doc, k.LauncherValue())
+			fmt.Fprintf(w, "  %-22s %-24s %s; default %s\n", k.Name, "", k.Doc, k.LauncherValue())
 		}
 	}
 }

@@ -215,9 +215,11 @@ func settings(configFile string, values map[string]*string) (config.Settings, er
 	}
 	if len(set.Host.Command) > 0 {
 		// Two lanes per host: during a swap both generations are attached.
-		if need := 2 * max(1, set.Host.Processes); max(set.BridgeOptions.Lanes, 2) < need {
-			set.BridgeOptions.Lanes = need
+		lanes := set.BridgeOptions.Lanes
+		if lanes == 0 {
+			lanes = 2 // the bridge's default
 		}
+		set.BridgeOptions.Lanes = max(lanes, 2*max(1, set.Host.Processes))
 	}
 	if set.Engine.MaxRequestSize == 0 { // set to 0: the default, the launcher's
 		k, _ := config.Lookup("max_request_size")

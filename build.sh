@@ -6,7 +6,9 @@
 #                        Mono's mcs is installed
 #   ./build.sh test      install what the tests need (Mono too), build, run every test
 #   ./build.sh sanitize  build, then run the C host tests over hostlib with ASan+UBSan
-#   ./build.sh run       build, then serve the OWIN sample on port 8080 through the launcher
+#   ./build.sh run       build, then serve the OWIN sample on port 8080: the launcher
+#                        (build/haywire --host-command) runs it, restarts it if it dies
+#                        and swaps in a new build when build/dotnet/ changes
 #   ./build.sh run hello_world [flags]   build, then serve the C hello world on port 8000
 #   ./build.sh bench     build, then print benchmark ratios (see bench/run.sh and README.md)
 #   ./build.sh clean     remove build/
@@ -204,8 +206,10 @@ case "$cmd" in
            exec "$BUILD/hello_world" --port "${PORT:-8000}" "$@"
          fi
          need_mono; build
-         log "serving the OWIN sample on http://localhost:${PORT:-8080}/ through build/haywire (Ctrl-C stops)"
-         HAYWIRE_BUILD_DIR="$BUILD" exec mono "$BUILD/dotnet/Sample.exe" --launch --port "${PORT:-8080}" "$@" ;;
+         log "serving the OWIN sample on http://localhost:${PORT:-8080}/: build/haywire runs it, restarts it if it dies,"
+         log "and swaps in a new version when build/dotnet/ changes (./build.sh in another terminal; Ctrl-C stops)"
+         exec "$BUILD/haywire" --port "${PORT:-8080}" --host-command "mono '$BUILD/dotnet/Sample.exe'" \
+           --host-watch "$BUILD/dotnet/" --host-watch-quiet-ms 2000 "$@" ;; # mcs writes one assembly a second
   bench) build; exec bench/run.sh "$@" ;;
   clean) rm -rf "$BUILD" ;;
   *) echo "usage: $0 [build|test|sanitize|run [hello_world]|bench|clean]" >&2; exit 2 ;;

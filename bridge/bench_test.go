@@ -18,16 +18,23 @@ import (
 // BenchmarkBridgeHello measures a hello-world request through the whole
 // bridge, engine and host in this process (the C host runs the same host
 // code through cgo): per op, one request, pipelined in batches of depth.
-func BenchmarkBridgeHello(b *testing.B)          { benchBridge(b, 1) }
-func BenchmarkBridgeHelloPipelined(b *testing.B) { benchBridge(b, 16) }
+func BenchmarkBridgeHello(b *testing.B)          { benchBridge(b, 1, false) }
+func BenchmarkBridgeHelloPipelined(b *testing.B) { benchBridge(b, 16, false) }
 
-func benchBridge(b *testing.B, depth int) {
+// BenchmarkBridgeHelloPipelinedAdmitted is the same under SetAdmit, as
+// the launcher runs its supervised hosts (one here).
+func BenchmarkBridgeHelloPipelinedAdmitted(b *testing.B) { benchBridge(b, 16, true) }
+
+func benchBridge(b *testing.B, depth int, admitted bool) {
 	dir := b.TempDir()
 	br, err := New(Options{Region: region.Options{Dir: dir}})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer br.Close()
+	if admitted {
+		br.SetAdmit(func(int) bool { return true })
+	}
 	srv, err := engine.New(engine.Config{Address: "127.0.0.1"})
 	if err != nil {
 		b.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"log"
 	"net"
 	"net/netip"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -72,9 +73,19 @@ type Bridge struct {
 	// loops: take deadlines need no clock read per request.
 	clock atomic.Int64
 	// serving caches pick() for the request path; refreshed under pickMu
-	// whenever a lane's host attaches, drains or goes.
+	// whenever a lane's host attaches, drains or goes. Under SetAdmit,
+	// spread holds every lane that takes new requests (serving is one of
+	// them) and choose spreads requests over them.
 	serving atomic.Pointer[lane]
+	spread  atomic.Pointer[[]*lane]
+	turn    atomic.Uint32 // where choose starts looking: ties go round
 	pickMu  sync.Mutex
+	// admit, when set (SetAdmit), decides which attached hosts serve;
+	// nil: the newest does and the others drain. Under pickMu; isManaged
+	// is set with it, for pick (which runs under pickMu).
+	admit     func(pid int) bool
+	isManaged atomic.Bool
+	admitMu   sync.Mutex // one SetAdmit at a time: its passes must not interleave
 	// hostCame is closed (and replaced) when a lane starts serving: the
 	// requests waiting for a host go then. Under pickMu.
 	hostCame chan struct{}
@@ -84,6 +95,15 @@ type Bridge struct {
 func (b *Bridge) refreshServing() {
 	b.pickMu.Lock()
 	l := b.pick()
+	if b.admit != nil {
+		var set []*lane
+		for _, o := range b.lanes {
+			if o.open.Load() {
+				set = append(set, o)
+			}
+		}
+		b.spread.Store(&set)
+	}
 	b.serving.Store(l)
 	if l != nil && b.hostCame != nil {
 		close(b.hostCame)
@@ -96,7 +116,7 @@ func (b *Bridge) refreshServing() {
 // for a host when none serves: a host starting (or restarting) costs its
 // first requests a delay, not a 503. Nil when none came in time.
 func (b *Bridge) awaitHost(deadline time.Time) *lane {
-	if l := b.serving.Load(); l != nil || b.opts.HostWait < 0 {
+	if l := b.choose(); l != nil || b.opts.HostWait < 0 {
 		return l
 	}
 	if deadline.IsZero() { // the serving lane went since the caller looked
@@ -113,17 +133,105 @@ func (b *Bridge) awaitHost(deadline time.Time) *lane {
 		came := b.hostCame
 		b.pickMu.Unlock()
 		if l != nil {
-			return l
+			return b.choose()
 		}
 		select {
 		case <-came:
 		case <-timer.C:
-			return b.serving.Load()
+			return b.choose()
 		case <-b.stop:
 			return nil
 		}
 	}
 }
+
+// choose returns the lane for a new request: the serving one, or under
+// SetAdmit the serving lane with the fewest requests in flight (ties taken
+// in turn, so that a light load reaches every host too). Nil when none.
+func (b *Bridge) choose() *lane {
+	l := b.serving.Load()
+	set := b.spread.Load()
+	if l == nil || set == nil || len(*set) < 2 {
+		return l
+	}
+	lanes := *set
+	start := int(b.turn.Add(1) % uint32(len(lanes)))
+	best := lanes[start]
+	for i := 1; i < len(lanes); i++ {
+		if o := lanes[(start+i)%len(lanes)]; o.n.Load() < best.n.Load() {
+			best = o
+		}
+	}
+	return best
+}
+
+// SetAdmit makes admit decide which hosts serve, in place of "the newest
+// attached host serves and the others drain" (a supervisor that runs
+// several hosts at once, and swaps generations of them, says which):
+// new requests go to every attached host admit accepts (its pid), spread
+// by fewest requests in flight; a host that served and is no longer
+// accepted is told to drain; a host never accepted waits, attached and
+// idle. SetAdmit re-applies admit to every lane: call it again, with the
+// same function, whenever its answers change. Hosts that attach later
+// are judged as they attach.
+func (b *Bridge) SetAdmit(admit func(pid int) bool) {
+	if admit == nil {
+		panic("bridge: SetAdmit(nil)")
+	}
+	b.admitMu.Lock()
+	defer b.admitMu.Unlock()
+	b.pickMu.Lock()
+	b.admit = admit
+	b.isManaged.Store(true)
+	b.pickMu.Unlock()
+	// Judge every host first, then drain those that lost their place
+	// before opening the newcomers: no request goes to an old host after
+	// one went to a new (a swap is never seen mixed back).
+	type verdict struct {
+		l     *lane
+		epoch uint32
+		ok    bool
+	}
+	var verdicts []verdict
+	for _, l := range b.lanes {
+		l.mu.Lock()
+		attached := l.epoch != 0 && !l.draining
+		l.mu.Unlock()
+		if p := l.r.Peer(); attached && p.State == region.PeerAlive { // gone or going: watchHost deals with it
+			verdicts = append(verdicts, verdict{l, p.Epoch, admit(p.PID)})
+		}
+	}
+	for _, v := range verdicts {
+		v.l.mu.Lock()
+		// The lane may have changed hosts meanwhile: judge only the one seen.
+		drop := !v.ok && v.l.admitted && v.l.epoch == v.epoch && !v.l.draining
+		v.l.mu.Unlock()
+		if drop {
+			v.l.drain()
+		}
+	}
+	for _, v := range verdicts {
+		v.l.mu.Lock()
+		if v.ok && v.l.epoch == v.epoch && !v.l.draining {
+			v.l.admitted = true
+			v.l.open.Store(true)
+		}
+		v.l.mu.Unlock()
+	}
+	b.refreshServing()
+}
+
+// admits reports whether the host pid may serve: always without
+// SetAdmit.
+func (b *Bridge) admits(pid int) bool {
+	b.pickMu.Lock()
+	admit := b.admit
+	b.pickMu.Unlock()
+	return admit == nil || admit(pid)
+}
+
+// managed reports whether SetAdmit was called.
+func (b *Bridge) managed() bool { return b.isManaged.Load() }
 
 // now returns the coarse clock.
 func (b *Bridge) now() time.Time { return time.Unix(0, b.clock.Load()) }
@@ -172,6 +280,9 @@ type lane struct {
 	epoch    uint32    // the attached host's epoch; 0 when none
 	since    time.Time // when that host attached: the newest one gets new requests
 	draining bool      // that host was told to drain
+	admitted bool      // under SetAdmit: that host was let serve
+	// n is len(streams), stored at each change: choose reads it without mu.
+	n atomic.Int32
 }
 
 // untaken is a request on the ring the host may not have taken yet.
@@ -254,6 +365,16 @@ func New(opts Options) (*Bridge, error) {
 // Name returns the region's name (lane 0), which hosts attach to.
 func (b *Bridge) Name() string { return b.lanes[0].r.Name() }
 
+// Dir returns the directory of the region files hosts attach in: the
+// configured one, or where the default resolved (/dev/shm, else the
+// temporary directory). Empty where regions are not files (Windows).
+func (b *Bridge) Dir() string {
+	if runtime.GOOS == "windows" {
+		return ""
+	}
+	return filepath.Dir(b.lanes[0].r.Path())
+}
+
 // Close stops serving, fails requests in flight with 502 and removes the
 // region's lanes. Later calls do nothing and return the first one's error.
 func (b *Bridge) Close() error {
@@ -276,14 +397,15 @@ func (b *Bridge) Close() error {
 	return b.closeErr
 }
 
-// pick returns the lane of the newest attached host that is not draining,
-// or nil.
+// pick returns the lane of the newest attached host that is not draining
+// (and, under SetAdmit, admitted), or nil.
 func (b *Bridge) pick() *lane {
 	var best *lane
 	var bestSince time.Time
+	managed := b.managed()
 	for _, l := range b.lanes {
 		l.mu.Lock()
-		ok, since := l.epoch != 0 && !l.draining, l.since
+		ok, since := l.epoch != 0 && !l.draining && (!managed || l.admitted), l.since
 		l.mu.Unlock()
 		if ok && (best == nil || since.After(bestSince)) {
 			best, bestSince = l, since
@@ -409,11 +531,12 @@ type LaneStats struct {
 // Lanes returns a snapshot of every lane.
 func (b *Bridge) Lanes() []LaneStats {
 	serving := b.pick()
+	managed := b.managed()
 	out := make([]LaneStats, 0, len(b.lanes))
 	for _, l := range b.lanes {
 		p := l.r.Peer()
 		st := LaneStats{Lane: l.r.Lane(), Name: l.r.Name(), HostState: p.State.String(), HostPID: p.PID,
-			Epoch: p.Epoch, Serving: l == serving}
+			Epoch: p.Epoch, Serving: l == serving || managed && l.open.Load()}
 		l.mu.Lock()
 		st.Draining, st.InFlight = l.draining, len(l.streams)
 		l.mu.Unlock()
@@ -466,6 +589,7 @@ func (b *Bridge) ServeExchange(x *engine.Exchange) {
 		}
 		l.mu.Lock()
 		l.streams[id] = s
+		l.n.Store(int32(len(l.streams)))
 		l.mu.Unlock()
 		err := l.send(s)
 		if err == nil {
@@ -651,6 +775,7 @@ func (l *lane) take(id uint64) *stream {
 	defer l.mu.Unlock()
 	s := l.streams[id]
 	delete(l.streams, id)
+	l.n.Store(int32(len(l.streams)))
 	return s
 }
 
@@ -759,6 +884,7 @@ func (l *lane) response(d *region.Descriptor, payload []byte) {
 		s.out, s.failed = make(chan piece, l.r.Receiver().ArenaGeometry().Chunks+1), make(chan struct{})
 	} else {
 		delete(l.streams, d.Stream)
+		l.n.Store(int32(len(l.streams)))
 	}
 	l.mu.Unlock()
 	if !streamed { // complete: the request body, if still coming, is not wanted now
@@ -842,15 +968,23 @@ func (l *lane) watchHost() {
 func (l *lane) hostAlive(p region.PeerInfo) {
 	l.mu.Lock()
 	fresh := l.epoch != p.Epoch
-	if fresh {
-		l.epoch, l.since, l.draining = p.Epoch, time.Now(), false
-		l.open.Store(true)
+	l.mu.Unlock()
+	if !fresh {
+		return
+	}
+	ok := l.b.admits(p.PID) // outside l.mu: admit is the caller's code
+	l.mu.Lock()
+	if fresh = l.epoch != p.Epoch; fresh {
+		l.epoch, l.since, l.draining, l.admitted = p.Epoch, time.Now(), false, ok
+		l.open.Store(ok)
 		l.drainOwed.Store(0)
 	}
 	l.mu.Unlock()
 	if fresh {
 		l.b.refreshServing()
-		l.b.rebalance()
+		if !l.b.managed() {
+			l.b.rebalance()
+		}
 	}
 }
 
@@ -907,8 +1041,9 @@ func (l *lane) failAll(status int) int {
 	l.mu.Lock()
 	streams := l.streams
 	l.streams = map[uint64]*stream{}
+	l.n.Store(0)
 	l.untaken = l.untaken[:0]
-	l.epoch, l.draining = 0, false
+	l.epoch, l.draining, l.admitted = 0, false, false
 	l.open.Store(false)
 	l.drainOwed.Store(0)
 	l.mu.Unlock()
@@ -947,6 +1082,7 @@ func (l *lane) expireUntaken() {
 		}
 		if s := l.streams[u.id]; s != nil && s.out == nil {
 			delete(l.streams, u.id)
+			l.n.Store(int32(len(l.streams)))
 			late = append(late, s)
 		}
 	}

@@ -127,6 +127,7 @@ func (l *lane) responseBody(d *region.Descriptor, payload []byte) bool {
 	end := d.Kind == region.KindEnd || d.Flags&region.FlagEnd != 0
 	if end {
 		delete(l.streams, d.Stream)
+		l.n.Store(int32(len(l.streams)))
 		s.over.Store(true) // the response is complete: no more request body
 	}
 	l.mu.Unlock()
@@ -162,6 +163,7 @@ func (l *lane) endStream(id uint64, status int, msg string) bool {
 	l.mu.Lock()
 	s := l.streams[id]
 	delete(l.streams, id)
+	l.n.Store(int32(len(l.streams)))
 	l.mu.Unlock()
 	if s == nil {
 		return false

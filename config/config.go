@@ -8,6 +8,7 @@ import (
 
 	"github.com/haywireowin/haywire/bridge"
 	"github.com/haywireowin/haywire/engine"
+	"github.com/haywireowin/haywire/supervisor"
 	"gopkg.in/ini.v1"
 )
 
@@ -22,6 +23,10 @@ type Settings struct {
 	// "host_routes", comma-separated); empty: every request no native
 	// route matches.
 	HostRoutes []string
+	// Host is the launcher's supervision of its hosts (section [host]):
+	// the command it runs them with, restart and stop timing. The
+	// library's engine ignores it.
+	Host supervisor.Options
 }
 
 // ErrUnknownKey is wrapped by errors about keys this package does not know.
@@ -52,7 +57,8 @@ func set(s *Settings, key, value string) error {
 
 // LoadFile applies the INI file at path onto s. Each key belongs in the
 // section the table gives it (Key.Section): engine keys in [http] (keys
-// before any section count as [http]), bridge keys in [bridge].
+// before any section count as [http]), bridge keys in [bridge], the
+// launcher's supervision of its hosts in [host].
 func LoadFile(s *Settings, path string) error {
 	data, err := os.ReadFile(path)
 	if err != nil {

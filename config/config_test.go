@@ -13,6 +13,7 @@ import (
 	"github.com/haywireowin/haywire/engine"
 	"github.com/haywireowin/haywire/http1"
 	"github.com/haywireowin/haywire/region"
+	"github.com/haywireowin/haywire/supervisor"
 )
 
 // allKeys sets every key; want is the Config it must produce.
@@ -52,6 +53,18 @@ host_wait_ms = 1300
 region_name = haywire-0b5c8ad4-3c4b-4c9f-9a51-2f1de0a3e1a7
 body_inline = 4096
 body_window = 65536
+
+[host]
+host_command = mono "My App/Host.exe" --flag 'a b'
+host_processes = 3
+host_watch = /srv/app
+host_watch_quiet_ms = 700
+host_shadow_copy = off
+host_restart_min_ms = 50
+host_restart_max_ms = 2000
+host_restart_reset_ms = 3000
+host_ready_timeout_ms = 4000
+host_stop_timeout_ms = 6000
 `
 
 var want = Settings{Engine: wantEngine, Bridge: true, HostRoutes: []string{"/app", "/api/*"}, BridgeOptions: bridge.Options{
@@ -59,6 +72,11 @@ var want = Settings{Engine: wantEngine, Bridge: true, HostRoutes: []string{"/app
 		Chunks: 64, DataSlots: 256, PeerTimeout: 700 * time.Millisecond},
 	SendTimeout: 900 * time.Millisecond, TakeTimeout: 1100 * time.Millisecond, HostWait: 1300 * time.Millisecond, Lanes: 3,
 	BodyInline: 4096, BodyWindow: 65536,
+}, Host: supervisor.Options{
+	Command: []string{"mono", "My App/Host.exe", "--flag", "a b"}, Processes: 3,
+	Watch: "/srv/app", WatchQuiet: 700 * time.Millisecond, NoShadowCopy: true,
+	RestartMin: 50 * time.Millisecond, RestartMax: 2 * time.Second, RestartReset: 3 * time.Second,
+	ReadyTimeout: 4 * time.Second, StopTimeout: 6 * time.Second,
 }}
 
 var wantEngine = engine.Config{

@@ -10,6 +10,7 @@ import (
 	"github.com/haywireowin/haywire/engine"
 	"github.com/haywireowin/haywire/lifecycle"
 	"github.com/haywireowin/haywire/region"
+	"github.com/haywireowin/haywire/supervisor"
 )
 
 // The table's defaults are true: setting an [http] key to its Default
@@ -57,6 +58,22 @@ func TestBridgeDefaultsAreTheRegions(t *testing.T) {
 	if region.DefaultDir != "" { // Windows has no directory
 		if k, _ := config.Lookup("region_dir"); k.Default != region.DefaultDir {
 			t.Errorf("region_dir: table default %q; region.DefaultDir %q", k.Default, region.DefaultDir)
+		}
+	}
+}
+
+// The [host] defaults are the supervisor's.
+func TestHostDefaultsAreTheSupervisors(t *testing.T) {
+	for key, want := range map[string]time.Duration{
+		"host_restart_min_ms":   supervisor.DefaultRestartMin,
+		"host_restart_max_ms":   supervisor.DefaultRestartMax,
+		"host_restart_reset_ms": supervisor.DefaultRestartReset,
+		"host_ready_timeout_ms": supervisor.DefaultReadyTimeout,
+		"host_stop_timeout_ms":  supervisor.DefaultStopTimeout,
+		"host_watch_quiet_ms":   supervisor.DefaultWatchQuiet,
+	} {
+		if k, _ := config.Lookup(key); k.Default != strconv.Itoa(int(want/time.Millisecond)) {
+			t.Errorf("%s: table default %q; the supervisor's %v", key, k.Default, want)
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/haywireowin/haywire/engine"
 	"github.com/haywireowin/haywire/region"
+	"github.com/haywireowin/haywire/supervisor"
 )
 
 // A Section names the INI section a key belongs in.
@@ -18,6 +19,9 @@ type Section string
 const (
 	SectionHTTP   Section = "http"
 	SectionBridge Section = "bridge"
+	// SectionHost configures the hosts the launcher starts and supervises
+	// (--host-command); the library's engine ignores it.
+	SectionHost Section = "host"
 )
 
 // A Key is one configuration key. The same key is an INI key in its
@@ -131,6 +135,32 @@ var sections = []struct {
 		{Name: "body_window", Flag: "body-window", Default: "a quarter of the arena",
 			Doc:   "bytes of one streamed request body a host may hold before the engine stops reading that client",
 			apply: num(func(s *Settings) *int { return &s.BridgeOptions.BodyWindow })},
+	}},
+	{SectionHost, []Key{
+		{Name: "host_command", Flag: "host-command", Default: "none",
+			Doc: "the application host the launcher starts, restarts and stops, as a command line (words split as a shell would, " +
+				"nothing expanded); it finds the region in HAYWIRE_REGION and HAYWIRE_REGION_DIR; none: hosts attach by themselves",
+			apply: applyHostCommand},
+		{Name: "host_processes", Flag: "host-processes", Default: "1",
+			Doc:   "how many hosts of host_command serve at once, requests spread over them by fewest in flight; region_lanes grows to twice this (a swap runs two generations)",
+			apply: applyHostProcesses},
+		{Name: "host_watch", Flag: "host-watch", Default: "none",
+			Doc: "a file or directory (the application's) whose change swaps the hosts for new ones, as SIGHUP does", apply: applyHostWatch},
+		{Name: "host_watch_quiet_ms", Flag: "host-watch-quiet-ms", Default: "500",
+			Doc: "the swap waits until nothing under host_watch changed for this long: files copied in several writes make one swap", apply: ms(func(s *Settings) *time.Duration { return &s.Host.WatchQuiet })},
+		{Name: "host_shadow_copy", Flag: "host-shadow-copy", Default: "on",
+			Doc:   "with host_watch, each generation of hosts runs from a private copy of it (the command's paths into it rewritten), removed when the generation ends: deployed files are never open or half-read",
+			apply: applyHostShadowCopy},
+		{Name: "host_restart_min_ms", Flag: "host-restart-min-ms", Default: "100",
+			Doc: "delay before restarting a host that exited; doubled at each exit that follows quickly", apply: ms(func(s *Settings) *time.Duration { return &s.Host.RestartMin })},
+		{Name: "host_restart_max_ms", Flag: "host-restart-max-ms", Default: "5000",
+			Doc: "the longest restart delay", apply: ms(func(s *Settings) *time.Duration { return &s.Host.RestartMax })},
+		{Name: "host_restart_reset_ms", Flag: "host-restart-reset-ms", Default: "10000",
+			Doc: "a host that served this long before it exited is restarted after host_restart_min_ms again", apply: ms(func(s *Settings) *time.Duration { return &s.Host.RestartReset })},
+		{Name: "host_ready_timeout_ms", Flag: "host-ready-timeout-ms", Default: "30000",
+			Doc: "a host not attached (its startup done) this long after it started is stopped and restarted", apply: ms(func(s *Settings) *time.Duration { return &s.Host.ReadyTimeout })},
+		{Name: "host_stop_timeout_ms", Flag: "host-stop-timeout-ms", Default: "10000",
+			Doc: "a host told to stop (SIGTERM) that still runs after this is killed (SIGKILL)", apply: ms(func(s *Settings) *time.Duration { return &s.Host.StopTimeout })},
 	}},
 }
 
@@ -327,6 +357,47 @@ func applyLanes(s *Settings, value string) error {
 		return fmt.Errorf("at most %d lanes", region.MaxLanes)
 	}
 	s.BridgeOptions.Lanes = n
+	return nil
+}
+
+func applyHostCommand(s *Settings, value string) error {
+	if value == "none" {
+		value = "" // the default, spelled out
+	}
+	words, err := supervisor.SplitCommand(value)
+	if err != nil {
+		return err
+	}
+	s.Host.Command = words
+	return nil
+}
+
+func applyHostProcesses(s *Settings, value string) error {
+	n, err := atoi(value)
+	if err != nil {
+		return err
+	}
+	if n < 1 || 2*n > region.MaxLanes {
+		return fmt.Errorf("want 1 to %d (each needs two lanes)", region.MaxLanes/2)
+	}
+	s.Host.Processes = n
+	return nil
+}
+
+func applyHostWatch(s *Settings, value string) error {
+	if value == "none" {
+		value = "" // the default, spelled out
+	}
+	s.Host.Watch = value
+	return nil
+}
+
+func applyHostShadowCopy(s *Settings, value string) error {
+	on, err := parseBool(value)
+	if err != nil {
+		return err
+	}
+	s.Host.NoShadowCopy = !on
 	return nil
 }
 

@@ -4,9 +4,15 @@
 //	haywire --port 8080 [--threads N] [--region NAME] [--config FILE] [--region-dir DIR] ...
 //
 // The first line on stdout is "region: NAME", the name hosts attach to
-// (build/c_host --region NAME, Sample.exe --region NAME). SIGTERM or
-// SIGINT stops it gracefully: it stops accepting, lets requests in flight
-// finish (up to --shutdown-timeout), and removes the region.
+// (build/c_host --region NAME, Sample.exe --region NAME). With
+// --host-command "CMD ARGS" it runs the host itself (package supervisor):
+// it starts CMD with HAYWIRE_REGION and HAYWIRE_REGION_DIR in its
+// environment, restarts it when it exits, and stops it when it stops;
+// --host-processes N runs N at once, and SIGHUP replaces them by a new
+// generation (a hot swap of the application).
+// SIGTERM or SIGINT stops it gracefully: it stops accepting, lets requests
+// in flight finish (up to --shutdown-timeout), removes the region and
+// stops its hosts.
 //
 // Its flags and the keys of its --config file come from package config's
 // table of keys (config.Keys). Its defaults are the library's but where a
@@ -29,6 +35,7 @@ import (
 	"github.com/haywireowin/haywire/config"
 	"github.com/haywireowin/haywire/lifecycle"
 	"github.com/haywireowin/haywire/region"
+	"github.com/haywireowin/haywire/supervisor"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -90,13 +97,64 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if f, ok := stdout.(*os.File); ok {
 		f.Sync()
 	}
-	sig := <-sigs
+	var sup *supervisor.Supervisor
+	if len(set.Host.Command) > 0 {
+		if sup, err = superviseHosts(&eng, set.Host, stderr); err != nil {
+			fmt.Fprintln(stderr, "haywire:", err)
+			eng.Stop(*shutdown)
+			return 1
+		}
+	}
+	hup := make(chan os.Signal, 1)
+	if sup != nil {
+		signal.Notify(hup, syscall.SIGHUP) // a swap; without hosts of its own, SIGHUP stops as ever
+	}
+	var sig os.Signal
+	for sig == nil {
+		select {
+		case sig = <-sigs:
+		case <-hup:
+			go sup.Swap() // logs how it went; swaps run one at a time
+		}
+	}
 	fmt.Fprintf(stderr, "haywire: %v: stopping (up to %v)\n", sig, *shutdown)
-	if err := eng.Stop(*shutdown); err != nil {
+	// The hosts keep serving while the requests in flight finish; the
+	// bridge's close then tells them the engine is gone, and whichever
+	// host still runs gets SIGTERM, then SIGKILL.
+	if sup != nil {
+		sup.Hold()
+	}
+	err = eng.Stop(*shutdown)
+	if sup != nil {
+		sup.Stop()
+	}
+	if err != nil {
 		fmt.Fprintln(stderr, "haywire:", err)
 		return 1
 	}
 	return 0
+}
+
+// superviseHosts starts the hosts of opts (--host-command) with the
+// engine's region in their environment; a host is ready once it is
+// attached to a lane (the C# host attaches once its Startup ran). SIGHUP
+// then swaps them for a new generation (supervisor.Swap).
+func superviseHosts(eng *lifecycle.Engine, opts supervisor.Options, log io.Writer) (*supervisor.Supervisor, error) {
+	b := eng.Bridge()
+	opts.Env = append(opts.Env, "HAYWIRE_REGION="+b.Name(), "HAYWIRE_REGION_DIR="+b.Dir())
+	opts.Log = log
+	// The supervisor says which hosts serve: those of its current
+	// generation, together; a host attached by hand waits unserved.
+	opts.Changed = func(s *supervisor.Supervisor) { b.SetAdmit(s.Serving) }
+	opts.Ready = func(pid int) bool {
+		for _, l := range b.Lanes() {
+			if l.HostState == "alive" && supervisor.InGroup(l.HostPID, pid) {
+				return true
+			}
+		}
+		return false
+	}
+	return supervisor.Start(opts)
 }
 
 // usage prints the flags, then every configuration key by section, with
@@ -112,9 +170,9 @@ func usage(fs *flag.FlagSet, w io.Writer) {
 			fmt.Fprintf(w, "  [%s]\n", sec)
 		}
 		if k.Flag != "" { // its doc is the flag's, above
-			fmt.Fprintf(w, "  %-22s --%-18s default %s\n", k.Name, k.Flag, k.LauncherValue())
+			fmt.Fprintf(w, "  %-22s --%-22s default %s\n", k.Name, k.Flag, k.LauncherValue())
 		} else {
-			fmt.Fprintf(w, "  %-22s %-20s %s; default %s\n", k.Name, "", k.Doc, k.LauncherValue())
+			fmt.Fprintf(w, "  %-22s %-24s %s; default %s\n", k.Name, "", k.Doc, k.LauncherValue())
 		}
 	}
 }
@@ -151,6 +209,17 @@ func settings(configFile string, values map[string]*string) (config.Settings, er
 				return set, flagError{k.Flag, err}
 			}
 		}
+	}
+	if set.Host.Watch != "" && len(set.Host.Command) == 0 {
+		return set, errors.New("host_watch (--host-watch) needs host_command (--host-command)")
+	}
+	if len(set.Host.Command) > 0 {
+		// Two lanes per host: during a swap both generations are attached.
+		lanes := set.BridgeOptions.Lanes
+		if lanes == 0 {
+			lanes = 2 // the bridge's default
+		}
+		set.BridgeOptions.Lanes = max(lanes, 2*max(1, set.Host.Processes))
 	}
 	if set.Engine.MaxRequestSize == 0 { // set to 0: the default, the launcher's
 		k, _ := config.Lookup("max_request_size")

@@ -90,3 +90,26 @@ func TestLauncherSettingsFileAndFlags(t *testing.T) {
 		t.Errorf("run(--port eighty) = %d, %q; want 2 and haywire: --port: ...", code, stderr.String())
 	}
 }
+
+// Supervising N hosts, the launcher gives the bridge two lanes per host
+// (a swap runs two generations) unless more were asked for; --host-watch
+// without --host-command is refused.
+func TestLauncherHostSettings(t *testing.T) {
+	str := func(s string) *string { return &s }
+	for _, tc := range []struct {
+		processes, lanes string
+		want             int
+	}{{"", "", 2}, {"3", "", 6}, {"3", "8", 8}, {"1", "1", 2}} {
+		values := map[string]*string{"host_command": str("build/c_host"), "host_processes": str(tc.processes), "region_lanes": str(tc.lanes)}
+		got, err := settings("", values)
+		if err != nil || got.BridgeOptions.Lanes != tc.want {
+			t.Errorf("host_processes %q, region_lanes %q: lanes %d, %v; want %d", tc.processes, tc.lanes, got.BridgeOptions.Lanes, err, tc.want)
+		}
+	}
+	if _, err := settings("", map[string]*string{"host_watch": str("app/")}); err == nil || !strings.Contains(err.Error(), "needs host_command") {
+		t.Errorf("host_watch without host_command: %v; want an error", err)
+	}
+	if got, _ := settings("", nil); got.BridgeOptions.Lanes != 0 {
+		t.Errorf("without hosts of its own the launcher set lanes %d; want the default (0)", got.BridgeOptions.Lanes)
+	}
+}

@@ -14,7 +14,9 @@
 **
 ** Usage: c_host --region NAME [--region-dir DIR]
 **
-** NAME is what the engine printed ("region: NAME"). It serves until
+** NAME is what the engine printed ("region: NAME"); without --region,
+** $HAYWIRE_REGION and $HAYWIRE_REGION_DIR (the launcher's --host-command
+** sets them). It serves until
 ** SIGTERM or SIGINT (exit 0), until a newer host takes over and everything
 ** it held was answered (a hot swap; exit 0), or until the engine goes away
 ** (exit 3).
@@ -66,8 +68,9 @@ static void usage(FILE* f)
             "it answers those it has and exits (a second signal: at once). It also\n"
             "exits once drained by a newer host.\n"
             "\n"
-            "  --region NAME      the region to attach to (required)\n"
-            "  --region-dir DIR   the directory of the region files (default /dev/shm)\n"
+            "  --region NAME      the region to attach to (default $HAYWIRE_REGION)\n"
+            "  --region-dir DIR   the directory of the region files (default $HAYWIRE_REGION_DIR\n"
+            "                     with $HAYWIRE_REGION, else /dev/shm)\n"
             "  --help             this text\n");
 }
 
@@ -340,8 +343,14 @@ int main(int argc, char** argv)
             return 2;
         }
     }
+    if (name == NULL && getenv("HAYWIRE_REGION") && *getenv("HAYWIRE_REGION")) {
+        /* Started by the launcher (--host-command): the region is in the environment. */
+        name = getenv("HAYWIRE_REGION");
+        if (dir == NULL && getenv("HAYWIRE_REGION_DIR") && *getenv("HAYWIRE_REGION_DIR"))
+            dir = getenv("HAYWIRE_REGION_DIR");
+    }
     if (name == NULL) {
-        fprintf(stderr, "c_host: --region NAME is required\n");
+        fprintf(stderr, "c_host: --region NAME (or HAYWIRE_REGION) is required\n");
         usage(stderr);
         return 2;
     }

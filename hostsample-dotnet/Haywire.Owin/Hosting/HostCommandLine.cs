@@ -11,8 +11,10 @@ namespace Haywire.Owin
     /// The command line shared by Sample.exe and Haywire.Host.exe:
     /// <c>--region NAME</c> (attach to a running engine) or <c>--launch --port P</c> (start
     /// the engine launcher), plus <c>--swap</c>, <c>--path-base</c>, <c>--region-dir</c>,
-    /// <c>--engine</c>, <c>--help</c>. Runs until the engine goes away, a newer host takes
-    /// over (hot swap), or SIGINT/SIGTERM.
+    /// <c>--engine</c>, <c>--help</c>. Given no mode, <c>HAYWIRE_REGION</c> (and
+    /// <c>HAYWIRE_REGION_DIR</c>) from the environment stand for <c>--region</c> (and
+    /// <c>--region-dir</c>): the launcher's <c>--host-command</c> sets them. Runs until the
+    /// engine goes away, a newer host takes over (hot swap), or SIGINT/SIGTERM.
     /// </summary>
     public sealed class HostCommandLine
     {
@@ -31,7 +33,9 @@ namespace Haywire.Owin
 
         /// <summary>The usage text of the common options.</summary>
         public const string CommonUsage =
-            "  --region NAME        attach to the engine that printed \"region: NAME\"\n" +
+            "  --region NAME        attach to the engine that printed \"region: NAME\" (given none of\n" +
+            "                       --region, --launch, --in-process: $HAYWIRE_REGION and $HAYWIRE_REGION_DIR,\n" +
+            "                       which build/haywire --host-command sets)\n" +
             "  --launch --port P    start the engine launcher (build/haywire) on port P and serve through it\n" +
             "  --in-process --port P  load libhaywire into this process and serve through it (Mono; needs\n" +
             "                       libhaywire.so findable, e.g. LD_LIBRARY_PATH=build)\n" +
@@ -108,6 +112,18 @@ namespace Haywire.Owin
                 return line;
             }
             int modes = (line.Region != null ? 1 : 0) + (line.Launch ? 1 : 0) + (line.InProcess ? 1 : 0);
+            string envRegion = Environment.GetEnvironmentVariable("HAYWIRE_REGION");
+            if (modes == 0 && !string.IsNullOrEmpty(envRegion))
+            {
+                // Started by the launcher (build/haywire --host-command): attach to its region.
+                line.Region = envRegion;
+                string envDir = Environment.GetEnvironmentVariable("HAYWIRE_REGION_DIR");
+                if (line.RegionDir == null && !string.IsNullOrEmpty(envDir))
+                {
+                    line.RegionDir = envDir;
+                }
+                modes = 1;
+            }
             if (modes == 0)
             {
                 throw new ArgumentException("give --region NAME (attach) or --launch --port P (start the engine)");

@@ -97,7 +97,10 @@ namespace Haywire.Owin.Transport.Bridge
         }
 
         // Fields found valid lately, by reference (strings do not change): applications send the same
-        // header strings response after response. Direct-mapped on the name's length.
+        // header strings response after response. Direct-mapped on the name's length and its first, middle and
+        // last characters: the length alone put Content-Type and X-Powered-By (both 12) in one slot, so a hello
+        // world with both re-checked each name and value on every response.
+        private const int ValidSlots = 64;
         [ThreadStatic] private static string[] _validNames;
         [ThreadStatic] private static string[] _validValues;
 
@@ -108,10 +111,11 @@ namespace Haywire.Owin.Transport.Bridge
             string[] names = _validNames;
             if (names == null)
             {
-                _validNames = names = new string[16];
-                _validValues = new string[16];
+                _validNames = names = new string[ValidSlots];
+                _validValues = new string[ValidSlots];
             }
-            int slot = name.Length & 15;
+            int n = name.Length;
+            int slot = (n * 31 + name[0] * 7 + name[n - 1] * 3 + name[n >> 1]) & (ValidSlots - 1);
             string[] values = _validValues;
             if (ReferenceEquals(names[slot], name) && ReferenceEquals(values[slot], value) && value != null)
                 return true;

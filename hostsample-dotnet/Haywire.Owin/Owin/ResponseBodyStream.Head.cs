@@ -72,6 +72,8 @@ namespace Haywire.Owin
             TakeHead();
         }
 
+        private const string ContentLengthName = "Content-Length";
+
         private void TakeHead()
         {
             _headFixed = true;
@@ -112,7 +114,8 @@ namespace Haywire.Owin
                 {
                     continue;
                 }
-                if (string.Equals(pair.Key, "Content-Length", StringComparison.OrdinalIgnoreCase))
+                if (pair.Key.Length == ContentLengthName.Length
+                    && string.Equals(pair.Key, ContentLengthName, StringComparison.OrdinalIgnoreCase))
                 {
                     // The engine writes Content-Length itself, from this value.
                     if (!TryReadContentLength(values, out _declaredLength))

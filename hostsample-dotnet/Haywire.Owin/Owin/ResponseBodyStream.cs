@@ -159,7 +159,7 @@ namespace Haywire.Owin
             if (_buffered + count <= BufferLimit)
             {
                 EnsureBuffer(_buffered + count);
-                Buffer.BlockCopy(buffer, offset, _buffer, _buffered, count);
+                ByteCopy.Copy(buffer, offset, _buffer, _buffered, count);
                 _buffered += count;
                 return false;
             }
@@ -259,7 +259,7 @@ namespace Haywire.Owin
                 else
                 {
                     EnsureBuffer(count);
-                    Buffer.BlockCopy(buffer, offset, _buffer, 0, count);
+                    ByteCopy.Copy(buffer, offset, _buffer, 0, count);
                     _buffered = count;
                 }
             }

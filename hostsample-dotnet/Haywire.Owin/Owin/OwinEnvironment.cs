@@ -11,7 +11,9 @@ namespace Haywire.Owin
     /// three keys builds three values); other keys spill into a dictionary created
     /// on first use. Enumeration and Count materialise every known key present.
     /// Values live as long as the request (CommonKeys §4): read after the response
-    /// is complete, request-derived values that were never read come back empty.
+    /// is complete, request-derived values that were never read come back empty, and
+    /// so does the response header dictionary of a response sent whole (its storage
+    /// serves the next response).
     /// </summary>
     internal sealed class OwinEnvironment : IDictionary<string, object>
     {

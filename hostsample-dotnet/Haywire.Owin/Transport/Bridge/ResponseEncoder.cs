@@ -26,9 +26,11 @@ namespace Haywire.Owin.Transport.Bridge
             int reasonLen = ReasonLength(reason);
             int need = BridgeLayout.ResponseHeadLen + reasonLen;
             int count = headers == null ? 0 : headers.Count;
+            // The OWIN layer passes a List: direct calls, not an interface call per header and pass.
+            var list = headers as List<KeyValuePair<string, string>>;
             for (int i = 0; i < count; i++)
             {
-                var h = headers[i];
+                var h = list != null ? list[i] : headers[i];
                 if (ValidField(h.Key, h.Value))
                     need += h.Key.Length + 2 + (h.Value == null ? 0 : h.Value.Length) + 2;
             }
@@ -41,7 +43,7 @@ namespace Haywire.Owin.Transport.Bridge
             int fieldsStart = p;
             for (int i = 0; i < count; i++)
             {
-                var h = headers[i];
+                var h = list != null ? list[i] : headers[i];
                 if (!ValidField(h.Key, h.Value))
                     continue;
                 p = PutLatin1(b, p, h.Key);

@@ -152,15 +152,20 @@ namespace Haywire.Owin
             return Use(next => env => MapInvoke(env, prefix, branchApp, next));
         }
 
-        private static async Task MapInvoke(IDictionary<string, object> env, string prefix, AppFunc branch, AppFunc next)
+        private static Task MapInvoke(IDictionary<string, object> env, string prefix, AppFunc branch, AppFunc next)
         {
             string path = env[OwinKeys.RequestPath] as string ?? "";
             string rest;
             if (!PathDecoder.TrySplit(path, prefix, out rest))
             {
-                await next(env).ConfigureAwait(false);
-                return;
+                // Not this branch: the rest of the pipeline's own Task, without a state machine per request.
+                return next(env);
             }
+            return MapBranchAsync(env, prefix, branch, path, rest);
+        }
+
+        private static async Task MapBranchAsync(IDictionary<string, object> env, string prefix, AppFunc branch, string path, string rest)
+        {
             string pathBase = env[OwinKeys.RequestPathBase] as string ?? "";
             env[OwinKeys.RequestPathBase] = pathBase + path.Substring(0, prefix.Length);
             env[OwinKeys.RequestPath] = rest;

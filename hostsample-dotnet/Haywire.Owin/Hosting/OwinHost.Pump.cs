@@ -138,7 +138,7 @@ namespace Haywire.Owin
                 {
                     _idle.Reset();
                 }
-                var call = new OwinCall(_server, new HostRequestExchange(request), _onCallEnded);
+                var call = new OwinCall(_server, request, _onCallEnded);
                 if (_poolOnly || request.BodyStreamed)
                 {
                     ThreadPool.UnsafeQueueUserWorkItem(RunCall, call);

@@ -55,7 +55,7 @@ namespace Haywire.Owin
                         {
                             _idle.Reset();
                         }
-                        ThreadPool.UnsafeQueueUserWorkItem(RunCall, new OwinCall(_server, new HostRequestExchange(late), _onCallEnded));
+                        ThreadPool.UnsafeQueueUserWorkItem(RunCall, new OwinCall(_server, late, _onCallEnded));
                     }
                 }
                 catch (DrainedException)

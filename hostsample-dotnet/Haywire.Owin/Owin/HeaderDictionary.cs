@@ -19,6 +19,14 @@ namespace Haywire.Owin
         private IHeaderSource _source; // fills _entries on first use, then null
         private string _readOnlyReason;
 
+        // A response's entries, emptied once the engine took the response (Recycle), serve the next
+        // response on the same thread: the pump answers request after request, and a dictionary with its
+        // arrays was three allocations per response.
+        [ThreadStatic] private static Dictionary<string, string[]> _spare;
+        private static readonly Dictionary<string, string[]> NoEntries =
+            new Dictionary<string, string[]>(0, OrdinalIgnoreCaseComparer.Instance);
+        private const int SpareMaxEntries = 32;
+
         public HeaderDictionary()
         {
         }
@@ -34,7 +42,15 @@ namespace Haywire.Owin
             {
                 if (_entries == null)
                 {
-                    var entries = new Dictionary<string, string[]>(OrdinalIgnoreCaseComparer.Instance);
+                    Dictionary<string, string[]> entries = _spare;
+                    if (entries != null)
+                    {
+                        _spare = null;
+                    }
+                    else
+                    {
+                        entries = new Dictionary<string, string[]>(OrdinalIgnoreCaseComparer.Instance);
+                    }
                     var source = _source;
                     _source = null;
                     if (source != null)
@@ -51,6 +67,26 @@ namespace Haywire.Owin
         internal void MakeReadOnly(string reason)
         {
             _readOnlyReason = reason;
+        }
+
+        /// <summary>
+        /// For the server, once the response went to the engine (read-only by then): its entries go to this
+        /// thread's next response; this dictionary reads as empty from here (an application that kept it past
+        /// its call sees no headers, never another response's).
+        /// </summary>
+        internal void Recycle()
+        {
+            Dictionary<string, string[]> entries = _entries;
+            if (_readOnlyReason == null || entries == null || ReferenceEquals(entries, NoEntries))
+            {
+                return;
+            }
+            _entries = NoEntries;
+            if (entries.Count <= SpareMaxEntries)
+            {
+                entries.Clear();
+                _spare = entries;
+            }
         }
 
         /// <summary>The stored array itself, no copy: for the server's own reads.</summary>
@@ -92,7 +128,17 @@ namespace Haywire.Owin
 
         private static string[] Copy(string[] values)
         {
-            return values == null ? null : (string[])values.Clone();
+            if (values == null)
+            {
+                return null;
+            }
+            // Not Clone: on Mono that is a call into the runtime, several times the cost of a small copy.
+            var copy = new string[values.Length];
+            for (int i = 0; i < copy.Length; i++)
+            {
+                copy[i] = values[i];
+            }
+            return copy;
         }
 
         public string[] this[string key]

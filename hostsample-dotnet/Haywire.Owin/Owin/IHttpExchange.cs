@@ -11,7 +11,7 @@ namespace Haywire.Owin
     /// (Nowin's IHttpLayerCallback): the request view, the body, the response, and
     /// cancellation. <see cref="OwinCall"/>, <see cref="OwinEnvironment"/>,
     /// <see cref="RequestBodyStream"/> and <see cref="ResponseBodyStream"/> use only
-    /// this; HostRequestExchange implements it over the shared-memory transport, and
+    /// this; Transport.HostRequest implements it over the shared-memory transport, and
     /// the tests implement it in memory to check the OWIN rules without an engine.
     /// Request values may be read until <see cref="Completed"/> turns true; the
     /// response is either one <see cref="Respond"/>, or <see cref="StartResponse"/>,

@@ -10,7 +10,8 @@ namespace Haywire.Owin
 
         public bool Equals(string x, string y)
         {
-            return string.Equals(x, y, StringComparison.OrdinalIgnoreCase);
+            // The same string object first: applications name headers with the same literals response after response.
+            return ReferenceEquals(x, y) || string.Equals(x, y, StringComparison.OrdinalIgnoreCase);
         }
 
         public int GetHashCode(string s)

@@ -30,7 +30,7 @@ namespace Haywire.Owin
         private ResponseBodyStream _responseBody;
         private HeaderDictionary _responseHeaders;
 
-        private readonly object _cancelLock = new object();
+        private object _cancelLock; // created on first use: most calls never see owin.CallCancelled nor a cancel
         private CancellationTokenSource _cancel; // created when the application reads owin.CallCancelled
         private CancellationTokenRegistration _cancelRegistration;
         private bool _cancelRequested;
@@ -230,6 +230,20 @@ namespace Haywire.Owin
             _onEnded(this);
         }
 
+        private object CancelLock
+        {
+            get
+            {
+                object l = Volatile.Read(ref _cancelLock);
+                if (l == null)
+                {
+                    Interlocked.CompareExchange(ref _cancelLock, new object(), null);
+                    l = Volatile.Read(ref _cancelLock);
+                }
+                return l;
+            }
+        }
+
         /// <summary>
         /// Fires owin.CallCancelled: the client went away (the request's token), or the
         /// server failed the request (§6.2) — a write the engine refused, the engine gone.
@@ -237,7 +251,7 @@ namespace Haywire.Owin
         internal void Cancel()
         {
             CancellationTokenSource cancel;
-            lock (_cancelLock)
+            lock (CancelLock)
             {
                 _cancelRequested = true;
                 cancel = _cancel;
@@ -259,7 +273,7 @@ namespace Haywire.Owin
         {
             var cancel = new CancellationTokenSource();
             bool cancelNow;
-            lock (_cancelLock)
+            lock (CancelLock)
             {
                 _cancel = cancel;
                 cancelNow = _cancelRequested;

@@ -11,7 +11,9 @@ namespace Haywire.Owin
     /// three keys builds three values); other keys spill into a dictionary created
     /// on first use. Enumeration and Count materialise every known key present.
     /// Values live as long as the request (CommonKeys §4): read after the response
-    /// is complete, request-derived values that were never read come back empty.
+    /// is complete, request-derived values that were never read come back empty, and
+    /// so does the response header dictionary of a response sent whole (its storage
+    /// serves the next response).
     /// </summary>
     internal sealed class OwinEnvironment : IDictionary<string, object>
     {
@@ -56,7 +58,11 @@ namespace Haywire.Owin
             OwinKeys.TraceOutput, OwinKeys.Addresses, OwinKeys.OnAppDisposing, OwinKeys.SendFileAsync,
         };
 
-        private static readonly Dictionary<string, int> KnownIndex = BuildIndex();
+        // Known keys by slot + 1 (0: empty), open addressing on a hash of the length and three characters:
+        // applications look keys up several times per request, and a whole-string hash plus a Dictionary
+        // probe per lookup cost more than the rest of the environment (perf, hello world pipelined).
+        private const int TableSize = 128;
+        private static readonly byte[] KnownTable = BuildTable();
 
         // Absent until the application sets them: the engine picks the reason
         // phrase and the status line's version by default.
@@ -76,14 +82,49 @@ namespace Haywire.Owin
             _call = call;
         }
 
-        private static Dictionary<string, int> BuildIndex()
+        private static int Hash(string key)
         {
-            var index = new Dictionary<string, int>(KnownCount, OrdinalComparer.Instance);
+            int n = key.Length;
+            return (n * 31 + key[n - 2] * 7 + key[n >> 1] * 3 + key[n - 1]) & (TableSize - 1);
+        }
+
+        private static byte[] BuildTable()
+        {
+            var table = new byte[TableSize];
             for (int i = 0; i < KnownKeys.Length; i++)
             {
-                index.Add(KnownKeys[i], i);
+                int h = Hash(KnownKeys[i]);
+                while (table[h] != 0)
+                {
+                    h = (h + 1) & (TableSize - 1);
+                }
+                table[h] = (byte)(i + 1);
             }
-            return index;
+            return table;
+        }
+
+        /// <summary>The slot of a known key, or -1 for any other key (keys compare Ordinal).</summary>
+        internal static int FindKnown(string key)
+        {
+            if (key.Length < 2)
+            {
+                return -1;
+            }
+            int h = Hash(key);
+            while (true)
+            {
+                int entry = KnownTable[h];
+                if (entry == 0)
+                {
+                    return -1;
+                }
+                string known = KnownKeys[entry - 1];
+                if (ReferenceEquals(known, key) || string.Equals(known, key))
+                {
+                    return entry - 1;
+                }
+                h = (h + 1) & (TableSize - 1);
+            }
         }
 
         /// <summary>Key i's value, or Absent; materialises it on first read.</summary>
@@ -154,8 +195,8 @@ namespace Haywire.Owin
                 {
                     throw new ArgumentNullException("key");
                 }
-                int slot;
-                if (KnownIndex.TryGetValue(key, out slot))
+                int slot = FindKnown(key);
+                if (slot >= 0)
                 {
                     SetKnown(slot, value);
                     return;
@@ -174,8 +215,8 @@ namespace Haywire.Owin
             {
                 throw new ArgumentNullException("key");
             }
-            int slot;
-            if (KnownIndex.TryGetValue(key, out slot))
+            int slot = FindKnown(key);
+            if (slot >= 0)
             {
                 object known = GetKnown(slot);
                 if (known == Absent)
@@ -215,8 +256,8 @@ namespace Haywire.Owin
             {
                 throw new ArgumentNullException("key");
             }
-            int slot;
-            if (KnownIndex.TryGetValue(key, out slot))
+            int slot = FindKnown(key);
+            if (slot >= 0)
             {
                 return RemoveKnown(slot);
             }

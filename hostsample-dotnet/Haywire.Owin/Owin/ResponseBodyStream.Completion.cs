@@ -83,6 +83,7 @@ namespace Haywire.Owin
                 _spareHeaders = _headers;
             }
             _headers = null;
+            _call.ResponseHeadersDictionary.Recycle();
         }
 
         /// <summary>

@@ -22,11 +22,17 @@ namespace Haywire.Owin
             {
                 throw new InvalidOperationException(HeadersSentMessage);
             }
-            if (_onSendingHeaders == null)
+            if (_firstOnSending == null)
             {
-                _onSendingHeaders = new List<KeyValuePair<Action<object>, object>>(2);
+                _firstOnSending = callback;
+                _firstOnSendingState = state;
+                return;
             }
-            _onSendingHeaders.Add(new KeyValuePair<Action<object>, object>(callback, state));
+            if (_moreOnSending == null)
+            {
+                _moreOnSending = new List<KeyValuePair<Action<object>, object>>(2);
+            }
+            _moreOnSending.Add(new KeyValuePair<Action<object>, object>(callback, state));
         }
 
         /// <summary>Runs the OnSendingHeaders callbacks and fixes status, reason and headers.</summary>
@@ -38,14 +44,20 @@ namespace Haywire.Owin
                 TakeHead();
                 return;
             }
-            if (_onSendingHeaders != null)
+            if (_firstOnSending != null)
             {
                 _runningCallbacks = true;
                 try
                 {
-                    for (int i = _onSendingHeaders.Count - 1; i >= 0 && !_headFixed; i--)
+                    // Last registered first; one registered meanwhile does not run (it came too late).
+                    List<KeyValuePair<Action<object>, object>> more = _moreOnSending;
+                    for (int i = (more == null ? 0 : more.Count) - 1; i >= 0 && !_headFixed; i--)
                     {
-                        _onSendingHeaders[i].Key(_onSendingHeaders[i].Value);
+                        more[i].Key(more[i].Value);
+                    }
+                    if (!_headFixed)
+                    {
+                        _firstOnSending(_firstOnSendingState);
                     }
                 }
                 finally
@@ -59,6 +71,8 @@ namespace Haywire.Owin
             }
             TakeHead();
         }
+
+        private const string ContentLengthName = "Content-Length";
 
         private void TakeHead()
         {
@@ -100,7 +114,8 @@ namespace Haywire.Owin
                 {
                     continue;
                 }
-                if (string.Equals(pair.Key, "Content-Length", StringComparison.OrdinalIgnoreCase))
+                if (pair.Key.Length == ContentLengthName.Length
+                    && string.Equals(pair.Key, ContentLengthName, StringComparison.OrdinalIgnoreCase))
                 {
                     // The engine writes Content-Length itself, from this value.
                     if (!TryReadContentLength(values, out _declaredLength))

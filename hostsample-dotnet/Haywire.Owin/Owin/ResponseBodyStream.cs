@@ -45,7 +45,10 @@ namespace Haywire.Owin
         private int _buffered;
         private long _written; // bytes the application wrote, in total
 
-        private List<KeyValuePair<Action<object>, object>> _onSendingHeaders;
+        // OnSendingHeaders registrations: the first inline (most pipelines register one, if any), the rest in a list.
+        private Action<object> _firstOnSending;
+        private object _firstOnSendingState;
+        private List<KeyValuePair<Action<object>, object>> _moreOnSending;
         private bool _runningCallbacks;
         private bool _headFixed;
         private bool _started; // StartResponse went to the engine: streaming
@@ -156,7 +159,7 @@ namespace Haywire.Owin
             if (_buffered + count <= BufferLimit)
             {
                 EnsureBuffer(_buffered + count);
-                Buffer.BlockCopy(buffer, offset, _buffer, _buffered, count);
+                ByteCopy.Copy(buffer, offset, _buffer, _buffered, count);
                 _buffered += count;
                 return false;
             }
@@ -256,7 +259,7 @@ namespace Haywire.Owin
                 else
                 {
                     EnsureBuffer(count);
-                    Buffer.BlockCopy(buffer, offset, _buffer, 0, count);
+                    ByteCopy.Copy(buffer, offset, _buffer, 0, count);
                     _buffered = count;
                 }
             }

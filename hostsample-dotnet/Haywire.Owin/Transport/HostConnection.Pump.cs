@@ -435,7 +435,7 @@ namespace Haywire.Owin.Transport
             var r = new HostRequest(this, stream, conn, view, (int)len, chunk, copy);
             lock (_stateLock)
             {
-                if (_live.ContainsKey(stream))
+                if (!_live.TryAdd(stream, r)) // one lookup, not ContainsKey then Add
                 {
                     // A second view for a stream in flight: the engine is faulty; keep the first.
                     Count(ShmLayout.CounterInvalid);
@@ -443,7 +443,6 @@ namespace Haywire.Owin.Transport
                 }
                 else
                 {
-                    _live.Add(stream, r);
                     if (_readyCount == _ready.Length)
                         GrowReady();
                     _ready[(_readyHead + _readyCount) & (_ready.Length - 1)] = r;

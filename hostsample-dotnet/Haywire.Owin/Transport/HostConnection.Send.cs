@@ -116,11 +116,11 @@ namespace Haywire.Owin.Transport
             if (pos < headLen)
             {
                 int n = (int)Math.Min(len, headLen - pos);
-                Marshal.Copy(head, (int)pos, (IntPtr)dst, n);
+                ByteCopy.Copy(head, (int)pos, dst, n);
                 done = n;
             }
             if (done < len)
-                Marshal.Copy(body, bodyOffset + (int)(pos + done - headLen), (IntPtr)(dst + done), len - done);
+                ByteCopy.Copy(body, bodyOffset + (int)(pos + done - headLen), dst + done, len - done);
         }
 
         /// <summary>
@@ -145,7 +145,7 @@ namespace Haywire.Owin.Transport
                     uint gen;
                     int idx = Alloc.Alloc(out gen);
                     int len = (int)Math.Min(cs, count - sent);
-                    Marshal.Copy(buffer, offset + sent, (IntPtr)(_arena1 + (long)idx * cs), len);
+                    ByteCopy.Copy(buffer, offset + sent, _arena1 + (long)idx * cs, len);
                     var d = new Descriptor
                     {
                         Kind = ShmLayout.KindBody,

@@ -264,8 +264,8 @@ namespace Haywire.Owin.Transport
             lock (_stateLock)
             {
                 HostRequest cur;
-                if (_live.TryGetValue(r.RequestId, out cur) && cur == r)
-                    _live.Remove(r.RequestId);
+                if (_live.Remove(r.RequestId, out cur) && cur != r)
+                    _live.Add(r.RequestId, cur); // another request under that id (cannot happen: Accept keeps the first)
                 if (r.HandedOut)
                     _inFlight--;
                 if (_draining && _readyCount == 0 && _nextWaiting > 0)

@@ -19,8 +19,10 @@ namespace Haywire.Owin.Transport
     /// Files (Go: bridge/host): this one, identity and the view (decoded by Bridge/RequestView, which this file
     /// guards with the lifetime check); .Body.cs the request body; .Response.cs the response; .Cancellation.cs the
     /// client-gone notice; .Async.cs the pending ReadBodyAsync / WriteBodyAsync (awaited in PendingBodyCalls).
+    /// It is the OWIN layer's <see cref="IHttpExchange"/> itself: a forwarding wrapper cost an object and a call
+    /// per member per request.
     /// </remarks>
-    internal sealed unsafe partial class HostRequest
+    internal sealed unsafe partial class HostRequest : IHttpExchange
     {
         private const int StateOpen = 0, StateStreaming = 1, StateCompleted = 2;
 

@@ -166,6 +166,8 @@ namespace Haywire.Owin.Transport.Bridge
         {
             if (len <= 0)
                 return "";
+            if (len == 1 && *p == (byte)'/')
+                return "/"; // the root path, the most common of all: shared, no allocation
             if (len <= 512)
             {
                 char* c = stackalloc char[len];

@@ -151,6 +151,13 @@ type lane struct {
 	// connection per batch of responses.
 	done engine.Completer
 
+	// owed is set when a request was published without waking the host
+	// (Sender.CommitQuiet); kick starts the ringer goroutine, which rings
+	// once the other connections made ready in the same pass of the
+	// scheduler have published theirs (see ringer).
+	owed atomic.Bool
+	kick chan struct{}
+
 	// fenced and rejoinErr belong to the receive goroutine: the lane was
 	// lost to a host that declared this engine dead, and why the last
 	// attempt to reinitialise it failed (logged when it changes).
@@ -234,7 +241,7 @@ func New(opts Options) (*Bridge, error) {
 	b := &Bridge{opts: opts, stop: make(chan struct{})}
 	b.clock.Store(time.Now().UnixNano())
 	for _, r := range rs {
-		l := &lane{b: b, r: r, streams: map[uint64]*stream{}}
+		l := &lane{b: b, r: r, streams: map[uint64]*stream{}, kick: make(chan struct{}, 1)}
 		g := r.Sender().ArenaGeometry()
 		l.chunk, l.owner = g.ChunkSize, make([]*stream, g.Chunks)
 		l.window = max(1, g.Chunks/4)
@@ -245,8 +252,9 @@ func New(opts Options) (*Bridge, error) {
 		b.lanes = append(b.lanes, l)
 	}
 	for _, l := range b.lanes { // once b.lanes is whole: they read it
-		b.wg.Add(1)
+		b.wg.Add(2)
 		go l.receive()
+		go l.ringer()
 	}
 	return b, nil
 }
@@ -561,8 +569,51 @@ func (l *lane) sendOne(snd *region.Sender, d *region.Descriptor, v *wire.ViewReq
 		snd.Free(c)
 		return false
 	}
-	snd.Commit(1)
+	snd.CommitQuiet(1)
+	l.owe()
 	return true
+}
+
+// owe notes a request published without a wake-up and makes sure the
+// ringer will ring for it.
+func (l *lane) owe() {
+	if !l.owed.Swap(true) {
+		select {
+		case l.kick <- struct{}{}:
+		default: // kicked already
+		}
+	}
+}
+
+// ringOwed wakes the host for what was published quietly, if anything.
+// The publisher's tail store precedes its owe, which precedes this Swap,
+// which precedes Ring's look at the host's sleeping flag: the doorbell's
+// handshake holds as if the publisher had rung itself.
+func (l *lane) ringOwed() {
+	if l.owed.Swap(false) {
+		l.r.Sender().Ring()
+	}
+}
+
+// ringer rings the host's doorbell for requests published quietly, once
+// per pass of the scheduler rather than once per request. The first
+// publisher's kick makes it runnable next; it yields once, behind the
+// connections made ready by the same network poll, which publish theirs
+// meanwhile, and then rings for all of them. A host that shares the CPU
+// is woken once per batch instead of preempting the engine (and answering
+// a batch of one) at every request; on an idle engine the one request
+// waits for its publisher to go back to its read, a few microseconds.
+func (l *lane) ringer() {
+	defer l.b.wg.Done()
+	for {
+		select {
+		case <-l.kick:
+		case <-l.b.stop:
+			return
+		}
+		runtime.Gosched()
+		l.ringOwed()
+	}
 }
 
 // published notes a request now on the ring, for the take timeout.

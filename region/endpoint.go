@@ -134,6 +134,30 @@ func (s *Sender) Commit(n int) {
 	s.outData.wake(&s.r.counters[CounterWakeups])
 }
 
+// CommitQuiet publishes like Commit but leaves the wake-up to a later
+// Ring: a producer that publishes from several places in one pass (one
+// request per connection) rings once at its end, so a peer sharing the CPU
+// is not woken, and does not preempt the producer, once per descriptor.
+// Every CommitQuiet must be followed by a Ring, or the peer may sleep
+// through what it published until its sleep slice ends.
+func (s *Sender) CommitQuiet(n int) {
+	if s.r.fenced.Load() {
+		return
+	}
+	s.out.Commit(n)
+}
+
+// Ring wakes the peer if it sleeps waiting for data: the wake-up Commit
+// makes, for what CommitQuiet published before. Unlike the Sender's other
+// methods it may run on any goroutine while another uses the Sender (it
+// touches only the doorbell's atomics), until Close.
+func (s *Sender) Ring() {
+	if s.r.fenced.Load() {
+		return
+	}
+	s.outData.wake(&s.r.counters[CounterWakeups])
+}
+
 // Send publishes one descriptor. It reports false when the ring is full.
 func (s *Sender) Send(d *Descriptor) (bool, error) {
 	n, err := s.Reserve(1)

@@ -861,3 +861,48 @@ func TestCloseLeavesUnmapToLastWaiter(t *testing.T) {
 		t.Fatalf("after the straggler left: unmap state %d, %d waiters; want done (%d), 0", st, b.waiters.Load(), unmapDone)
 	}
 }
+
+// TestCommitQuietRing: a quiet commit publishes without waking a sleeper;
+// the Ring after it wakes it, once.
+func TestCommitQuietRing(t *testing.T) {
+	// A long peer timeout makes the sleep slices long (a tenth of it): the
+	// sleeper is still asleep when Ring comes, unless the machine stalls
+	// for seconds, which the slice timeouts counter then tells.
+	a, b := newPairOpts(t, Options{DataSlots: 16, ChunkSize: 64, Chunks: 8, PeerTimeout: time.Minute, Spin: -1})
+	rc, snd := b.Receiver(), a.Sender()
+	timeouts := b.Counter(CounterSleepTimeouts)
+	done := make(chan error, 1)
+	go func() { done <- rc.Wait(time.Hour, nil) }()
+	bell := b.recv.inData
+	if !eventually(10*time.Second, func() bool { return bell.sleeping.Load() == 1 }) {
+		t.Fatal("receiver never went to sleep")
+	}
+	wakeups := a.Counter(CounterWakeups)
+	for range 3 {
+		if n, err := snd.Reserve(1); n != 1 || err != nil {
+			t.Fatalf("Reserve = %d, %v", n, err)
+		}
+		if err := snd.Put(0, &Descriptor{Kind: KindNop}); err != nil {
+			t.Fatal(err)
+		}
+		snd.CommitQuiet(1)
+	}
+	if got := a.Counter(CounterWakeups) - wakeups; got != 0 {
+		t.Errorf("wake-ups after quiet commits = %d; want 0", got)
+	}
+	snd.Ring()
+	if err := <-done; err != nil {
+		t.Fatalf("Wait woken by Ring = %v", err)
+	}
+	got := a.Counter(CounterWakeups) - wakeups
+	if b.Counter(CounterSleepTimeouts) == timeouts && got != 1 {
+		t.Errorf("wake-ups after Ring = %d; want 1", got)
+	}
+	if n, _ := rc.Poll(16); n != 3 {
+		t.Errorf("Poll after Ring = %d; want the 3 quiet commits", n)
+	}
+	snd.Ring() // nobody asleep: no system call
+	if again := a.Counter(CounterWakeups) - wakeups; again != got {
+		t.Errorf("a Ring with nobody asleep woke %d times", again-got)
+	}
+}

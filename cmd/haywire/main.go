@@ -20,6 +20,10 @@
 // (Kestrel's and IIS's; Haywire's 1 MiB suits C routes that get a body
 // whole, while bridged bodies stream to the host with bounded memory),
 // tcp_nodelay and bridge, on.
+//
+// HAYWIRE_SCHED=batch in the environment runs the engine's threads under
+// SCHED_BATCH (Linux): more throughput under load when the host shares
+// the engine's CPU, more latency for a lone request (see batchScheduling).
 package main
 
 import (
@@ -87,6 +91,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	if *withParent {
 		go watchParent(os.Getppid(), sigs)
+	}
+	// HAYWIRE_SCHED=batch trades a lone request's latency for throughput
+	// under load when the host shares the engine's CPU (batchScheduling).
+	if set.Bridge && os.Getenv("HAYWIRE_SCHED") == "batch" {
+		if _, err := batchScheduling(); err != nil {
+			fmt.Fprintln(stderr, "haywire: SCHED_BATCH not set:", err)
+		}
 	}
 	if err := eng.Start(); err != nil {
 		fmt.Fprintln(stderr, "haywire:", err)

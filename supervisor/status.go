@@ -47,6 +47,8 @@ type Status struct {
 	Exited     []HostStatus // the last hosts that exited, oldest first
 	Swaps      []SwapRecord // the last swaps, oldest first
 	Stopping   bool         // Hold or Stop was called
+	// Since Start: swaps that succeeded, swaps that failed, host exits.
+	SwapsOK, SwapsFailed, Exits int
 }
 
 // Status returns a snapshot of the hosts and the swap timeline.
@@ -54,7 +56,8 @@ func (s *Supervisor) Status() Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := Status{Generation: s.current.id, Processes: s.opts.Processes, Stopping: s.stopping(),
-		Exited: slices.Clone(s.exited), Swaps: slices.Clone(s.swaps)}
+		Exited: slices.Clone(s.exited), Swaps: slices.Clone(s.swaps),
+		SwapsOK: s.swapsOK, SwapsFailed: s.swapsFailed, Exits: s.exits}
 	for h := range s.hosts {
 		st.Hosts = append(st.Hosts, s.statusLocked(h))
 	}

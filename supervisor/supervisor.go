@@ -111,6 +111,8 @@ type Supervisor struct {
 	gens    int          // generations started
 	swaps   []SwapRecord // the last maxSwaps, oldest first
 	exited  []HostStatus // the last maxExited hosts that exited, oldest first
+	// Counts since Start, for Status.
+	swapsOK, swapsFailed, exits int
 	// shadowBase holds the generations' shadow copies; made by the first,
 	// removed by Stop. Written before the hosts start, under swapMu after.
 	shadowBase string
@@ -256,6 +258,11 @@ func (s *Supervisor) SwapFor(reason string) error {
 		rec.Result = err.Error()
 	}
 	s.mu.Lock()
+	if err == nil {
+		s.swapsOK++
+	} else {
+		s.swapsFailed++
+	}
 	s.swaps = append(s.swaps, rec)
 	if len(s.swaps) > maxSwaps {
 		s.swaps = s.swaps[len(s.swaps)-maxSwaps:]
@@ -406,6 +413,7 @@ func (s *Supervisor) forget(h *host) {
 		return
 	}
 	delete(s.hosts, h)
+	s.exits++
 	st := s.statusLocked(h)
 	st.State, st.Exit = "dead", exitText(h.err)
 	st.Exited = time.Now()

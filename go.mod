@@ -3,10 +3,16 @@ module github.com/haywireowin/haywire
 go 1.26.0
 
 require (
+	github.com/chromedp/chromedp v0.23.1
 	github.com/edsrzf/mmap-go v1.2.0
 	github.com/google/uuid v1.6.0
 	golang.org/x/sys v0.49.0
 	gopkg.in/ini.v1 v1.67.3
+)
+
+require (
+	github.com/chromedp/cdproto v0.160.1 // indirect
+	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 )
 
 require (

@@ -78,8 +78,8 @@ func LatencyBound(i int) time.Duration {
 }
 
 // Latency is a histogram of response latencies: from the read that
-// completed the request's head to the write of its response (the start of
-// it, for a streamed one).
+// completed the request's head to the write of its response (of its last
+// part, for a streamed one).
 type Latency struct {
 	Buckets [LatencyBuckets]uint64
 	Count   uint64

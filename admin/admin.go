@@ -102,9 +102,10 @@ func Start(opts Options) (*Server, error) {
 	mux.HandleFunc("GET /metrics", s.read(s.metrics.ServeHTTP))
 	mux.HandleFunc("POST /api/swap", s.action(s.swap))
 	mux.HandleFunc("POST /api/hosts/{pid}/restart", s.action(s.restart))
+	mux.HandleFunc("POST /api/generations/{gen}/stop", s.action(s.stopGeneration))
 	// Every other method on the action paths: 405, as the mux answers
 	// for the read paths.
-	for _, p := range []string{"/api/swap", "/api/hosts/{pid}/restart"} {
+	for _, p := range []string{"/api/swap", "/api/hosts/{pid}/restart", "/api/generations/{gen}/stop"} {
 		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", "POST")
 			httpError(w, http.StatusMethodNotAllowed, "POST only")
@@ -334,4 +335,27 @@ func (s *Server) restart(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]any{"restart": pid})
+}
+
+func (s *Server) stopGeneration(w http.ResponseWriter, r *http.Request) {
+	sup := s.supervisor()
+	if sup == nil {
+		httpError(w, http.StatusConflict, "no supervised hosts (--host-command)")
+		return
+	}
+	gen, err := strconv.Atoi(r.PathValue("gen"))
+	if err != nil || gen <= 0 {
+		httpError(w, http.StatusBadRequest, "want a generation number")
+		return
+	}
+	n, err := sup.StopGeneration(gen)
+	switch {
+	case errors.Is(err, supervisor.ErrServing):
+		httpError(w, http.StatusConflict, err.Error())
+		return
+	case err != nil:
+		httpError(w, http.StatusNotFound, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"stop": gen, "hosts": n})
 }

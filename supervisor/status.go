@@ -124,3 +124,43 @@ func (s *Supervisor) Restart(pid int) error {
 	go func() { defer s.wg.Done(); s.terminate(h, "restart requested") }()
 	return nil
 }
+
+// ErrServing is returned by StopGeneration for the generation that serves:
+// swap first.
+var ErrServing = errors.New("supervisor: the generation serves; swap it out first")
+
+// StopGeneration kills (SIGKILL, the whole process group) the hosts of
+// generation gen, one that a swap replaced and that still drains, rather
+// than letting them finish what they hold for up to StopTimeout: the
+// requests they held fail (502). It returns how many hosts it killed.
+func (s *Supervisor) StopGeneration(gen int) (int, error) {
+	s.mu.Lock()
+	if gen == s.current.id {
+		s.mu.Unlock()
+		return 0, ErrServing
+	}
+	var hosts []*host
+	for h := range s.hosts {
+		if h.gen.id == gen {
+			hosts = append(hosts, h)
+		}
+	}
+	if len(hosts) == 0 || s.stopping() {
+		s.mu.Unlock()
+		return 0, fmt.Errorf("%w: no host of generation %d runs", ErrNoHost, gen)
+	}
+	s.wg.Add(len(hosts)) // under mu, as Swap: Stop waits for them
+	s.mu.Unlock()
+	s.log.printf("haywire: generation %d: stop requested: killing its %s", gen, plural(len(hosts), "host"))
+	for _, h := range hosts {
+		go func() {
+			defer s.wg.Done()
+			s.mu.Lock()
+			h.stopping = true
+			s.mu.Unlock()
+			signalGroup(h.pid, true)
+			<-h.exited
+		}()
+	}
+	return len(hosts), nil
+}

@@ -373,3 +373,72 @@ func nonLoopbackIP(t *testing.T) string {
 	t.Skip("no non-loopback IPv4 address")
 	return ""
 }
+
+// POST /api/generations/{n}/stop stops a generation that still drains
+// after a swap (here its host holds a slow request); the serving one it
+// refuses (409).
+func TestAdminStopDrainingGeneration(t *testing.T) {
+	a := startAdmin(t)
+	waitFor(t, "a ready host", func() bool { return len(a.status(t).ready(1)) == 1 })
+	old := a.status(t).Hosts[0].PID
+	slow := make(chan string, 1)
+	go func() {
+		resp, err := http.Get(a.url("/slow?ms=60000"))
+		if err != nil {
+			slow <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		slow <- fmt.Sprintf("%d %s", resp.StatusCode, b)
+	}()
+	waitFor(t, "the slow request to reach the host", func() bool { return getBody(a.url("/holding")) == "1" })
+	tok := []string{"Authorization", "Bearer " + a.token}
+	for _, c := range []struct {
+		path string
+		want int
+	}{{"/api/generations/1/stop", 409}, {"/api/generations/x/stop", 400}, {"/api/generations/7/stop", 404}} {
+		if r := a.do(t, "POST", c.path, tok...); r.code != c.want {
+			t.Errorf("POST %s: %d %q; want %d", c.path, r.code, r.body, c.want)
+		}
+	}
+	if r := a.do(t, "GET", "/api/generations/1/stop", tok...); r.code != 405 {
+		t.Errorf("GET of the stop action: %d; want 405", r.code)
+	}
+	if r := a.do(t, "POST", "/api/swap", tok...); r.code != 202 {
+		t.Fatalf("swap: %d %q", r.code, r.body)
+	}
+	waitFor(t, "generation 2 serving, generation 1 draining", func() bool {
+		st := a.status(t)
+		draining := false
+		for _, h := range st.Hosts {
+			draining = draining || h.PID == old && h.State == "draining"
+		}
+		return st.Generation == 2 && len(st.ready(2)) == 1 && draining
+	})
+	if r := a.do(t, "POST", "/api/generations/1/stop", tok...); r.code != 202 {
+		t.Fatalf("stop generation 1: %d %q", r.code, r.body)
+	}
+	waitFor(t, "generation 1's host to exit", func() bool {
+		for _, e := range a.status(t).Exited {
+			if e.PID == old {
+				return true
+			}
+		}
+		return false
+	})
+	for _, e := range a.status(t).Exited {
+		if e.PID == old && e.Exit != "signal: killed" {
+			t.Errorf("the stopped host exited with %q; want signal: killed", e.Exit)
+		}
+	}
+	select {
+	case got := <-slow:
+		t.Logf("the request the stopped generation held: %s", got)
+	case <-time.After(30 * time.Second):
+		t.Error("the request the stopped host held is still waiting")
+	}
+	if pids := a.status(t).ready(2); len(pids) != 1 || getBody(a.url("/")) != "hello world" {
+		t.Errorf("generation 2 after the stop: %v", pids)
+	}
+}

@@ -75,7 +75,9 @@ func TestAdminConsoleInBrowser(t *testing.T) {
 	rps, chart, began := read(rpsExpr), read(chartExpr), time.Now()
 	poll("the figure and the chart to change", `(()=>`+rpsExpr+`!==`+strconv.Quote(rps)+` && `+chartExpr+`!==`+strconv.Quote(chart)+`)()`)
 	t.Logf("requests/s %s, then %s, %v later", rps, read(rpsExpr), time.Since(began).Round(100*time.Millisecond))
-	if time.Since(began) > 3*time.Second+500*time.Millisecond {
+	// It polls every second, so both move within 3 s; the bound has slack
+	// for a machine stalled by other work (a CI runner, the race tests).
+	if time.Since(began) > 6*time.Second {
 		t.Errorf("the console took %v to move; it polls every second", time.Since(began))
 	}
 

@@ -162,6 +162,8 @@ sanitize_hosts() {
 
 test_all() {
   need curl curl
+  need promtool prometheus # the admin tests check /metrics with promtool check metrics
+  need chromium chromium   # and drive the console in a headless browser
   need_mono
   build
   log "gofmt / go vet"

@@ -27,6 +27,23 @@ type Settings struct {
 	// the command it runs them with, restart and stop timing. The
 	// library's engine ignores it.
 	Host supervisor.Options
+	// Admin is the admin listener (section [admin]): console, status API,
+	// metrics, actions.
+	Admin Admin
+}
+
+// Admin configures the admin listener.
+type Admin struct {
+	// Address is HOST:PORT to listen on; "" for no listener.
+	Address string
+	// Token is the token actions require (reads too, off loopback); ""
+	// has one generated at start.
+	Token string
+	// BestEffort (no key: the launcher sets it when it listens on its
+	// default address) makes a listener that cannot listen a warning on
+	// stderr rather than an error of Start: a second launcher on the same
+	// machine runs without one.
+	BestEffort bool
 }
 
 // ErrUnknownKey is wrapped by errors about keys this package does not know.

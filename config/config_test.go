@@ -65,6 +65,9 @@ host_restart_max_ms = 2000
 host_restart_reset_ms = 3000
 host_ready_timeout_ms = 4000
 host_stop_timeout_ms = 6000
+[admin]
+admin_address = 127.0.0.1:9911
+admin_token = s3cret
 `
 
 var want = Settings{Engine: wantEngine, Bridge: true, HostRoutes: []string{"/app", "/api/*"}, BridgeOptions: bridge.Options{
@@ -77,7 +80,7 @@ var want = Settings{Engine: wantEngine, Bridge: true, HostRoutes: []string{"/app
 	Watch: "/srv/app", WatchQuiet: 700 * time.Millisecond, NoShadowCopy: true,
 	RestartMin: 50 * time.Millisecond, RestartMax: 2 * time.Second, RestartReset: 3 * time.Second,
 	ReadyTimeout: 4 * time.Second, StopTimeout: 6 * time.Second,
-}}
+}, Admin: Admin{Address: "127.0.0.1:9911", Token: "s3cret"}}
 
 var wantEngine = engine.Config{
 	Address: "127.0.0.1", Port: 8123, Listeners: 4, Balancer: engine.BalancerReusePort,

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -22,6 +23,9 @@ const (
 	// SectionHost configures the hosts the launcher starts and supervises
 	// (--host-command); the library's engine ignores it.
 	SectionHost Section = "host"
+	// SectionAdmin configures the admin listener: console, status API,
+	// metrics (package admin).
+	SectionAdmin Section = "admin"
 )
 
 // A Key is one configuration key. The same key is an INI key in its
@@ -162,6 +166,31 @@ var sections = []struct {
 		{Name: "host_stop_timeout_ms", Flag: "host-stop-timeout-ms", Default: "10000",
 			Doc: "a host told to stop (SIGTERM) that still runs after this is killed (SIGKILL)", apply: ms(func(s *Settings) *time.Duration { return &s.Host.StopTimeout })},
 	}},
+	{SectionAdmin, []Key{
+		{Name: "admin_address", Flag: "admin", Default: "off", LauncherDefault: "127.0.0.1:9901",
+			Doc: "HOST:PORT of the admin listener (console, /api/status, /metrics, /healthz), never the public port; off: none; " +
+				"on an address that is not loopback, reads need the token too",
+			apply: applyAdminAddress},
+		{Name: "admin_token", Flag: "admin-token", Default: "a random one, printed and written next to the region",
+			Doc:   "the token the admin listener's actions (POST) require in the Authorization: Bearer or X-Haywire-Token header",
+			apply: str(func(s *Settings) *string { return &s.Admin.Token })},
+	}},
+}
+
+func applyAdminAddress(s *Settings, v string) error {
+	if v == "" || strings.EqualFold(v, "off") {
+		s.Admin.Address = ""
+		return nil
+	}
+	_, port, err := net.SplitHostPort(v) // an empty host: every address
+	if err != nil {
+		return fmt.Errorf("want HOST:PORT or off: %v", err)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("want a port 0-65535, not %q", port)
+	}
+	s.Admin.Address = v
+	return nil
 }
 
 // table is every key in the order of sections; byName indexes it.

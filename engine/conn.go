@@ -39,6 +39,7 @@ type conn struct {
 	chunk    http1.ChunkedDecoder
 	nextID   uint64
 	reqStart time.Duration // when (monoNow) the request being read first needed more input; 0 when none
+	readAt   time.Duration // when (monoNow) the last read returned: the start of the requests it completed
 	readDL   time.Duration // read deadline last set by this goroutine (monoNow); 0 when none
 	cache    []*Exchange   // reusable exchanges taken from free without locking
 	linger   bool          // close gracefully (lingerClose): the client may still be sending
@@ -170,6 +171,7 @@ func (c *conn) fill() bool {
 		}
 	}
 	n, err := c.rwc.Read(c.buf[c.w:])
+	c.readAt = monoNow() // after the read: an idle wait is no request's latency
 	c.idle.Store(false)
 	c.w += n
 	c.srv.stats.bytesRead.Add(uint64(n))
@@ -425,6 +427,8 @@ func (c *conn) dispatch(x *Exchange, h Handler) (closeNow bool, pending int) {
 	x.isHead = req.MethodID == http1.MethodHead
 	x.close = !req.KeepAlive || s.stopping.Load()
 	s.stats.requests.Add(1)
+	x.start = c.readAt
+	x.bridged = isBridged(h)
 	c.call(h, x)
 	if x.streamBody && (!x.held || x.BodyFunc == nil) {
 		x.close = true // nobody takes the body: it is never read
@@ -592,8 +596,9 @@ func (c *conn) flush() bool {
 	c.mu.Unlock()
 
 	var err error
+	var now time.Duration
 	if len(out) > 0 {
-		now := monoNow()
+		now = monoNow()
 		if dl := now + c.srv.cfg.WriteTimeout; moveDeadline(now, c.writeDL, dl) {
 			c.rwc.SetWriteDeadline(clockBase.Add(dl))
 			c.writeDL = dl
@@ -603,6 +608,9 @@ func (c *conn) flush() bool {
 		c.srv.stats.bytesWritten.Add(uint64(n))
 	}
 	for _, x := range sent {
+		if !x.dropped && err == nil {
+			c.srv.stats.observe(x, now)
+		}
 		if x.Written != nil {
 			if x.dropped {
 				x.Written(x, ErrConnClosed)
@@ -641,6 +649,7 @@ func (c *conn) refuse(err error) {
 		e = &http1.Error{Status: 500, Reason: "internal error"}
 	}
 	c.srv.stats.refused.Add(1)
+	c.srv.stats.statusClass(e.Status)
 	c.waitDrained()
 	c.mu.Lock()
 	if !c.closing {

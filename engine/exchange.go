@@ -3,6 +3,7 @@ package engine
 import (
 	"net"
 	"strconv"
+	"time"
 
 	"github.com/haywireowin/haywire/http1"
 )
@@ -48,6 +49,10 @@ type Exchange struct {
 	store  []byte // owned copy of head and body after Hold
 	id     uint64
 	isHead bool // HEAD request: send no body
+	// For the latency histograms: when its head was read (monoNow), and
+	// whether the bridge (Server.SetBridged) serves it.
+	start   time.Duration
+	bridged bool
 
 	// response
 	status  int

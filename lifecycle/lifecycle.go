@@ -12,10 +12,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/haywireowin/haywire/admin"
 	"github.com/haywireowin/haywire/bridge"
 	"github.com/haywireowin/haywire/config"
 	"github.com/haywireowin/haywire/engine"
@@ -39,6 +42,7 @@ type Engine struct {
 	routes   []route
 	srv      *engine.Server // built at Start from set; kept while set is unchanged
 	bridge   *bridge.Bridge // while running with the bridge enabled
+	admin    *admin.Server  // while running with admin_address set
 	running  bool           // from a successful Start until its Stop has finished
 	stopping bool           // a Stop is under way (running is still true)
 	stopped  chan struct{}  // closed when the running server has stopped
@@ -196,7 +200,18 @@ func (e *Engine) startLocked() error {
 	} else {
 		e.srv.SetNotFound(nil)
 	}
+	if err := e.startAdmin(); err != nil {
+		if e.bridge != nil {
+			e.bridge.Close()
+			e.bridge = nil
+		}
+		return err
+	}
 	if err := e.srv.Start(); err != nil {
+		if e.admin != nil {
+			e.admin.Close()
+			e.admin = nil
+		}
 		if e.bridge != nil {
 			e.bridge.Close()
 			e.bridge = nil
@@ -205,6 +220,36 @@ func (e *Engine) startLocked() error {
 	}
 	e.running, e.stopped = true, make(chan struct{})
 	return nil
+}
+
+// startAdmin starts the admin listener when admin_address is set; a
+// generated token is written next to the region (NAME.admin-token).
+func (e *Engine) startAdmin() error {
+	set := e.settingsLocked()
+	if set.Admin.Address == "" {
+		return nil
+	}
+	opts := admin.Options{Address: set.Admin.Address, Token: set.Admin.Token, Server: e.srv, Bridge: e.bridge, Settings: set}
+	if e.bridge != nil {
+		opts.TokenFile = filepath.Join(e.bridge.Dir(), e.bridge.Name()+".admin-token")
+	}
+	a, err := admin.Start(opts)
+	if err != nil && set.Admin.BestEffort {
+		fmt.Fprintf(os.Stderr, "haywire: %v: no admin listener (set --admin ADDR, or off)\n", err)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	e.admin = a
+	return nil
+}
+
+// Admin returns the running admin listener, nil when there is none.
+func (e *Engine) Admin() *admin.Server {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.admin
 }
 
 // Addr returns the address the running server listens on (its real port
@@ -283,6 +328,9 @@ func (e *Engine) beginStop() (srv *engine.Server, stopped <-chan struct{}, mine 
 		return nil, e.stopped, false, nil
 	}
 	e.stopping = true
+	if e.admin != nil {
+		e.admin.SetStopping() // /healthz: 503 while the requests in flight finish
+	}
 	return e.srv, e.stopped, true, nil
 }
 
@@ -295,6 +343,10 @@ func (e *Engine) endStop() {
 		e.running, e.stopping = false, false
 		close(e.stopped)
 	}()
+	if a := e.admin; a != nil {
+		e.admin = nil
+		a.Close()
+	}
 	if b := e.bridge; b != nil {
 		e.bridge = nil
 		b.Close()

@@ -307,3 +307,40 @@ func TestAddrWhileRunning(t *testing.T) {
 		t.Fatalf("Addr() after Stop = %v; want nil", a)
 	}
 }
+
+// The library has no admin listener unless admin_address is set; set, it
+// runs while the engine does.
+func TestAdminListenerOnlyWhenConfigured(t *testing.T) {
+	var e Engine
+	e.Set("listen_address", "127.0.0.1")
+	e.Set("listen_port", "0")
+	if err := e.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if e.Admin() != nil {
+		t.Error("an admin listener without admin_address")
+	}
+	e.Stop(time.Second)
+	if err := e.Set("admin_address", "127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(); err != nil {
+		t.Fatal(err)
+	}
+	a := e.Admin()
+	if a == nil {
+		t.Fatal("no admin listener with admin_address set")
+	}
+	resp, err := http.Get(a.URL() + "healthz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET /healthz: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	e.Stop(time.Second)
+	if e.Admin() != nil {
+		t.Error("the admin listener outlived Stop")
+	}
+	if _, err := http.Get(a.URL() + "healthz"); err == nil {
+		t.Error("the admin listener still answers after Stop")
+	}
+}

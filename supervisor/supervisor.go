@@ -108,7 +108,11 @@ type Supervisor struct {
 	mu      sync.Mutex
 	hosts   map[*host]bool // running
 	current *generation
-	gens    int // generations started
+	gens    int          // generations started
+	swaps   []SwapRecord // the last maxSwaps, oldest first
+	exited  []HostStatus // the last maxExited hosts that exited, oldest first
+	// Counts since Start, for Status.
+	swapsOK, swapsFailed, exits int
 	// shadowBase holds the generations' shadow copies; made by the first,
 	// removed by Stop. Written before the hosts start, under swapMu after.
 	shadowBase string
@@ -142,6 +146,10 @@ type host struct {
 	ready   time.Time     // when it became ready; zero until then (under Supervisor.mu)
 	tail    *tail
 	err     error // how it ended: cmd.Wait's error
+	// restarts is how many hosts its slot (keep) ran before this one.
+	restarts int
+	// stopping is set when the host was told to stop (under Supervisor.mu).
+	stopping bool
 }
 
 // Start validates opts and starts the hosts; it returns at once, while
@@ -237,7 +245,33 @@ var ErrSwapFailed = errors.New("supervisor: the new generation failed to get rea
 // within ReadyTimeout, the whole new generation is stopped, the old one
 // keeps serving, and the error (ErrSwapFailed) says why, with the host's
 // last stderr lines; so does the log. Swaps run one at a time.
-func (s *Supervisor) Swap() error {
+func (s *Supervisor) Swap() error { return s.SwapFor("call") }
+
+// SwapFor is Swap, recording why in the swap timeline (Status): "signal",
+// "file change", "console".
+func (s *Supervisor) SwapFor(reason string) error {
+	rec := SwapRecord{Reason: reason, Requested: time.Now()}
+	err := s.swap(&rec)
+	rec.Took = time.Since(rec.Requested)
+	rec.Result = "ok"
+	if err != nil {
+		rec.Result = err.Error()
+	}
+	s.mu.Lock()
+	if err == nil {
+		s.swapsOK++
+	} else {
+		s.swapsFailed++
+	}
+	s.swaps = append(s.swaps, rec)
+	if len(s.swaps) > maxSwaps {
+		s.swaps = s.swaps[len(s.swaps)-maxSwaps:]
+	}
+	s.mu.Unlock()
+	return err
+}
+
+func (s *Supervisor) swap(rec *SwapRecord) error {
 	s.swapMu.Lock()
 	defer s.swapMu.Unlock()
 	if s.retiredLast != nil {
@@ -257,6 +291,7 @@ func (s *Supervisor) Swap() error {
 	s.gens++
 	id, old := s.gens, s.current
 	s.mu.Unlock()
+	rec.From, rec.To = old.id, id
 	s.log.printf("haywire: swap: starting generation %d (%s) to replace generation %d", id, plural(s.opts.Processes, "host"), old.id)
 	began := time.Now()
 	hosts := make([]*host, 0, s.opts.Processes)
@@ -314,6 +349,7 @@ func (s *Supervisor) Swap() error {
 	var retiring []*host
 	for h := range s.hosts {
 		if h.gen != g {
+			h.stopping = true
 			retiring = append(retiring, h)
 		}
 	}
@@ -372,8 +408,19 @@ func (s *Supervisor) retire(h *host) {
 // forget removes an exited host from the running ones.
 func (s *Supervisor) forget(h *host) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.hosts[h] {
+		return
+	}
 	delete(s.hosts, h)
-	s.mu.Unlock()
+	s.exits++
+	st := s.statusLocked(h)
+	st.State, st.Exit = "dead", exitText(h.err)
+	st.Exited = time.Now()
+	s.exited = append(s.exited, st)
+	if len(s.exited) > maxExited {
+		s.exited = s.exited[len(s.exited)-maxExited:]
+	}
 }
 
 // PIDs returns the pids of the host processes running now.
@@ -429,6 +476,9 @@ func (s *Supervisor) Stop() {
 // terminate stops h: SIGTERM, then SIGKILL after StopTimeout; it returns
 // once h has exited.
 func (s *Supervisor) terminate(h *host, why string) {
+	s.mu.Lock()
+	h.stopping = true
+	s.mu.Unlock()
 	signalGroup(h.pid, false)
 	select {
 	case <-h.exited:
@@ -455,11 +505,16 @@ func (s *Supervisor) stopping() bool {
 func (s *Supervisor) keep(g *generation, h *host) {
 	defer s.wg.Done()
 	var delay time.Duration // before the next restart; 0 before the first exit
-	for {
+	for restarts := 0; ; restarts++ {
 		var err error
 		if h == nil {
 			if h, err = s.spawn(g); errors.Is(err, errStopped) {
 				return
+			}
+			if h != nil {
+				s.mu.Lock()
+				h.restarts = restarts
+				s.mu.Unlock()
 			}
 		}
 		served, msg := false, ""

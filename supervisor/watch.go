@@ -51,7 +51,7 @@ func (s *Supervisor) watch(path string, quiet time.Duration) {
 		}
 		s.log.printf("haywire: host watch: %s changed: swapping", path)
 		deployed = seen
-		s.Swap() // logs how it went; a failed swap waits for the next change
+		s.SwapFor("file change") // logs how it went; a failed swap waits for the next change
 	}
 }
 

@@ -36,6 +36,7 @@ type supervised struct {
 	name string  // the region
 	dir  string
 	port int
+	out  *bufio.Reader // its stdout, after the region's line
 }
 
 // startSupervised runs build/haywire --host-command hostCommand with
@@ -75,7 +76,8 @@ func startSupervisedEnv(t *testing.T, env []string, hostCommand string, extra ..
 			t.Logf("launcher's log:\n%s", s.log.String())
 		}
 	})
-	first, err := bufio.NewReader(out).ReadString('\n')
+	s.out = bufio.NewReader(out)
+	first, err := s.out.ReadString('\n')
 	if err != nil || !strings.HasPrefix(first, "region: haywire-") {
 		t.Fatalf("first line = %q, %v; want \"region: haywire-<uuid>\"\n%s", first, err, s.log.String())
 	}

@@ -9,7 +9,9 @@
 // it starts CMD with HAYWIRE_REGION and HAYWIRE_REGION_DIR in its
 // environment, restarts it when it exits, and stops it when it stops;
 // --host-processes N runs N at once, and SIGHUP replaces them by a new
-// generation (a hot swap of the application).
+// generation (a hot swap of the application). --admin ADDR (default
+// 127.0.0.1:9901, off for none) serves the admin console, status API and
+// metrics (package admin; docs/admin.md); the third line on stdout names it.
 // SIGTERM or SIGINT stops it gracefully: it stops accepting, lets requests
 // in flight finish (up to --shutdown-timeout), removes the region and
 // stops its hosts.
@@ -105,6 +107,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "region: %s\n", eng.RegionName())
 	fmt.Fprintf(stdout, "listening: %s\n", eng.Server().Addr())
+	adm := eng.Admin()
+	if adm != nil {
+		// The token once, in the console's address (the page reads it from
+		// the fragment, which no request carries); a configured one is
+		// not repeated.
+		if adm.Generated() {
+			fmt.Fprintf(stdout, "admin: %s#token=%s\n", adm.URL(), adm.Token())
+		} else {
+			fmt.Fprintf(stdout, "admin: %s\n", adm.URL())
+		}
+	}
 	if f, ok := stdout.(*os.File); ok {
 		f.Sync()
 	}
@@ -114,6 +127,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "haywire:", err)
 			eng.Stop(*shutdown)
 			return 1
+		}
+		if adm != nil {
+			adm.SetSupervisor(sup)
 		}
 	}
 	hup := make(chan os.Signal, 1)
@@ -125,7 +141,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		select {
 		case sig = <-sigs:
 		case <-hup:
-			go sup.Swap() // logs how it went; swaps run one at a time
+			go sup.SwapFor("signal") // logs how it went; swaps run one at a time
 		}
 	}
 	fmt.Fprintf(stderr, "haywire: %v: stopping (up to %v)\n", sig, *shutdown)
@@ -208,6 +224,7 @@ func settings(configFile string, values map[string]*string) (config.Settings, er
 			}
 		}
 	}
+	defaultAdmin := set.Admin.Address
 	if configFile != "" {
 		if err := config.LoadFile(&set, configFile); err != nil {
 			return set, err
@@ -221,6 +238,10 @@ func settings(configFile string, values map[string]*string) (config.Settings, er
 			}
 		}
 	}
+	// On its default address, a launcher whose port is taken (another
+	// launcher's) runs without an admin listener, and says so.
+	adminFlag := values["admin_address"]
+	set.Admin.BestEffort = set.Admin.Address == defaultAdmin && (adminFlag == nil || *adminFlag == "")
 	if set.Host.Watch != "" && len(set.Host.Command) == 0 {
 		return set, errors.New("host_watch (--host-watch) needs host_command (--host-command)")
 	}

@@ -50,7 +50,8 @@ func TestLauncherDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := config.Settings{Engine: engine.Config{Port: lifecycle.DefaultPort, MaxRequestSize: 30_000_000}, Bridge: true}
+	want := config.Settings{Engine: engine.Config{Port: lifecycle.DefaultPort, MaxRequestSize: 30_000_000}, Bridge: true,
+		Admin: config.Admin{Address: "127.0.0.1:9901", BestEffort: true}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("settings() = %+v\nwant %+v", got, want)
 	}

@@ -799,31 +799,39 @@ func (l *lane) receive() {
 				return
 			}
 		}
-		n, err := rc.Poll(64)
+		l.receiveBatch(rc)
+	}
+}
+
+// receiveBatch takes one batch of the host's descriptors off the ring and
+// applies them, then writes the responses completed; it returns how many
+// descriptors it took.
+func (l *lane) receiveBatch(rc *region.Receiver) int {
+	n, err := rc.Poll(64)
+	if err != nil {
+		if !errors.Is(err, region.ErrFenced) { // fenced: watchHost rejoins
+			l.b.stats.invalid.Add(1)
+		}
+		return 0
+	}
+	for i := 0; i < n; i++ {
+		d, err := rc.Get(i)
 		if err != nil {
-			if !errors.Is(err, region.ErrFenced) { // fenced: watchHost rejoins
+			if !errors.Is(err, region.ErrStale) {
+				// Out of bounds or malformed: the stream it names,
+				// if any, cannot be answered by it.
 				l.b.stats.invalid.Add(1)
+				l.failStream(d.Stream, err)
 			}
 			continue
 		}
-		for i := 0; i < n; i++ {
-			d, err := rc.Get(i)
-			if err != nil {
-				if !errors.Is(err, region.ErrStale) {
-					// Out of bounds or malformed: the stream it names,
-					// if any, cannot be answered by it.
-					l.b.stats.invalid.Add(1)
-					l.failStream(d.Stream, err)
-				}
-				continue
-			}
-			if !l.handle(&d, rc.Payload(&d)) {
-				rc.Release(&d)
-			}
+		if !l.handle(&d, rc.Payload(&d)) {
+			rc.Release(&d)
 		}
-		rc.Consume(n)
-		l.done.Flush()
 	}
+	rc.Consume(n)
+	l.done.Flush()
+	return n
 }
 
 // handle applies one descriptor from the host. It reports whether it kept
@@ -954,6 +962,18 @@ func (l *lane) watchHost() {
 	case region.PeerAlive:
 		l.hostAlive(p)
 	case region.PeerDead, region.PeerGone:
+		// What the host published before it went is still on the ring: a
+		// drained host answers its last requests and detaches at once, and
+		// this loop may see the detach before it read those answers.
+		// Deliver them first; only the requests left unanswered fail. The
+		// host publishes nothing more (gone, or fenced as dead), so the
+		// ring empties; the bound is a guard against a faulty one.
+		rc := l.r.Receiver()
+		for range l.r.Sender().Capacity()/64 + 2 {
+			if l.receiveBatch(rc) == 0 {
+				break
+			}
+		}
 		if n := l.failAll(502); n > 0 {
 			log.Printf("bridge: host pid %d %s: %d requests failed with 502", p.PID, p.State, n)
 		}

@@ -184,6 +184,21 @@ func (b *Bridge) SetAdmit(admit func(pid int) bool) {
 	b.admit = admit
 	b.isManaged.Store(true)
 	b.pickMu.Unlock()
+	b.judgeLocked(admit)
+}
+
+// reAdmit applies the admit function SetAdmit set to every lane again.
+func (b *Bridge) reAdmit() {
+	b.admitMu.Lock()
+	defer b.admitMu.Unlock()
+	b.pickMu.Lock()
+	admit := b.admit
+	b.pickMu.Unlock()
+	b.judgeLocked(admit)
+}
+
+// judgeLocked is SetAdmit's pass over the lanes, with admitMu held.
+func (b *Bridge) judgeLocked(admit func(pid int) bool) {
 	// Judge every host first, then drain those that lost their place
 	// before opening the newcomers: no request goes to an old host after
 	// one went to a new (a swap is never seen mixed back).
@@ -219,15 +234,6 @@ func (b *Bridge) SetAdmit(admit func(pid int) bool) {
 		v.l.mu.Unlock()
 	}
 	b.refreshServing()
-}
-
-// admits reports whether the host pid may serve: always without
-// SetAdmit.
-func (b *Bridge) admits(pid int) bool {
-	b.pickMu.Lock()
-	admit := b.admit
-	b.pickMu.Unlock()
-	return admit == nil || admit(pid)
 }
 
 // managed reports whether SetAdmit was called.
@@ -992,19 +998,26 @@ func (l *lane) hostAlive(p region.PeerInfo) {
 	if !fresh {
 		return
 	}
-	ok := l.b.admits(p.PID) // outside l.mu: admit is the caller's code
+	managed := l.b.managed()
 	l.mu.Lock()
 	if fresh = l.epoch != p.Epoch; fresh {
-		l.epoch, l.since, l.draining, l.admitted = p.Epoch, time.Now(), false, ok
-		l.open.Store(ok)
+		l.epoch, l.since, l.draining, l.admitted = p.Epoch, time.Now(), false, !managed
+		l.open.Store(!managed)
 		l.drainOwed.Store(0)
 	}
 	l.mu.Unlock()
-	if fresh {
+	switch {
+	case !fresh:
+	case managed:
+		// Judged with every other host, as SetAdmit judges: admit may
+		// accept a new generation already, before its SetAdmit call
+		// came, and this host must take no request before the hosts
+		// admit no longer accepts are told to drain (a swap is never
+		// seen mixed back).
+		l.b.reAdmit()
+	default:
 		l.b.refreshServing()
-		if !l.b.managed() {
-			l.b.rebalance()
-		}
+		l.b.rebalance()
 	}
 }
 

@@ -86,3 +86,41 @@ func waitExit(cmd interface{ Wait() error }, d time.Duration) error {
 }
 
 var errTimeout = errors.New("timed out")
+
+// A host that attaches when admit already accepts it but no longer accepts
+// the host serving (a supervisor switched generations and its SetAdmit
+// call is yet to come) takes no request before that host is told to
+// drain: a swap is never seen mixed back.
+func TestBridgeAdmitNewcomerAfterDrain(t *testing.T) {
+	dir := t.TempDir()
+	_, b := setupWith(t, Options{Region: region.Options{Dir: dir, PeerTimeout: 500 * time.Millisecond}})
+	var mu sync.Mutex
+	old := 0 // once set, admit accepts every host but old
+	admit := func(pid int) bool { mu.Lock(); defer mu.Unlock(); return old != 0 && pid != old }
+	b.SetAdmit(admit)
+	a := startHostProcess(t, b.Name(), dir)
+	mu.Lock()
+	old = -1 // a is accepted
+	mu.Unlock()
+	b.SetAdmit(admit)
+	lane := func(pid int) LaneStats {
+		for _, l := range b.Lanes() {
+			if l.HostPID == pid && l.HostState == "alive" {
+				return l
+			}
+		}
+		return LaneStats{}
+	}
+	bridgetest.WaitFor(t, "the first host to serve", func() bool { return lane(a.Process.Pid).Serving })
+	mu.Lock()
+	old = a.Process.Pid // the new generation is accepted; no SetAdmit yet
+	mu.Unlock()
+	c := startHostProcess(t, b.Name(), dir)
+	bridgetest.WaitFor(t, "the new host to serve", func() bool { return lane(c.Process.Pid).Serving })
+	if la := lane(a.Process.Pid); la.HostPID != 0 && (la.Serving || !la.Draining) {
+		t.Fatalf("the new host serves while the old one is %+v; want it told to drain first", la)
+	}
+	if err := waitExit(a, 10*time.Second); err != nil {
+		t.Fatalf("the old host: %v; want a drain and exit 0", err)
+	}
+}

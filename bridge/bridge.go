@@ -184,6 +184,21 @@ func (b *Bridge) SetAdmit(admit func(pid int) bool) {
 	b.admit = admit
 	b.isManaged.Store(true)
 	b.pickMu.Unlock()
+	b.judgeLocked(admit)
+}
+
+// reAdmit applies the admit function SetAdmit set to every lane again.
+func (b *Bridge) reAdmit() {
+	b.admitMu.Lock()
+	defer b.admitMu.Unlock()
+	b.pickMu.Lock()
+	admit := b.admit
+	b.pickMu.Unlock()
+	b.judgeLocked(admit)
+}
+
+// judgeLocked is SetAdmit's pass over the lanes, with admitMu held.
+func (b *Bridge) judgeLocked(admit func(pid int) bool) {
 	// Judge every host first, then drain those that lost their place
 	// before opening the newcomers: no request goes to an old host after
 	// one went to a new (a swap is never seen mixed back).
@@ -219,15 +234,6 @@ func (b *Bridge) SetAdmit(admit func(pid int) bool) {
 		v.l.mu.Unlock()
 	}
 	b.refreshServing()
-}
-
-// admits reports whether the host pid may serve: always without
-// SetAdmit.
-func (b *Bridge) admits(pid int) bool {
-	b.pickMu.Lock()
-	admit := b.admit
-	b.pickMu.Unlock()
-	return admit == nil || admit(pid)
 }
 
 // managed reports whether SetAdmit was called.
@@ -899,31 +905,39 @@ func (l *lane) receive() {
 				}
 			}
 		}
-		n, err := rc.Poll(64)
+		l.receiveBatch(rc)
+	}
+}
+
+// receiveBatch takes one batch of the host's descriptors off the ring and
+// applies them, then writes the responses completed; it returns how many
+// descriptors it took.
+func (l *lane) receiveBatch(rc *region.Receiver) int {
+	n, err := rc.Poll(64)
+	if err != nil {
+		if !errors.Is(err, region.ErrFenced) { // fenced: watchHost rejoins
+			l.b.stats.invalid.Add(1)
+		}
+		return 0
+	}
+	for i := 0; i < n; i++ {
+		d, err := rc.Get(i)
 		if err != nil {
-			if !errors.Is(err, region.ErrFenced) { // fenced: watchHost rejoins
+			if !errors.Is(err, region.ErrStale) {
+				// Out of bounds or malformed: the stream it names,
+				// if any, cannot be answered by it.
 				l.b.stats.invalid.Add(1)
+				l.failStream(d.Stream, err)
 			}
 			continue
 		}
-		for i := 0; i < n; i++ {
-			d, err := rc.Get(i)
-			if err != nil {
-				if !errors.Is(err, region.ErrStale) {
-					// Out of bounds or malformed: the stream it names,
-					// if any, cannot be answered by it.
-					l.b.stats.invalid.Add(1)
-					l.failStream(d.Stream, err)
-				}
-				continue
-			}
-			if !l.handle(&d, rc.Payload(&d)) {
-				rc.Release(&d)
-			}
+		if !l.handle(&d, rc.Payload(&d)) {
+			rc.Release(&d)
 		}
-		rc.Consume(n)
-		l.done.Flush()
 	}
+	rc.Consume(n)
+	l.done.Flush()
+	return n
 }
 
 // handle applies one descriptor from the host. It reports whether it kept
@@ -1054,6 +1068,18 @@ func (l *lane) watchHost() {
 	case region.PeerAlive:
 		l.hostAlive(p)
 	case region.PeerDead, region.PeerGone:
+		// What the host published before it went is still on the ring: a
+		// drained host answers its last requests and detaches at once, and
+		// this loop may see the detach before it read those answers.
+		// Deliver them first; only the requests left unanswered fail. The
+		// host publishes nothing more (gone, or fenced as dead), so the
+		// ring empties; the bound is a guard against a faulty one.
+		rc := l.r.Receiver()
+		for range l.r.Sender().Capacity()/64 + 2 {
+			if l.receiveBatch(rc) == 0 {
+				break
+			}
+		}
 		if n := l.failAll(502); n > 0 {
 			log.Printf("bridge: host pid %d %s: %d requests failed with 502", p.PID, p.State, n)
 		}
@@ -1072,19 +1098,26 @@ func (l *lane) hostAlive(p region.PeerInfo) {
 	if !fresh {
 		return
 	}
-	ok := l.b.admits(p.PID) // outside l.mu: admit is the caller's code
+	managed := l.b.managed()
 	l.mu.Lock()
 	if fresh = l.epoch != p.Epoch; fresh {
-		l.epoch, l.since, l.draining, l.admitted = p.Epoch, time.Now(), false, ok
-		l.open.Store(ok)
+		l.epoch, l.since, l.draining, l.admitted = p.Epoch, time.Now(), false, !managed
+		l.open.Store(!managed)
 		l.drainOwed.Store(0)
 	}
 	l.mu.Unlock()
-	if fresh {
+	switch {
+	case !fresh:
+	case managed:
+		// Judged with every other host, as SetAdmit judges: admit may
+		// accept a new generation already, before its SetAdmit call
+		// came, and this host must take no request before the hosts
+		// admit no longer accepts are told to drain (a swap is never
+		// seen mixed back).
+		l.b.reAdmit()
+	default:
 		l.b.refreshServing()
-		if !l.b.managed() {
-			l.b.rebalance()
-		}
+		l.b.rebalance()
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 
@@ -79,5 +80,64 @@ func TestDrainNoticeWaitsForRoom(t *testing.T) {
 		if code := <-codes; code != 200 {
 			t.Fatalf("a request sent before the notice got %d; want 200", code)
 		}
+	}
+}
+
+// A host that answers and then detaches at once (a drained host leaving)
+// may be seen gone by the engine before the engine has read its last
+// responses: those are on the ring still and are delivered, not failed
+// with 502. The engine's receive loop is held (by its lane's lock) while
+// the host answers and leaves, until the engine's verdict is "gone".
+func TestResponsesBeforeDetachDelivered(t *testing.T) {
+	const n = 100 // more than one batch of the receive loop
+	srv, b := setupWith(t, Options{})
+	h := attachRaw(t, b, b.opts.Region.Dir)
+	var l *lane
+	for _, o := range b.lanes {
+		if o.r.Lane() == h.r.Lane() {
+			l = o
+		}
+	}
+	codes := make(chan int, n)
+	for i := range n {
+		go func() {
+			c := &http.Client{Timeout: 30 * time.Second}
+			resp, err := c.Get("http://" + srv.Addr().String() + "/last?" + strconv.Itoa(i))
+			if err != nil {
+				codes <- -1
+				return
+			}
+			resp.Body.Close()
+			codes <- resp.StatusCode
+		}()
+	}
+	reqs := make([]region.Descriptor, n)
+	for i := range reqs {
+		reqs[i], _ = h.request()
+	}
+	l.mu.Lock()
+	held := true
+	defer func() {
+		if held {
+			l.mu.Unlock()
+		}
+	}()
+	for _, req := range reqs {
+		h.respond(req, &wire.ResponseHead{Status: 200, ContentLength: 2}, []byte("ok"))
+	}
+	if err := h.r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	bridgetest.WaitFor(t, "the engine to see the host gone", func() bool { return l.r.Peer().State == region.PeerGone })
+	held = false
+	l.mu.Unlock()
+	bad := 0
+	for range n {
+		if code := <-codes; code != 200 {
+			bad++
+		}
+	}
+	if bad > 0 {
+		t.Fatalf("%d of %d requests the host answered before it detached did not get its 200", bad, n)
 	}
 }

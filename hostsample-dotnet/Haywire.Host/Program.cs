@@ -55,7 +55,7 @@ namespace Haywire.Host
             }
             try
             {
-                return line.Serve(startup);
+                return HostCommandLine.Exit(line.Serve(startup)); // Mono can hang returning from Main
             }
             catch (Exception e)
             {

@@ -36,7 +36,7 @@ namespace Sample
             }
             try
             {
-                return line.Serve(new Startup().Configuration);
+                return HostCommandLine.Exit(line.Serve(new Startup().Configuration)); // Mono can hang returning from Main
             }
             catch (Exception e)
             {

@@ -6,7 +6,7 @@ namespace Haywire.Owin
 {
     /// <summary>
     /// P/Invoke of libhaywire (include/haywire.h), for <see cref="OwinHost.StartInProcess"/>
-    /// only, and of libc's kill for stopping a launched engine gracefully. Entry points are
+    /// only, of libc's kill for stopping a launched engine gracefully, and of libc's _exit. Entry points are
     /// spelled as in the header. No delegate is ever passed to the library: Go threads
     /// never call managed code (Mono hangs at exit if they do; DESIGN.md, "Process model").
     /// </summary>
@@ -95,6 +95,27 @@ namespace Haywire.Owin
             catch (EntryPointNotFoundException)
             {
                 return false;
+            }
+        }
+
+        [DllImport("libc", EntryPoint = "_exit")]
+        private static extern void sys_exit_now(int status);
+
+        /// <summary>
+        /// Ends the process now (libc _exit: no runtime shutdown, no finalizers); returns only
+        /// when libc is not reachable. For after an orderly stop, when the runtime's own exit stalls.
+        /// </summary>
+        public static void TryExitNow(int status)
+        {
+            try
+            {
+                sys_exit_now(status);
+            }
+            catch (DllNotFoundException)
+            {
+            }
+            catch (EntryPointNotFoundException)
+            {
             }
         }
     }

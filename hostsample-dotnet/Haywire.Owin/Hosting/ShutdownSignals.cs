@@ -14,7 +14,10 @@ namespace Haywire.Owin
     /// </summary>
     internal static class ShutdownSignals
     {
-        /// <summary>Calls stop on SIGINT or SIGTERM; a SIGTERM on .NET waits for disposed before the process ends.</summary>
+        /// <summary>
+        /// Calls stop on SIGINT or SIGTERM; a SIGTERM on .NET waits for disposed before the process
+        /// ends. On Mono a SIGTERM once disposed is set, or a second one, ends the process at once.
+        /// </summary>
         public static void OnStop(Action stop, ManualResetEventSlim disposed)
         {
             Console.CancelKeyPress += (sender, e) =>
@@ -39,10 +42,25 @@ namespace Haywire.Owin
                 object sigterm = Enum.Parse(signum, "SIGTERM");
                 object signal = Activator.CreateInstance(unixSignal, sigterm);
                 MethodInfo waitOne = unixSignal.GetMethod("WaitOne", Type.EmptyTypes);
+                MethodInfo reset = unixSignal.GetMethod("Reset", Type.EmptyTypes);
                 var watcher = new Thread(() =>
                 {
-                    waitOne.Invoke(signal, null);
-                    stop();
+                    // The first SIGTERM stops gracefully. Catching SIGTERM must not make the process
+                    // deaf to it: one after the host is disposed (the runtime's exit stalls) or a
+                    // second one (the stop takes too long) ends the process at once.
+                    for (int signals = 0; ; signals++)
+                    {
+                        waitOne.Invoke(signal, null);
+                        reset.Invoke(signal, null);
+                        if (signals > 0 || disposed.IsSet)
+                        {
+                            Console.Error.WriteLine("haywire.owin: SIGTERM while stopping: exiting now");
+                            Console.Error.Flush();
+                            NativeMethods.TryExitNow(disposed.IsSet ? 0 : 143);
+                            return;
+                        }
+                        stop();
+                    }
                 });
                 watcher.IsBackground = true;
                 watcher.Name = "SIGTERM";

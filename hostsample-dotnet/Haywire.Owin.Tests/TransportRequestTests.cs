@@ -330,8 +330,19 @@ namespace Haywire.Owin.Tests
                 Assert.That(status == 503 || status == 502, Is.True, "status " + status);
             }
             Assert.Throws<ObjectDisposedException>(() => _conn.Next(0));
-            _conn = _engine.AttachReady();
+            // The engine frees lane 0 once it notices the detach, which an idle
+            // engine may do a little later (its receive loop parks up to 50 ms):
+            // until then a newcomer lands on lane 1. Wait for lane 0 to come back.
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            _conn = _engine.Attach();
+            while (_conn.Lane != 0 && DateTime.UtcNow < deadline)
+            {
+                _conn.Dispose();
+                Thread.Sleep(10);
+                _conn = _engine.Attach();
+            }
             Assert.That(_conn.Lane, Is.EqualTo(0), "lane 0 was freed by the detach");
+            _engine.WaitRouted(_conn);
             _loop = new ServeLoop(_conn, q => TransportAssert.RespondText(q, 200, "new host"));
             using (var client = new RawClient(_engine.Port))
                 Assert.That(client.Roundtrip(RawClient.Get("/again")).Text, Is.EqualTo("new host"));
